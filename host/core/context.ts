@@ -1,0 +1,52 @@
+/**
+ * The per-message context: what the pipeline hands to the routing plugin, and what the plugin's
+ * host calls (sl_reply, R-URI rewrite, variables, logging) act upon. One context lives for one
+ * received request (later: for its transaction). It owns no module state: modules are reached
+ * through `services`, so the message path can later be sharded across worker threads.
+ */
+import type { Logger } from 'pino';
+import type { SipMessage } from '../sip/types.js';
+
+export type Proto = 'udp' | 'tcp';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+  proto: Proto;
+  family: 4 | 6;
+}
+
+export interface MessageContext {
+  /** small integer handle, passed to the plugin's hooks as `ctx`. */
+  readonly id: number;
+  readonly msg: SipMessage;
+  /** where the message came from ($si, $sp, $pr). */
+  readonly source: Endpoint;
+  /** the local socket it arrived on ($Ri, $Rp). */
+  readonly local: Endpoint;
+  /** destination URI ($du), the next hop when set; null when unset. */
+  dstUri: string | null;
+  /** per-message variables set by the plugin (scope MSG). */
+  readonly vars: Map<string, string>;
+  /** true once a reply was sent for this request (stateless or stateful). */
+  replied: boolean;
+  /** logger bound to this message's Call-ID. */
+  readonly log: Logger;
+  /**
+   * Sends a stateless reply built from the request (Kamailio sl_send_reply, RFC 3261 §8.2.6).
+   * Returns false (and logs) when the reply could not be built or sent.
+   */
+  slReply(code: number, reason: string, extraHeaders?: readonly string[]): boolean;
+}
+
+/** What a routing hook decided (docs/abi/v1.md, "Actions"). */
+export const enum Action {
+  /** default processing: for a request nobody replied to, the request is dropped (as Kamailio does at the end of request_route). */
+  CONTINUE = 0,
+  DROP = 1,
+  REPLIED = 2,
+  RELAY = 3,
+  SUSPEND = 4,
+  /** the hook trapped, aborted or ran out of gas: the pipeline answers per the hook's failure policy. */
+  ERROR = -1,
+}

@@ -1,0 +1,100 @@
+/**
+ * The one error registry of siphon.
+ *
+ * Every error a user or operator can see carries a stable code from this table. Codes never change
+ * meaning once released; new ones are appended inside their area's range:
+ *
+ *   1xxx config and CLI      2xxx SIP parsing       3xxx transports
+ *   4xxx Wasm runtime        5xxx database layer    6xxx RPC / control plane
+ *   7xxx secfilter           8xxx dispatcher        9xxx transactions, registrar
+ *
+ * Add entries with a targeted edit in your area's block; keep the list sorted by code.
+ */
+
+export interface ErrorSpec {
+  /** Stable numeric code, unique across siphon. */
+  readonly code: number;
+  /** Short human title; the instance message adds the specifics (file, line, value). */
+  readonly title: string;
+}
+
+export const Errors = {
+  // ---- 1xxx config and CLI -------------------------------------------------------------------
+  CONFIG_READ: { code: 1001, title: 'cannot read config file' },
+  CONFIG_YAML: { code: 1002, title: 'config is not valid YAML' },
+  CONFIG_SCHEMA: { code: 1003, title: 'config does not match the schema' },
+  CLI_USAGE: { code: 1010, title: 'bad command line' },
+
+  // ---- 2xxx SIP parsing ----------------------------------------------------------------------
+  SIP_PARSE: { code: 2001, title: 'malformed SIP message' },
+  SIP_TOO_LARGE: { code: 2002, title: 'SIP message exceeds size limit' },
+  SIP_TOO_MANY_HEADERS: { code: 2003, title: 'SIP message exceeds header count limit' },
+  SIP_BAD_URI: { code: 2004, title: 'malformed URI' },
+
+  // ---- 3xxx transports -----------------------------------------------------------------------
+  TRANSPORT_LISTEN_URI: { code: 3001, title: 'bad listen address' },
+  TRANSPORT_BIND: { code: 3002, title: 'cannot bind listen socket' },
+  TRANSPORT_SEND: { code: 3003, title: 'cannot send message' },
+
+  // ---- 4xxx Wasm runtime ---------------------------------------------------------------------
+  PLUGIN_NOT_FOUND: { code: 4001, title: 'plugin file not found' },
+  PLUGIN_INVALID_WASM: { code: 4002, title: 'plugin is not a valid WebAssembly module' },
+  PLUGIN_ABI: { code: 4003, title: 'plugin does not speak a supported ABI' },
+  PLUGIN_IMPORT: { code: 4004, title: 'plugin imports something the host does not provide' },
+  PLUGIN_EXPORT: { code: 4005, title: 'plugin lacks a required export' },
+  PLUGIN_MEMORY: { code: 4006, title: 'plugin memory declaration refused' },
+  PLUGIN_INIT: { code: 4007, title: 'plugin_init failed' },
+  PLUGIN_TRAP: { code: 4010, title: 'plugin trapped' },
+  PLUGIN_GAS: { code: 4011, title: 'plugin exhausted its gas budget' },
+  PLUGIN_ABORT: { code: 4012, title: 'plugin aborted' },
+  PLUGIN_METERING: { code: 4013, title: 'cannot instrument plugin' },
+
+  // ---- 5xxx database layer -------------------------------------------------------------------
+  DB_URL: { code: 5001, title: 'bad database URL' },
+  DB_UNREACHABLE: { code: 5002, title: 'database unreachable' },
+  DB_QUERY: { code: 5003, title: 'database query failed' },
+  DB_STORE_CORRUPT: { code: 5004, title: 'embedded store file is corrupt' },
+
+  // ---- 6xxx RPC / control plane --------------------------------------------------------------
+  RPC_METHOD_NOT_FOUND: { code: 6001, title: 'no such RPC method' },
+  RPC_BAD_PARAMS: { code: 6002, title: 'bad RPC parameters' },
+  RPC_INTERNAL: { code: 6003, title: 'RPC method failed' },
+
+  // ---- 7xxx secfilter ------------------------------------------------------------------------
+  SECF_BAD_RULE: { code: 7001, title: 'bad secfilter rule' },
+  SECF_RELOAD: { code: 7002, title: 'secfilter reload failed' },
+
+  // ---- 8xxx dispatcher -----------------------------------------------------------------------
+  DS_LIST: { code: 8001, title: 'bad dispatcher list' },
+  DS_RELOAD: { code: 8002, title: 'dispatcher reload failed' },
+
+  // ---- 9xxx transactions, registrar ----------------------------------------------------------
+  TM_NO_TRANSACTION: { code: 9001, title: 'no transaction' },
+  REG_BAD_CONTACT: { code: 9101, title: 'bad Contact in REGISTER' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorName = keyof typeof Errors;
+
+/**
+ * An error a caller is expected to handle or show to an operator. Bugs stay plain `Error`.
+ * `where` names the file/line/column or object the error is about, when known.
+ */
+export class SiphonError extends Error {
+  readonly code: number;
+  readonly errorName: ErrorName;
+  readonly where?: string;
+
+  constructor(name: ErrorName, detail: string, options?: { where?: string; cause?: unknown }) {
+    const spec = Errors[name];
+    const prefix = options?.where ? `${options.where}: ` : '';
+    super(`${prefix}${detail} [E${spec.code} ${spec.title}]`, { cause: options?.cause });
+    this.name = 'SiphonError';
+    this.code = spec.code;
+    this.errorName = name;
+    this.where = options?.where;
+  }
+}
+
+export function isSiphonError(e: unknown, name?: ErrorName): e is SiphonError {
+  return e instanceof SiphonError && (name === undefined || e.errorName === name);
+}
