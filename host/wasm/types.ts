@@ -41,3 +41,28 @@ export interface LoadedPlugin {
   /** releases the instance. */
   close(): void;
 }
+
+/**
+ * What a host import implementation may use. Modules (secfilter, dispatcher, tm, registrar) add
+ * their own import namespace by handing the runtime an ImportProvider; the runtime links it for
+ * every plugin that imports from that namespace.
+ */
+export interface HostCallApi {
+  /** the context of the hook being run, or null (e.g. during plugin_init). */
+  current(): MessageContext | null;
+  /** the hook being run ('request_route', 'plugin_init', ...), for capability checks. */
+  hook(): string;
+  /** reads UTF-8 (ptr, len) from guest memory; null when out of bounds. */
+  readString(ptr: number, len: number): string | null;
+  /** writes `value` into the guest buffer (out, cap) snprintf-style; returns the full byte length, or -3 when out of bounds. */
+  writeString(out: number, cap: number, value: string): number;
+  /** charges extra gas for host work proportional to its size. */
+  charge(units: number): void;
+}
+
+export interface ImportProvider {
+  /** the Wasm import namespace, e.g. 'secfilter'. */
+  namespace: string;
+  /** the functions of that namespace; they must never throw (return a negative status instead). */
+  functions(api: HostCallApi): Record<string, (...args: never[]) => number | bigint | void>;
+}

@@ -1,0 +1,35 @@
+/**
+ * The shape every module (secfilter, dispatcher, registrar, ...) has. A module folder holds:
+ *   index.ts   the SiphonModule definition (this interface)
+ *   config.ts  its JSON schema for `modules.<name>` and defaults
+ *   abi.ts     its plugin imports (an ImportProvider), when plugins call it
+ *   rpc.ts     its RPC methods
+ *   stats.ts   its counters
+ *   README.md  overview, config keys, functions for plugins with return codes, RPC methods, tables, metrics
+ * Module state lives in objects the module owns (never module-level globals), so the message path
+ * can be sharded across worker threads later.
+ */
+import type { Logger } from 'pino';
+import type { RpcMethod } from '../rpc/types.js';
+import type { ImportProvider } from '../wasm/types.js';
+
+export interface ModuleInitContext {
+  /** the validated `modules.<name>` section (defaults applied). */
+  config: Record<string, unknown>;
+  /** directory of the embedded store (core.data_dir). */
+  dataDir: string;
+  log: Logger;
+}
+
+export interface SiphonModule {
+  readonly name: string;
+  /** JSON schema of `modules.<name>`. */
+  readonly configSchema: object;
+  init(ctx: ModuleInitContext): Promise<void>;
+  /** plugin imports this module offers. */
+  imports(): ImportProvider[];
+  rpcMethods(): RpcMethod[];
+  /** counters for stats.get_statistics, name → value. */
+  statistics(): Record<string, number>;
+  close(): Promise<void>;
+}
