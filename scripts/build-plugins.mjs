@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+/**
+ * Builds the AssemblyScript routing plugins to WebAssembly.
+ *
+ *   node scripts/build-plugins.mjs [--debug] [--force] [--plugins-dir DIR] [name ...]
+ *
+ * Every folder DIR/<name>/ (default DIR = plugins/) holding assembly/index.ts is compiled, together with
+ * the SDK's entry file sdk/assembly/exports.ts (so every plugin exports the ABI entry points
+ * whether or not its author remembered them), to DIR/<name>/build/<name>.wasm. Then:
+ *   - a custom section `sip.plugin` with {"name","version"} is appended (version from
+ *     DIR/<name>/package.json or plugin.json, else 0.0.0): the host reads it for plugin identity;
+ *   - the module's imports are checked against ABI v1 (docs/abi/v1.md); an import the host would
+ *     refuse (E4004) fails the build here instead, naming the import.
+ * Compiler errors are printed as `file:line:col: error TSxxxx: message` and the exit code is 1.
+ * A plugin whose .wasm is newer than its sources, the SDK and this script is skipped unless --force.
+ *
+ * The compiler flags are those of asconfig.json's targets (keep both in sync).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..');
+const sdkDir = path.join(repoRoot, 'sdk', 'assembly');
+const sdkEntry = path.join(sdkDir, 'exports.ts');
+
+/** Release flags (wasm-host.md §2): incremental GC, host-created memory, no bulk memory (metering). */
+export const RELEASE_FLAGS = [
+  '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert',
+  '--runtime', 'incremental',
+  '--importMemory', '--noExportMemory',
+  '--disable', 'bulk-memory',
+];
+/** Debug flags: no optimisation, assertions kept, name section for readable trap backtraces. */
+export const DEBUG_FLAGS = [
+  '--debug',
+  '--runtime', 'incremental',
+  '--importMemory', '--noExportMemory',
+  '--disable', 'bulk-memory',
+];
+
+/** Every import a v1 plugin may have: `module.name` (docs/abi/v1.md, "Module shape" and "Imports"). */
+export const ABI_V1_IMPORTS = new Set([
+  'env.memory', 'env.abort', 'env.seed',
+  'sip.msg_get', 'sip.msg_set', 'sip.hdr_count', 'sip.hdr_get', 'sip.hdr_add', 'sip.hdr_remove',
+  'sip.pv_get', 'sip.pv_set', 'sip.sl_reply', 'sip.reply_hdr_add', 'sip.xlog', 'sip.log', 'sip.log_enabled',
+  'sip.var_get', 'sip.var_set', 'sip.cfg_read', 'sip.now_ms', 'sip.random_u32',
+  'sip.is_myself', 'sip.maxfwd_process',
+]);
+/** Exports the host requires from every plugin. */
+export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
+/** Name of the custom section carrying the plugin identity. */
+export const IDENTITY_SECTION = 'sip.plugin';
+
+/** DiagnosticCategory of the AssemblyScript compiler. */
+const CATEGORY = ['pedantic', 'info', 'warning', 'error'];
+
+class BuildError extends Error {}
+
+/** Reads {name, version} for a plugin folder. */
+function pluginIdentity(dir, name) {
+  for (const file of ['package.json', 'plugin.json']) {
+    const p = path.join(dir, file);
+    if (!existsSync(p)) continue;
+    let meta;
+    try {
+      meta = JSON.parse(readFileSync(p, 'utf8'));
+    } catch (e) {
+      throw new BuildError(`${p}: not valid JSON (${e.message})`);
+    }
+    return { name, version: typeof meta.version === 'string' ? meta.version : '0.0.0' };
+  }
+  return { name, version: '0.0.0' };
+}
+
+function uleb128(n) {
+  const out = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Appends a custom section (id 0, WebAssembly core spec §5.5.3) to a module's bytes. */
+export function appendCustomSection(wasm, name, payload) {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const body = Buffer.concat([Buffer.from(uleb128(nameBytes.length)), nameBytes, Buffer.from(payload)]);
+  return Buffer.concat([Buffer.from(wasm), Buffer.from([0]), Buffer.from(uleb128(body.length)), body]);
+}
+
+function newestMtime(target) {
+  const st = statSync(target);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(target, { withFileTypes: true })) {
+    if (entry.name === 'build' || entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    newest = Math.max(newest, newestMtime(path.join(target, entry.name)));
+  }
+  return newest;
+}
+
+/** `file:line:col: error TSxxxx: message`, the location computed from the range's start offset. */
+function formatDiagnostic(d) {
+  const category = CATEGORY[d.category] ?? 'error';
+  const range = d.range;
+  if (range && range.source && !range.source.normalizedPath.startsWith('~lib/')) {
+    const abs = path.resolve(repoRoot, range.source.normalizedPath);
+    let where = path.relative(process.cwd(), abs);
+    try {
+      const before = readFileSync(abs, 'utf8').slice(0, range.start);
+      const line = before.split('\n').length;
+      const col = range.start - before.lastIndexOf('\n');
+      where = `${where}:${line}:${col}`;
+    } catch {
+      // source not readable: the path alone still names the file
+    }
+    return `${where}: ${category} TS${d.code}: ${d.message}`;
+  }
+  return `${category} TS${d.code}: ${d.message}`;
+}
+
+let ascModule;
+async function loadAsc() {
+  ascModule ??= (await import('assemblyscript/asc')).default;
+  return ascModule;
+}
+
+/**
+ * Compiles one plugin. Returns {name, outFile, skipped, bytes}; throws BuildError with the
+ * compiler's messages when it does not compile or imports something outside ABI v1.
+ */
+export async function buildPlugin(pluginsDir, name, { debug = false, force = false } = {}) {
+  const dir = path.join(pluginsDir, name);
+  const entry = path.join(dir, 'assembly', 'index.ts');
+  if (!existsSync(entry)) throw new BuildError(`${path.relative(process.cwd(), entry)}: no such file`);
+  const outDir = path.join(dir, 'build');
+  const outFile = path.join(outDir, `${name}.wasm`);
+
+  if (!force && existsSync(outFile)) {
+    const built = statSync(outFile).mtimeMs;
+    const inputs = Math.max(newestMtime(dir), newestMtime(sdkDir), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+    if (built > inputs) return { name, outFile, skipped: true, bytes: statSync(outFile).size };
+  }
+
+  const asc = await loadAsc();
+  const diagnostics = [];
+  let binary = null;
+  const output = [];
+  const sink = { write: (s) => { output.push(String(s)); return true; } };
+  const rel = (p) => path.relative(repoRoot, p).split(path.sep).join('/');
+  const { error } = await asc.main(
+    [rel(sdkEntry), rel(entry), '--outFile', `${name}.wasm`, '--baseDir', repoRoot, ...(debug ? DEBUG_FLAGS : RELEASE_FLAGS)],
+    {
+      stdout: sink,
+      stderr: sink,
+      reportDiagnostic: (d) => diagnostics.push(d),
+      writeFile: (filename, contents) => {
+        if (String(filename).endsWith('.wasm')) binary = contents;
+      },
+    },
+  );
+  const errors = diagnostics.filter((d) => d.category === 3);
+  if (error || errors.length > 0 || !binary) {
+    const lines = errors.length > 0 ? errors.map(formatDiagnostic) : [output.join('').trim() || String(error?.message ?? 'no output')];
+    throw new BuildError(`plugin ${name} does not compile:\n${lines.join('\n')}`);
+  }
+
+  // refuse what the host would refuse at load (E4004, E4005), naming the import or export
+  const module = new WebAssembly.Module(binary);
+  const foreign = WebAssembly.Module.imports(module)
+    .map((i) => `${i.module}.${i.name}`)
+    .filter((n) => !ABI_V1_IMPORTS.has(n));
+  if (foreign.length > 0) {
+    throw new BuildError(
+      `plugin ${name}: imports outside ABI v1 (docs/abi/v1.md): ${foreign.join(', ')}` +
+        ' (AssemblyScript adds env.trace for trace(), console.* imports for console.log: use xlog)',
+    );
+  }
+  const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  const missing = ABI_V1_REQUIRED_EXPORTS.filter((e) => !exported.has(e));
+  if (missing.length > 0) throw new BuildError(`plugin ${name}: missing exports ${missing.join(', ')}`);
+
+  const identity = pluginIdentity(dir, name);
+  const wasm = appendCustomSection(binary, IDENTITY_SECTION, Buffer.from(JSON.stringify(identity), 'utf8'));
+  mkdirSync(outDir, { recursive: true });
+  // write then rename: a host loading the file concurrently never sees half of it
+  const tmp = `${outFile}.${process.pid}.tmp`;
+  writeFileSync(tmp, wasm);
+  renameSync(tmp, outFile);
+  return { name, outFile, skipped: false, bytes: wasm.length };
+}
+
+/** Names of every plugin folder under pluginsDir (those with assembly/index.ts). */
+export function listPlugins(pluginsDir) {
+  if (!existsSync(pluginsDir)) return [];
+  return readdirSync(pluginsDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(path.join(pluginsDir, e.name, 'assembly', 'index.ts')))
+    .map((e) => e.name)
+    .sort();
+}
+
+async function main(argv) {
+  let pluginsDir = path.join(repoRoot, 'plugins');
+  let debug = false;
+  let force = false;
+  const names = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--debug') debug = true;
+    else if (arg === '--force') force = true;
+    else if (arg === '--plugins-dir') pluginsDir = path.resolve(argv[++i] ?? '');
+    else if (arg === '-h' || arg === '--help') {
+      process.stdout.write('usage: node scripts/build-plugins.mjs [--debug] [--force] [--plugins-dir DIR] [name ...]\n');
+      return 0;
+    } else if (arg.startsWith('-')) {
+      process.stderr.write(`build-plugins: unknown option ${arg}\n`);
+      return 2;
+    } else names.push(arg);
+  }
+  const targets = names.length > 0 ? names : listPlugins(pluginsDir);
+  if (targets.length === 0) {
+    process.stderr.write(`build-plugins: no plugins found in ${pluginsDir}\n`);
+    return 1;
+  }
+  let failed = 0;
+  for (const name of targets) {
+    const started = performance.now();
+    try {
+      // debug and release share the output path: a debug build is always rebuilt
+      const r = await buildPlugin(pluginsDir, name, { debug, force: force || debug });
+      const ms = Math.round(performance.now() - started);
+      process.stdout.write(
+        `build-plugins: ${name} ${r.skipped ? 'up to date' : `built (${r.bytes} bytes, ${ms} ms)`} → ${path.relative(process.cwd(), r.outFile)}\n`,
+      );
+    } catch (e) {
+      failed++;
+      process.stderr.write(`${e instanceof BuildError ? e.message : e.stack}\n`);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}
