@@ -1,0 +1,96 @@
+/**
+ * The dispatcher module (Kamailio `dispatcher`): destination sets from a list file or the
+ * `dispatcher` table, Kamailio's selection algorithms, keepalive probing with state and latency,
+ * failover. See README.md.
+ */
+import path from 'node:path';
+import type { ImportProvider } from '../../wasm/types.js';
+import type { RpcMethod } from '../../rpc/types.js';
+import type { ModuleInitContext, SiphonModule } from '../types.js';
+import { dispatcherConfigSchema, resolveDispatcherConfig, type DispatcherConfig } from './config.js';
+import { checkTableVersion, openDatabase, type Database } from '../../db/index.js';
+import { DISPATCHER_TABLE, DispatcherDbSource, ListFileSource, type DestinationSource } from './db.js';
+import { Dispatcher } from './dispatcher.js';
+import { DispatcherImports } from './abi.js';
+import { dispatcherRpcMethods } from './rpc.js';
+import { dispatcherStatistics } from './stats.js';
+import { UdpProber } from './udp-prober.js';
+import type { Prober } from './prober.js';
+
+export { Dispatcher } from './dispatcher.js';
+export { DispatcherImports } from './abi.js';
+export type { Prober, ProbeResult, ProbeTarget } from './prober.js';
+export { UdpProber } from './udp-prober.js';
+
+export interface DispatcherModuleOptions {
+  /** an open database (shared with other modules); without one, `db_url` is opened here. */
+  db?: Database;
+  /** a keepalive sender (the transaction layer's); default: the standalone UDP prober. */
+  prober?: Prober;
+}
+
+export class DispatcherModule implements SiphonModule {
+  readonly name = 'dispatcher';
+  readonly configSchema = dispatcherConfigSchema;
+  private ds: Dispatcher | null = null;
+  private imports_: DispatcherImports | null = null;
+  private ownedDb: Database | null = null;
+
+  constructor(private readonly opts: DispatcherModuleOptions = {}) {}
+
+  /** the running dispatcher (after init). */
+  get dispatcher(): Dispatcher {
+    if (!this.ds) throw new Error('dispatcher module not initialised');
+    return this.ds;
+  }
+
+  async init(ctx: ModuleInitContext): Promise<void> {
+    const cfg: DispatcherConfig = resolveDispatcherConfig(ctx.config);
+    let source: DestinationSource;
+    if (cfg.db_url) {
+      let db = this.opts.db;
+      if (!db) {
+        db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log: ctx.log });
+        this.ownedDb = db;
+      }
+      // Kamailio refuses a table at another version (db_check_table_version)
+      const def = { ...DISPATCHER_TABLE, name: cfg.table_name };
+      await checkTableVersion(db, def);
+      source = new DispatcherDbSource(db, def);
+    } else {
+      source = new ListFileSource(path.resolve(cfg.list_file));
+    }
+    const log = ctx.log.child({ module: 'dispatcher' });
+    const ds = new Dispatcher(cfg, source, { log });
+    await ds.reload();
+    if (cfg.ds_ping_interval > 0) {
+      ds.setProber(this.opts.prober ?? (await UdpProber.start({ address: cfg.ping_local_address, port: cfg.ping_local_port })));
+    }
+    ds.start();
+    this.ds = ds;
+    this.imports_ = new DispatcherImports(ds);
+  }
+
+  imports(): ImportProvider[] {
+    return this.imports_ ? [this.imports_] : [];
+  }
+
+  rpcMethods(): RpcMethod[] {
+    return this.ds ? dispatcherRpcMethods(this.ds) : [];
+  }
+
+  statistics(): Record<string, number> {
+    return this.ds ? dispatcherStatistics(this.ds) : {};
+  }
+
+  async close(): Promise<void> {
+    await this.ds?.stop();
+    await this.ownedDb?.close();
+    this.ds = null;
+    this.ownedDb = null;
+  }
+}
+
+export function createDispatcherModule(opts?: DispatcherModuleOptions): DispatcherModule {
+  return new DispatcherModule(opts);
+}
