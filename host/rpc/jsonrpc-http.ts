@@ -1,0 +1,185 @@
+/**
+ * JSON-RPC 2.0 over HTTP, compatible with Kamailio's jsonrpcs module (reference kamailio.md §3.5):
+ * POST /RPC (also /jsonrpc), the same method names as BINRPC, positional parameters (named parameters
+ * are taken in their order, as jsonrpcs ignores the names), batches (JSON-RPC 2.0 §6).
+ *
+ * Errors: the JSON-RPC 2.0 §5.1 codes for protocol problems (-32700 parse error, -32600 invalid request,
+ * -32601 method not found, -32602 invalid params when `params` is neither array nor object, -32603
+ * internal error); a fault raised by a method keeps its Kamailio code and text ({code: 400|500, message}),
+ * as jsonrpcs returns them.
+ *
+ * The same listener answers GET /metrics with the Prometheus exposition.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { RpcCallObserver } from './binrpc.js';
+import { RpcFault, type RpcRegistry, type RpcValue } from './types.js';
+
+export const JsonRpcError = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+} as const;
+
+type Id = string | number | null;
+
+interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: Id;
+  result?: RpcValue;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+export interface MetricsSource {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+export interface JsonRpcHttpOptions {
+  registry: RpcRegistry;
+  metrics?: MetricsSource | null;
+  observer?: RpcCallObserver;
+  log?: Logger;
+  /** largest request body, default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export const RPC_PATHS: readonly string[] = ['/RPC', '/jsonrpc'];
+
+function errorResponse(id: Id, code: number, message: string): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, error: { code, message } };
+}
+
+function validId(v: unknown): v is Id {
+  return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+/**
+ * Executes one parsed JSON-RPC message (a single request or a batch). Returns the response object/array,
+ * or undefined when nothing is to be answered (notifications only).
+ */
+export async function dispatchJsonRpc(
+  registry: RpcRegistry,
+  message: unknown,
+  observer?: RpcCallObserver,
+  log?: Logger,
+): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+  if (Array.isArray(message)) {
+    if (message.length === 0) return errorResponse(null, JsonRpcError.INVALID_REQUEST, 'Invalid Request');
+    const out: JsonRpcResponse[] = [];
+    // batch members run one after the other: RPC methods (reloads) are not assumed to be reentrant
+    for (const m of message) {
+      const r = await dispatchOne(registry, m, observer, log);
+      if (r) out.push(r);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+  return dispatchOne(registry, message, observer, log);
+}
+
+async function dispatchOne(
+  registry: RpcRegistry,
+  req: unknown,
+  observer?: RpcCallObserver,
+  log?: Logger,
+): Promise<JsonRpcResponse | undefined> {
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+    return errorResponse(null, JsonRpcError.INVALID_REQUEST, 'Invalid Request');
+  }
+  const r = req as Record<string, unknown>;
+  const hasId = 'id' in r;
+  const id: Id = hasId && validId(r.id) ? r.id : null;
+  if (r.jsonrpc !== '2.0' || typeof r.method !== 'string' || (hasId && !validId(r.id))) {
+    return errorResponse(id, JsonRpcError.INVALID_REQUEST, 'Invalid Request');
+  }
+  let params: RpcValue[];
+  if (r.params === undefined) params = [];
+  else if (Array.isArray(r.params)) params = r.params as RpcValue[];
+  else if (typeof r.params === 'object' && r.params !== null) params = Object.values(r.params) as RpcValue[];
+  else return hasId ? errorResponse(id, JsonRpcError.INVALID_PARAMS, 'Invalid params') : undefined;
+
+  if (!registry.get(r.method)) {
+    observer?.rpcCall('jsonrpc', 'fault');
+    return hasId ? errorResponse(id, JsonRpcError.METHOD_NOT_FOUND, 'Method not found') : undefined;
+  }
+  try {
+    const result = await registry.call(r.method, params);
+    observer?.rpcCall('jsonrpc', 'ok');
+    return hasId ? { jsonrpc: '2.0', id, result } : undefined;
+  } catch (e) {
+    if (e instanceof RpcFault) {
+      observer?.rpcCall('jsonrpc', 'fault');
+      return hasId ? errorResponse(id, e.faultCode, e.message) : undefined;
+    }
+    observer?.rpcCall('jsonrpc', 'error');
+    log?.error({ err: e, method: r.method }, 'RPC method failed');
+    return hasId ? errorResponse(id, JsonRpcError.INTERNAL_ERROR, 'Internal error') : undefined;
+  }
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The request handler of the control HTTP listener: JSON-RPC on POST /RPC and /jsonrpc, GET /metrics. */
+export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (path === '/metrics') {
+      if (!opts.metrics) return send(res, 404, 'text/plain', 'metrics disabled\n');
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
+      opts.metrics.text().then(
+        (text) => send(res, 200, opts.metrics!.contentType, text),
+        (e: unknown) => {
+          opts.log?.error({ err: e }, 'metrics collection failed');
+          send(res, 500, 'text/plain', 'metrics collection failed\n');
+        },
+      );
+      return;
+    }
+    if (!RPC_PATHS.includes(path)) return send(res, 404, 'text/plain', 'not found\n');
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return send(res, 405, 'text/plain', 'POST a JSON-RPC 2.0 request\n');
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) {
+        if (!tooBig) send(res, 413, 'text/plain', 'request too large\n');
+        tooBig = true;
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (tooBig) return;
+      let message: unknown;
+      try {
+        message = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return send(res, 200, 'application/json', JSON.stringify(errorResponse(null, JsonRpcError.PARSE_ERROR, 'Parse error')));
+      }
+      dispatchJsonRpc(opts.registry, message, opts.observer, opts.log).then(
+        (out) => {
+          if (out === undefined) {
+            res.writeHead(204);
+            res.end();
+          } else send(res, 200, 'application/json', JSON.stringify(out));
+        },
+        (e: unknown) => {
+          opts.log?.error({ err: e }, 'JSON-RPC dispatch failed');
+          send(res, 500, 'application/json', JSON.stringify(errorResponse(null, JsonRpcError.INTERNAL_ERROR, 'Internal error')));
+        },
+      );
+    });
+    req.on('error', () => undefined);
+  };
+}
