@@ -30,6 +30,18 @@ export interface MessageContext {
   readonly vars: Map<string, string>;
   /** true once a reply was sent for this request (stateless or stateful). */
   replied: boolean;
+  /**
+   * Header lines (`Name: value`, no CRLF) the plugin asked to add to the reply this request gets
+   * (sip.reply_hdr_add, Kamailio append_to_reply). Created on first use by the runtime; whoever
+   * builds the reply appends them. (additive, added by the Wasm runtime)
+   */
+  replyHeaders?: string[];
+  /**
+   * Extra branch URIs for forking, added by registrar lookup with append_branches (Kamailio's
+   * destination set, append_branch). The R-URI is the first branch; these are the others, best
+   * first. Created on first use. (additive, added by the registrar)
+   */
+  branches?: string[];
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

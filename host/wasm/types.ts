@@ -66,3 +66,32 @@ export interface ImportProvider {
   /** the functions of that namespace; they must never throw (return a negative status instead). */
   functions(api: HostCallApi): Record<string, (...args: never[]) => number | bigint | void>;
 }
+
+// ---- additions by the runtime (additive) --------------------------------------------------------
+
+/** Defaults applied to the limits a caller leaves out (docs/abi/v1.md "Module shape"). */
+export const DEFAULT_PLUGIN_LIMITS: Readonly<PluginLimits> = {
+  memoryMaxPages: 256,
+  gasPerHook: 2_000_000,
+  gasInit: 10_000_000,
+};
+
+/** What the server hands to `loadPlugin()` (host/wasm/runtime.ts). */
+export interface LoadPluginOptions {
+  /** overrides of DEFAULT_PLUGIN_LIMITS. */
+  limits?: Partial<PluginLimits>;
+  /** `routing.config`: serialized once as JSON and served to the plugin by `sip.cfg_read`. */
+  config?: unknown;
+  /** logger for load-time and plugin_init messages; hooks log through ctx.log. */
+  log: import('pino').Logger;
+  /**
+   * Kamailio's check_self: true when host[:port] is one of our listen addresses or aliases. `port`
+   * is undefined when the URI carries none (the callee decides whether that means 5060/5061).
+   * Used by `sip.is_myself`; without it is_myself answers -1.
+   */
+  isMyself?: (host: string, port: number | undefined) => boolean;
+  /** extra import namespaces offered by modules (secfilter, dispatcher ...). */
+  providers?: readonly ImportProvider[];
+  /** upper limit of Max-Forwards enforced by `sip.maxfwd_process` (Kamailio maxfwd `max_limit`, default 256). */
+  maxForwardsLimit?: number;
+}

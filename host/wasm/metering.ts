@@ -1,0 +1,334 @@
+/**
+ * Load-time gas metering with binaryen (wasm-host.md §4.2, "load-time gas metering").
+ *
+ * The instrumenter adds an exported mutable global `__gas` (i32) and, in every function defined by
+ * the plugin, prepends `__gas -= 1; if (__gas < 0) unreachable` to
+ *   - the function body (bounds recursion and call-heavy code), and
+ *   - every loop body (a loop header runs once per iteration, so every back-edge is charged).
+ * This is the scheme of Wasmtime's epoch interruption, counting instead of comparing to a clock.
+ *
+ * Bulk memory: one `memory.copy`/`memory.fill` can move 16 MiB for a single instruction, so each one
+ * is charged `size >> 10` (1 unit per KiB) before it runs. We chose charging over refusing so that
+ * plugins built with AssemblyScript's default feature set (bulk-memory on) still load; the SDK
+ * builds with `--disable bulk-memory` anyway, which makes copies ordinary metered loops. The operands
+ * are spilled to three scratch globals so their evaluation order is unchanged.
+ * `memory.init` (passive data segments, bounded by the module's own data) is charged the same way.
+ *
+ * The same pass reports the module's shape (imports with signatures, exports, memory) so the loader
+ * can check it without a second parse. binaryen is imported lazily once (~300 ms the first time).
+ */
+import { SiphonError } from '../errors/registry.js';
+
+type Binaryen = typeof import('binaryen').default;
+type BModule = InstanceType<Binaryen['Module']>;
+/** expression/function wrappers binaryen.js has at runtime but its .d.ts does not declare. */
+interface BinaryenWrappers {
+  Loop: { setBody(expr: number, body: number): void };
+  Function: { getBody(fn: number): number; setBody(fn: number, body: number): void };
+}
+
+let binaryenPromise: Promise<Binaryen> | null = null;
+
+/** the binaryen module, loaded on first use and shared afterwards. */
+export function loadBinaryen(): Promise<Binaryen> {
+  binaryenPromise ??= import('binaryen').then((m) => m.default);
+  return binaryenPromise;
+}
+
+export const GAS_GLOBAL = '__gas';
+/**
+ * Exported accessors of the counter: a JS→Wasm call costs ~3 ns where WebAssembly.Global's value
+ * getter/setter costs ~25 ns each, and the host touches the counter twice per hook.
+ */
+export const GAS_GET = '__gas_get';
+export const GAS_SET = '__gas_set';
+/** export names the host adds; a plugin exporting one of them is refused. */
+export const RESERVED_EXPORTS: readonly string[] = [GAS_GLOBAL, GAS_GET, GAS_SET];
+const SCRATCH = ['__gas_bulk_a', '__gas_bulk_b', '__gas_bulk_c'] as const;
+
+export interface ImportShape {
+  module: string;
+  name: string;
+  kind: 'function' | 'memory' | 'global' | 'table' | 'tag';
+  /** for functions: e.g. "(i32,i32)->i32"; "()->()" when empty. */
+  signature?: string;
+}
+
+export interface ExportShape {
+  name: string;
+  kind: 'function' | 'memory' | 'global' | 'table' | 'tag';
+}
+
+export interface ModuleShape {
+  imports: ImportShape[];
+  exports: ExportShape[];
+  /** memory as declared (imported or defined); null when the module has none. */
+  memory: { imported: boolean; module: string | null; name: string | null; initial: number; max?: number; shared: boolean } | null;
+  /** name of the start function, when the module has one. */
+  start: string | null;
+}
+
+export interface MeteredModule {
+  shape: ModuleShape;
+  /** the instrumented binary, ready for WebAssembly.compile. */
+  binary: Uint8Array;
+  /** number of gas checks inserted (function entries + loops + bulk ops). */
+  checkpoints: number;
+}
+
+export interface MeteringOptions {
+  /** initial value of `__gas`: the budget of the start function run at instantiation. */
+  initialGas: number;
+  /** called after the shape is known and before instrumenting; throw to refuse the module. */
+  inspect?: (shape: ModuleShape) => void;
+}
+
+function typeText(b: Binaryen, t: number): string {
+  if (t === b.none) return '';
+  const parts = b.expandType(t).map((x) => {
+    if (x === b.i32) return 'i32';
+    if (x === b.i64) return 'i64';
+    if (x === b.f32) return 'f32';
+    if (x === b.f64) return 'f64';
+    if (x === b.v128) return 'v128';
+    return 'ref';
+  });
+  return parts.join(',');
+}
+
+const EXTERNAL_KIND = (b: Binaryen, k: number): ExportShape['kind'] =>
+  k === b.ExternalFunction ? 'function' : k === b.ExternalMemory ? 'memory' : k === b.ExternalGlobal ? 'global' : k === b.ExternalTable ? 'table' : 'tag';
+
+function readShape(b: Binaryen, mod: BModule): ModuleShape {
+  const imports: ImportShape[] = [];
+  const nf = mod.getNumFunctions();
+  for (let i = 0; i < nf; i++) {
+    const f = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    if (f.module) {
+      imports.push({
+        module: f.module,
+        name: f.base ?? '',
+        kind: 'function',
+        signature: `(${typeText(b, f.params)})->(${typeText(b, f.results)})`,
+      });
+    }
+  }
+  const ng = mod.getNumGlobals();
+  for (let i = 0; i < ng; i++) {
+    const g = b.getGlobalInfo(mod.getGlobalByIndex(i));
+    if (g.module) imports.push({ module: g.module, name: g.base ?? '', kind: 'global' });
+  }
+  const nt = mod.getNumTables();
+  for (let i = 0; i < nt; i++) {
+    const t = b.getTableInfo(mod.getTableByIndex(i));
+    if (t.module) imports.push({ module: t.module, name: t.base ?? '', kind: 'table' });
+  }
+  let memory: ModuleShape['memory'] = null;
+  if (mod.hasMemory()) {
+    const m = mod.getMemoryInfo();
+    memory = { imported: !!m.module, module: m.module, name: m.base, initial: m.initial, max: m.max, shared: m.shared };
+    if (m.module) imports.push({ module: m.module, name: m.base ?? '', kind: 'memory' });
+  }
+  const exports: ExportShape[] = [];
+  const ne = mod.getNumExports();
+  for (let i = 0; i < ne; i++) {
+    const e = b.getExportInfo(mod.getExportByIndex(i));
+    exports.push({ name: e.name, kind: EXTERNAL_KIND(b, e.kind) });
+  }
+  const start = mod.getStart();
+  return { imports, exports, memory, start: start ? b.getFunctionInfo(start).name : null };
+}
+
+/**
+ * Child expression fields by expression kind. A kind missing here that can have children would let
+ * a loop escape metering, so such a module is refused instead of instrumented partially.
+ */
+function childFields(b: Binaryen): Map<number, readonly string[]> {
+  const m = new Map<number, readonly string[]>();
+  const leaf: readonly string[] = [];
+  for (const id of [b.ConstId, b.LocalGetId, b.GlobalGetId, b.NopId, b.UnreachableId, b.PopId, b.MemorySizeId,
+    b.AtomicFenceId, b.DataDropId, b.RefNullId, b.RefFuncId, b.TableSizeId, b.RethrowId]) m.set(id, leaf);
+  m.set(b.BlockId, ['children']);
+  m.set(b.IfId, ['condition', 'ifTrue', 'ifFalse']);
+  m.set(b.LoopId, ['body']);
+  m.set(b.BreakId, ['condition', 'value']);
+  m.set(b.SwitchId, ['condition', 'value']);
+  m.set(b.CallId, ['operands']);
+  m.set(b.CallIndirectId, ['target', 'operands']);
+  m.set(b.LocalSetId, ['value']);
+  m.set(b.GlobalSetId, ['value']);
+  m.set(b.LoadId, ['ptr']);
+  m.set(b.StoreId, ['ptr', 'value']);
+  m.set(b.UnaryId, ['value']);
+  m.set(b.BinaryId, ['left', 'right']);
+  m.set(b.SelectId, ['ifTrue', 'ifFalse', 'condition']);
+  m.set(b.DropId, ['value']);
+  m.set(b.ReturnId, ['value']);
+  m.set(b.MemoryGrowId, ['delta']);
+  m.set(b.AtomicRMWId, ['ptr', 'value']);
+  m.set(b.AtomicCmpxchgId, ['ptr', 'expected', 'replacement']);
+  m.set(b.AtomicWaitId, ['ptr', 'expected', 'timeout']);
+  m.set(b.AtomicNotifyId, ['ptr', 'notifyCount']);
+  m.set(b.SIMDExtractId, ['vec']);
+  m.set(b.SIMDReplaceId, ['vec', 'value']);
+  m.set(b.SIMDShuffleId, ['left', 'right']);
+  m.set(b.SIMDTernaryId, ['a', 'b', 'c']);
+  m.set(b.SIMDShiftId, ['vec', 'shift']);
+  m.set(b.SIMDLoadId, ['ptr']);
+  m.set(b.SIMDLoadStoreLaneId, ['ptr', 'vec']);
+  m.set(b.MemoryInitId, ['dest', 'offset', 'size']);
+  m.set(b.MemoryCopyId, ['dest', 'source', 'size']);
+  m.set(b.MemoryFillId, ['dest', 'value', 'size']);
+  m.set(b.RefIsNullId, ['value']);
+  m.set(b.RefAsId, ['value']);
+  m.set(b.RefEqId, ['left', 'right']);
+  m.set(b.TableGetId, ['index']);
+  m.set(b.TableSetId, ['index', 'value']);
+  m.set(b.TableGrowId, ['value', 'delta']);
+  m.set(b.TryId, ['body', 'catchBodies']);
+  m.set(b.ThrowId, ['operands']);
+  m.set(b.TupleMakeId, ['operands']);
+  m.set(b.TupleExtractId, ['tuple']);
+  return m;
+}
+
+/** Features Node 20 (V8 11.3) runs without flags; anything else fails to read and is refused. */
+function nodeFeatures(b: Binaryen): number {
+  const F = b.Features;
+  return F.MVP | F.MutableGlobals | F.NontrappingFPToInt | F.SignExt | F.SIMD128 | F.BulkMemory | F.Multivalue |
+    F.ReferenceTypes | F.Atomics | F.BulkMemoryOpt | F.CallIndirectOverlong;
+}
+
+/**
+ * Parses, inspects and instruments a plugin. Throws SiphonError PLUGIN_METERING (E4013) when the
+ * module cannot be read or instrumented; errors thrown by `inspect` propagate unchanged.
+ */
+export async function meterModule(bytes: Uint8Array, where: string, opts: MeteringOptions): Promise<MeteredModule> {
+  const b = await loadBinaryen();
+  let mod: BModule;
+  try {
+    mod = b.readBinaryWithFeatures(bytes, nodeFeatures(b));
+  } catch (cause) {
+    throw new SiphonError('PLUGIN_METERING', `binaryen cannot read the module: ${String(cause)}`, { where, cause });
+  }
+  try {
+    const shape = readShape(b, mod);
+    opts.inspect?.(shape);
+    const checkpoints = instrument(b, mod, opts.initialGas, where);
+    if (!mod.validate()) {
+      throw new SiphonError('PLUGIN_METERING', 'instrumented module does not validate', { where });
+    }
+    return { shape, binary: mod.emitBinary(), checkpoints };
+  } finally {
+    mod.dispose();
+  }
+}
+
+function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string): number {
+  const i32 = b.i32;
+  // internal names must not collide with names the module already uses (binaryen aborts on duplicates)
+  for (const g of [GAS_GLOBAL, ...SCRATCH]) {
+    if (mod.getGlobal(g)) throw new SiphonError('PLUGIN_METERING', `module already has a global named ${g}`, { where });
+  }
+  for (const f of [GAS_GET, GAS_SET]) {
+    if (mod.getFunction(f)) throw new SiphonError('PLUGIN_METERING', `module already has a function named ${f}`, { where });
+  }
+  mod.addGlobal(GAS_GLOBAL, i32, true, mod.i32.const(initialGas | 0));
+  mod.addGlobalExport(GAS_GLOBAL, GAS_GLOBAL);
+  mod.addFunction(GAS_GET, b.none, i32, [], mod.global.get(GAS_GLOBAL, i32));
+  mod.addFunctionExport(GAS_GET, GAS_GET);
+  mod.addFunction(GAS_SET, i32, b.none, [], mod.global.set(GAS_GLOBAL, mod.local.get(0, i32)));
+  mod.addFunctionExport(GAS_SET, GAS_SET);
+  let scratchAdded = false;
+  const fields = childFields(b);
+  let checkpoints = 0;
+
+  /** `__gas -= units; if (__gas < 0) unreachable` */
+  const charge = (units: number): number =>
+    mod.block(null, [
+      mod.global.set(GAS_GLOBAL, mod.i32.sub(mod.global.get(GAS_GLOBAL, i32), mod.i32.const(units))),
+      mod.if(mod.i32.lt_s(mod.global.get(GAS_GLOBAL, i32), mod.i32.const(0)), mod.unreachable()),
+    ], b.none);
+
+  /** the same for a size held in a scratch global: charge size >> 10 (+1 for the instruction). */
+  const chargeBulk = (sizeGlobal: string): number =>
+    mod.block(null, [
+      mod.global.set(GAS_GLOBAL, mod.i32.sub(mod.global.get(GAS_GLOBAL, i32),
+        mod.i32.add(mod.i32.shr_u(mod.global.get(sizeGlobal, i32), mod.i32.const(10)), mod.i32.const(1)))),
+      mod.if(mod.i32.lt_s(mod.global.get(GAS_GLOBAL, i32), mod.i32.const(0)), mod.unreachable()),
+    ], b.none);
+
+  const ensureScratch = (): void => {
+    if (scratchAdded) return;
+    for (const g of SCRATCH) mod.addGlobal(g, i32, true, mod.i32.const(0));
+    scratchAdded = true;
+  };
+
+  /**
+   * Rewrites op(x, y, size) in place into op(block{a=x; b=y; c=size; charge(c>>10); a}, b, c):
+   * operands still evaluate in their original order, then the charge, then the operation.
+   */
+  const meterBulk = (expr: number, first: string, second: string): void => {
+    ensureScratch();
+    const info = b.getExpressionInfo(expr) as unknown as Record<string, number>;
+    const [ga, gb, gc] = SCRATCH;
+    const spill = mod.block(null, [
+      mod.global.set(ga, info[first]),
+      mod.global.set(gb, info[second]),
+      mod.global.set(gc, info.size),
+      chargeBulk(gc),
+      mod.global.get(ga, i32),
+    ], i32);
+    const setters = b as unknown as Record<string, Record<string, (e: number, v: number) => void>>;
+    const kind = info.id === b.MemoryCopyId ? 'MemoryCopy' : info.id === b.MemoryFillId ? 'MemoryFill' : 'MemoryInit';
+    const cap = (s: string): string => s[0].toUpperCase() + s.slice(1);
+    setters[kind][`set${cap(first)}`](expr, spill);
+    setters[kind][`set${cap(second)}`](expr, mod.global.get(gb, i32));
+    setters[kind].setSize(expr, mod.global.get(gc, i32));
+    checkpoints++;
+  };
+
+  const walk = (root: number, fnName: string): void => {
+    const stack: number[] = [root];
+    while (stack.length > 0) {
+      const expr = stack.pop()!;
+      if (!expr) continue;
+      const id = b.getExpressionId(expr);
+      const kids = fields.get(id);
+      if (kids === undefined) {
+        throw new SiphonError('PLUGIN_METERING', `function ${fnName} uses an instruction kind (${id}) the metering pass does not support`, { where });
+      }
+      if (kids.length === 0) continue; // leaves (binaryen's getExpressionInfo has no wrapper for some)
+      const info = b.getExpressionInfo(expr) as unknown as Record<string, unknown> & { id: number };
+      for (const k of kids) {
+        const v = info[k];
+        if (Array.isArray(v)) for (const c of v) stack.push(c as number);
+        else if (typeof v === 'number' && v !== 0) stack.push(v);
+      }
+      if (info.id === b.LoopId) {
+        const body = info.body as number;
+        (b as unknown as BinaryenWrappers).Loop.setBody(expr, mod.block(null, [charge(1), body], b.auto));
+        checkpoints++;
+      } else if (info.id === b.MemoryCopyId) {
+        meterBulk(expr, 'dest', 'source');
+      } else if (info.id === b.MemoryFillId) {
+        meterBulk(expr, 'dest', 'value');
+      } else if (info.id === b.MemoryInitId) {
+        meterBulk(expr, 'dest', 'offset');
+      }
+    }
+  };
+
+  const nf = mod.getNumFunctions();
+  for (let i = 0; i < nf; i++) {
+    const fn = mod.getFunctionByIndex(i);
+    const f = b.getFunctionInfo(fn);
+    if (f.module || !f.body || f.name === GAS_GET || f.name === GAS_SET) continue; // imported, or ours
+    walk(f.body, f.name);
+    const fw = (b as unknown as BinaryenWrappers).Function;
+    const body = fw.getBody(fn);
+    fw.setBody(fn, mod.block(null, [charge(1), body], b.auto));
+    checkpoints++;
+  }
+  return checkpoints;
+}
