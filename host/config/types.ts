@@ -1,0 +1,45 @@
+/** The validated configuration (defaults applied) as the rest of the host sees it. */
+import type { LogLevel } from '../log/logger.js';
+import type { ListenAddress } from '../transport/listen-uri.js';
+
+export interface CoreConfig {
+  listen: string[];
+  /** `listen` parsed (same order). */
+  listenAddresses: ListenAddress[];
+  log_level: LogLevel;
+  /** `Server:` header value of local replies; '' = none. */
+  server_header: string;
+  node_id: string;
+  /** absolute path (relative values are resolved against the config file's folder). */
+  data_dir: string;
+  max_message_size: number;
+  max_headers: number;
+  tcp: { idle_timeout: number; max_connections: number };
+  aliases: string[];
+}
+
+export interface RoutingConfig {
+  /** a plugin name (plugins/<name>/build/<name>.wasm) or a path to a .wasm file. */
+  plugin: string;
+  memory_max_pages: number;
+  gas_per_hook: number;
+  /** free-form, passed to the plugin as JSON (sip.cfg_read). */
+  config: Record<string, unknown>;
+}
+
+export interface ConfigSource {
+  /** the file it was read from; null for the built-in defaults. */
+  file: string | null;
+  /** folder relative paths are resolved against (the file's folder, or the working directory). */
+  dir: string;
+  /** `file:line:col` of the value at `path` (e.g. ['core','listen',1]), or the file name alone. */
+  where(path: ReadonlyArray<string | number>): string;
+}
+
+export interface SiphonConfig {
+  core: CoreConfig;
+  /** `modules.<name>` sections, validated by each module's schema, defaults applied. */
+  modules: Record<string, Record<string, unknown>>;
+  routing: RoutingConfig;
+  source: ConfigSource;
+}

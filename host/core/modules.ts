@@ -1,0 +1,18 @@
+/**
+ * The modules siphon knows (Kamailio's loadmodule list, fixed at build time). A module runs when
+ * `modules.<name>` is present in the config; its schema validates that section. To add a module,
+ * add its factory here.
+ */
+import type { SiphonModule } from '../modules/types.js';
+import { createDispatcherModule } from '../modules/dispatcher/index.js';
+
+export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
+  dispatcher: () => createDispatcherModule(),
+};
+
+/** `modules.<name>` JSON schemas of every known module, for loadConfig. */
+export function moduleSchemas(): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [name, make] of Object.entries(MODULE_FACTORIES)) out[name] = make().configSchema;
+  return out;
+}

@@ -1,0 +1,333 @@
+/**
+ * The message pipeline (Kamailio's receive_msg → request_route, stateless for now):
+ *
+ *   transport ─▶ parseMessage ─┬─ failure: a request with a readable partial (not ACK) gets
+ *                              │  `failure.status failure.reason` statelessly; anything else is dropped
+ *                              ├─ response: no transactions yet → dropped, counted
+ *                              ├─ ACK of one of our stateless non-2xx replies → absorbed (sl_filter_ACK)
+ *                              ├─ sanity (RFC 3261 §16.3) failure → 4xx (never to an ACK)
+ *                              └─▶ plugin request_route(ctx) ─▶ action:
+ *                                    REPLIED / DROP     done
+ *                                    CONTINUE           end of route: dropped if nobody replied (Kamailio)
+ *                                    RELAY              501 Not Implemented (no forwarding in this version)
+ *                                    ERROR              500 Server Internal Error (never to an ACK)
+ *
+ * Nothing thrown escapes receive(): the whole per-message path is in one try/catch that logs and counts.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { Action } from './context.js';
+import type { Endpoint } from './context.js';
+import { RequestContext, type ReplySender } from './message-context.js';
+import { checkRequestSanity } from './sanity.js';
+import { StatelessReplier } from './sl.js';
+import type { SiphonConfig } from '../config/types.js';
+import type { LoadedPlugin } from '../wasm/types.js';
+import type { ParseLimits, SipMessage } from '../sip/types.js';
+import { parseMessage } from '../sip/parser.js';
+import { replyAddress, stripBrackets, type ReplyAddress } from '../transport/reply-route.js';
+import { UdpListener } from '../transport/udp.js';
+import { TcpListener } from '../transport/tcp.js';
+import { sipStreamFramer } from '../transport/sip-framer.js';
+import type { StreamFramer } from '../transport/framing.js';
+import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
+import type { ListenAddress } from '../transport/listen-uri.js';
+
+/** The part of a loaded plugin the pipeline calls. */
+export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
+
+export interface ServerOptions {
+  config: SiphonConfig;
+  log: Logger;
+  /** the routing plugin; null answers every request 500 (no routing logic loaded). */
+  router: RequestRouter | null;
+  /** TCP framer; default the SIP layer's frameStream. */
+  framer?: StreamFramer;
+}
+
+/** Pipeline counters (plain numbers; the control plane turns them into metrics). */
+export interface PipelineStats {
+  received: number;
+  requests: number;
+  responsesDropped: number;
+  parseErrors: number;
+  /** parse failures answered with failure.status. */
+  parseErrorsReplied: number;
+  /** parse failures dropped (no usable partial, an ACK, or status 0). */
+  parseErrorsDropped: number;
+  sanityFailures: number;
+  acksAbsorbed: number;
+  routed: number;
+  /** requests the route ended without a reply (CONTINUE) or explicitly dropped (DROP). */
+  dropped: number;
+  relayNotImplemented: number;
+  pluginErrors: number;
+  /** exceptions caught in the receive path (bugs): logged, never propagated. */
+  internalErrors: number;
+  repliesSent: number;
+  replyFailures: number;
+}
+
+export interface ServerStats extends PipelineStats {
+  transports: Array<{ listen: string } & TransportStats>;
+}
+
+export class SiphonServer implements MessageSink, ReplySender {
+  private readonly config: SiphonConfig;
+  private readonly log: Logger;
+  private router: RequestRouter | null;
+  private readonly framer: StreamFramer;
+  private readonly limits: ParseLimits;
+  private readonly sl: StatelessReplier;
+  private readonly listeners: Array<{ address: ListenAddress; listener: Listener }> = [];
+  private readonly counters: PipelineStats = {
+    received: 0,
+    requests: 0,
+    responsesDropped: 0,
+    parseErrors: 0,
+    parseErrorsReplied: 0,
+    parseErrorsDropped: 0,
+    sanityFailures: 0,
+    acksAbsorbed: 0,
+    routed: 0,
+    dropped: 0,
+    relayNotImplemented: 0,
+    pluginErrors: 0,
+    internalErrors: 0,
+    repliesSent: 0,
+    replyFailures: 0,
+  };
+  /** scratch for reply routing (single-threaded, reused). */
+  private readonly replyAddr: ReplyAddress = { address: '', port: 0 };
+  private nextContextId = 1;
+  private myAddresses: Set<string> = new Set();
+  private readonly aliases: Array<{ host: string; port: number | undefined }>;
+  private started = false;
+
+  constructor(opts: ServerOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.router = opts.router;
+    this.framer = opts.framer ?? sipStreamFramer;
+    this.limits = { maxMessageSize: opts.config.core.max_message_size, maxHeaders: opts.config.core.max_headers };
+    this.sl = new StatelessReplier({
+      serverHeader: opts.config.core.server_header,
+      tagSeed: `${opts.config.core.node_id}|${opts.config.core.listen.join(',')}`,
+    });
+    this.aliases = opts.config.core.aliases.map(parseAlias);
+    this.myAddresses = this.computeMyAddresses();
+  }
+
+  /** Opens every listen socket; on a failure closes those already opened and rejects (E3002). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    const core = this.config.core;
+    for (const address of core.listenAddresses) {
+      const listener: Listener =
+        address.proto === 'udp'
+          ? new UdpListener({ address, sink: this, log: this.log })
+          : new TcpListener({
+              address,
+              sink: this,
+              log: this.log,
+              framer: this.framer,
+              maxMessageSize: core.max_message_size,
+              idleTimeout: core.tcp.idle_timeout,
+              maxConnections: core.tcp.max_connections,
+            });
+      this.listeners.push({ address, listener });
+    }
+    try {
+      for (const { listener } of this.listeners) await listener.start();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.started = true;
+  }
+
+  /** Closes every socket (listeners and connections). */
+  async stop(): Promise<void> {
+    await Promise.all(this.listeners.map(({ listener }) => listener.close()));
+    this.listeners.length = 0;
+    this.started = false;
+  }
+
+  /** Replaces the routing plugin (the next message uses the new one). */
+  setRouter(router: RequestRouter | null): void {
+    this.router = router;
+  }
+
+  stats(): ServerStats {
+    return {
+      ...this.counters,
+      transports: this.listeners.map(({ address, listener }) => ({ listen: address.uri, ...listener.stats })),
+    };
+  }
+
+  /** the listeners (for tests and the control plane). */
+  listenerFor(uri: string): Listener | undefined {
+    return this.listeners.find((l) => l.address.uri === uri)?.listener;
+  }
+
+  /**
+   * Kamailio check_self: is host[:port] one of our listen addresses or aliases? A missing port means
+   * 5060, as Kamailio's URI parsing does; an alias without a port matches every port.
+   */
+  isMyself = (host: string, port: number | undefined): boolean => {
+    const h = stripBrackets(host).toLowerCase();
+    const p = port ?? 5060;
+    for (const a of this.aliases) {
+      if (a.host === h && (a.port === undefined || a.port === p)) return true;
+    }
+    if (!this.myAddresses.has(h)) return false;
+    for (const a of this.config.core.listenAddresses) {
+      if (a.port !== p) continue;
+      if (a.host === h || a.host === '0.0.0.0' || a.host === '::') return true;
+    }
+    return false;
+  };
+
+  // ---- the receive path ---------------------------------------------------------------------
+
+  receive(buf: Buffer, source: Endpoint, channel: Channel): void {
+    const c = this.counters;
+    c.received++;
+    try {
+      const result = parseMessage(buf, this.limits);
+      if (!result.ok) {
+        this.onParseFailure(result.failure, source, channel);
+        return;
+      }
+      const msg = result.message;
+      if (msg.kind === 'response') {
+        // no transactions yet: a stateless proxy would forward it by the second Via; we drop (counted)
+        c.responsesDropped++;
+        return;
+      }
+      c.requests++;
+      if (msg.method === 'ACK' && this.sl.isAbsorbableAck(msg)) {
+        c.acksAbsorbed++;
+        return;
+      }
+      const bad = checkRequestSanity(msg);
+      if (bad !== null) {
+        c.sanityFailures++;
+        if (msg.method !== 'ACK') this.send(msg, source, channel, bad.status, bad.reason, bad.headers);
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ callid: msg.callId, src: `${source.address}:${source.port}`, status: bad.status, reason: bad.reason }, 'request failed sanity checks');
+        return;
+      }
+      this.route(msg, source, channel);
+    } catch (e) {
+      c.internalErrors++;
+      this.log.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), src: `${source.address}:${source.port}`, proto: source.proto }, 'internal error while handling a message');
+    }
+  }
+
+  private onParseFailure(failure: import('../sip/types.js').ParseFailure, source: Endpoint, channel: Channel): void {
+    const c = this.counters;
+    c.parseErrors++;
+    const partial = failure.partial;
+    if (failure.status > 0 && partial !== undefined && partial.kind === 'request' && partial.method !== 'ACK') {
+      c.parseErrorsReplied++;
+      this.send(partial, source, channel, failure.status, failure.reason);
+    } else {
+      c.parseErrorsDropped++;
+    }
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ src: `${source.address}:${source.port}`, proto: source.proto, status: failure.status, detail: failure.detail, callid: partial?.callId }, 'unparsable message');
+    }
+  }
+
+  private route(msg: SipMessage, source: Endpoint, channel: Channel): void {
+    const c = this.counters;
+    const id = this.nextContextId;
+    this.nextContextId = id >= 0x7fffffff ? 1 : id + 1;
+    const ctx = new RequestContext(id, msg, source, channel, this.log, this);
+    const router = this.router;
+    let action: Action;
+    if (router === null) {
+      action = Action.ERROR;
+    } else {
+      c.routed++;
+      action = router.requestRoute(ctx);
+    }
+    switch (action) {
+      case Action.REPLIED:
+        return;
+      case Action.DROP:
+      case Action.CONTINUE:
+        // end of request_route without a reply: the request is dropped (Kamailio behaviour)
+        if (!ctx.replied) c.dropped++;
+        return;
+      case Action.RELAY:
+        if (ctx.replied || msg.method === 'ACK') return;
+        c.relayNotImplemented++;
+        ctx.log.warn({ ruri: msg.requestUri, du: ctx.dstUri }, 'RELAY requested but forwarding is not implemented in this version: answering 501');
+        this.replyTo(ctx, 501, 'Not Implemented');
+        return;
+      case Action.SUSPEND:
+        return;
+      default:
+        // Action.ERROR or anything unknown: the failure policy of request_route is 500 (docs/abi/v1.md)
+        c.pluginErrors++;
+        if (ctx.replied || msg.method === 'ACK') return;
+        this.replyTo(ctx, 500, 'Server Internal Error');
+    }
+  }
+
+  // ---- replies -------------------------------------------------------------------------------
+
+  /** MessageContext.slReply: Kamailio sl_send_reply with the plugin's reply_hdr_add lines. */
+  replyTo(ctx: RequestContext, code: number, reason: string, extraHeaders?: readonly string[]): boolean {
+    if (!Number.isInteger(code) || code < 100 || code > 699) {
+      ctx.log.warn({ code }, 'sl_reply: status code out of range 100-699');
+      return false;
+    }
+    if (ctx.msg.method === 'ACK') {
+      // RFC 3261 §17.1.1.3: an ACK is never answered
+      ctx.log.debug('sl_reply: not replying to ACK');
+      return false;
+    }
+    // the runtime passes ctx.replyHeaders itself as extraHeaders: add those lines once
+    const more = extraHeaders === ctx.replyHeaders ? undefined : extraHeaders;
+    const ok = this.send(ctx.msg, ctx.source, ctx.channel, code, reason, ctx.replyHeaders, more);
+    if (ok && code >= 200) ctx.replied = true;
+    return ok;
+  }
+
+  private send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[]): boolean {
+    try {
+      const buf = this.sl.build(req, source, code, reason, extra, more);
+      const to = replyAddress(req.vias[0], source, this.replyAddr);
+      channel.send(buf, to.address, to.port);
+      this.counters.repliesSent++;
+      return true;
+    } catch (e) {
+      this.counters.replyFailures++;
+      this.log.warn({ err: (e as Error).message, callid: req.callId, code: 3003 }, 'cannot send stateless reply [E3003]');
+      return false;
+    }
+  }
+
+  private computeMyAddresses(): Set<string> {
+    const set = new Set<string>();
+    let wildcard = false;
+    for (const a of this.config.core.listenAddresses) {
+      set.add(a.host.toLowerCase());
+      if (a.host === '0.0.0.0' || a.host === '::') wildcard = true;
+    }
+    if (wildcard) {
+      for (const list of Object.values(os.networkInterfaces())) {
+        for (const ni of list ?? []) set.add(ni.address.toLowerCase());
+      }
+    }
+    return set;
+  }
+}
+
+function parseAlias(text: string): { host: string; port: number | undefined } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text.trim());
+  if (!m) return { host: text.trim().toLowerCase(), port: undefined };
+  return { host: stripBrackets(m[1]!).toLowerCase(), port: m[2] !== undefined ? Number(m[2]) : undefined };
+}

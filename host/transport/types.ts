@@ -1,0 +1,71 @@
+/**
+ * What transports hand to the message pipeline, and what the pipeline sends replies through.
+ * The pipeline registers one MessageSink object (no per-message closures); each received message
+ * arrives with the Channel it came on, so a reply can go back the same way (RFC 3261 §18.2.2).
+ */
+import type { Endpoint, Proto } from '../core/context.js';
+
+/** Where a message arrived: a UDP listen socket or one TCP connection. */
+export interface Channel {
+  readonly proto: Proto;
+  /** the local socket address ($Ri, $Rp). */
+  readonly local: Endpoint;
+  /**
+   * Sends bytes to `address:port` through this channel. UDP: a datagram from the listen socket.
+   * TCP: on this connection when it is still open and leads to that peer; otherwise the owning
+   * listener opens (or reuses) a connection to `address:port`. Never throws; failures are logged
+   * and counted by the transport (E3003).
+   */
+  send(buf: Buffer, address: string, port: number): void;
+}
+
+export interface MessageSink {
+  /** One complete SIP message (a UDP datagram or one framed TCP message). Must not throw. */
+  receive(buf: Buffer, source: Endpoint, channel: Channel): void;
+}
+
+/** Counters every transport keeps (plain numbers; exported as metrics by the control plane). */
+export interface TransportStats {
+  received: number;
+  sent: number;
+  sendErrors: number;
+  /** datagrams/frames dropped before parsing (oversized, bad framing). */
+  dropped: number;
+  /** TCP only. */
+  connectionsOpened: number;
+  connectionsRefused: number;
+  connectionsClosed: number;
+  idleTimeouts: number;
+  framingErrors: number;
+  keepalives: number;
+}
+
+export function newTransportStats(): TransportStats {
+  return {
+    received: 0,
+    sent: 0,
+    sendErrors: 0,
+    dropped: 0,
+    connectionsOpened: 0,
+    connectionsRefused: 0,
+    connectionsClosed: 0,
+    idleTimeouts: 0,
+    framingErrors: 0,
+    keepalives: 0,
+  };
+}
+
+export interface Listener {
+  readonly proto: Proto;
+  readonly local: Endpoint;
+  readonly stats: TransportStats;
+  /** binds the socket; rejects with SiphonError TRANSPORT_BIND (E3002). */
+  start(): Promise<void>;
+  /** stops accepting, closes every connection; resolves once closed. */
+  close(): Promise<void>;
+  /** a channel for sending to a destination reached through this listener (UDP: itself). */
+  channelTo?(address: string, port: number): Channel;
+}
+
+/** Socket buffer size asked for on UDP sockets (the kernel caps it at net.core.[rw]mem_max). */
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;

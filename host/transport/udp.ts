@@ -1,0 +1,99 @@
+/**
+ * UDP listener (RFC 3261 §18.1.2 / §18.2.1: one datagram carries one message). The socket is its
+ * own Channel: replies leave from the address requests came to, as Kamailio's udp_send does, so
+ * NATs and symmetric-response clients (RFC 3581) see the port they sent to.
+ */
+import dgram from 'node:dgram';
+import type { Logger } from 'pino';
+import { SiphonError } from '../errors/registry.js';
+import type { Endpoint } from '../core/context.js';
+import type { ListenAddress } from './listen-uri.js';
+import { newTransportStats, SOCKET_BUFFER_BYTES, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
+
+export interface UdpListenerOptions {
+  address: ListenAddress;
+  sink: MessageSink;
+  log: Logger;
+}
+
+export class UdpListener implements Listener, Channel {
+  readonly proto = 'udp' as const;
+  readonly local: Endpoint;
+  readonly stats: TransportStats = newTransportStats();
+  private readonly socket: dgram.Socket;
+  private readonly sink: MessageSink;
+  private readonly log: Logger;
+  private readonly address: ListenAddress;
+  private closed = false;
+
+  constructor(opts: UdpListenerOptions) {
+    this.address = opts.address;
+    this.sink = opts.sink;
+    this.log = opts.log;
+    this.local = { address: opts.address.host, port: opts.address.port, proto: 'udp', family: opts.address.family };
+    this.socket = dgram.createSocket({
+      type: opts.address.family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: opts.address.family === 6,
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+    });
+    // bound methods once, not per datagram
+    this.socket.on('message', this.onMessage);
+    this.socket.on('error', this.onError);
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onBindError = (err: Error) => {
+        reject(new SiphonError('TRANSPORT_BIND', `${this.address.uri}: ${err.message}`, { cause: err }));
+      };
+      this.socket.once('error', onBindError);
+      this.socket.bind({ address: this.address.host, port: this.address.port, exclusive: true }, () => {
+        this.socket.off('error', onBindError);
+        this.log.info({ listen: this.address.uri }, 'listening');
+        resolve();
+      });
+    });
+  }
+
+  private readonly onMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    // size limits are the parser's (it answers 513 when it can, RFC 3261 §21.5.14)
+    this.stats.received++;
+    const source: Endpoint = { address: rinfo.address, port: rinfo.port, proto: 'udp', family: rinfo.family === 'IPv6' ? 6 : 4 };
+    this.sink.receive(buf, source, this);
+  };
+
+  private readonly onError = (err: Error): void => {
+    // after bind, 'error' only reports failed sends (no callback is passed to send()).
+    this.stats.sendErrors++;
+    this.log.warn({ err: err.message, code: 3003, listen: this.address.uri }, 'udp send failed [E3003]');
+  };
+
+  send(buf: Buffer, address: string, port: number): void {
+    if (this.closed) return;
+    try {
+      this.socket.send(buf, port, address);
+      this.stats.sent++;
+    } catch (e) {
+      // synchronous failures: bad address family, bad port
+      this.stats.sendErrors++;
+      this.log.warn({ err: (e as Error).message, code: 3003, dst: `${address}:${port}` }, 'udp send failed [E3003]');
+    }
+  }
+
+  channelTo(): Channel {
+    return this;
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve(); // never bound
+      }
+    });
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * siphon.yaml loading: typos and wrong types are errors naming file:line:column, defaults fill the
+ * rest, the shipped config is valid.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, parseConfig, closest } from '../../../host/config/load.js';
+import { isSiphonError } from '../../../host/errors/registry.js';
+import { DEFAULT_SERVER_HEADER } from '../../../host/core/version.js';
+import { moduleSchemas } from '../../../host/core/modules.js';
+
+function errorOf(text: string, opts = {}): Error & { code?: number } {
+  try {
+    parseConfig(text, 'conf/test.yaml', opts);
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('config errors name the place and the reason', () => {
+  it('a typo in a core key gives line and column and a suggestion', () => {
+    const e = errorOf('core:\n  log_level: info\n  lsten:\n    - udp:127.0.0.1:15001\n');
+    expect(isSiphonError(e, 'CONFIG_SCHEMA')).toBe(true);
+    expect(e.message).toMatch(/^conf\/test\.yaml:3:3: unknown key 'lsten' in core \(did you mean 'listen'\?\)/);
+    expect(e.message).toContain('[E1003');
+  });
+
+  it('a typo in a nested section is found too', () => {
+    const e = errorOf('core:\n  tcp:\n    idle_timout: 10\n');
+    expect(e.message).toMatch(/conf\/test\.yaml:3:5: unknown key 'idle_timout' in core\.tcp \(did you mean 'idle_timeout'\?\)/);
+  });
+
+  it('an unknown top-level section is refused', () => {
+    const e = errorOf('core: {}\nroutng:\n  plugin: x\n');
+    expect(e.message).toMatch(/:2:1: unknown key 'routng' in the top level \(did you mean 'routing'\?\)/);
+  });
+
+  it('an unrelated unknown key lists the allowed keys', () => {
+    const e = errorOf('routing:\n  zzz: 1\n');
+    expect(e.message).toMatch(/:2:3: unknown key 'zzz' in routing \(allowed: plugin, memory_max_pages, gas_per_hook, config\)/);
+  });
+
+  it('a wrong type names the key and the expected type at the value', () => {
+    const e = errorOf('core:\n  tcp:\n    max_connections: lots\n');
+    expect(e.message).toMatch(/^conf\/test\.yaml:3:22: core\.tcp\.max_connections must be an integer/);
+  });
+
+  it('an out-of-range number is refused', () => {
+    const e = errorOf('core:\n  max_message_size: 10\n');
+    expect(e.message).toMatch(/:2:21: core\.max_message_size must be >= 512/);
+  });
+
+  it('an enum value not in the list is refused with the list', () => {
+    const e = errorOf('core:\n  log_level: loud\n');
+    expect(e.message).toMatch(/:2:14: core\.log_level must be one of "fatal", "error"/);
+  });
+
+  it('a bad listen URI is E3001 at its list item', () => {
+    const e = errorOf('core:\n  listen:\n    - udp:127.0.0.1:15001\n    - sctp:127.0.0.1\n');
+    expect(isSiphonError(e, 'TRANSPORT_LISTEN_URI')).toBe(true);
+    expect(e.message).toMatch(/^conf\/test\.yaml:4:7: 'sctp:127\.0\.0\.1': unsupported transport 'sctp'/);
+  });
+
+  it('an unknown module is an error; a known one is validated by its own schema', () => {
+    const e = errorOf('modules:\n  dispatchr: {}\n', { moduleSchemas: moduleSchemas() });
+    expect(e.message).toMatch(/:2:3: unknown module 'dispatchr' in modules \(did you mean 'dispatcher'\?\)/);
+    const e2 = errorOf('modules:\n  dispatcher:\n    no_such_param: 1\n', { moduleSchemas: moduleSchemas() });
+    expect(e2.message).toMatch(/:3:5: unknown key 'no_such_param' in modules\.dispatcher/);
+  });
+
+  it('YAML syntax errors are E1002 with a position', () => {
+    const e = errorOf('core:\n  listen: [udp:127.0.0.1\n');
+    expect(isSiphonError(e, 'CONFIG_YAML')).toBe(true);
+    expect(e.message).toMatch(/^conf\/test\.yaml:\d+:\d+: /);
+  });
+
+  it('duplicate keys are refused', () => {
+    const e = errorOf('core:\n  node_id: a\n  node_id: b\n');
+    expect(isSiphonError(e, 'CONFIG_YAML')).toBe(true);
+    expect(e.message).toMatch(/:3:3: /);
+  });
+
+  it('a missing file is E1001 naming the file', async () => {
+    await expect(loadConfig('/nonexistent/siphon.yaml')).rejects.toThrow(/\/nonexistent\/siphon\.yaml: .*E1001/);
+  });
+});
+
+describe('defaults', () => {
+  it('an empty file gives the documented defaults', () => {
+    const c = parseConfig('', '/etc/siphon/siphon.yaml');
+    expect(c.core.listen).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+    expect(c.core.listenAddresses.map((a) => a.uri)).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+    expect(c.core.log_level).toBe('info');
+    expect(c.core.server_header).toBe(DEFAULT_SERVER_HEADER);
+    expect(c.core.max_message_size).toBe(65535);
+    expect(c.core.max_headers).toBe(256);
+    expect(c.core.tcp).toEqual({ idle_timeout: 120, max_connections: 2048 });
+    expect(c.core.aliases).toEqual([]);
+    expect(c.core.data_dir).toBe('/etc/siphon/data');
+    expect(c.modules).toEqual({});
+    expect(c.routing).toEqual({ plugin: 'default', memory_max_pages: 256, gas_per_hook: 2_000_000, config: {} });
+  });
+
+  it('a partial tcp section keeps the other default; server_header "" disables the header', () => {
+    const c = parseConfig('core:\n  server_header: ""\n  tcp:\n    idle_timeout: 5\n', null);
+    expect(c.core.tcp).toEqual({ idle_timeout: 5, max_connections: 2048 });
+    expect(c.core.server_header).toBe('');
+  });
+
+  it('routing.config is passed through as given', () => {
+    const c = parseConfig('routing:\n  plugin: ./x.wasm\n  config:\n    domains: [a.example, b.example]\n    n: 3\n', null);
+    expect(c.routing.config).toEqual({ domains: ['a.example', 'b.example'], n: 3 });
+  });
+
+  it('source.where() points at values for later errors', () => {
+    const c = parseConfig('core:\n  listen:\n    - udp:127.0.0.1:15001\n', 'a.yaml');
+    expect(c.source.where(['core', 'listen', 0])).toBe('a.yaml:3:7');
+  });
+
+  it('the shipped config/siphon.yaml is valid', async () => {
+    const c = await loadConfig(path.resolve('config/siphon.yaml'), { moduleSchemas: moduleSchemas() });
+    expect(c.routing.plugin).toBe('default');
+    expect(c.core.listen).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+  });
+
+  it('loadConfig reads a file from disk', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'siphon-cfg-'));
+    const file = path.join(dir, 's.yaml');
+    writeFileSync(file, 'core:\n  listen: ["tcp:[::1]:15002"]\n  data_dir: store\n');
+    const c = await loadConfig(file);
+    expect(c.core.listenAddresses[0]).toMatchObject({ proto: 'tcp', host: '::1', port: 15002, family: 6 });
+    expect(c.core.data_dir).toBe(path.join(dir, 'store'));
+  });
+});
+
+describe('did-you-mean', () => {
+  it('suggests only plausible typos', () => {
+    expect(closest('lsten', ['listen', 'log_level'])).toBe('listen');
+    expect(closest('max_conections', ['max_connections', 'idle_timeout'])).toBe('max_connections');
+    expect(closest('xyz', ['listen', 'log_level'])).toBeUndefined();
+  });
+});

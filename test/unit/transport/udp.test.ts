@@ -1,0 +1,82 @@
+/** UDP listener over real sockets on 127.0.0.1 / ::1 (ports 15130-15139). */
+import { afterEach, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import pino from 'pino';
+import { UdpListener } from '../../../host/transport/udp.js';
+import { parseListenUri } from '../../../host/transport/listen-uri.js';
+import { isSiphonError } from '../../../host/errors/registry.js';
+import type { Channel, MessageSink } from '../../../host/transport/types.js';
+import type { Endpoint } from '../../../host/core/context.js';
+
+const silent = pino({ level: 'silent' });
+const opened: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const o of opened.splice(0)) await o.close();
+});
+
+class Sink implements MessageSink {
+  got: Array<{ buf: Buffer; source: Endpoint; channel: Channel }> = [];
+  receive(buf: Buffer, source: Endpoint, channel: Channel): void {
+    this.got.push({ buf, source, channel });
+  }
+}
+
+async function client(type: 'udp4' | 'udp6', host: string): Promise<dgram.Socket> {
+  const s = dgram.createSocket(type);
+  await new Promise<void>((r) => s.bind(0, host, () => r()));
+  opened.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
+  return s;
+}
+
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('UDP listener', () => {
+  it('delivers datagrams with their source and replies from the listen socket', async () => {
+    const sink = new Sink();
+    const l = new UdpListener({ address: parseListenUri('udp:127.0.0.1:15130'), sink, log: silent });
+    opened.push(l);
+    await l.start();
+    const c = await client('udp4', '127.0.0.1');
+    const replies: Array<{ msg: Buffer; port: number }> = [];
+    c.on('message', (msg, rinfo) => replies.push({ msg, port: rinfo.port }));
+    c.send('hello', 15130, '127.0.0.1');
+    await until(() => sink.got.length === 1);
+    const { buf, source, channel } = sink.got[0]!;
+    expect(buf.toString()).toBe('hello');
+    expect(source).toEqual({ address: '127.0.0.1', port: c.address().port, proto: 'udp', family: 4 });
+    expect(channel.local).toEqual({ address: '127.0.0.1', port: 15130, proto: 'udp', family: 4 });
+    channel.send(Buffer.from('back'), source.address, source.port);
+    await until(() => replies.length === 1);
+    expect(replies[0]!.msg.toString()).toBe('back');
+    expect(replies[0]!.port).toBe(15130);
+    expect(l.stats).toMatchObject({ received: 1, sent: 1 });
+  });
+
+  it('works over IPv6 [::1]', async () => {
+    const sink = new Sink();
+    const l = new UdpListener({ address: parseListenUri('udp:[::1]:15131'), sink, log: silent });
+    opened.push(l);
+    await l.start();
+    const c = await client('udp6', '::1');
+    c.send('v6', 15131, '::1');
+    await until(() => sink.got.length === 1);
+    expect(sink.got[0]!.source).toMatchObject({ address: '::1', family: 6 });
+  });
+
+  it('a port already in use is E3002', async () => {
+    const a = new UdpListener({ address: parseListenUri('udp:127.0.0.1:15133'), sink: new Sink(), log: silent });
+    opened.push(a);
+    await a.start();
+    const b = new UdpListener({ address: parseListenUri('udp:127.0.0.1:15133'), sink: new Sink(), log: silent });
+    opened.push(b);
+    const err = await b.start().catch((e: unknown) => e);
+    expect(isSiphonError(err, 'TRANSPORT_BIND')).toBe(true);
+    expect((err as Error).message).toMatch(/udp:127\.0\.0\.1:15133: .*EADDRINUSE/);
+  });
+});
