@@ -1,0 +1,110 @@
+/**
+ * End to end: the real `siphon start` process, driven over real sockets, by sipsak and by SIPp.
+ * Ports 15900-15949.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { optionsRequest, startSiphon, statusOf, tcpRequest, udpRequest, type SiphonProcess } from '../helpers/siphon-process.js';
+
+const run = promisify(execFile);
+
+describe('siphon start with the default plugin (UDP and TCP)', () => {
+  const port = 15900;
+  // sipsak 0.9.8 truncates five-digit ports in -s URIs (sip:127.0.0.1:15900 becomes :1590), so it gets a four-digit one
+  const sipsakPort = 5995;
+  let srv: SiphonProcess;
+  beforeAll(async () => {
+    srv = await startSiphon(['-c', 'config/siphon.yaml', '--listen', `udp:127.0.0.1:${port}`, '--listen', `tcp:127.0.0.1:${port}`, '--listen', `udp:127.0.0.1:${sipsakPort}`], {
+      readyPorts: [{ proto: 'udp', port }, { proto: 'tcp', port }, { proto: 'udp', port: sipsakPort }],
+    });
+  });
+  afterAll(async () => srv?.stop());
+
+  it('answers OPTIONS to itself with 200 over UDP', async () => {
+    const reply = await udpRequest(port, (lp) => optionsRequest(port, 'udp', lp));
+    expect(reply).not.toBeNull();
+    expect(statusOf(reply!)).toBe(200);
+    // stateless reply rules (RFC 3261 §8.2.6): To-tag added, Content-Length 0, Via copied with rport filled
+    const text = reply!.toString();
+    expect(text).toMatch(/^To: .*;tag=/m);
+    expect(text).toMatch(/^Via: SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK-e2e-[^;\r\n]+;rport=\d+/m);
+    expect(text).toMatch(/^Content-Length: 0\r$/m);
+  });
+
+  it('answers OPTIONS to itself with 200 over TCP on the same connection', async () => {
+    const reply = await tcpRequest(port, (lp) => optionsRequest(port, 'tcp', lp));
+    expect(reply).not.toBeNull();
+    expect(statusOf(reply!)).toBe(200);
+  });
+
+  it('answers sipsak (a real SIP client) with 200', async () => {
+    const { stdout } = await run('sipsak', ['-v', '-H', '127.0.0.1', '-s', `sip:127.0.0.1:${sipsakPort}`, '-l', '15941'], { timeout: 10_000 }).catch((e) => e);
+    expect(String(stdout)).toMatch(/SIP\/2\.0 200/);
+  });
+
+  it('sustains a bounded SIPp OPTIONS run with zero failed calls', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'siphon-sipp-'));
+    const scenario = path.join(process.cwd(), 'bench/scenarios/options-keepalive.xml');
+    await run(
+      'sipp',
+      [`127.0.0.1:${port}`, '-sf', scenario, '-i', '127.0.0.1', '-p', '15942', '-r', '200', '-m', '1000', '-l', '500',
+        '-timeout', '30s', '-recv_timeout', '5000', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-fd', '1', '-nostdin'],
+      { timeout: 40_000, cwd: dir },
+    ).catch((e) => e);
+    const rows = (await import('node:fs')).readFileSync(path.join(dir, 'stat.csv'), 'utf8').trim().split('\n');
+    const head = rows[0].split(';');
+    const last = rows[rows.length - 1].split(';');
+    const col = (n: string) => Number(last[head.indexOf(n)]);
+    expect(col('SuccessfulCall(C)')).toBe(1000);
+    expect(col('FailedCall(C)')).toBe(0);
+  });
+});
+
+describe('siphon start --plugin hello', () => {
+  const port = 15910;
+  let srv: SiphonProcess;
+  beforeAll(async () => {
+    srv = await startSiphon(['--plugin', 'hello', '--listen', `udp:127.0.0.1:${port}`], { readyPorts: [{ proto: 'udp', port }] });
+  });
+  afterAll(async () => srv?.stop());
+
+  it('answers any request with 501 and logs "I got a message"', async () => {
+    const reply = await udpRequest(port, (lp) =>
+      Buffer.from(
+        `MESSAGE sip:alice@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-hello-1\r\n` +
+          `Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=h1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: hello-e2e-1\r\n` +
+          `CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi`,
+      ),
+    );
+    expect(reply).not.toBeNull();
+    expect(statusOf(reply!)).toBe(501);
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = srv.stdout().split('\n').filter((l) => l.includes('I got a message'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes('hello-e2e-1'))).toBe(true);
+  });
+});
+
+describe('siphon check', () => {
+  it('exits non-zero and names the line of a typo', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'siphon-check-'));
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'core:\n  listen:\n    - udp:127.0.0.1:15920\n  lsten_typo: 3\nrouting:\n  plugin: default\n');
+    const res = await run(process.execPath, ['dist/host/cli/siphon.js', 'check', '-c', file]).then(
+      () => ({ code: 0, out: '' }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
+    );
+    expect(res.code).not.toBe(0);
+    expect(res.out).toContain(`${file}:4`);
+    expect(res.out).toMatch(/lsten_typo/);
+  });
+
+  it('exits 0 on the shipped config', async () => {
+    const { stdout, stderr } = await run(process.execPath, ['dist/host/cli/siphon.js', 'check', '-c', 'config/siphon.yaml']);
+    expect(`${stdout}${stderr}`).not.toMatch(/error/i);
+  });
+});

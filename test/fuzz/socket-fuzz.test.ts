@@ -1,0 +1,114 @@
+/**
+ * Seeded fuzzing of a running `siphon start` over real sockets: mutations of the conformance messages
+ * (test/helpers/mutate.ts) sent over UDP and over TCP. Asserts that the server keeps answering
+ * OPTIONS throughout and that its memory stays bounded. Seed via SIPHON_FUZZ_SEED to replay a run.
+ * Ports 15960-15969.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { once } from 'node:events';
+import { answersOptions as answersOnce, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
+import { conformanceMessages } from '../helpers/shared.js';
+import { mulberry32, mutate } from '../helpers/mutate.js';
+
+const port = 15960;
+const SEED = Number(process.env.SIPHON_FUZZ_SEED ?? 20261127);
+const UDP_COUNT = 100_000;
+const TCP_COUNT = 100_000;
+let srv: SiphonProcess;
+
+/**
+ * Liveness probe with retransmission, as a SIP UAC would do over UDP (RFC 3261 §17.1.2.2): a probe
+ * datagram can be lost in a full socket buffer while the server works through a burst.
+ */
+async function answersOptions(proto: 'udp' | 'tcp', p: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 6; attempt++) if (await answersOnce(proto, p)) return true;
+  return false;
+}
+
+beforeAll(async () => {
+  srv = await startSiphon(['--listen', `udp:127.0.0.1:${port}`, '--listen', `tcp:127.0.0.1:${port}`], {
+    readyPorts: [{ proto: 'udp', port }, { proto: 'tcp', port }],
+  });
+});
+afterAll(async () => srv?.stop());
+
+describe(`socket fuzz (seed ${SEED})`, () => {
+  const corpus = conformanceMessages().map(([, b]) => b);
+
+  it(`keeps answering and stays bounded under ${UDP_COUNT} mutated datagrams`, async () => {
+    const rng = mulberry32(SEED);
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', () => {});
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const rssStart = srv.rssKb();
+    let rssPeak = rssStart;
+    try {
+      for (let i = 0; i < UDP_COUNT; i++) {
+        const msg = mutate(corpus[Math.floor(rng() * corpus.length)], rng);
+        await new Promise<void>((r) => sock.send(msg, port, '127.0.0.1', () => r()));
+        if (i % 1000 === 999) {
+          // pace the sender so the check measures the server, not kernel buffer drops
+          expect(await answersOptions('udp', port), `alive after ${i + 1} datagrams`).toBe(true);
+          rssPeak = Math.max(rssPeak, srv.rssKb());
+        }
+      }
+    } finally {
+      sock.close();
+    }
+    expect(await answersOptions('udp', port)).toBe(true);
+    expect(srv.proc.exitCode).toBeNull();
+    // bounded memory: no per-message growth (100k messages leaking even 1 KiB each would be ~100 MB)
+    expect(rssPeak - rssStart, `RSS grew from ${rssStart} kB to ${rssPeak} kB`).toBeLessThan(96 * 1024);
+  }, 300_000);
+
+  it(`keeps answering and stays bounded under ${TCP_COUNT} mutated messages over TCP`, async () => {
+    const rng = mulberry32(SEED + 1);
+    const rssStart = srv.rssKb();
+    let rssPeak = rssStart;
+    let sent = 0;
+    let written = 0;
+    let conn: net.Socket | null = null;
+    const open = async () => {
+      const c = net.connect(port, '127.0.0.1');
+      c.on('error', () => {});
+      c.on('data', () => {});
+      c.on('close', () => {
+        if (conn === c) conn = null;
+      });
+      await once(c, 'connect');
+      conn = c;
+    };
+    while (sent < TCP_COUNT) {
+      if (!conn) await open();
+      // a batch of mutated messages in one segment stream; a framing error makes the server close the
+      // connection, and the next batch reconnects
+      const batch: Buffer[] = [];
+      for (let k = 0; k < 50 && sent < TCP_COUNT; k++, sent++) batch.push(mutate(corpus[Math.floor(rng() * corpus.length)], rng));
+      const c = conn as net.Socket | null;
+      if (!c || c.destroyed) {
+        // the server closed the connection (framing error): these messages were not sent; retry them
+        sent -= batch.length;
+        conn = null;
+        continue;
+      }
+      await new Promise<void>((r) => c.write(Buffer.concat(batch), () => r()));
+      written += batch.length;
+      if (sent % 5000 === 0) {
+        expect(await answersOptions('tcp', port), `alive after ${sent} TCP messages`).toBe(true);
+        rssPeak = Math.max(rssPeak, srv.rssKb());
+      }
+      if (sent % 1000 === 0 && conn) {
+        (conn as net.Socket).destroy();
+        conn = null;
+      }
+    }
+    if (conn) (conn as net.Socket).destroy();
+    expect(written).toBeGreaterThanOrEqual(TCP_COUNT);
+    expect(await answersOptions('tcp', port)).toBe(true);
+    expect(await answersOptions('udp', port)).toBe(true);
+    expect(srv.proc.exitCode).toBeNull();
+    expect(rssPeak - rssStart, `RSS grew from ${rssStart} kB to ${rssPeak} kB`).toBeLessThan(96 * 1024);
+  }, 300_000);
+});
