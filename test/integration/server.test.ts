@@ -296,6 +296,22 @@ describe('actions and failures', () => {
     expect(status(await udpExchange((p) => req('UDP', p)))).toBe(200);
   });
 
+  it('a plugin stuck in an infinite loop: that request gets 500 within 50 ms and the next one is served', async () => {
+    const before = node.server.stats().pluginErrors;
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const r = await udpExchange((p) => req('UDP', p, { ruri: `sip:spin@127.0.0.1:${PORT}` }));
+      times.push(performance.now() - t0);
+      expect(status(r)).toBe(500);
+      expect(status(await udpExchange((p) => req('UDP', p)))).toBe(200);
+    }
+    expect(node.server.stats().pluginErrors).toBe(before + 3);
+    // round trip over the socket, including the gas running out and the instance being replaced
+    expect(Math.min(...times), `round trips ${times.map((t) => t.toFixed(1)).join(', ')} ms`).toBeLessThan(50);
+    expect(Math.max(...times), `round trips ${times.map((t) => t.toFixed(1)).join(', ')} ms`).toBeLessThan(250);
+  });
+
   it('RELAY is answered 501 (no forwarding in this version)', async () => {
     expect(status(await udpExchange((p) => req('UDP', p, { ruri: `sip:relay@127.0.0.1:${PORT}` })))).toBe(501);
   });

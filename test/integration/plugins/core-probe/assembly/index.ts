@@ -2,6 +2,7 @@
  * core-probe: the routing plugin of the server-core integration tests. The Request-URI user picks
  * the behaviour, so one plugin covers every pipeline path:
  *   trap    → traps (unreachable)            → the host answers 500
+ *   spin    → loops forever                   → gas runs out, the host answers 500
  *   busy    → sl_reply 486                    (a stateless non-2xx: its ACK must be absorbed)
  *   relay   → returns RELAY                   → 501 (no forwarding in this version)
  *   silent  → returns CONTINUE, no reply      → dropped
@@ -19,6 +20,11 @@ onRequest((ctx: Context): i32 => {
   const user = pv("$rU");
   if (user != null) {
     if (user == "trap") unreachable();
+    if (user == "spin") {
+      // never terminates on its own; only the injected gas metering stops it
+      let x: i32 = 1;
+      while (x != 0) x = (x * 1103515245 + 12345) | 1;
+    }
     if (user == "busy") {
       sl_reply(486, "Busy Here");
       return exit();
