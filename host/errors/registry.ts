@@ -30,6 +30,7 @@ export const Errors = {
   SIP_TOO_LARGE: { code: 2002, title: 'SIP message exceeds size limit' },
   SIP_TOO_MANY_HEADERS: { code: 2003, title: 'SIP message exceeds header count limit' },
   SIP_BAD_URI: { code: 2004, title: 'malformed URI' },
+  SIP_BAD_EDIT: { code: 2005, title: 'refused SIP message edit' },
 
   // ---- 3xxx transports -----------------------------------------------------------------------
   TRANSPORT_LISTEN_URI: { code: 3001, title: 'bad listen address' },
@@ -48,29 +49,45 @@ export const Errors = {
   PLUGIN_GAS: { code: 4011, title: 'plugin exhausted its gas budget' },
   PLUGIN_ABORT: { code: 4012, title: 'plugin aborted' },
   PLUGIN_METERING: { code: 4013, title: 'cannot instrument plugin' },
+  PLUGIN_SLOT_UNKNOWN: { code: 4020, title: 'no plugin loaded under that name' },
+  PLUGIN_NO_PREVIOUS: { code: 4021, title: 'no previous plugin version to roll back to' },
+  PLUGIN_BACKOFF: { code: 4022, title: 'plugin in crash-loop backoff' },
+  PLUGIN_BUILD: { code: 4023, title: 'plugin build failed' },
 
   // ---- 5xxx database layer -------------------------------------------------------------------
   DB_URL: { code: 5001, title: 'bad database URL' },
   DB_UNREACHABLE: { code: 5002, title: 'database unreachable' },
   DB_QUERY: { code: 5003, title: 'database query failed' },
   DB_STORE_CORRUPT: { code: 5004, title: 'embedded store file is corrupt' },
+  DB_TABLE_VERSION: { code: 5005, title: 'table missing or at an unsupported version' },
 
   // ---- 6xxx RPC / control plane --------------------------------------------------------------
   RPC_METHOD_NOT_FOUND: { code: 6001, title: 'no such RPC method' },
   RPC_BAD_PARAMS: { code: 6002, title: 'bad RPC parameters' },
   RPC_INTERNAL: { code: 6003, title: 'RPC method failed' },
+  RPC_LISTEN_ADDRESS: { code: 6004, title: 'bad control listen address' },
+  RPC_NON_LOOPBACK: { code: 6005, title: 'control listener refuses a non-loopback address' },
+  RPC_BIND: { code: 6006, title: 'cannot bind control listener' },
+  RPC_PROTOCOL: { code: 6007, title: 'malformed BINRPC packet' },
+  RPC_CONNECT: { code: 6008, title: 'cannot reach the control socket' },
 
   // ---- 7xxx secfilter ------------------------------------------------------------------------
   SECF_BAD_RULE: { code: 7001, title: 'bad secfilter rule' },
   SECF_RELOAD: { code: 7002, title: 'secfilter reload failed' },
+  SECF_RELOAD_TOO_SOON: { code: 7003, title: 'secfilter reload refused: ongoing reload or reload_delta not elapsed' },
 
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },
   DS_RELOAD: { code: 8002, title: 'dispatcher reload failed' },
+  DS_DESTINATION: { code: 8003, title: 'bad dispatcher destination' },
+  DS_DB_LOAD: { code: 8004, title: 'cannot load the dispatcher table' },
+  DS_PROBER: { code: 8005, title: 'dispatcher keepalive prober failed' },
 
   // ---- 9xxx transactions, registrar ----------------------------------------------------------
   TM_NO_TRANSACTION: { code: 9001, title: 'no transaction' },
   REG_BAD_CONTACT: { code: 9101, title: 'bad Contact in REGISTER' },
+  REG_STORAGE: { code: 9102, title: 'location storage failed' },
+  REG_UNKNOWN_TABLE: { code: 9103, title: 'no such location table' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

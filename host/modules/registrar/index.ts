@@ -1,0 +1,115 @@
+/**
+ * The registrar module (Kamailio `registrar` + `usrloc`): location tables in memory, write-through
+ * or DB only; save/lookup/registered/unregister for plugins; ul.* RPCs. See README.md.
+ */
+import type { Logger } from 'pino';
+import { openDatabase, type Database } from '../../db/index.js';
+import type { RpcMethod } from '../../rpc/types.js';
+import type { ImportProvider } from '../../wasm/types.js';
+import type { ModuleInitContext, SiphonModule } from '../types.js';
+import { RegistrarImports } from './abi.js';
+import { DbMode, registrarConfigSchema, resolveRegistrarConfig, type RegistrarConfig } from './config.js';
+import { Location } from './location.js';
+import { MysqlLocationBackend, TableLocationBackend, type LocationBackend } from './location-db.js';
+import { Registrar } from './registrar.js';
+import { registrarRpcMethods } from './rpc.js';
+import { registrarStatistics } from './stats.js';
+
+export { Registrar, SaveFlag } from './registrar.js';
+export type { SaveResult, LookupResult, LookupBranch, RegistrarReply, AorKey } from './registrar.js';
+export { Location } from './location.js';
+export { RegistrarImports } from './abi.js';
+export { resolveRegistrarConfig, registrarConfigSchema, DbMode } from './config.js';
+export { locationTableDef, mysqlLocationDdl, MysqlLocationBackend, TableLocationBackend } from './location-db.js';
+
+export interface RegistrarModuleOptions {
+  /** an open database (shared with other modules); without one, `db_url` is opened here. */
+  db?: Database;
+  /** clock in seconds (tests). */
+  now?: () => number;
+}
+
+/** the backend for a table on a database: targeted SQL on MySQL, the Table API on the embedded store. */
+export function locationBackend(db: Database, table: string): LocationBackend {
+  return db.kind === 'mysql' ? new MysqlLocationBackend(db, table) : new TableLocationBackend(db, table);
+}
+
+/**
+ * Builds a running Registrar from a resolved config: opens/prepares the tables, preloads
+ * write-through tables, starts the expiry timers. Used by the module and by tests ("nodes").
+ */
+export async function startRegistrar(cfg: RegistrarConfig, db: Database | null, log: Logger, now?: () => number): Promise<Registrar> {
+  const reg = new Registrar(cfg, log);
+  for (const name of cfg.tables) {
+    let backend: LocationBackend | null = null;
+    if (cfg.db_mode !== DbMode.MEMORY) {
+      if (!db) throw new Error(`registrar: db_mode ${cfg.db_mode} needs a database`);
+      backend = locationBackend(db, name);
+      await backend.prepare(cfg.create_tables);
+    }
+    const loc = new Location({ name, dbMode: cfg.db_mode, backend, timerInterval: cfg.timer_interval, log, now });
+    const n = await loc.preload();
+    if (n > 0) log.info({ table: name, contacts: n }, 'usrloc: contacts loaded from the database');
+    loc.start();
+    reg.addTable(loc);
+  }
+  return reg;
+}
+
+export async function stopRegistrar(reg: Registrar): Promise<void> {
+  for (const name of reg.tableNames()) await reg.table(name)!.stop();
+}
+
+export class RegistrarModule implements SiphonModule {
+  readonly name = 'registrar';
+  readonly configSchema = registrarConfigSchema;
+  private reg: Registrar | null = null;
+  private imports_: RegistrarImports | null = null;
+  private ownedDb: Database | null = null;
+
+  constructor(private readonly opts: RegistrarModuleOptions = {}) {}
+
+  /** the running registrar (after init): the pipeline calls its async save/lookup for db_mode 3. */
+  get registrar(): Registrar {
+    if (!this.reg) throw new Error('registrar module not initialised');
+    return this.reg;
+  }
+
+  async init(ctx: ModuleInitContext): Promise<void> {
+    const cfg = resolveRegistrarConfig(ctx.config);
+    const log = ctx.log.child({ module: 'registrar' });
+    let db: Database | null = null;
+    if (cfg.db_mode !== DbMode.MEMORY) {
+      db = this.opts.db ?? null;
+      if (!db) {
+        db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log });
+        this.ownedDb = db;
+      }
+    }
+    this.reg = await startRegistrar(cfg, db, log, this.opts.now);
+    this.imports_ = new RegistrarImports(this.reg);
+  }
+
+  imports(): ImportProvider[] {
+    return this.imports_ ? [this.imports_] : [];
+  }
+
+  rpcMethods(): RpcMethod[] {
+    return this.reg ? registrarRpcMethods(this.reg) : [];
+  }
+
+  statistics(): Record<string, number> {
+    return this.reg ? registrarStatistics(this.reg) : {};
+  }
+
+  async close(): Promise<void> {
+    if (this.reg) await stopRegistrar(this.reg);
+    await this.ownedDb?.close();
+    this.reg = null;
+    this.ownedDb = null;
+  }
+}
+
+export function createRegistrarModule(opts?: RegistrarModuleOptions): RegistrarModule {
+  return new RegistrarModule(opts);
+}

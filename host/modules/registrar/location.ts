@@ -1,0 +1,281 @@
+/**
+ * One location table (a usrloc "domain"): the contacts of every AOR, kept per usrloc `db_mode`:
+ *
+ *   0 memory      the Map below is the only copy.
+ *   1 write-through  the Map is the read source; every change is also written to the DB, in order.
+ *                 A failing DB is logged and counted; memory keeps serving (Kamailio logs and
+ *                 carries on the same way). At start the table is loaded into memory.
+ *   3 DB only     no cache: every read and write goes to the DB, so several nodes share one table;
+ *                 the timer deletes expired rows.
+ *
+ * Memory modes offer a synchronous API (what the Wasm imports need); every mode offers the async one.
+ */
+import type { Logger } from 'pino';
+import { SiphonError } from '../../errors/registry.js';
+import { DbMode, type DbModeValue } from './config.js';
+import { isValid, type Contact } from './contact.js';
+import type { LocationBackend } from './location-db.js';
+
+export type ContactChange = { op: 'insert'; contact: Contact } | { op: 'update'; contact: Contact } | { op: 'delete'; contact: Contact };
+
+export interface LocationCounters {
+  /** contacts removed by the expiry timer (usrloc `expires`, Kamailio registrar `expired_contacts`). */
+  expired: number;
+  /** DB writes that failed in write-through mode (memory kept serving). */
+  dbWriteErrors: number;
+}
+
+export interface LocationOptions {
+  name: string;
+  dbMode: DbModeValue;
+  backend: LocationBackend | null;
+  /** seconds between expiry sweeps. */
+  timerInterval: number;
+  log: Logger;
+  /** clock in seconds (tests may pin it). */
+  now?: () => number;
+}
+
+export class Location {
+  readonly name: string;
+  readonly dbMode: DbModeValue;
+  readonly counters: LocationCounters = { expired: 0, dbWriteErrors: 0 };
+  private readonly backend: LocationBackend | null;
+  private readonly records = new Map<string, Contact[]>();
+  private readonly log: Logger;
+  private readonly timerInterval: number;
+  readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+  private writeTail: Promise<void> = Promise.resolve();
+  private sweeping: Promise<number> | null = null;
+
+  constructor(opts: LocationOptions) {
+    this.name = opts.name;
+    this.dbMode = opts.dbMode;
+    this.backend = opts.backend;
+    this.log = opts.log;
+    this.timerInterval = opts.timerInterval;
+    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+    if (this.dbMode !== DbMode.MEMORY && !this.backend) throw new Error(`location ${this.name}: db_mode ${this.dbMode} needs a database`);
+  }
+
+  /** true when reads are served from memory (db_mode 0 and 1): the sync API works. */
+  get memoryBacked(): boolean {
+    return this.dbMode !== DbMode.DB_ONLY;
+  }
+
+  /** write-through: load the table into memory (expired rows skipped). */
+  async preload(): Promise<number> {
+    if (this.dbMode !== DbMode.WRITE_THROUGH) return 0;
+    const now = this.now();
+    let n = 0;
+    for (const c of await this.backend!.loadAll()) {
+      if (!isValid(c, now)) continue;
+      const list = this.records.get(c.aor);
+      if (list) list.push(c);
+      else this.records.set(c.aor, [c]);
+      n++;
+    }
+    return n;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), this.timerInterval * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.sweeping?.catch(() => undefined);
+    await this.flush();
+  }
+
+  // ---- sync API (memory modes) -------------------------------------------------------------
+
+  /** every contact stored for the AOR, expired ones included (the caller filters with isValid). */
+  contactsSync(aor: string): readonly Contact[] {
+    this.requireMemory();
+    return this.records.get(aor) ?? EMPTY;
+  }
+
+  /** applies changes to memory and queues the DB writes (write-through; not with `memoryOnly`, save flag 0x01). */
+  applySync(aor: string, changes: readonly ContactChange[], memoryOnly = false): void {
+    this.requireMemory();
+    if (changes.length === 0) return;
+    let list = this.records.get(aor);
+    if (!list) {
+      list = [];
+      this.records.set(aor, list);
+    }
+    for (const ch of changes) {
+      const i = list.findIndex((c) => c.ruid === ch.contact.ruid);
+      if (ch.op === 'delete') {
+        if (i >= 0) list.splice(i, 1);
+      } else if (i >= 0) list[i] = ch.contact;
+      else list.push(ch.contact);
+    }
+    if (list.length === 0) this.records.delete(aor);
+    if (this.dbMode === DbMode.WRITE_THROUGH && !memoryOnly) this.queueWrite(() => this.writeChanges(changes));
+  }
+
+  /**
+   * DB only: queues the writes without waiting (for the synchronous plugin path working on a
+   * prefetched snapshot). Failures are logged and counted like write-through failures.
+   */
+  applyDeferred(changes: readonly ContactChange[]): void {
+    if (changes.length > 0) this.queueWrite(() => this.writeChanges(changes));
+  }
+
+  /** removes all contacts of an AOR; returns how many. */
+  removeAorSync(aor: string): number {
+    const list = this.contactsSync(aor);
+    if (list.length === 0) return 0;
+    this.applySync(aor, list.map((c) => ({ op: 'delete' as const, contact: c })));
+    return list.length;
+  }
+
+  /** every AOR with its contacts (memory modes). */
+  entriesSync(): IterableIterator<[string, Contact[]]> {
+    this.requireMemory();
+    return this.records.entries();
+  }
+
+  // ---- async API (all modes) ---------------------------------------------------------------
+
+  async contacts(aor: string, username: string, domain: string | null): Promise<readonly Contact[]> {
+    if (this.memoryBacked) return this.contactsSync(aor);
+    return this.backend!.loadAor(username, domain);
+  }
+
+  /**
+   * Applies changes. Memory modes: at once in memory, then waits for the write-through (DB errors
+   * are logged and counted, never thrown). DB only: writes to the DB; errors are thrown (E5002/E5003).
+   */
+  async apply(aor: string, changes: readonly ContactChange[]): Promise<void> {
+    if (this.memoryBacked) {
+      this.applySync(aor, changes);
+      await this.flush();
+      return;
+    }
+    await this.flush();
+    await this.writeChanges(changes);
+  }
+
+  async removeAor(aor: string, username: string, domain: string | null): Promise<number> {
+    if (this.memoryBacked) {
+      const n = this.removeAorSync(aor);
+      await this.flush();
+      return n;
+    }
+    return this.backend!.deleteAor(username, domain);
+  }
+
+  /** every AOR with its contacts (from the DB in db-only mode). */
+  async entries(): Promise<Map<string, Contact[]>> {
+    if (this.memoryBacked) return new Map([...this.records.entries()].map(([k, v]) => [k, [...v]]));
+    const out = new Map<string, Contact[]>();
+    for (const c of await this.backend!.loadAll()) {
+      const list = out.get(c.aor);
+      if (list) list.push(c);
+      else out.set(c.aor, [c]);
+    }
+    return out;
+  }
+
+  /** waits until every queued write-through write has been attempted (ul.flush). */
+  flush(): Promise<void> {
+    return this.writeTail;
+  }
+
+  /**
+   * The expiry timer's work (usrloc timer_interval): memory modes drop expired contacts (and, in
+   * write-through, their rows); DB only deletes expired rows. Returns how many were removed.
+   */
+  sweep(): Promise<number> {
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = this.doSweep().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  private async doSweep(): Promise<number> {
+    const now = this.now();
+    let n = 0;
+    if (this.memoryBacked) {
+      for (const [aor, list] of this.records) {
+        const expired = list.filter((c) => !isValid(c, now));
+        if (expired.length === 0) continue;
+        this.applySync(aor, expired.map((c) => ({ op: 'delete' as const, contact: c })));
+        n += expired.length;
+      }
+    } else {
+      try {
+        n = await this.backend!.deleteExpired(now);
+      } catch (e) {
+        this.log.warn({ table: this.name, err: (e as Error).message }, 'usrloc: cannot delete expired contacts');
+        throw e;
+      }
+    }
+    this.counters.expired += n;
+    return n;
+  }
+
+  /** number of AORs and contacts with a valid contact (memory modes; DB only asks the DB). */
+  async counts(): Promise<{ users: number; contacts: number }> {
+    const now = this.now();
+    let users = 0;
+    let contacts = 0;
+    const source = this.memoryBacked ? this.records : await this.entries();
+    for (const list of source.values()) {
+      let valid = 0;
+      for (const c of list) if (isValid(c, now)) valid++;
+      if (valid > 0) users++;
+      contacts += valid;
+    }
+    return { users, contacts };
+  }
+
+  /** counts from memory only (statistics must not hit the DB); null in db-only mode. */
+  countsSync(): { users: number; contacts: number } | null {
+    if (!this.memoryBacked) return null;
+    const now = this.now();
+    let users = 0;
+    let contacts = 0;
+    for (const list of this.records.values()) {
+      let valid = 0;
+      for (const c of list) if (isValid(c, now)) valid++;
+      if (valid > 0) users++;
+      contacts += valid;
+    }
+    return { users, contacts };
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private requireMemory(): void {
+    if (!this.memoryBacked) {
+      throw new SiphonError('REG_STORAGE', `location ${this.name} is in db_mode 3: use the async API`);
+    }
+  }
+
+  private queueWrite(op: () => Promise<void>): void {
+    this.writeTail = this.writeTail.then(op).catch((e: unknown) => {
+      this.counters.dbWriteErrors++;
+      this.log.warn({ table: this.name, err: (e as Error).message }, 'usrloc write-through failed; memory keeps serving');
+    });
+  }
+
+  private async writeChanges(changes: readonly ContactChange[]): Promise<void> {
+    const b = this.backend!;
+    for (const ch of changes) {
+      if (ch.op === 'insert') await b.insert(ch.contact);
+      else if (ch.op === 'update') await b.update(ch.contact);
+      else await b.deleteRuid(ch.contact.ruid);
+    }
+  }
+}
+
+const EMPTY: readonly Contact[] = Object.freeze([]);
