@@ -5,9 +5,13 @@
  */
 import type { SiphonModule } from '../modules/types.js';
 import { createDispatcherModule } from '../modules/dispatcher/index.js';
+import { createRegistrarModule } from '../modules/registrar/index.js';
+import { createSecFilterModule } from '../modules/secfilter/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
+  registrar: () => createRegistrarModule(),
+  secfilter: () => createSecFilterModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */
