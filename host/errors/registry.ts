@@ -100,6 +100,8 @@ export class SiphonError extends Error {
   readonly code: number;
   readonly errorName: ErrorName;
   readonly where?: string;
+  /** the specifics, without the location prefix and the code suffix. */
+  readonly detail: string;
 
   constructor(name: ErrorName, detail: string, options?: { where?: string; cause?: unknown }) {
     const spec = Errors[name];
@@ -109,6 +111,7 @@ export class SiphonError extends Error {
     this.code = spec.code;
     this.errorName = name;
     this.where = options?.where;
+    this.detail = detail;
   }
 }
 
