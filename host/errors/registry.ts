@@ -85,6 +85,9 @@ export const Errors = {
 
   // ---- 9xxx transactions, registrar ----------------------------------------------------------
   TM_NO_TRANSACTION: { code: 9001, title: 'no transaction' },
+  TM_BAD_TIMER: { code: 9002, title: 'bad transaction timer value' },
+  TM_RELAY: { code: 9003, title: 'cannot relay request' },
+  TM_HOOK: { code: 9004, title: 'transaction hook failed' },
   REG_BAD_CONTACT: { code: 9101, title: 'bad Contact in REGISTER' },
   REG_STORAGE: { code: 9102, title: 'location storage failed' },
   REG_UNKNOWN_TABLE: { code: 9103, title: 'no such location table' },

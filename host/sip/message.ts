@@ -1,0 +1,547 @@
+/**
+ * The parsed SIP message (implements SipMessage from types.ts).
+ *
+ * It keeps the received bytes and, per header field, the byte range of its line and value. Values
+ * are decoded on first access (and cached); the routing headers are interpreted once by the parser
+ * through applyEagerField(). Edits replace or insert field records; toBuffer() copies every
+ * untouched line byte-for-byte (original casing, compact names and folding included) and writes
+ * only what was edited (RFC 3261 §16.6: a proxy forwards what it did not change unchanged).
+ */
+import type { CSeq, HeaderField, NameAddr, SipMessage, SipUri, Via } from './types.js';
+import { CHAR, DIGIT, TOKEN, isToken } from './chars.js';
+import { headerKey, isListHeader, listHasEmptyElement, splitList } from './headers.js';
+import { parseNameAddr } from './name-addr.js';
+import { parseUri } from './uri.js';
+import { parseVia } from './via.js';
+import { SiphonError } from '../errors/registry.js';
+
+/** the value spans continuation lines (RFC 3261 §7.3.1 line folding) */
+export const F_FOLDED = 1;
+/** added or changed by an edit: serialized from `text` */
+export const F_EDITED = 4;
+
+/**
+ * One header field: where it sits in `raw`, or (edited) its new value.
+ * Fields are `declare`d and assigned in the constructor: plain assignments keep construction on
+ * V8's fast path (class-field define semantics cost ~3x more per object here, measured).
+ */
+export class HeaderLine {
+  /** name as written */
+  declare readonly name: string;
+  /** canonical lower-case key */
+  declare readonly key: string;
+  /** byte offset of the line in raw; -1 for a field created by an edit */
+  declare readonly lineStart: number;
+  /** byte offset after the line's terminator (and continuation lines) */
+  declare readonly lineEnd: number;
+  declare readonly valueStart: number;
+  declare readonly valueEnd: number;
+  declare readonly flags: number;
+  /** decoded value (cache), or the value of an edited field */
+  declare text: string | undefined;
+
+  constructor(name: string, key: string, lineStart: number, lineEnd: number, valueStart: number, valueEnd: number, flags: number, text: string | undefined) {
+    this.name = name;
+    this.key = key;
+    this.lineStart = lineStart;
+    this.lineEnd = lineEnd;
+    this.valueStart = valueStart;
+    this.valueEnd = valueEnd;
+    this.flags = flags;
+    this.text = text;
+  }
+}
+
+/** A defect found while interpreting a routing header: the reason suffix and a detail for logs. */
+export interface Defect {
+  reason: string;
+  detail: string;
+}
+
+const FOLDING = /[ \t]*\r?\n[ \t]+/g;
+
+// one bit per eagerly interpreted header: what applyEagerField() dispatches on and what an edit
+// marks for re-interpretation
+export const DIRTY_VIA = 1;
+export const DIRTY_FROM = 2;
+export const DIRTY_TO = 4;
+export const DIRTY_CALLID = 8;
+export const DIRTY_CSEQ = 16;
+export const DIRTY_MAXFWD = 32;
+export const DIRTY_CL = 64;
+
+/** the eager bit of a canonical key; 0 for headers interpreted lazily. */
+export function dirtyBit(key: string): number {
+  switch (key) {
+    case 'via': return DIRTY_VIA;
+    case 'from': return DIRTY_FROM;
+    case 'to': return DIRTY_TO;
+    case 'call-id': return DIRTY_CALLID;
+    case 'cseq': return DIRTY_CSEQ;
+    case 'max-forwards': return DIRTY_MAXFWD;
+    case 'content-length': return DIRTY_CL;
+    default: return 0;
+  }
+}
+
+/** true when a latin1-decoded string holds a byte >= 0x80 */
+export function hasNonAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return true;
+  return false;
+}
+
+/** Parses 1*DIGIT (up to 10 digits); -1 when not digits or too long. */
+export function parseUnsigned(s: string): number {
+  const len = s.length;
+  if (len === 0 || len > 10) return -1;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || (CHAR[c]! & DIGIT) === 0) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+/** CSeq = 1*DIGIT LWS Method (RFC 3261 §20.16); the number must fit 32 bits (§8.1.1.5). */
+export function parseCSeq(value: string): CSeq | null {
+  let i = 0;
+  const len = value.length;
+  while (i < len && (CHAR[value.charCodeAt(i)]! & DIGIT) !== 0 && value.charCodeAt(i) < 128) i++;
+  if (i === 0 || i > 10) return null;
+  const seq = Number(value.slice(0, i));
+  if (seq > 0xffffffff) return null;
+  let m = i;
+  while (m < len && (value.charCodeAt(m) === 32 || value.charCodeAt(m) === 9)) m++;
+  if (m === i) return null;
+  const method = value.slice(m);
+  if (!isToken(method)) return null;
+  return { seq, method };
+}
+
+/** Call-ID = word [ "@" word ] (RFC 3261 §20.8, §25.1). */
+export function isValidCallId(value: string): boolean {
+  if (value.length === 0) return false;
+  let ats = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 64) {
+      if (++ats > 1 || i === 0 || i === value.length - 1) return false;
+    } else if (c > 255 || (CHAR[c]! & 1024 /* WORD */) === 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function badEdit(detail: string): SiphonError {
+  return new SiphonError('SIP_BAD_EDIT', detail);
+}
+
+function checkHeaderValue(name: string, value: string): void {
+  if (!isToken(name)) throw badEdit(`header name ${JSON.stringify(name)} is not a token`);
+  if (value.includes('\r') || value.includes('\n')) throw badEdit(`value of ${name} holds CR or LF`);
+}
+
+export class SipMessageImpl implements SipMessage {
+  // fields are `declare`d and assigned in the constructor (see HeaderLine)
+  declare kind: 'request' | 'response';
+  declare method: string;
+  declare requestUri: string;
+  declare uri: SipUri | undefined;
+  declare status: number;
+  declare reason: string;
+  declare version: string;
+
+  /** offset of the start line (after any leading CRLFs, RFC 3261 §7.5) */
+  declare msgStart: number;
+  /** offset after the start line's terminator */
+  declare startEnd: number;
+  /** offset of the empty line ending the headers */
+  declare headEnd: number;
+  declare bodyStart: number;
+  declare bodyEnd: number;
+  declare lines: HeaderLine[];
+
+  // eager routing headers
+  private declare _vias: Via[];
+  private declare _from: NameAddr | undefined;
+  private declare _to: NameAddr | undefined;
+  private declare _callId: string;
+  private declare _cseq: CSeq | undefined;
+  private declare _maxForwards: number | undefined;
+  private declare _contentLength: number | undefined;
+  /** a Via element could not be read even leniently: replies cannot be routed */
+  declare viaUnreadable: boolean;
+
+  private declare dirty: number;
+  private declare edited: boolean;
+  private declare startEdited: boolean;
+  private declare newBody: Buffer | undefined;
+  private declare valuesCache: Map<string, string[]> | undefined;
+  private declare fieldsCache: HeaderField[] | undefined;
+
+  declare readonly raw: Buffer;
+  /** raw[0, head.length) decoded as latin1 (at least the header section): char offsets equal byte offsets */
+  private declare readonly head: string;
+
+  /** some header byte is >= 0x80: values are checked for UTF-8 when decoded */
+  private declare readonly headHasHigh: boolean;
+
+  constructor(raw: Buffer, head: string, headHasHigh: boolean) {
+    this.raw = raw;
+    this.head = head;
+    this.headHasHigh = headHasHigh;
+    this.kind = 'request';
+    this.method = '';
+    this.requestUri = '';
+    this.uri = undefined;
+    this.status = 0;
+    this.reason = '';
+    this.version = '';
+    this.msgStart = 0;
+    this.startEnd = 0;
+    this.headEnd = 0;
+    this.bodyStart = 0;
+    this.bodyEnd = 0;
+    this.lines = [];
+    this._vias = [];
+    this._from = undefined;
+    this._to = undefined;
+    this._callId = '';
+    this._cseq = undefined;
+    this._maxForwards = undefined;
+    this._contentLength = undefined;
+    this.viaUnreadable = false;
+    this.dirty = 0;
+    this.edited = false;
+    this.startEdited = false;
+    this.newBody = undefined;
+    this.valuesCache = undefined;
+    this.fieldsCache = undefined;
+  }
+
+  // ---- eager routing headers ----------------------------------------------------------------
+
+  get vias(): readonly Via[] { if (this.dirty !== 0) this.refresh(); return this._vias; }
+  get from(): NameAddr | undefined { if (this.dirty !== 0) this.refresh(); return this._from; }
+  get to(): NameAddr | undefined { if (this.dirty !== 0) this.refresh(); return this._to; }
+  get callId(): string { if (this.dirty !== 0) this.refresh(); return this._callId; }
+  get cseq(): CSeq | undefined { if (this.dirty !== 0) this.refresh(); return this._cseq; }
+  get maxForwards(): number | undefined { if (this.dirty !== 0) this.refresh(); return this._maxForwards; }
+  get contentLength(): number | undefined { if (this.dirty !== 0) this.refresh(); return this._contentLength; }
+
+  /**
+   * Interprets one routing-header field into the eager fields. Returns the first defect, or null.
+   * Called by the parser for every field with a dirtyBit(), and again after edits.
+   */
+  applyEagerField(f: HeaderLine, bit: number): Defect | null {
+    const value = this.valueOf(f);
+    switch (bit) {
+      case DIRTY_VIA: {
+        let defect: Defect | null = null;
+        const hasComma = value.indexOf(',') >= 0;
+        const elements = hasComma || value.length === 0 ? splitList(value) : [value];
+        if (elements.length === 0 || (hasComma && listHasEmptyElement(value))) {
+          defect = { reason: 'Bad Via', detail: `empty Via element in ${JSON.stringify(value)}` };
+        }
+        for (const el of elements) {
+          let via = parseVia(el, false);
+          if (via === null) {
+            via = parseVia(el, true);
+            defect ??= { reason: 'Bad Via', detail: `malformed Via ${JSON.stringify(el)}` };
+            if (via === null) {
+              // an element of bare separators (";", RFC 4475 §3.1.2.1 badinv01) is skipped like an
+              // empty one; anything else leaves the Via path unknown and the message unanswerable.
+              if (/[0-9A-Za-z]/.test(el)) this.viaUnreadable = true;
+              continue;
+            }
+          }
+          this._vias.push(via);
+        }
+        return defect;
+      }
+      case DIRTY_FROM:
+      case DIRTY_TO: {
+        const isFrom = bit === DIRTY_FROM;
+        const label = isFrom ? 'From' : 'To';
+        const current = isFrom ? this._from : this._to;
+        // the URI gets Kamailio-style shallow checks here; parseUri() reads it fully on demand
+        const na = parseNameAddr(value, false);
+        if (na === null) return { reason: `Bad ${label}`, detail: `malformed ${label} ${JSON.stringify(value)}` };
+        if (current !== undefined) return { reason: `Multiple ${label}`, detail: `more than one ${label} header` };
+        if (isFrom) this._from = na;
+        else this._to = na;
+        return null;
+      }
+      case DIRTY_CALLID: {
+        if (this._callId.length > 0) return { reason: 'Multiple Call-ID', detail: 'more than one Call-ID header' };
+        if (!isValidCallId(value)) return { reason: 'Bad Call-ID', detail: `malformed Call-ID ${JSON.stringify(value)}` };
+        this._callId = value;
+        return null;
+      }
+      case DIRTY_CSEQ: {
+        if (this._cseq !== undefined) return { reason: 'Multiple CSeq', detail: 'more than one CSeq header' };
+        const cseq = parseCSeq(value);
+        if (cseq === null) return { reason: 'Bad CSeq', detail: `malformed CSeq ${JSON.stringify(value)}` };
+        this._cseq = cseq;
+        return null;
+      }
+      case DIRTY_MAXFWD: {
+        if (this._maxForwards !== undefined) return { reason: 'Multiple Max-Forwards', detail: 'more than one Max-Forwards header' };
+        const n = parseUnsigned(value);
+        // RFC 3261 §20.22: an integer 0-255 (RFC 4475 §3.1.2.4 scalar02 allows rejecting larger values)
+        if (n < 0 || n > 255) return { reason: 'Bad Max-Forwards', detail: `Max-Forwards ${JSON.stringify(value)}` };
+        this._maxForwards = n;
+        return null;
+      }
+      case DIRTY_CL: {
+        // RFC 4475 §3.3.9 mcl01: several Content-Length values make the body length unknowable.
+        if (this._contentLength !== undefined) return { reason: 'Multiple Content-Length', detail: 'more than one Content-Length header' };
+        const n = parseUnsigned(value);
+        if (n < 0) return { reason: 'Bad Content-Length', detail: `Content-Length ${JSON.stringify(value)}` };
+        this._contentLength = n;
+        return null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Re-derives the eager fields whose headers an edit touched (lenient: defects are ignored). */
+  private refresh(): void {
+    const d = this.dirty;
+    this.dirty = 0;
+    if (d & DIRTY_VIA) { this._vias = []; this.viaUnreadable = false; }
+    if (d & DIRTY_FROM) this._from = undefined;
+    if (d & DIRTY_TO) this._to = undefined;
+    if (d & DIRTY_CALLID) this._callId = '';
+    if (d & DIRTY_CSEQ) this._cseq = undefined;
+    if (d & DIRTY_MAXFWD) this._maxForwards = undefined;
+    if (d & DIRTY_CL) this._contentLength = undefined;
+    for (const f of this.lines) {
+      const bit = dirtyBit(f.key);
+      if ((bit & d) !== 0) this.applyEagerField(f, bit);
+    }
+    if (this.kind === 'response' && (d & DIRTY_CSEQ) !== 0) this.method = this._cseq?.method ?? '';
+  }
+
+  // ---- header access -------------------------------------------------------------------------
+
+  /** The value of a field: folding collapsed, surrounding whitespace trimmed. */
+  valueOf(f: HeaderLine): string {
+    if (f.text !== undefined) return f.text;
+    let v = this.head.slice(f.valueStart, f.valueEnd);
+    // latin1 chars >= 0x80 are UTF-8 bytes: decode those values as UTF-8 (RFC 3261 §7.3.1 TEXT-UTF8)
+    if (this.headHasHigh && hasNonAscii(v)) v = this.raw.toString('utf8', f.valueStart, f.valueEnd);
+    if ((f.flags & F_FOLDED) !== 0) v = v.replace(FOLDING, ' ');
+    f.text = v;
+    return v;
+  }
+
+  header(name: string): string | undefined {
+    const key = headerKey(name);
+    const lines = this.lines;
+    const list = isListHeader(key);
+    for (let i = 0; i < lines.length; i++) {
+      const f = lines[i]!;
+      if (f.key !== key) continue;
+      const v = this.valueOf(f);
+      if (!list) return v;
+      if (v.indexOf(',') < 0) {
+        if (v.length > 0) return v;
+        continue;
+      }
+      const els = splitList(v);
+      if (els.length > 0) return els[0];
+    }
+    return undefined;
+  }
+
+  headerValues(name: string): string[] {
+    const key = headerKey(name);
+    const cached = this.valuesCache?.get(key);
+    if (cached !== undefined) return cached.slice();
+    const out: string[] = [];
+    const list = isListHeader(key);
+    for (const f of this.lines) {
+      if (f.key !== key) continue;
+      const v = this.valueOf(f);
+      if (!list) out.push(v);
+      else if (v.indexOf(',') >= 0) for (const el of splitList(v)) out.push(el);
+      else if (v.length > 0) out.push(v);
+    }
+    (this.valuesCache ??= new Map()).set(key, out);
+    return out.slice();
+  }
+
+  headerCount(name: string): number {
+    const key = headerKey(name);
+    if (isListHeader(key)) {
+      const cached = this.valuesCache?.get(key);
+      return cached !== undefined ? cached.length : this.headerValues(key).length;
+    }
+    let n = 0;
+    for (const f of this.lines) if (f.key === key) n++;
+    return n;
+  }
+
+  fields(): readonly HeaderField[] {
+    if (this.fieldsCache !== undefined) return this.fieldsCache;
+    const out: HeaderField[] = [];
+    for (const f of this.lines) out.push({ name: f.name, key: f.key, value: this.valueOf(f) });
+    this.fieldsCache = out;
+    return out;
+  }
+
+  get body(): Buffer {
+    return this.newBody ?? this.raw.subarray(this.bodyStart, this.bodyEnd);
+  }
+
+  // ---- edits ---------------------------------------------------------------------------------
+
+  private touch(key: string): void {
+    this.edited = true;
+    this.valuesCache = undefined;
+    this.fieldsCache = undefined;
+    this.dirty |= dirtyBit(key);
+  }
+
+  setRequestUri(uri: string): void {
+    if (this.kind !== 'request') throw badEdit('a response has no Request-URI');
+    if (uri.length === 0 || /[\s\x00-\x1f\x7f]/.test(uri)) throw new SiphonError('SIP_BAD_URI', `Request-URI ${JSON.stringify(uri)} is empty or holds whitespace`);
+    this.requestUri = uri;
+    this.uri = parseUri(uri) ?? undefined;
+    this.startEdited = true;
+    this.edited = true;
+  }
+
+  addHeader(name: string, value: string, where: 'first' | 'last' = 'last'): void {
+    checkHeaderValue(name, value);
+    const key = headerKey(name);
+    const line = new HeaderLine(name, key, -1, -1, -1, -1, F_EDITED, value.trim());
+    if (where === 'first') {
+      const at = this.lines.findIndex((f) => f.key === key);
+      this.lines.splice(at < 0 ? 0 : at, 0, line);
+    } else {
+      this.lines.push(line);
+    }
+    this.touch(key);
+  }
+
+  removeHeader(name: string, index?: number): number {
+    const key = headerKey(name);
+    const list = isListHeader(key);
+    let removed = 0;
+    let seen = 0;
+    for (let i = 0; i < this.lines.length; i++) {
+      const f = this.lines[i]!;
+      if (f.key !== key) continue;
+      const v = this.valueOf(f);
+      const els = list ? splitList(v) : [v];
+      if (index === undefined) {
+        removed += els.length;
+        this.lines.splice(i--, 1);
+        continue;
+      }
+      if (index >= seen + els.length) {
+        seen += els.length;
+        continue;
+      }
+      const k = index - seen;
+      if (els.length <= 1) {
+        this.lines.splice(i, 1);
+      } else {
+        els.splice(k, 1);
+        this.lines[i] = new HeaderLine(f.name, key, -1, -1, -1, -1, F_EDITED, els.join(', '));
+      }
+      removed = 1;
+      break;
+    }
+    if (removed > 0 || index === undefined) this.touch(key);
+    return removed;
+  }
+
+  setHeader(name: string, value: string): void {
+    checkHeaderValue(name, value);
+    const key = headerKey(name);
+    const line = new HeaderLine(name, key, -1, -1, -1, -1, F_EDITED, value.trim());
+    const first = this.lines.findIndex((f) => f.key === key);
+    if (first < 0) {
+      this.lines.push(line);
+    } else {
+      this.lines = this.lines.filter((f, i) => i === first || f.key !== key);
+      this.lines[first] = line;
+    }
+    this.touch(key);
+  }
+
+  setBody(body: Buffer, contentType?: string): void {
+    this.newBody = body;
+    if (contentType !== undefined) this.setHeader('Content-Type', contentType);
+    // Content-Length follows the body; an existing field keeps its name as written (e.g. "l").
+    const at = this.lines.findIndex((f) => f.key === 'content-length');
+    const len = String(body.length);
+    if (at < 0) {
+      this.lines.push(new HeaderLine('Content-Length', 'content-length', -1, -1, -1, -1, F_EDITED, len));
+    } else {
+      const name = this.lines[at]!.name;
+      this.lines = this.lines.filter((f, i) => i === at || f.key !== 'content-length');
+      this.lines[at] = new HeaderLine(name, 'content-length', -1, -1, -1, -1, F_EDITED, len);
+    }
+    this.touch('content-length');
+  }
+
+  // ---- serializing ---------------------------------------------------------------------------
+
+  toBuffer(): Buffer {
+    if (!this.edited) return this.raw.subarray(this.msgStart, this.bodyEnd);
+    const raw = this.raw;
+    const parts: Array<Buffer | string> = [];
+    if (this.startEdited) {
+      parts.push(`${this.method} ${this.requestUri} ${this.version}\r\n`);
+    } else {
+      parts.push(raw.subarray(this.msgStart, this.startEnd));
+    }
+    // consecutive untouched lines are copied as one range
+    let runStart = -1;
+    let runEnd = -1;
+    for (const f of this.lines) {
+      if ((f.flags & F_EDITED) === 0 && f.lineStart >= 0) {
+        if (runStart >= 0 && f.lineStart === runEnd) {
+          runEnd = f.lineEnd;
+        } else {
+          if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+          runStart = f.lineStart;
+          runEnd = f.lineEnd;
+        }
+      } else {
+        if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+        runStart = -1;
+        parts.push(`${f.name}: ${f.text ?? ''}\r\n`);
+      }
+    }
+    if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+    parts.push('\r\n');
+    parts.push(this.body);
+    let total = 0;
+    for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    const out = Buffer.allocUnsafe(total);
+    let o = 0;
+    for (const p of parts) {
+      if (typeof p === 'string') o += out.write(p, o, 'utf8');
+      else o += p.copy(out, o);
+    }
+    return out;
+  }
+}
+
+/** Is `name` a syntactically valid header name (token)? Used by the parser's line scanner. */
+export function isHeaderName(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if ((CHAR[c]! & TOKEN) === 0) return false;
+  }
+  return true;
+}
