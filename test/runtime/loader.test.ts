@@ -98,8 +98,14 @@ describe('plugin loader', () => {
     expect(plugin.info.name).toBe('provider');
     const e = await refusal('provider-bad.wasm', wat(guest(ROUTE, { imports: '(import "secfilter" "nope" (func))' })), [provider]);
     expect(e.message).toContain('secfilter.nope');
-    // without the provider the whole namespace is unknown
-    expect((await refusal('provider-none.wasm', ok)).message).toContain('secfilter.secf_check');
+    // without its module a module namespace links to stubs answering -6 UNIMPLEMENTED ...
+    const stubbed = await loadPlugin(tempWasm('provider-none.wasm', ok), { log });
+    expect(stubbed.info.name).toBe('provider-none');
+    // ... but a namespace that is no module's stays unknown
+    const acme = wat(guest('(func (export "request_route") (param i32) (result i32) (call $c (i32.const 0) (i32.const 0) (i32.const 0)))', {
+      imports: '(import "acme" "secf_check" (func $c (param i32 i32 i32) (result i32)))',
+    }));
+    expect((await refusal('provider-acme.wasm', acme)).message).toContain('acme.secf_check');
   });
 
   it('E4006 for a module with its own memory, or none', async () => {

@@ -4,9 +4,64 @@
  * Exit 0 when everything is fine, 1 with the error (file:line:col) otherwise.
  */
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../log/logger.js';
 import { loadRoutingPlugin } from '../../core/app.js';
 import { CONFIG_OPTIONS, configFromArgs, DEFAULT_CONFIG_FILE } from '../config-options.js';
+import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
+import { MODULE_NAMESPACES } from '../../wasm/loader.js';
+import { SecFilterImports } from '../../modules/secfilter/abi.js';
+import { DispatcherImports } from '../../modules/dispatcher/abi.js';
+import { RegistrarImports } from '../../modules/registrar/abi.js';
+
+// ---- module imports without the modules (additive) -----------------------------------------------
+
+/**
+ * The import providers of the modules, built around no module at all: building the function table
+ * only captures the module object, which is first used when a function is called, so the names are
+ * known without opening a database, a file or a socket.
+ */
+const MODULE_IMPORT_PROVIDERS: Readonly<Record<string, () => ImportProvider>> = {
+  secfilter: () => new SecFilterImports(undefined as never),
+  dispatcher: () => new DispatcherImports(undefined as never),
+  registrar: () => new RegistrarImports(undefined as never),
+};
+
+/** an API under which no function can do anything (names are all check reads). */
+const NAME_PROBE_API: HostCallApi = {
+  current: () => null,
+  hook: () => 'check',
+  readString: () => null,
+  writeString: () => -3,
+  charge: () => undefined,
+};
+
+/** Function names of every module namespace plugins may import, read without initialising a module. */
+export function moduleImportNames(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [ns, make] of Object.entries(MODULE_IMPORT_PROVIDERS)) out.set(ns, Object.keys(make().functions(NAME_PROBE_API)));
+  return out;
+}
+
+/**
+ * Providers for `siphon check`: each module namespace with exactly its module's function names, every
+ * function answering -6 UNIMPLEMENTED. The loader then refuses a misspelt module import (E4004) as a
+ * running node with that module would, whether or not the module is configured.
+ */
+export function checkProviders(): ImportProvider[] {
+  return [...moduleImportNames()].map(([namespace, names]) => {
+    const stub = (): number => -6;
+    const fns = Object.fromEntries(names.map((n) => [n, stub]));
+    return { namespace, functions: () => fns };
+  });
+}
+
+/** module namespaces a plugin file imports from. */
+async function moduleNamespacesOf(file: string): Promise<string[]> {
+  const mod = new WebAssembly.Module(await readFile(file));
+  const used = new Set(WebAssembly.Module.imports(mod).map((i) => i.module));
+  return MODULE_NAMESPACES.filter((ns) => used.has(ns));
+}
 
 const USAGE = `Usage: siphon check [options]
   -c, --config FILE       config file (default ${DEFAULT_CONFIG_FILE})
@@ -31,12 +86,21 @@ export async function run(argv: string[]): Promise<number> {
     const { config, pluginFile } = await configFromArgs(values);
     // plugin_init may log; keep that quiet unless it is a problem
     const log = createLogger({ level: 'warn', destination: process.stderr as unknown as import('pino').DestinationStream });
-    const plugin = await loadRoutingPlugin(config, log, { file: pluginFile, isMyself: () => false });
+    const plugin = await loadRoutingPlugin(config, log, { file: pluginFile, isMyself: () => false, providers: checkProviders() });
     const info = plugin.info;
     plugin.close();
     process.stdout.write(
       `${config.source.file ?? '<defaults>'}: config OK; plugin ${info.name}@${info.version} (${pluginFile}, sha256 ${info.sha256.slice(0, 12)}) OK\n`,
     );
+    // module imports: say which ones will answer -6 on this config
+    for (const ns of await moduleNamespacesOf(info.path)) {
+      const configured = Object.prototype.hasOwnProperty.call(config.modules, ns);
+      process.stdout.write(
+        configured
+          ? `  uses module ${ns}: configured\n`
+          : `  uses module ${ns}: not configured (modules.${ns} absent): its functions will return -6\n`,
+      );
+    }
     return 0;
   } catch (e) {
     process.stderr.write(`siphon check: ${(e as Error).message}\n`);

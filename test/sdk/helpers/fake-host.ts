@@ -245,8 +245,15 @@ export class FakeHost {
         },
       },
       sip: sip as WebAssembly.ModuleImports,
+      // module and transaction namespaces answer -6 UNIMPLEMENTED, as the host does for a module that
+      // is not configured (docs/abi/v1.md "Module namespaces"): plugins must keep working without them
+      ...Object.fromEntries(['secfilter', 'dispatcher', 'registrar', 'tm', 'rr'].map((ns) => [ns, unimplementedNamespace()])),
     };
   }
+}
+
+function unimplementedNamespace(): WebAssembly.ModuleImports {
+  return new Proxy({}, { get: (_t, key) => (typeof key === 'string' ? () => -6 : undefined) }) as WebAssembly.ModuleImports;
 }
 
 function compact(lower: string): string {

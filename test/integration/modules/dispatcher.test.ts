@@ -1,0 +1,170 @@
+/**
+ * dispatcher reachable from plugins, over real UDP on 127.0.0.1 (nodes 19710 and 19713, destinations
+ * 19711/19712/19714, client 19753): round-robin `$du` from ds_select_dst(1, 4) as a plugin sees it,
+ * the failover steps (ds_mark_dst + ds_next_dst), plugins/lb itself, and `siphon dispatcher`
+ * add/show/rm on the list file with the running node reloaded over BINRPC (unix control socket).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { run as dispatcherCli } from '../../../host/cli/commands/dispatcher.js';
+import { buildPlugins, PLUGIN, SipClient, startTestNode, type TestNode } from './helpers.js';
+
+const GW1 = 'sip:127.0.0.1:19711';
+const GW2 = 'sip:127.0.0.1:19712';
+const GW3 = 'sip:127.0.0.1:19714';
+
+let dir: string;
+let listFile: string;
+let ctl: string;
+let probe: TestNode;
+let lb: TestNode;
+let client: SipClient;
+/** the destinations: UDP sockets that record what reaches them. */
+const uas: Array<{ sock: dgram.Socket; got: string[] }> = [];
+
+function cliIo() {
+  const out: string[] = [];
+  return { out, io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } } };
+}
+
+beforeAll(async () => {
+  await buildPlugins();
+  dir = await mkdtemp(path.join(tmpdir(), 'siphon-modules-ds-'));
+  listFile = path.join(dir, 'dispatcher.list');
+  ctl = `unix:${path.join(dir, 'ctl')}`;
+  await writeFile(listFile, `# gateways\n1 ${GW1} 0 0\n1 ${GW2} 0 0\n2 sip:127.0.0.1:19753 0 0\n`);
+  const modules = `  data_dir: ${dir}\nmodules:\n  dispatcher:\n    list_file: ${listFile}\n    flags: 2`;
+  probe = await startTestNode(19710, `${modules}\nrouting:\n  plugin: ${PLUGIN.lbProbe}`, { ctl });
+  lb = await startTestNode(19713, `${modules}\nrouting:\n  plugin: ${PLUGIN.lb}`);
+  for (const port of [19711, 19712]) {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+    const entry = { sock, got: [] as string[] };
+    sock.on('message', (m) => entry.got.push(m.toString('utf8')));
+    uas.push(entry);
+  }
+  client = await SipClient.open(19753);
+}, 180_000);
+
+afterAll(async () => {
+  await client?.close();
+  for (const u of uas) await new Promise<void>((r) => u.sock.close(() => r()));
+  await probe?.node.stop();
+  await lb?.node.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('ds_* seen by a plugin', () => {
+  it('ds_select_dst(1, 4) sets $du round robin over both destinations of set 1', async () => {
+    const chosen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await client.request(19710, { method: 'INVITE', ruri: 'sip:bob@example.org' });
+      expect(r?.headers.get('x-ds-select')).toBe('1');
+      chosen.push(r!.headers.get('x-ds-du')!);
+      // the failover list holds both targets, the chosen one first
+      expect(r?.headers.get('x-ds-count')).toBe('2 set=1');
+      expect(r?.headers.get('x-ds-current')).toBe(chosen[i]);
+    }
+    expect(new Set(chosen)).toEqual(new Set([GW1, GW2]));
+    for (let i = 1; i < chosen.length; i++) expect(chosen[i]).not.toBe(chosen[i - 1]);
+  });
+
+  it('ds_list_exists and ds_is_from_list answer Kamailio codes', async () => {
+    const r = await client.request(19710, {});
+    expect(r?.headers.get('x-ds-exists')).toBe('1 -1');
+    // the client's own address is a destination of set 2, not of set 1
+    expect(r?.headers.get('x-ds-from-list')).toBe('1 -1');
+  });
+});
+
+describe('plugins/lb', () => {
+  it('answers keepalive OPTIONS 200', async () => {
+    expect((await client.request(19713, {}))?.status).toBe(200);
+  });
+
+  it('relays INVITEs round robin over set 1 (or answers 501 while the server cannot relay)', async () => {
+    const vias: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const before = uas.map((u) => u.got.length);
+      const r = await client.request(19713, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 1500);
+      const reached = uas.findIndex((u, k) => u.got.length > before[k]!);
+      if (reached >= 0) {
+        expect(uas[reached]!.got.at(-1)).toMatch(/^INVITE sip:bob@example\.org SIP\/2\.0\r\n/);
+        vias.push([GW1, GW2][reached]!);
+      } else {
+        expect(r?.status).toBe(501);
+      }
+    }
+    // what the plugin chose, from its xlog line (the same with or without relaying)
+    const lines = lb.logs.filter((l) => l.includes('lb: INVITE sip:bob@example.org via <'));
+    expect(lines.length).toBe(2);
+    const dus = lines.map((l) => /via <([^>]+)>/.exec(l)![1]);
+    expect(new Set(dus)).toEqual(new Set([GW1, GW2]));
+    if (vias.length === 2) expect(vias).toEqual(dus);
+  });
+});
+
+describe('siphon dispatcher on the list file', () => {
+  it('add, show and rm edit the file; the running node reloads over BINRPC', async () => {
+    const { out, io } = cliIo();
+    const common = ['--list-file', listFile, '--ctl', ctl];
+    expect(await dispatcherCli([...common, 'add', '1', GW3, '0', '0', '', 'Media Gateway 3'], io)).toBe(0);
+    expect(out.join('')).toContain('Ok. Dispatcher successfully reloaded.');
+    expect(await readFile(listFile, 'utf8')).toContain(`1 ${GW3} 0 0 # Media Gateway 3\n`);
+
+    out.length = 0;
+    expect(await dispatcherCli([...common, 'show'], io)).toBe(0);
+    const shown = out.join('').split('\n').filter(Boolean);
+    expect(shown[0]).toMatch(/^ID\s+SETID\s+DESTINATION\s+FLAGS\s+PRIORITY\s+ATTRS\s+DESCRIPTION$/);
+    expect(shown.slice(1).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
+      `1 1 ${GW1}`,
+      `2 1 ${GW2}`,
+      '3 2 sip:127.0.0.1:19753',
+      `4 1 ${GW3}`,
+    ]);
+    expect(shown[4]).toMatch(/Media Gateway 3$/);
+
+    // the node now rotates over three destinations
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) seen.add((await client.request(19710, {}))!.headers.get('x-ds-du')!);
+    expect(seen).toEqual(new Set([GW1, GW2, GW3]));
+
+    // rm by ID (kamctl style) and by SETID URI
+    out.length = 0;
+    expect(await dispatcherCli([...common, 'rm', '4'], io)).toBe(0);
+    expect(await dispatcherCli([...common, 'rm', '4'], io)).toBe(1);
+    expect(await dispatcherCli([...common, '--no-reload', 'rm', '2', 'sip:127.0.0.1:19753'], io)).toBe(0);
+    expect(await readFile(listFile, 'utf8')).toBe(`# gateways\n1 ${GW1} 0 0\n1 ${GW2} 0 0\n`);
+    const after = new Set<string>();
+    for (let i = 0; i < 3; i++) after.add((await client.request(19710, {}))!.headers.get('x-ds-du')!);
+    expect(after).toEqual(new Set([GW1, GW2]));
+  });
+
+  it('refuses bad input and reports an unreachable server', async () => {
+    const { out, io } = cliIo();
+    expect(await dispatcherCli(['--list-file', listFile, 'add', 'one', GW3], io)).toBe(2);
+    expect(await dispatcherCli(['--list-file', listFile, 'add', '1', 'http://x'], io)).toBe(2);
+    expect(await dispatcherCli(['--list-file', listFile, 'frobnicate'], io)).toBe(2);
+    out.length = 0;
+    const nowhere = `unix:${path.join(dir, 'no-such-ctl')}`;
+    expect(await dispatcherCli(['--list-file', listFile, '--ctl', nowhere, 'add', '3', GW3], io)).toBe(0);
+    expect(out.join('')).toContain('no running server reached');
+    expect(await dispatcherCli(['--list-file', listFile, '--ctl', nowhere, '--no-reload', 'rm', '3', GW3], io)).toBe(0);
+  });
+});
+
+describe('failover steps (failure_route)', () => {
+  it('ds_mark_dst("ip") takes the chosen destination out, ds_next_dst moves $du to the other', async () => {
+    const r = await client.request(19710, { extra: 'X-Next: yes\r\n' });
+    const first = r!.headers.get('x-ds-du')!;
+    const other = first === GW1 ? GW2 : GW1;
+    expect(r?.headers.get('x-ds-mark')).toBe('1');
+    expect(r?.headers.get('x-ds-next')).toBe('1');
+    expect(r?.headers.get('x-ds-du2')).toBe(other);
+    // the marked destination is inactive now: every selection gives the other one
+    for (let i = 0; i < 3; i++) expect((await client.request(19710, {}))?.headers.get('x-ds-du')).toBe(other);
+  });
+});
