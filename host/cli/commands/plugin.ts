@@ -1,0 +1,543 @@
+/**
+ * `siphon plugin <verb>`: the routing-plugin workflow.
+ *
+ *   new NAME                 scaffold DIR/NAME (assembly/index.ts on the SDK, package.json, README.md)
+ *   build [NAME...]          compile with scripts/build-plugins.mjs → DIR/NAME/build/NAME.wasm
+ *   test NAME|PATH MSG.sip   offline: run request_route on one message, print the decision
+ *   deploy NAME              build, then `plugin.load NAME PATH` on the running server (BINRPC)
+ *   list | stats | rollback [NAME] | reload [NAME]     the plugin.* RPC methods of the running server
+ *
+ * DIR is --plugins-dir, else ./plugins when it exists, else the siphon package's plugins/.
+ * Exit codes: 0 ok, 1 refused/failed (build error, load refused, RPC fault), 2 usage or connection error.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { Action, type Endpoint } from '../../core/context.js';
+import { RequestContext, type ReplySender } from '../../core/message-context.js';
+import { StatelessReplier } from '../../core/sl.js';
+import { DEFAULT_SERVER_HEADER, PACKAGE_ROOT } from '../../core/version.js';
+import { isSiphonError, SiphonError } from '../../errors/registry.js';
+import { BinrpcClient } from '../../rpc/binrpc-client.js';
+import { defaultCtlPath } from '../../rpc/ctl-address.js';
+import { formatReply } from '../../rpc/format.js';
+import { RpcFault, type RpcValue } from '../../rpc/types.js';
+import { parseMessage } from '../../sip/parser.js';
+import type { SipMessage } from '../../sip/types.js';
+import type { Channel } from '../../transport/types.js';
+import { loadPlugin, resolvePluginPath } from '../../wasm/runtime.js';
+import type { WasmPlugin } from '../../wasm/plugin.js';
+
+export interface PluginCommandIo {
+  stdout: Writable;
+  stderr: Writable;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+const USAGE = `Usage: siphon plugin <command> [options]
+Commands:
+  new NAME                    scaffold a plugin in DIR/NAME from the SDK
+  build [NAME...]             compile plugins (all of DIR when no NAME) to DIR/NAME/build/NAME.wasm
+  test NAME|PATH MESSAGE.sip  run request_route offline on one SIP message and print the decision
+  deploy NAME                 build NAME, then load it on the running server (plugin.load over BINRPC)
+  list                        the running server's plugin versions (plugin.list)
+  stats [NAME]                per plugin counters, backoff and last event (plugin.stats)
+  rollback [NAME]             back to the previous, still loaded version (plugin.rollback)
+  reload [NAME]               load the current version's file again (plugin.reload)
+Options:
+  --plugins-dir DIR   plugin folders (default ./plugins when present, else the package's plugins/)
+  --ctl, -s ADDRESS   control socket for deploy/list/...: unix:/path, tcp:host:port (default: ${'$'}SIPHON_CTL
+                      or the server's default socket)
+  --as NAME           deploy: the running plugin to replace (default: NAME)
+  --force, --debug    build/deploy: rebuild even when up to date / debug build
+  --config JSON       test: routing.config handed to the plugin (JSON text)
+  --source IP:PORT    test: where the message comes from (default 127.0.0.1:5080)
+  --local IP:PORT     test: the local socket it arrived on (default 127.0.0.1:5060)
+  --proto udp|tcp     test: transport (default udp)
+  --json              print machine-readable JSON
+  -h, --help          this help
+`;
+
+const OPTIONS = {
+  'plugins-dir': { type: 'string' },
+  ctl: { type: 'string', short: 's' },
+  as: { type: 'string' },
+  force: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  config: { type: 'string' },
+  source: { type: 'string' },
+  local: { type: 'string' },
+  proto: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+const defaultIo = (): PluginCommandIo => ({ stdout: process.stdout, stderr: process.stderr });
+
+export async function run(argv: string[], io: PluginCommandIo = defaultIo()): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true }));
+  } catch (e) {
+    io.stderr.write(`siphon plugin: ${(e as Error).message} [E1010 bad command line]\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const [verb, ...args] = positionals;
+  if (values.help || verb === undefined || verb === 'help') {
+    (verb === undefined && !values.help ? io.stderr : io.stdout).write(USAGE);
+    return verb === undefined && !values.help ? EXIT_USAGE : EXIT_OK;
+  }
+  const ctx = new CommandContext(values, io);
+  try {
+    switch (verb) {
+      case 'new':
+        return one(args, 'new NAME', (n) => ctx.scaffold(n), io);
+      case 'build':
+        return await ctx.build(args);
+      case 'test':
+        if (args.length !== 2) return usage(io, 'test NAME|PATH MESSAGE.sip');
+        return await ctx.test(args[0]!, args[1]!);
+      case 'deploy':
+        return await one(args, 'deploy NAME', (n) => ctx.deploy(n), io);
+      case 'list':
+        return await ctx.rpc('plugin.list', []);
+      case 'stats':
+        return await ctx.rpc('plugin.stats', args.slice(0, 1));
+      case 'rollback':
+        return await ctx.rpc('plugin.rollback', args.slice(0, 1));
+      case 'reload':
+        return await ctx.rpc('plugin.reload', args.slice(0, 1));
+      default:
+        io.stderr.write(`siphon plugin: unknown command '${verb}' [E1010 bad command line]\n${USAGE}`);
+        return EXIT_USAGE;
+    }
+  } catch (e) {
+    io.stderr.write(`siphon plugin ${verb}: ${(e as Error).message}\n`);
+    return isSiphonError(e, 'RPC_CONNECT') || isSiphonError(e, 'CLI_USAGE') ? EXIT_USAGE : EXIT_FAILED;
+  }
+}
+
+function usage(io: PluginCommandIo, form: string): number {
+  io.stderr.write(`siphon plugin: usage: siphon plugin ${form} [E1010 bad command line]\n`);
+  return EXIT_USAGE;
+}
+
+function one(args: string[], form: string, f: (name: string) => number | Promise<number>, io: PluginCommandIo): number | Promise<number> {
+  if (args.length !== 1) return usage(io, form);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(args[0]!)) {
+    io.stderr.write(`siphon plugin: bad plugin name "${args[0]}" (letters, digits, _ . -) [E1010 bad command line]\n`);
+    return EXIT_USAGE;
+  }
+  return f(args[0]!);
+}
+
+class CommandContext {
+  readonly cwd: string;
+  readonly pluginsDir: string;
+
+  constructor(
+    private readonly values: Values,
+    private readonly io: PluginCommandIo,
+  ) {
+    this.cwd = io.cwd ?? process.cwd();
+    const local = path.join(this.cwd, 'plugins');
+    this.pluginsDir = values['plugins-dir'] ? path.resolve(this.cwd, values['plugins-dir']) : existsSync(local) ? local : path.join(PACKAGE_ROOT, 'plugins');
+  }
+
+  private out(s: string): void {
+    this.io.stdout.write(s);
+  }
+
+  // ---- new ------------------------------------------------------------------------------------
+
+  scaffold(name: string): number {
+    const dir = path.join(this.pluginsDir, name);
+    if (existsSync(dir)) {
+      this.io.stderr.write(`siphon plugin new: ${dir} already exists\n`);
+      return EXIT_FAILED;
+    }
+    const assemblyDir = path.join(dir, 'assembly');
+    mkdirSync(assemblyDir, { recursive: true });
+    let sdk = path.relative(assemblyDir, path.join(PACKAGE_ROOT, 'sdk', 'assembly')).split(path.sep).join('/');
+    if (!sdk.startsWith('.')) sdk = `./${sdk}`;
+    writeFileSync(path.join(assemblyDir, 'index.ts'), pluginTemplate(name, sdk));
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      `${JSON.stringify({ name, version: '0.1.0', private: true, description: `siphon routing plugin ${name}` }, null, 2)}\n`,
+    );
+    writeFileSync(path.join(dir, 'README.md'), readmeTemplate(name, path.relative(this.cwd, this.pluginsDir) || '.'));
+    this.out(`created ${path.relative(this.cwd, dir) || dir}/{assembly/index.ts,package.json,README.md}\n`);
+    const rel = path.relative(PACKAGE_ROOT, dir);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      // scripts/build-plugins.mjs compiles with the package root as base: an SDK reached from outside
+      // it gets a second module identity and the onRequest handler is never registered
+      this.io.stderr.write(`warning: ${dir} is outside ${PACKAGE_ROOT}; the plugin build currently needs plugin folders inside the siphon package\n`);
+    }
+    this.out(`next: siphon plugin build ${name}${this.values['plugins-dir'] ? ` --plugins-dir ${this.values['plugins-dir']}` : ''}\n`);
+    return EXIT_OK;
+  }
+
+  // ---- build ----------------------------------------------------------------------------------
+
+  async build(names: string[]): Promise<number> {
+    const args = [path.join(PACKAGE_ROOT, 'scripts', 'build-plugins.mjs'), '--plugins-dir', this.pluginsDir];
+    if (this.values.force) args.push('--force');
+    if (this.values.debug) args.push('--debug');
+    args.push(...names);
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, args, { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: this.io.env ?? process.env });
+      child.stdout.on('data', (d: Buffer) => this.io.stdout.write(d));
+      child.stderr.on('data', (d: Buffer) => this.io.stderr.write(d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve(code === 0 ? EXIT_OK : EXIT_FAILED));
+    });
+  }
+
+  // ---- deploy ---------------------------------------------------------------------------------
+
+  async deploy(name: string): Promise<number> {
+    const built = await this.build([name]);
+    if (built !== EXIT_OK) {
+      this.io.stderr.write(`siphon plugin deploy: ${new SiphonError('PLUGIN_BUILD', `${name} did not build; nothing was deployed`).message}\n`);
+      return EXIT_FAILED;
+    }
+    const file = path.join(this.pluginsDir, name, 'build', `${name}.wasm`);
+    const target = this.values.as ?? name;
+    const code = await this.rpc('plugin.load', [target, file], (reply) => {
+      const r = reply as Record<string, RpcValue>;
+      return `deployed ${r.name}@${r.version} sha256 ${String(r.sha256).slice(0, 12)} in ${r.duration_ms} ms (previous: ${r.previous ?? 'none'})\n`;
+    });
+    return code;
+  }
+
+  // ---- RPC verbs ------------------------------------------------------------------------------
+
+  async rpc(method: string, params: RpcValue[], render?: (reply: RpcValue) => string): Promise<number> {
+    const address = this.values.ctl ?? defaultCtlPath(this.io.env ?? process.env);
+    const timeoutMs = this.values.timeout ? Number(this.values.timeout) : 30_000;
+    const client = await BinrpcClient.connect(address, { timeoutMs });
+    try {
+      const values = await client.call(method, params);
+      const reply = values.length === 1 ? values[0]! : values;
+      if (this.values.json) this.out(`${JSON.stringify(reply, null, 2)}\n`);
+      else this.out(render ? render(reply) : `${formatReply(values)}\n`);
+      return EXIT_OK;
+    } catch (e) {
+      if (e instanceof RpcFault) {
+        this.io.stderr.write(`siphon plugin: ${method} refused: ${e.faultCode} ${e.message}\n`);
+        return EXIT_FAILED;
+      }
+      throw e;
+    } finally {
+      await client.close();
+    }
+  }
+
+  // ---- test -----------------------------------------------------------------------------------
+
+  async test(pluginArg: string, messageFile: string): Promise<number> {
+    const bare = /^[A-Za-z0-9_.-]+$/.test(pluginArg) && !pluginArg.endsWith('.wasm');
+    const file = bare ? path.join(this.pluginsDir, pluginArg, 'build', `${pluginArg}.wasm`) : resolvePluginPath(pluginArg, this.cwd);
+    const source = endpoint(this.values.source ?? '127.0.0.1:5080', this.proto());
+    const local = endpoint(this.values.local ?? '127.0.0.1:5060', this.proto());
+    let config: unknown;
+    if (this.values.config !== undefined) {
+      try {
+        config = JSON.parse(this.values.config);
+      } catch (e) {
+        throw new SiphonError('CLI_USAGE', `--config is not JSON: ${(e as Error).message}`);
+      }
+    }
+    const raw = readFileSync(path.resolve(this.cwd, messageFile));
+    const msg = parseTestMessage(raw, messageFile);
+
+    const logLines: Array<Record<string, unknown>> = [];
+    const log = pino(
+      { level: 'trace', base: null, timestamp: false, formatters: { level: (label) => ({ level: label }) } },
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+          cb();
+        },
+      }),
+    );
+    const plugin = await loadPlugin(file, {
+      log,
+      config,
+      isMyself: (host, port) => (host === local.address || host === 'localhost') && (port ?? 5060) === local.port,
+    });
+    try {
+      const harness = new OfflineHarness(source, local);
+      const before = msg.toBuffer();
+      const ctx = new RequestContext(1, msg, source, harness.channel, log, harness);
+      const gasBefore = plugin.stats.gasUsedTotal;
+      const t0 = performance.now();
+      const action = plugin.requestRoute(ctx);
+      const ms = performance.now() - t0;
+      await new Promise((r) => setImmediate(r)); // let pino's stream deliver the hook's lines
+      const decision = {
+        plugin: { name: plugin.info.name, version: plugin.info.version, sha256: plugin.info.sha256, path: plugin.info.path },
+        message: { method: msg.method, requestUri: msg.uri === undefined ? before.toString('latin1').split('\r\n')[0] : msg.requestUri, callId: msg.callId },
+        action: actionName(action),
+        actionCode: action as number,
+        replies: harness.replies.map((r) => ({ code: r.code, reason: r.reason, headers: r.headers })),
+        relay: action === Action.RELAY ? { target: ctx.dstUri ?? msg.requestUri, via: ctx.dstUri !== null ? '$du' : 'R-URI', ruri: msg.requestUri, du: ctx.dstUri } : null,
+        headersChanged: diffMessage(before, msg.toBuffer()),
+        replyHeaders: ctx.replyHeaders ?? [],
+        vars: Object.fromEntries(ctx.vars),
+        logs: logLines.map((l) => ({ level: String(l.level), msg: String(l.msg ?? '') })),
+        gasUsed: plugin.stats.gasUsedTotal - gasBefore,
+        ms: Math.round(ms * 1000) / 1000,
+        failure: (plugin as Partial<WasmPlugin>).lastFailure ?? null,
+      };
+      if (this.values.json) {
+        this.out(`${JSON.stringify(decision, null, 2)}\n`);
+      } else {
+        this.out(renderDecision(decision, this.cwd));
+      }
+      return action === Action.ERROR ? EXIT_FAILED : EXIT_OK;
+    } finally {
+      plugin.close();
+    }
+  }
+
+  private proto(): 'udp' | 'tcp' {
+    const p = (this.values.proto ?? 'udp').toLowerCase();
+    if (p !== 'udp' && p !== 'tcp') throw new SiphonError('CLI_USAGE', `--proto must be udp or tcp, not "${p}"`);
+    return p;
+  }
+}
+
+// ---- offline harness ---------------------------------------------------------------------------
+
+interface CapturedReply {
+  code: number;
+  reason: string;
+  /** the reply's header lines as it would go on the wire. */
+  headers: string[];
+}
+
+/** Stands in for the server: builds replies exactly as it would (sl.ts), sends nothing. */
+class OfflineHarness implements ReplySender {
+  readonly replies: CapturedReply[] = [];
+  readonly channel: Channel;
+  private readonly sl = new StatelessReplier({ serverHeader: DEFAULT_SERVER_HEADER, tagSeed: 'siphon plugin test' });
+
+  constructor(
+    private readonly source: Endpoint,
+    local: Endpoint,
+  ) {
+    this.channel = { proto: local.proto, local, send: () => undefined };
+  }
+
+  replyTo(ctx: RequestContext, code: number, reason: string, extraHeaders?: readonly string[]): boolean {
+    if (!Number.isInteger(code) || code < 100 || code > 699 || ctx.msg.method === 'ACK') return false;
+    const more = extraHeaders === ctx.replyHeaders ? undefined : extraHeaders;
+    const buf = this.sl.build(ctx.msg, this.source, code, reason, ctx.replyHeaders, more);
+    const lines = buf.toString('latin1').split('\r\n');
+    const end = lines.indexOf('');
+    this.replies.push({ code, reason, headers: lines.slice(1, end < 0 ? undefined : end) });
+    if (code >= 200) ctx.replied = true;
+    return true;
+  }
+}
+
+function endpoint(text: string, proto: 'udp' | 'tcp'): Endpoint {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
+  if (!m) throw new SiphonError('CLI_USAGE', `expected IP:PORT, got "${text}"`);
+  const address = m[1]!.replace(/^\[|\]$/g, '');
+  return { address, port: Number(m[2]), proto, family: address.includes(':') ? 6 : 4 };
+}
+
+/** Parses the message file as it is; a hand-written file with bare LF line ends is given CRLFs. */
+function parseTestMessage(raw: Buffer, where: string): SipMessage {
+  let r = parseMessage(raw);
+  if (!r.ok && !raw.includes('\r\n') && raw.includes('\n')) {
+    const text = raw.toString('latin1');
+    const sep = text.indexOf('\n\n');
+    const head = (sep < 0 ? text : text.slice(0, sep)).replace(/\n/g, '\r\n');
+    r = parseMessage(Buffer.from(sep < 0 ? `${head}\r\n\r\n` : `${head}\r\n\r\n${text.slice(sep + 2)}`, 'latin1'));
+  }
+  if (!r.ok) throw new SiphonError('SIP_PARSE', `${r.failure.reason} (${r.failure.detail})`, { where });
+  if (r.message.kind !== 'request') throw new SiphonError('CLI_USAGE', 'request_route runs on requests; this file holds a response', { where });
+  return r.message;
+}
+
+function actionName(a: Action): string {
+  switch (a) {
+    case Action.CONTINUE:
+      return 'CONTINUE';
+    case Action.DROP:
+      return 'DROP';
+    case Action.REPLIED:
+      return 'REPLIED';
+    case Action.RELAY:
+      return 'RELAY';
+    case Action.SUSPEND:
+      return 'SUSPEND';
+    default:
+      return 'ERROR';
+  }
+}
+
+/** Lines of the start line + header section, before and after: what the plugin changed. */
+function diffMessage(before: Buffer, after: Buffer): { removed: string[]; added: string[]; bodyChanged: boolean } {
+  // the parser also takes bare-LF line ends (RFC 3261 §7.5 leniency), which untouched lines keep
+  const split = (b: Buffer): { lines: string[]; body: Buffer } => {
+    const crlf = b.indexOf('\r\n\r\n');
+    const lf = b.indexOf('\n\n');
+    const [end, sepLen] = crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, 4] : [lf, 2];
+    const head = end < 0 ? b.toString('latin1') : b.subarray(0, end).toString('latin1');
+    return { lines: head.split(/\r?\n/), body: end < 0 ? Buffer.alloc(0) : b.subarray(end + sepLen) };
+  };
+  const a = split(before);
+  const b = split(after);
+  const count = new Map<string, number>();
+  for (const l of b.lines) count.set(l, (count.get(l) ?? 0) + 1);
+  const removed: string[] = [];
+  for (const l of a.lines) {
+    const n = count.get(l) ?? 0;
+    if (n > 0) count.set(l, n - 1);
+    else removed.push(l);
+  }
+  const keep = new Map<string, number>();
+  for (const l of a.lines) keep.set(l, (keep.get(l) ?? 0) + 1);
+  const added: string[] = [];
+  for (const l of b.lines) {
+    const n = keep.get(l) ?? 0;
+    if (n > 0) keep.set(l, n - 1);
+    else added.push(l);
+  }
+  // Content-Length follows the body; it is not the plugin's edit unless the body changed
+  const bodyChanged = !a.body.equals(b.body);
+  return {
+    removed: bodyChanged ? removed : removed.filter((l) => !/^(content-length|l)\s*:/i.test(l)),
+    added: bodyChanged ? added : added.filter((l) => !/^(content-length|l)\s*:/i.test(l)),
+    bodyChanged,
+  };
+}
+
+interface Decision {
+  plugin: { name: string; version: string; sha256: string; path: string };
+  message: { method: string; requestUri: string | undefined; callId: string };
+  action: string;
+  actionCode: number;
+  replies: CapturedReply[];
+  relay: { target: string; via: string; ruri: string; du: string | null } | null;
+  headersChanged: { removed: string[]; added: string[]; bodyChanged: boolean };
+  replyHeaders: string[];
+  vars: Record<string, string>;
+  logs: Array<{ level: string; msg: string }>;
+  gasUsed: number;
+  ms: number;
+  failure: { errorClass: string; message: string } | null;
+}
+
+function renderDecision(d: Decision, cwd: string): string {
+  const out: string[] = [];
+  out.push(`plugin   ${d.plugin.name}@${d.plugin.version} (sha256 ${d.plugin.sha256.slice(0, 12)}) ${path.relative(cwd, d.plugin.path) || d.plugin.path}`);
+  out.push(`message  ${d.message.method} ${d.message.requestUri ?? ''} (Call-ID ${d.message.callId})`);
+  out.push(`action   ${d.action} (${d.actionCode})`);
+  if (d.failure && d.action === 'ERROR') out.push(`failure  ${d.failure.errorClass}: ${d.failure.message} → the server answers 500 (ACK: dropped)`);
+  if (d.replies.length === 0) {
+    out.push('reply    none');
+  } else {
+    for (const r of d.replies) {
+      out.push(`reply    ${r.code} ${r.reason}`);
+      for (const h of r.headers) out.push(`           ${h}`);
+    }
+  }
+  if (d.relay) out.push(`relay    to ${d.relay.target} (${d.relay.via}; R-URI ${d.relay.ruri}${d.relay.du ? `, $du ${d.relay.du}` : ''})`);
+  else out.push('relay    no');
+  const hc = d.headersChanged;
+  if (hc.removed.length === 0 && hc.added.length === 0 && !hc.bodyChanged) {
+    out.push('changes  none');
+  } else {
+    out.push('changes');
+    for (const l of hc.removed) out.push(`         - ${l}`);
+    for (const l of hc.added) out.push(`         + ${l}`);
+    if (hc.bodyChanged) out.push('         (body changed)');
+  }
+  const vars = Object.entries(d.vars);
+  if (vars.length > 0) out.push(`vars     ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  if (d.logs.length === 0) out.push('log      none');
+  for (const l of d.logs) out.push(`log      ${l.level.padEnd(5)} ${l.msg}`);
+  out.push(`cost     ${d.gasUsed} gas, ${d.ms} ms`);
+  return `${out.join('\n')}\n`;
+}
+
+// ---- templates ---------------------------------------------------------------------------------
+
+function pluginTemplate(name: string, sdk: string): string {
+  return `/**
+ * ${name}: a siphon routing plugin. request_route runs once per request; return an action:
+ * exit() after replying, drop() to discard, relay() to forward to $du / the R-URI.
+ *
+ * The same logic in kamailio.cfg:
+ *
+ *   request_route {
+ *     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+ *     if (is_method("ACK")) exit;
+ *     if (is_method("OPTIONS") && $rU == $null) {
+ *       append_to_reply("X-Plugin: ${name}\\r\\n");
+ *       sl_send_reply("200", "OK");
+ *       exit;
+ *     }
+ *     sl_send_reply("404", "Not Found");
+ *   }
+ */
+import {
+  onRequest, Context, is_method, has_ruri_user, mf_process_maxfwd_header,
+  sl_reply, append_to_reply, xinfo, exit, drop,
+} from "${sdk}";
+
+onRequest((ctx: Context): i32 => {
+  // RFC 3261 §16.3 step 3: a request that ran out of hops gets 483
+  if (mf_process_maxfwd_header(10) < 0) {
+    sl_reply(483, "Too Many Hops");
+    return exit();
+  }
+  // RFC 3261 §17.2.1: an ACK is never answered
+  if (is_method("ACK")) return drop();
+  xinfo("${name}: $rm $ru from $si:$sp");
+  // keepalive OPTIONS to the server itself (no user in the R-URI)
+  if (is_method("OPTIONS") && !has_ruri_user()) {
+    append_to_reply("X-Plugin: ${name}");
+    sl_reply(200, "OK");
+    return exit();
+  }
+  sl_reply(404, "Not Found");
+  return exit();
+});
+`;
+}
+
+function readmeTemplate(name: string, dir: string): string {
+  const d = dir === 'plugins' ? '' : ` --plugins-dir ${dir}`;
+  return `# ${name}
+
+A siphon routing plugin (AssemblyScript, ABI v1 — see docs/abi/v1.md and sdk/README.md of siphon).
+
+| step | command |
+|---|---|
+| build | \`siphon plugin build ${name}${d}\` → \`build/${name}.wasm\` |
+| try it offline | \`siphon plugin test ${name} message.sip${d}\` |
+| run it | \`siphon start --plugin ${dir}/${name}/build/${name}.wasm\` |
+| hot-swap a new build into a running server | \`siphon plugin deploy ${name}${d}\` |
+| go back | \`siphon plugin rollback ${name}\` |
+
+The version reported by \`siphon plugin list\` comes from \`package.json\`; bump it with every change.
+`;
+}
