@@ -48,6 +48,35 @@ export const ABI_V1_IMPORTS = new Set([
   'sip.var_get', 'sip.var_set', 'sip.cfg_read', 'sip.now_ms', 'sip.random_u32',
   'sip.is_myself', 'sip.maxfwd_process',
 ]);
+/**
+ * Imports of the module namespaces added by ABI 1.1 (docs/abi/v1.md "Namespaces tm and rr"); a
+ * plugin may use them in addition to ABI_V1_IMPORTS.
+ */
+export const ABI_V1_1_IMPORTS = new Set([
+  'tm.t_relay', 'tm.t_on_branch', 'tm.t_on_reply', 'tm.t_on_failure', 'tm.t_reply', 'tm.t_is_canceled',
+  'tm.t_branch_index', 'tm.t_set_timeouts', 'tm.forward',
+  'rr.record_route', 'rr.loose_route',
+]);
+/**
+ * Imports of the module namespaces `secfilter` and `dispatcher` (docs/abi/v1.md "Module namespaces",
+ * host/modules/<name>/abi.ts): the functions sdk/assembly/secfilter.ts and dispatcher.ts declare.
+ * A node without the module links them to -6 UNIMPLEMENTED stubs, so a plugin may always use them.
+ */
+export const MODULE_IMPORTS = new Set([
+  ...[
+    'check_ip', 'check_ua', 'check_country', 'check_dst', 'check_from_hdr', 'check_to_hdr', 'check_contact_hdr',
+    'check_sqli_hdr', 'check_sqli_all',
+    'check_username_from_hdr', 'check_username_to_hdr', 'check_username_contact_hdr',
+    'check_name_from_hdr', 'check_name_to_hdr', 'check_name_contact_hdr',
+    'check_domain_from_hdr', 'check_domain_to_hdr', 'check_domain_contact_hdr',
+  ].map((n) => `secfilter.${n}`),
+  ...[
+    'ds_select_dst', 'ds_select_domain', 'ds_select', 'ds_next_dst', 'ds_next_domain', 'ds_set_dst', 'ds_set_domain',
+    'ds_mark_dst', 'ds_mark_addr', 'ds_is_from_list', 'ds_is_from_list_mode', 'ds_is_from_list_uri', 'ds_list_exists',
+    'ds_is_active', 'ds_is_active_uri', 'ds_load_update', 'ds_load_unset', 'ds_dst_count', 'ds_current_set',
+    'ds_current_uri', 'ds_current_attrs',
+  ].map((n) => `dispatcher.${n}`),
+]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
 /** Name of the custom section carrying the plugin identity. */
@@ -173,7 +202,7 @@ export async function buildPlugin(pluginsDir, name, { debug = false, force = fal
   const module = new WebAssembly.Module(binary);
   const foreign = WebAssembly.Module.imports(module)
     .map((i) => `${i.module}.${i.name}`)
-    .filter((n) => !ABI_V1_IMPORTS.has(n));
+    .filter((n) => !ABI_V1_IMPORTS.has(n) && !ABI_V1_1_IMPORTS.has(n) && !MODULE_IMPORTS.has(n));
   if (foreign.length > 0) {
     throw new BuildError(
       `plugin ${name}: imports outside ABI v1 (docs/abi/v1.md): ${foreign.join(', ')}` +

@@ -26,6 +26,18 @@ export const ROUTING_DEFAULTS = {
   gas_per_hook: 2_000_000,
 } as const;
 
+/** PluginManager defaults (host/wasm/manager.ts), in seconds. */
+export const HOT_SWAP_DEFAULTS = {
+  max_failures: 20,
+  window: 10,
+  watch: 600,
+  backoff_base: 1,
+  backoff_max: 30,
+  backoff_status: 503,
+  /** INVITE Timer C (> 3 min) plus Timer B/H: the longest a transaction can pin a version. */
+  drain_timeout: 300,
+} as const;
+
 export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>>): object {
   const moduleProps: Record<string, object> = {};
   for (const [name, schema] of Object.entries(moduleSchemas)) moduleProps[name] = schema;
@@ -66,6 +78,45 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           },
           /** Kamailio `alias`: other host[:port] names this server answers to (check_self). */
           aliases: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+          /**
+           * BINRPC control listeners (kamcmd, `siphon rpc`, `siphon plugin deploy`), written like ctl's
+           * `binrpc` parameter: unix:/path, tcp:127.0.0.1:2049. Absent: the default socket
+           * (defaultCtlPath(): $SIPHON_CTL, $RUNTIME_DIRECTORY/siphon_ctl, ...); [] disables the control socket.
+           */
+          ctl: { type: 'array', items: { type: 'string', minLength: 1 } },
+          /**
+           * Hot swap of the routing plugin (host/wasm/manager.ts, docs/plugins.md; wasm-host.md §4.1, §5.2);
+           * absent: the defaults. Times in seconds. (It belongs with `routing`, whose key list is pinned by
+           * the config tests.)
+           */
+          hot_swap: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              /** more than this many traps within `window` seconds is a crash loop. */
+              max_failures: { type: 'integer', minimum: 1, default: HOT_SWAP_DEFAULTS.max_failures },
+              window: { type: 'number', exclusiveMinimum: 0, default: HOT_SWAP_DEFAULTS.window },
+              /** seconds after a swap during which a crash loop rolls back automatically to the previous version. */
+              watch: { type: 'number', minimum: 0, default: HOT_SWAP_DEFAULTS.watch },
+              /** crash-loop backoff when there is nothing to roll back to: base, doubled each time, capped. */
+              backoff_base: { type: 'number', exclusiveMinimum: 0, default: HOT_SWAP_DEFAULTS.backoff_base },
+              backoff_max: { type: 'number', exclusiveMinimum: 0, default: HOT_SWAP_DEFAULTS.backoff_max },
+              /** answer during backoff: 503 with Retry-After, or 500. */
+              backoff_status: { type: 'integer', enum: [500, 503], default: HOT_SWAP_DEFAULTS.backoff_status },
+              /** how long a replaced version stays alive for the transactions pinned to it. */
+              drain_timeout: { type: 'number', exclusiveMinimum: 0, default: HOT_SWAP_DEFAULTS.drain_timeout },
+            },
+          },
+          /** JSON-RPC (POST /RPC) and Prometheus /metrics over HTTP on a loopback address; absent: off. */
+          http: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['port'],
+            properties: {
+              host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+              port: { type: 'integer', minimum: 0, maximum: 65535 },
+            },
+          },
         },
       },
       modules: {

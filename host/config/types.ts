@@ -16,6 +16,20 @@ export interface CoreConfig {
   max_headers: number;
   tcp: { idle_timeout: number; max_connections: number };
   aliases: string[];
+  /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
+  ctl?: string[];
+  /** hot swap / crash-loop policy of the routing plugin, seconds; undefined = defaults. (additive) */
+  hot_swap?: {
+    max_failures: number;
+    window: number;
+    watch: number;
+    backoff_base: number;
+    backoff_max: number;
+    backoff_status: 500 | 503;
+    drain_timeout: number;
+  };
+  /** loopback JSON-RPC + /metrics listener; undefined = off. (additive) */
+  http?: { host: string; port: number };
 }
 
 export interface RoutingConfig {

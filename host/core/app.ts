@@ -8,8 +8,15 @@ import type { SiphonModule } from '../modules/types.js';
 import type { ImportProvider, LoadedPlugin } from '../wasm/types.js';
 import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
-import { PACKAGE_ROOT } from './version.js';
+import { PACKAGE_ROOT, VERSION } from './version.js';
 import { SiphonServer } from './server.js';
+import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
+import { pluginRpcMethods } from '../wasm/rpc.js';
+import { MethodRegistry } from '../rpc/registry.js';
+import { registerCoreMethods, type LogLevelName, type StatisticsProvider } from '../rpc/core-methods.js';
+import { startControlPlane, type ControlPlane } from '../rpc/control-plane.js';
+import { defaultCtlPath } from '../rpc/ctl-address.js';
+import { SiphonMetrics } from '../metrics/metrics.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -66,44 +73,147 @@ export function loadRoutingPlugin(
 export interface SiphonNode {
   readonly config: SiphonConfig;
   readonly server: SiphonServer;
+  /** the routing plugin's current version (changes with hot swaps). */
   readonly plugin: LoadedPlugin;
   readonly modules: readonly SiphonModule[];
+  /** current/previous/draining plugin versions; the server routes through it. (additive) */
+  readonly plugins: PluginManager;
+  /** the RPC registry every control transport serves. (additive) */
+  readonly rpc: MethodRegistry;
+  readonly metrics: SiphonMetrics;
+  /** the BINRPC/HTTP listeners, or null when none could be opened. (additive) */
+  readonly controlPlane: ControlPlane | null;
   /** closes sockets, the plugin and the modules. */
   stop(): Promise<void>;
 }
 
-/** Starts a node: modules, plugin (with their imports), then the listen sockets. */
-export async function startNode(config: SiphonConfig, log: Logger, opts: { pluginFile?: string } = {}): Promise<SiphonNode> {
+/** core.hot_swap (seconds) → the manager's options (ms). */
+export function failurePolicyFrom(config: SiphonConfig): Partial<FailurePolicyOptions> {
+  const p = config.core.hot_swap;
+  if (!p) return {};
+  return {
+    maxFailures: p.max_failures,
+    windowMs: p.window * 1000,
+    watchMs: p.watch * 1000,
+    backoffBaseMs: p.backoff_base * 1000,
+    backoffMaxMs: p.backoff_max * 1000,
+    backoffStatus: p.backoff_status,
+  };
+}
+
+/** The pipeline counters as a statistics group (`core:<name>` in stats.get_statistics and /metrics). */
+function pipelineStatistics(server: SiphonServer): StatisticsProvider {
+  return {
+    name: 'core',
+    statistics: () => {
+      const { transports: _transports, ...counters } = server.stats();
+      return counters as unknown as Record<string, number>;
+    },
+  };
+}
+
+/** Plugin counters of the routing plugin's current version, as the `plugin` statistics group. */
+function pluginStatistics(plugins: PluginManager): StatisticsProvider {
+  return {
+    name: 'plugin',
+    statistics: () => {
+      const p = plugins.current();
+      return p ? { ...p.stats } : {};
+    },
+  };
+}
+
+/**
+ * Starts a node: modules, plugin manager with the routing plugin (with the modules' imports), the
+ * listen sockets, then the control plane (core methods, plugin.*, the modules' RPC methods). A
+ * control socket that cannot be opened at the default path is logged and skipped; one configured
+ * in core.ctl / core.http is fatal.
+ */
+export async function startNode(
+  config: SiphonConfig,
+  log: Logger,
+  opts: { pluginFile?: string; controlPlane?: boolean } = {},
+): Promise<SiphonNode> {
   const modules = await initModules(config, log);
-  let plugin: LoadedPlugin | null = null;
   const server = new SiphonServer({ config, log, router: null });
-  try {
-    plugin = await loadRoutingPlugin(config, log, {
-      file: opts.pluginFile,
+  const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
+  const plugins = new PluginManager({
+    log,
+    metrics,
+    loadOptions: {
+      limits: { memoryMaxPages: config.routing.memory_max_pages, gasPerHook: config.routing.gas_per_hook },
+      config: config.routing.config,
       isMyself: server.isMyself,
-      providers: modules.flatMap((m) => m.imports()),
-    });
-    server.setRouter(plugin);
+      // module namespaces, then tm/rr (host/proxy/abi.ts: -6 stubs while transactions are disabled)
+      providers: [...modules.flatMap((m) => m.imports()), ...server.importProviders()],
+    },
+    failurePolicy: failurePolicyFrom(config),
+    drainDeadlineMs: config.core.hot_swap ? config.core.hot_swap.drain_timeout * 1000 : undefined,
+  });
+  const registry = new MethodRegistry();
+  const startedAt = new Date();
+  const statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...modules];
+  let plane: ControlPlane | null = null;
+  try {
+    await plugins.loadRouting(opts.pluginFile ?? pluginFile(config));
+    // the manager is the router: every request asks it for the current version
+    server.setRouter(plugins);
     await server.start();
+    registerCoreMethods(registry, {
+      name: 'siphon',
+      version: VERSION,
+      startedAt,
+      statisticsProviders: () => statisticsProviders,
+      getLogLevel: () => log.level as LogLevelName,
+      setLogLevel: (l) => {
+        log.level = l;
+      },
+    });
+    registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT }));
+    for (const m of modules) registry.registerAll(m.rpcMethods());
+    for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
+    if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);
   } catch (e) {
     await server.stop();
-    plugin?.close();
+    plugins.closeAll();
     await closeModules(modules, log);
     throw e;
   }
-  const loaded = plugin;
-  log.info({ plugin: `${loaded.info.name}@${loaded.info.version}`, listen: config.core.listen }, 'siphon started');
+  const routing = plugins.current()!;
+  log.info({ plugin: `${routing.info.name}@${routing.info.version}`, listen: config.core.listen, ctl: plane?.ctlAddresses, http: plane?.httpUrl }, 'siphon started');
   let stopping: Promise<void> | null = null;
   return {
     config,
     server,
-    plugin: loaded,
+    get plugin(): LoadedPlugin {
+      return plugins.current() ?? routing;
+    },
     modules,
+    plugins,
+    rpc: registry,
+    metrics,
+    controlPlane: plane,
     stop: () =>
       (stopping ??= (async () => {
+        await plane?.close();
         await server.stop();
-        loaded.close();
+        plugins.closeAll();
         await closeModules(modules, log);
       })()),
   };
+}
+
+async function openControlPlane(config: SiphonConfig, log: Logger, registry: MethodRegistry, metrics: SiphonMetrics): Promise<ControlPlane | null> {
+  const configured = config.core.ctl !== undefined;
+  const ctl = config.core.ctl ?? [`unix:${defaultCtlPath()}`];
+  const http = config.core.http ? { host: config.core.http.host ?? '127.0.0.1', port: config.core.http.port } : null;
+  if (ctl.length === 0 && http === null) return null;
+  try {
+    return await startControlPlane({ registry, metrics, log, ctl, http });
+  } catch (e) {
+    if (configured || http !== null) throw e;
+    // the default socket is taken (another node in this folder) or not creatable: serve SIP anyway
+    log.warn({ err: (e as Error).message, ctl }, 'control socket not opened; RPC (siphon rpc, kamcmd, plugin deploy) unavailable');
+    return null;
+  }
 }

@@ -13,6 +13,12 @@
  *                                    ERROR              500 Server Internal Error (never to an ACK)
  *
  * Nothing thrown escapes receive(): the whole per-message path is in one try/catch that logs and counts.
+ *
+ * With `transactions` enabled (host/transaction, host/proxy; additive) the path gains RFC 3261 §17
+ * matching: a request is first checked against the server transactions (retransmissions, ACK of a
+ * non-2xx and CANCEL of a known INVITE are absorbed there), a response goes to its client
+ * transaction (or is forwarded statelessly when its top Via is ours), and RELAY or a tm.t_relay()
+ * of the plugin relays statefully once request_route returned.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -32,6 +38,11 @@ import { sipStreamFramer } from '../transport/sip-framer.js';
 import type { StreamFramer } from '../transport/framing.js';
 import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
 import type { ListenAddress } from '../transport/listen-uri.js';
+import type { Proto } from './context.js';
+import type { ImportProvider } from '../wasm/types.js';
+import { TransactionLayer, type TransactionTimers } from '../transaction/index.js';
+import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
+import { tmImportProviders } from '../proxy/abi.js';
 
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
@@ -43,6 +54,11 @@ export interface ServerOptions {
   router: RequestRouter | null;
   /** TCP framer; default the SIP layer's frameStream. */
   framer?: StreamFramer;
+  /**
+   * Transactions and stateful proxying (additive): true or timer overrides enable them; absent or
+   * false keeps the stateless pipeline (RELAY answered 501, responses dropped).
+   */
+  transactions?: boolean | { timers?: Partial<TransactionTimers> };
 }
 
 /** Pipeline counters (plain numbers; the control plane turns them into metrics). */
@@ -66,13 +82,19 @@ export interface PipelineStats {
   internalErrors: number;
   repliesSent: number;
   replyFailures: number;
+  /** requests consumed by the transaction layer (retransmissions, ACK of non-2xx, CANCEL). (additive) */
+  transactionAbsorbed: number;
+  /** requests relayed by tm after request_route (t_relay / RELAY). (additive) */
+  relayed: number;
+  /** responses matched to a client transaction or forwarded statelessly. (additive) */
+  responsesProxied: number;
 }
 
 export interface ServerStats extends PipelineStats {
   transports: Array<{ listen: string } & TransportStats>;
 }
 
-export class SiphonServer implements MessageSink, ReplySender {
+export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private readonly config: SiphonConfig;
   private readonly log: Logger;
   private router: RequestRouter | null;
@@ -96,7 +118,13 @@ export class SiphonServer implements MessageSink, ReplySender {
     internalErrors: 0,
     repliesSent: 0,
     replyFailures: 0,
+    transactionAbsorbed: 0,
+    relayed: 0,
+    responsesProxied: 0,
   };
+  /** the transaction layer and the proxy core; null when transactions are disabled. */
+  readonly transactions: TransactionLayer | null = null;
+  readonly proxy: ProxyCore | null = null;
   /** scratch for reply routing (single-threaded, reused). */
   private readonly replyAddr: ReplyAddress = { address: '', port: 0 };
   private nextContextId = 1;
@@ -116,6 +144,38 @@ export class SiphonServer implements MessageSink, ReplySender {
     });
     this.aliases = opts.config.core.aliases.map(parseAlias);
     this.myAddresses = this.computeMyAddresses();
+    if (opts.transactions) {
+      const timers = typeof opts.transactions === 'object' ? opts.transactions.timers : undefined;
+      this.transactions = new TransactionLayer({ log: this.log, timers });
+      this.proxy = new ProxyCore({ layer: this.transactions, channels: this, replies: this.sl, isMyself: this.isMyself, log: this.log });
+      this.setPinnerFrom(this.router);
+    }
+  }
+
+  /** The `tm` and `rr` import providers for the routing plugin (stubs answering -6 without transactions). */
+  importProviders(): ImportProvider[] {
+    return tmImportProviders(this.proxy);
+  }
+
+  /** ChannelProvider: a listener of that protocol and family reaching `address:port` (the proxy's outbound sockets). */
+  channelFor(proto: Proto, family: 4 | 6, address: string, port: number): Channel | null {
+    for (const { address: a, listener } of this.listeners) {
+      if (a.proto !== proto || a.family !== family) continue;
+      if (listener.channelTo !== undefined) return listener.channelTo(address, port);
+    }
+    return null;
+  }
+
+  /** A router that can pin plugin versions (the plugin manager) pins them for transactions. */
+  private setPinnerFrom(router: RequestRouter | null): void {
+    if (this.proxy === null) return;
+    const r = router as (RequestRouter & { pin?: () => TmHooks | null; release?: (p: never) => void }) | null;
+    if (r !== null && typeof r.pin === 'function' && typeof r.release === 'function') {
+      const pinner: HookPinner = { pin: () => r.pin!(), release: (h) => r.release!(h as never) };
+      this.proxy.setPinner(pinner);
+    } else {
+      this.proxy.setPinner(undefined);
+    }
   }
 
   /** Opens every listen socket; on a failure closes those already opened and rejects (E3002). */
@@ -148,6 +208,7 @@ export class SiphonServer implements MessageSink, ReplySender {
 
   /** Closes every socket (listeners and connections). */
   async stop(): Promise<void> {
+    this.transactions?.close();
     await Promise.all(this.listeners.map(({ listener }) => listener.close()));
     this.listeners.length = 0;
     this.started = false;
@@ -156,6 +217,7 @@ export class SiphonServer implements MessageSink, ReplySender {
   /** Replaces the routing plugin (the next message uses the new one). */
   setRouter(router: RequestRouter | null): void {
     this.router = router;
+    this.setPinnerFrom(router);
   }
 
   stats(): ServerStats {
@@ -200,6 +262,21 @@ export class SiphonServer implements MessageSink, ReplySender {
         return;
       }
       const msg = result.message;
+      const proxy = this.proxy;
+      if (proxy !== null) {
+        if (msg.kind === 'response') {
+          // RFC 3261 §17.1.3: to the client transaction, else stateless forwarding (§16.11)
+          if (proxy.receiveResponse(msg, source)) c.responsesProxied++;
+          else c.responsesDropped++;
+          return;
+        }
+        // RFC 3261 §17.2.3: retransmissions, ACK of a non-2xx and CANCEL of a known INVITE stop here
+        if (proxy.receiveRequest(msg, source, channel)) {
+          c.requests++;
+          c.transactionAbsorbed++;
+          return;
+        }
+      }
       if (msg.kind === 'response') {
         // no transactions yet: a stateless proxy would forward it by the second Via; we drop (counted)
         c.responsesDropped++;
@@ -246,11 +323,27 @@ export class SiphonServer implements MessageSink, ReplySender {
     const ctx = new RequestContext(id, msg, source, channel, this.log, this);
     const router = this.router;
     let action: Action;
+    const proxy = this.proxy;
     if (router === null) {
       action = Action.ERROR;
     } else {
       c.routed++;
+      if (proxy !== null) proxy.setActiveHooks(router as TmHooks);
       action = router.requestRoute(ctx);
+    }
+    if (proxy !== null) {
+      // a t_relay() the plugin asked for, or the RELAY action, happens now (RFC 3261 §16)
+      const relayed = router !== null && proxy.afterRequestRoute(ctx, action);
+      proxy.setActiveHooks(null);
+      if (relayed) {
+        c.relayed++;
+        return;
+      }
+      if (action === Action.RELAY) {
+        if (ctx.replied || msg.method === 'ACK') return;
+        this.replyTo(ctx, 500, 'Server Internal Error');
+        return;
+      }
     }
     switch (action) {
       case Action.REPLIED:

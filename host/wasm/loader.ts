@@ -15,7 +15,7 @@ import type { ImportProvider, PluginLimits } from './types.js';
 
 /** ABI major marker and the highest minor this host implements. */
 export const ABI_MARKER = 'sip_abi_v1';
-export const HOST_ABI_MINOR = 0;
+export const HOST_ABI_MINOR = 1; // 1.1: namespaces tm and rr, hooks branch_route/onreply_route/failure_route
 
 /** modules up to this size are compiled synchronously (see loadAndValidate). */
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
@@ -137,6 +137,12 @@ export function checkShape(shape: ModuleShape, where: string, limits: PluginLimi
     let names = providerFns.get(imp.module);
     if (!names) {
       const p = providers.find((x) => x.namespace === imp.module)!;
+      if (p instanceof UnconfiguredModuleImports) {
+        // a known module that is not configured: every name links to the -6 stub, as long as the
+        // stub's answer fits the import's result type
+        if (!STUB_SIGNATURE.test(imp.signature ?? '')) badSig.push(`${full} is ${imp.signature}, module imports return i32`);
+        continue;
+      }
       names = new Set(Object.keys(p.functions(PROBE_API)));
       providerFns.set(imp.module, names);
     }
@@ -163,6 +169,42 @@ export function checkShape(shape: ModuleShape, where: string, limits: PluginLimi
   }
   if (!fns.has('sip_abi_minor')) throw new SiphonError('PLUGIN_ABI', 'missing export sip_abi_minor', { where });
   if (!fns.has('request_route')) throw new SiphonError('PLUGIN_EXPORT', 'missing export request_route', { where });
+}
+
+// ---- module namespaces without their module (additive) -----------------------------------------
+
+/**
+ * Import namespaces of siphon modules (host/modules/*): a plugin may import from
+ * one of them whether or not the module is configured (`modules.<name>` in the config), so a single
+ * plugin (plugins/default) runs on every node. docs/abi/v1.md "Module namespaces".
+ */
+export const MODULE_NAMESPACES: readonly string[] = ['secfilter', 'dispatcher', 'registrar'];
+
+/** ABI status -6 UNIMPLEMENTED: the host knows the import but cannot perform it (docs/abi/v1.md). */
+const UNIMPLEMENTED = -6;
+/** stubs return an i32 (or nothing): `(...)->(i32)` or `(...)->()`. */
+const STUB_SIGNATURE = /->\((i32)?\)$/;
+const unimplemented = (): number => UNIMPLEMENTED;
+
+/**
+ * The import provider of a known module that is not configured: every function of the namespace
+ * answers -6 UNIMPLEMENTED (the plugin then skips that feature). Function names are not checked
+ * against the module at load (the module is not there to ask); `siphon check` checks them.
+ */
+export class UnconfiguredModuleImports implements ImportProvider {
+  constructor(readonly namespace: string) {}
+
+  functions(): Record<string, () => number> {
+    // any name the plugin imports resolves to the stub (WebAssembly reads imports with [[Get]])
+    return new Proxy({} as Record<string, () => number>, { get: (_t, key) => (typeof key === 'string' ? unimplemented : undefined) });
+  }
+}
+
+/** `providers` plus an UnconfiguredModuleImports for every module namespace none of them serves. */
+export function withUnconfiguredModules(providers: readonly ImportProvider[]): readonly ImportProvider[] {
+  const served = new Set(providers.map((p) => p.namespace));
+  const missing = MODULE_NAMESPACES.filter((ns) => !served.has(ns));
+  return missing.length === 0 ? providers : [...providers, ...missing.map((ns) => new UnconfiguredModuleImports(ns))];
 }
 
 /** providers are asked for their function names at load with an API that refuses everything. */

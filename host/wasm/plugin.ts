@@ -25,10 +25,19 @@ import type { ImportProvider, LoadedPlugin, PluginInfo, PluginLimits, PluginStat
 /** A live instance and the handles the hot path needs. */
 interface LiveInstance {
   readonly requestRoute: (ctx: number) => number;
+  /** optional tm hooks (ABI 1.1, docs/abi/v1.md "Namespaces tm and rr" / Hooks); null when not exported. */
+  readonly branchRoute: ((ctx: number, route: number, branch: number) => number) | null;
+  readonly onReplyRoute: ((ctx: number, route: number, code: number) => number) | null;
+  readonly failureRoute: ((ctx: number, route: number) => number) | null;
   /** the gas counter accessors the metering pass exports. */
   readonly gas: GasCounter;
   readonly memory: WebAssembly.Memory;
 }
+
+/** tm hook kinds (runTmHook). */
+const TM_BRANCH = 0;
+const TM_REPLY = 1;
+const TM_FAILURE = 2;
 
 /** Why a hook call failed, for logs and counters. */
 export type FailureClass = 'trap' | 'stack-overflow' | 'abort' | 'gas' | 'host-error';
@@ -155,6 +164,66 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     return Action.CONTINUE;
   }
 
+  // tm hooks (ABI 1.1) ---------------------------------------------------------------------------
+
+  /** `branch_route(ctx, route, branch)`; CONTINUE when the plugin does not export it. */
+  branchRoute(ctx: MessageContext, route: number, branch: number): Action {
+    return this.runTmHook(TM_BRANCH, ctx, route, branch);
+  }
+
+  /** `onreply_route(ctx, route, code)`; CONTINUE when the plugin does not export it. */
+  onReplyRoute(ctx: MessageContext, route: number, code: number): Action {
+    return this.runTmHook(TM_REPLY, ctx, route, code);
+  }
+
+  /** `failure_route(ctx, route)`; CONTINUE when the plugin does not export it. */
+  failureRoute(ctx: MessageContext, route: number): Action {
+    return this.runTmHook(TM_FAILURE, ctx, route, 0);
+  }
+
+  /**
+   * Runs one of the tm hooks with its own gas budget and the failure policy of request_route
+   * (logged, counted, instance replaced; the caller gets Action.ERROR). Hooks never nest: the proxy
+   * runs them from the event loop, never from inside another hook; a nested call is refused.
+   */
+  private runTmHook(kind: number, ctx: MessageContext, a: number, b: number): Action {
+    const hook = kind === TM_BRANCH ? 'branch_route' : kind === TM_REPLY ? 'onreply_route' : 'failure_route';
+    if (this.runningHook !== 'none') {
+      ctx.log.error({ plugin: this.label, hook, running: this.runningHook }, 'tm hook refused: another hook of this plugin is running');
+      return Action.ERROR;
+    }
+    let inst = this.active;
+    if (inst === null) {
+      if (this.closed) return Action.ERROR;
+      inst = this.active = this.spare ?? this.tryInstantiate();
+      this.spare = null;
+      if (inst === null) return Action.ERROR;
+      this.scheduleSpare();
+    }
+    const fn = kind === TM_BRANCH ? inst.branchRoute : kind === TM_REPLY ? inst.onReplyRoute : inst.failureRoute;
+    if (fn === null) return Action.CONTINUE;
+    this.stats.calls++;
+    const budget = this.limits.gasPerHook;
+    const gas = inst.gas;
+    gas.set(budget);
+    this.runningCtx = ctx;
+    this.runningHook = hook;
+    let result: number;
+    try {
+      result = kind === TM_FAILURE ? (fn as (c: number, r: number) => number)(ctx.id, a) : (fn as (c: number, r: number, x: number) => number)(ctx.id, a, b);
+    } catch (err) {
+      this.runningCtx = null;
+      this.runningHook = 'none';
+      this.onHookFailure(inst, err, ctx, hook, budget);
+      return Action.ERROR;
+    }
+    this.runningCtx = null;
+    this.runningHook = 'none';
+    this.stats.gasUsedTotal += budget - gas.get();
+    if (result >= Action.CONTINUE && result < Action.SUSPEND) return result as Action;
+    return result < 0 ? Action.ERROR : Action.CONTINUE;
+  }
+
   close(): void {
     this.closed = true;
     this.active = null;
@@ -262,7 +331,15 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
         const rc = (ex.plugin_init as (len: number) => number)(this.config.length);
         if (rc !== 0) throw new SiphonError('PLUGIN_INIT', `plugin_init returned ${rc} (plugin refused its configuration)`, { where });
       }
-      return { requestRoute: ex.request_route as (ctx: number) => number, gas, memory };
+      const optional = <T>(name: string): T | null => (typeof ex[name] === 'function' ? (ex[name] as T) : null);
+      return {
+        requestRoute: ex.request_route as (ctx: number) => number,
+        branchRoute: optional('branch_route'),
+        onReplyRoute: optional('onreply_route'),
+        failureRoute: optional('failure_route'),
+        gas,
+        memory,
+      };
     } catch (err) {
       if (err instanceof SiphonError) throw err;
       const gasOut = gas !== null && gas.get() < 0;

@@ -5,7 +5,7 @@
  *   const action = plugin.requestRoute(ctx);
  */
 import { isAbsolute, join, resolve } from 'node:path';
-import { loadAndValidate } from './loader.js';
+import { loadAndValidate, withUnconfiguredModules } from './loader.js';
 import { WasmPlugin } from './plugin.js';
 import { DEFAULT_PLUGIN_LIMITS, type LoadPluginOptions, type LoadedPlugin, type PluginLimits } from './types.js';
 
@@ -45,7 +45,8 @@ export function effectiveLimits(partial?: Partial<PluginLimits>): PluginLimits {
  */
 export async function loadPlugin(path: string, options: LoadPluginOptions): Promise<LoadedPlugin> {
   const limits = effectiveLimits(options.limits);
-  const providers = options.providers ?? [];
+  // known module namespaces without their module link to -6 stubs (loader.ts withUnconfiguredModules)
+  const providers = withUnconfiguredModules(options.providers ?? []);
   const validated = await loadAndValidate(path, limits, providers);
   const config = Buffer.from(options.config === undefined ? '' : JSON.stringify(options.config), 'utf8');
   return WasmPlugin.create(validated, {

@@ -38,6 +38,14 @@ export interface LoadedPlugin {
    * Call-ID), counts, replaces the instance from the compiled module, and returns Action.ERROR.
    */
   requestRoute(ctx: MessageContext): Action;
+  /**
+   * tm hooks (ABI 1.1, additive; optional so other LoadedPlugin implementations stay valid). Each
+   * runs the plugin's export of the same name when it has one (else CONTINUE), with the failure
+   * policy of request_route (Action.ERROR on a trap, abort or exhausted gas).
+   */
+  branchRoute?(ctx: MessageContext, route: number, branch: number): Action;
+  onReplyRoute?(ctx: MessageContext, route: number, code: number): Action;
+  failureRoute?(ctx: MessageContext, route: number): Action;
   /** releases the instance. */
   close(): void;
 }

@@ -127,3 +127,62 @@ export declare function is_myself(ptr: usize, len: i32): i32;
 // @ts-ignore: decorator
 @external("sip", "maxfwd_process")
 export declare function maxfwd_process(limit: i32): i32;
+
+// ---- namespace tm (ABI 1.1, docs/abi/v1.md "Namespaces tm and rr") ----------------------------
+
+/** Stateful relay of the request (Kamailio t_relay), performed when the hook returns: 1 ok, -1 no destination. request_route, failure_route. */
+// @ts-ignore: decorator
+@external("tm", "t_relay")
+export declare function t_relay(): i32;
+
+/** Arms branch_route `route` for the branches of the next t_relay: 1. request_route, failure_route. */
+// @ts-ignore: decorator
+@external("tm", "t_on_branch")
+export declare function t_on_branch(route: i32): i32;
+
+/** Arms onreply_route `route` for the replies of the transaction: 1. request_route, failure_route. */
+// @ts-ignore: decorator
+@external("tm", "t_on_reply")
+export declare function t_on_reply(route: i32): i32;
+
+/** Arms failure_route `route`: 1. request_route, failure_route (re-arm). */
+// @ts-ignore: decorator
+@external("tm", "t_on_failure")
+export declare function t_on_failure(route: i32): i32;
+
+/** Stateful reply (Kamailio t_reply): 1 sent, -1 failed, -2 code out of range. request_route, failure_route. */
+// @ts-ignore: decorator
+@external("tm", "t_reply")
+export declare function t_reply(code: i32, rp: usize, rl: i32): i32;
+
+/** 1 when the transaction was CANCELed, -1 when not. tm hooks. */
+// @ts-ignore: decorator
+@external("tm", "t_is_canceled")
+export declare function t_is_canceled(): i32;
+
+/** The branch index in branch_route / onreply_route, -1 elsewhere. tm hooks. */
+// @ts-ignore: decorator
+@external("tm", "t_branch_index")
+export declare function t_branch_index(): i32;
+
+/** Per-transaction fr_timer / fr_inv_timer in ms (0 keeps the default): 1. request_route, failure_route. */
+// @ts-ignore: decorator
+@external("tm", "t_set_timeouts")
+export declare function t_set_timeouts(fr_ms: i32, fr_inv_ms: i32): i32;
+
+/** Stateless relay to $du or the R-URI (Kamailio forward): 1 sent, -1 failed. request_route. */
+// @ts-ignore: decorator
+@external("tm", "forward")
+export declare function forward(): i32;
+
+// ---- namespace rr (ABI 1.1) ----------------------------------------------------------------------
+
+/** Kamailio record_route(): 1 inserted, -1 failed. request_route, branch_route. */
+// @ts-ignore: decorator
+@external("rr", "record_route")
+export declare function record_route(): i32;
+
+/** Kamailio loose_route(): 1 routed, -1 no Route / only ours, -3 preloaded route. request_route. */
+// @ts-ignore: decorator
+@external("rr", "loose_route")
+export declare function loose_route(): i32;

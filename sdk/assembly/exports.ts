@@ -6,7 +6,7 @@
  * plugin author cannot forget one. They dispatch to the handlers registered with onRequest()/onInit().
  */
 import { ABI_MINOR } from "./types";
-import { runInit, runRequest, hasInitHandler } from "./hooks";
+import { runInit, runRequest, hasInitHandler, runBranch, runReply, runFailure } from "./hooks";
 import { readConfig } from "./index";
 
 /** ABI marker: the host checks that it is exported and never calls it. */
@@ -29,4 +29,21 @@ export function plugin_init(cfg_len: i32): i32 {
 /** Called for every request that reaches routing; returns an Action. */
 export function request_route(ctx: i32): i32 {
   return runRequest(ctx);
+}
+
+// ---- tm hooks (ABI 1.1): optional for the host, exported by every SDK plugin ----------------------
+
+/** Runs for each outgoing branch armed with t_on_branch(route), before it is sent; returns an Action (DROP discards the branch). */
+export function branch_route(ctx: i32, route: i32, branch: i32): i32 {
+  return runBranch(ctx, route, branch);
+}
+
+/** Runs for every reply of a transaction armed with t_on_reply(route); returns an Action (DROP stops a provisional). */
+export function onreply_route(ctx: i32, route: i32, code: i32): i32 {
+  return runReply(ctx, route, code);
+}
+
+/** Runs when every branch of a transaction armed with t_on_failure(route) failed; returns an Action. */
+export function failure_route(ctx: i32, route: i32): i32 {
+  return runFailure(ctx, route);
 }

@@ -66,3 +66,55 @@ export function runInit(config: string): i32 {
 export function hasInitHandler(): bool {
   return initHandler !== null;
 }
+
+// ---- tm hooks (ABI 1.1) ---------------------------------------------------------------------------
+
+/** Handler of `branch_route`: `route` is the id given to t_on_branch(); DROP discards the branch. */
+export type BranchHandler = (ctx: Context, route: i32, branch: i32) => i32;
+/** Handler of `onreply_route`: `code` is the reply status; DROP stops forwarding a provisional. */
+export type ReplyHandler = (ctx: Context, route: i32, code: i32) => i32;
+/** Handler of `failure_route`: may t_relay() again (serial forking) or t_reply(). */
+export type FailureHandler = (ctx: Context, route: i32) => i32;
+
+let branchHandler: BranchHandler | null = null;
+let replyHandler: ReplyHandler | null = null;
+let failureHandler: FailureHandler | null = null;
+
+/** Registers the branch_route handler (Kamailio `branch_route[name]`, armed with t_on_branch). */
+export function onBranch(handler: BranchHandler): void {
+  branchHandler = handler;
+}
+
+/** Registers the onreply_route handler (Kamailio `onreply_route[name]`, armed with t_on_reply). */
+export function onReply(handler: ReplyHandler): void {
+  replyHandler = handler;
+}
+
+/** Registers the failure_route handler (Kamailio `failure_route[name]`, armed with t_on_failure). */
+export function onFailure(handler: FailureHandler): void {
+  failureHandler = handler;
+}
+
+/** @internal branch_route dispatch; no handler means "continue" (the branch is sent). */
+export function runBranch(ctx: i32, route: i32, branch: i32): i32 {
+  beginHook(ctx);
+  const handler = branchHandler;
+  if (handler === null) return Action.CONTINUE;
+  return handler(current, route, branch);
+}
+
+/** @internal onreply_route dispatch. */
+export function runReply(ctx: i32, route: i32, code: i32): i32 {
+  beginHook(ctx);
+  const handler = replyHandler;
+  if (handler === null) return Action.CONTINUE;
+  return handler(current, route, code);
+}
+
+/** @internal failure_route dispatch. */
+export function runFailure(ctx: i32, route: i32): i32 {
+  beginHook(ctx);
+  const handler = failureHandler;
+  if (handler === null) return Action.CONTINUE;
+  return handler(current, route);
+}

@@ -24,6 +24,11 @@ import { Action, Field, Scope, L_ALERT, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO,
 
 export { Context, onRequest, onInit } from "./hooks";
 export {
+  onBranch, onReply, onFailure,
+  t_relay, t_on_branch, t_on_reply, t_on_failure, t_reply, t_is_canceled, t_branch_index, t_set_timeouts,
+  forward, record_route, loose_route,
+} from "./tm";
+export {
   Action, Status, Field, LogLevel, Scope, ABI_MINOR,
   L_ALERT, L_BUG, L_CRIT2, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG,
 } from "./types";
@@ -521,3 +526,11 @@ export function now_ms(): i64 {
 export function random_u32(): u32 {
   return <u32>env.random_u32();
 }
+
+// =============================================================================================
+// Module namespaces (secfilter, dispatcher): Kamailio's secf_* and ds_* functions. Each answers
+// -6 UNIMPLEMENTED when its module is not configured on the node (docs/abi/v1.md "Module namespaces").
+// =============================================================================================
+
+export * from "./secfilter";
+export * from "./dispatcher";

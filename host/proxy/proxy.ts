@@ -1,0 +1,920 @@
+/**
+ * The proxy core (RFC 3261 §16, Kamailio tm + core forwarding, kamailio.md §4.2):
+ *
+ *   t_relay()   stateful relay: a server transaction for the request, 100 Trying for INVITE, one
+ *               client transaction per branch (the R-URI or $du, plus the destination set: parallel
+ *               forking, §16.5–16.6), response processing (§16.7): provisionals and every 2xx
+ *               forwarded at once, finals collected until every branch ended, then failure_route
+ *               (serial forking: new branches + t_relay again) or the best response upstream.
+ *   forward()   stateless relay (§16.11): a Via whose branch is a hash of the incoming one, so
+ *               retransmissions get the same branch; used for ACK of 2xx and whenever the plugin
+ *               asks for it.
+ *   CANCEL      matched to its INVITE server transaction: answered 200, CANCEL sent on every branch
+ *               that received a provisional (and on the others once they do, Kamailio
+ *               cancel_b_method 1 / RFC 3261 §9.1), 487 upstream once the branches answer.
+ *   responses   matched to client transactions by the transaction layer; unmatched responses whose
+ *               top Via is ours are forwarded statelessly to the next Via (§16.11, §18.2.2).
+ *
+ * Branch requests are copies of the request as request_route left it (re-parsed from its bytes), so
+ * branch_route can edit each one separately. Route hooks run on the plugin version that was routing
+ * when the transaction was created (pinning). Hooks never re-enter the plugin: a t_relay() called from
+ * a hook is recorded and performed when the hook returns (Kamailio too relays when the route ends).
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
+import { Errors } from '../errors/registry.js';
+import { parseMessage } from '../sip/parser.js';
+import type { SipMessage } from '../sip/types.js';
+import type { Channel } from '../transport/types.js';
+import { stripBrackets } from '../transport/reply-route.js';
+import {
+  buildCancel, ClientState, RequestMatch, type ClientTransaction, type ClientTransactionUser, type SentRequest,
+  type ServerTransaction, type ServerTransactionUser, type TransactionLayer,
+} from '../transaction/index.js';
+import { pickBestResponse } from './best-response.js';
+import { DestinationSet, type BranchTarget } from './dset.js';
+import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
+import type { IsMyself } from './record-route.js';
+import { nextHopOf, Resolver, type NextHop, type ResolvedAddress } from './resolver.js';
+
+/** Sockets the proxy may send through (the server's listeners). */
+export interface ChannelProvider {
+  /** a channel able to reach `address:port` over that protocol and address family; null when none listens. */
+  channelFor(proto: Proto, family: 4 | 6, address: string, port: number): Channel | null;
+}
+
+/** Builds a reply from a request (the stateless replier, RFC 3261 §8.2.6). */
+export interface ReplyBuilder {
+  build(req: SipMessage, source: Endpoint, code: number, reason: string, extra?: readonly string[], more?: readonly string[]): Buffer;
+  toTagFor(req: SipMessage): string;
+}
+
+/**
+ * Pins plugin versions for transactions (host/wasm/manager.ts PluginManager.pin/release): a
+ * transaction's hooks run on the version current when it was created, even after a reload.
+ */
+export interface HookPinner {
+  pin(): TmHooks | null;
+  release(hooks: TmHooks): void;
+}
+
+export interface ProxyOptions {
+  layer: TransactionLayer;
+  /** plugin version pinning; without it a transaction keeps the hooks given to setActiveHooks(). */
+  pinner?: HookPinner;
+  channels: ChannelProvider;
+  replies: ReplyBuilder;
+  isMyself: IsMyself;
+  log: Logger;
+  resolver?: Resolver;
+}
+
+export interface ProxyStats {
+  relayed: number;
+  branches: number;
+  forwardedStateless: number;
+  responsesForwarded: number;
+  responsesForwardedStateless: number;
+  responsesDropped: number;
+  cancelsReceived: number;
+  cancelsSent: number;
+  failureRoutes: number;
+  localReplies: number;
+  relayFailures: number;
+}
+
+/** Kamailio tm reasons of locally generated replies. */
+const REASON_408 = 'Request Timeout';
+const REASON_487 = 'Request Terminated';
+const REASON_478 = 'Unresolvable destination';
+const RELAY_TOO_MANY_HOPS = -3;
+
+/** the reply a relay that sent nothing gets: 483 (Max-Forwards 0), the branches' best, or 500. */
+function relayFailureReply(rc: number, cell: ProxyTransaction): [number, string] {
+  if (rc === RELAY_TOO_MANY_HOPS) return [483, 'Too Many Hops'];
+  const best = cell.bestStatus();
+  if (best === 478) return [478, REASON_478];
+  if (best === 482) return [482, 'Loop Detected'];
+  if (best >= 300 && best !== 503) return [best, best === 487 ? REASON_487 : 'Relay Failed'];
+  return [500, 'Server Internal Error'];
+}
+
+/** tm state of one request context (armed routes and timeouts before t_relay, the transaction after). */
+class TmRequestState {
+  branchRoute = NO_ROUTE;
+  replyRoute = NO_ROUTE;
+  failureRoute = NO_ROUTE;
+  fr: number | undefined;
+  frInv: number | undefined;
+  relayPending = false;
+  cell: ProxyTransaction | null = null;
+}
+
+/** A CANCEL (or other fire-and-forget request) client transaction: its responses need no processing. */
+const IGNORE_RESPONSES: ClientTransactionUser = {
+  onClientResponse() {},
+  onClientTimeout() {},
+};
+
+const enum BranchState {
+  /** waiting for DNS. */
+  Resolving = 0,
+  /** client transaction running. */
+  Pending = 1,
+  /** final response, timeout or local failure. */
+  Done = 2,
+}
+
+/** One outgoing branch of a proxy transaction. */
+class ProxyBranch implements ClientTransactionUser {
+  state = BranchState.Resolving;
+  ct: ClientTransaction | null = null;
+  /** final status (0 = none yet). */
+  status = 0;
+  reason = '';
+  /** the final response received (null for local outcomes: timeout, unresolvable ...). */
+  response: SipMessage | null = null;
+  provisional = false;
+  cancelPending = false;
+  cancelSent = false;
+
+  constructor(
+    readonly cell: ProxyTransaction,
+    readonly index: number,
+    readonly request: SipMessage,
+  ) {}
+
+  onClientResponse(_ct: ClientTransaction, msg: SipMessage, source: Endpoint): void {
+    this.cell.onBranchResponse(this, msg, source);
+  }
+
+  onClientTimeout(): void {
+    this.cell.onBranchTimeout(this);
+  }
+}
+
+/** Kamailio's "cell": one server transaction and its branches. */
+export class ProxyTransaction implements ServerTransactionUser {
+  readonly branches: ProxyBranch[] = [];
+  branchRoute = NO_ROUTE;
+  replyRoute = NO_ROUTE;
+  failureRoute = NO_ROUTE;
+  fr: number | undefined;
+  frInv: number | undefined;
+  canceled = false;
+  cancelReasons: string[] | undefined;
+  inFailureRoute = false;
+  /** true while relay() creates branches: completion is checked once they all exist. */
+  relaying = false;
+  /** R-URI and $du when the last relay happened (failure_route starts from them). */
+  relayRuri = '';
+  relayDst: string | null = null;
+  private maxForwardsDone = false;
+  private terminated = false;
+
+  constructor(
+    readonly proxy: ProxyCore,
+    readonly server: ServerTransaction,
+    readonly ctx: MessageContext,
+    readonly state: TmRequestState,
+    /** the plugin version that created the transaction (pinned for later hooks). */
+    readonly hooks: TmHooks | null,
+  ) {
+    server.user = this;
+  }
+
+  get request(): SipMessage {
+    return this.server.request;
+  }
+
+  /** the branch count still waiting for a final outcome. */
+  get pendingBranches(): number {
+    let n = 0;
+    for (const b of this.branches) if (b.state !== BranchState.Done) n++;
+    return n;
+  }
+
+  onServerTerminated(): void {
+    this.terminated = true;
+    this.proxy.releaseHooks(this.hooks);
+  }
+
+  /** RFC 3261 §16.6 step 3 (once per transaction): decrement Max-Forwards, or add 70 when absent; false: 483. */
+  prepareMaxForwards(): boolean {
+    if (this.maxForwardsDone) return true;
+    if (!ensureMaxForwardsProcessed(this.request)) return false;
+    this.maxForwardsDone = true;
+    return true;
+  }
+
+  // ---- responses ---------------------------------------------------------------------------
+
+  onBranchResponse(branch: ProxyBranch, resp: SipMessage, source: Endpoint): void {
+    const proxy = this.proxy;
+    const status = resp.status;
+    if (this.replyRoute !== NO_ROUTE && this.hooks?.onReplyRoute !== undefined) {
+      const hctx = proxy.newHookContext(resp, source, this.ctx.local, null);
+      const action = proxy.runHook(this, branch.index, () => this.hooks!.onReplyRoute!(hctx, this.replyRoute, status));
+      if (action === Action.DROP && status < 200) {
+        this.afterProvisional(branch);
+        return;
+      }
+    }
+    if (status < 200) {
+      this.afterProvisional(branch);
+      // §16.7 step 5: 100 is not forwarded; other provisionals are, until a final was sent
+      if (status > 100 && !this.server.finalSent) proxy.forwardUpstream(this, resp);
+      return;
+    }
+    if (status < 300) {
+      const first = branch.state !== BranchState.Done;
+      branch.state = BranchState.Done;
+      branch.status = status;
+      proxy.forwardUpstream(this, resp); // every 2xx goes upstream (§16.7 step 5)
+      // §16.7 step 10: once a 2xx was forwarded, the other pending branches are cancelled
+      if (first) this.cancelBranches(branch);
+      return;
+    }
+    if (branch.state === BranchState.Done) return;
+    branch.state = BranchState.Done;
+    branch.status = status;
+    branch.reason = resp.reason;
+    branch.response = resp;
+    if (status >= 600) this.cancelBranches(branch); // §16.7 step 5: a 6xx ends the search
+    this.checkCompletion();
+  }
+
+  private afterProvisional(branch: ProxyBranch): void {
+    branch.provisional = true;
+    if (branch.cancelPending) this.proxy.sendCancel(this, branch);
+  }
+
+  onBranchTimeout(branch: ProxyBranch): void {
+    if (branch.state === BranchState.Done) return;
+    // RFC 3261 §16.8: an INVITE branch that had a provisional is CANCELed
+    if (branch.provisional && branch.request.method === 'INVITE') this.proxy.sendCancel(this, branch);
+    this.finishLocally(branch, this.canceled ? 487 : 408, this.canceled ? REASON_487 : REASON_408);
+  }
+
+  /** a branch ends without a response (timeout, unresolvable, dropped ...). */
+  finishLocally(branch: ProxyBranch, status: number, reason: string): void {
+    if (branch.state === BranchState.Done) return;
+    branch.state = BranchState.Done;
+    branch.status = status;
+    branch.reason = reason;
+    this.checkCompletion();
+  }
+
+  /** CANCEL every pending branch except `except` (RFC 3261 §9.1, §16.10). */
+  cancelBranches(except: ProxyBranch | null): void {
+    for (const b of this.branches) {
+      if (b === except || b.state === BranchState.Done) continue;
+      if (b.state === BranchState.Resolving) {
+        this.finishLocally(b, 487, REASON_487);
+        continue;
+      }
+      if (b.provisional) this.proxy.sendCancel(this, b);
+      else b.cancelPending = true; // §9.1: no CANCEL before a provisional response
+    }
+  }
+
+  /** an upstream CANCEL for this transaction. */
+  cancel(reasons: string[] | undefined): void {
+    if (this.canceled) return;
+    this.canceled = true;
+    this.cancelReasons = reasons;
+    this.cancelBranches(null);
+  }
+
+  /** every branch ended: failure_route, then the best response upstream (§16.7 step 6). */
+  checkCompletion(): void {
+    if (this.pendingBranches > 0 || this.inFailureRoute || this.relaying || this.terminated) return;
+    if (this.server.finalSent) return; // a 2xx went up already
+    const proxy = this.proxy;
+    if (this.failureRoute !== NO_ROUTE && this.hooks?.failureRoute !== undefined) {
+      const route = this.failureRoute;
+      this.failureRoute = NO_ROUTE; // Kamailio: failure_route must re-arm itself with t_on_failure
+      proxy.runFailureRoute(this, route);
+      if (this.server.finalSent || this.pendingBranches > 0) return;
+    }
+    this.sendBestResponse();
+  }
+
+  private sendBestResponse(): void {
+    const proxy = this.proxy;
+    const statuses = this.branches.map((b) => b.status);
+    const best = pickBestResponse(statuses);
+    if (best < 0) {
+      proxy.replyLocally(this, this.canceled ? 487 : 408, this.canceled ? REASON_487 : REASON_408);
+      return;
+    }
+    const b = this.branches[best]!;
+    if (b.status === 503) {
+      proxy.replyLocally(this, 500, 'Server Internal Error'); // §16.7 step 6
+      return;
+    }
+    if (b.response !== null) proxy.forwardUpstream(this, b.response);
+    else proxy.replyLocally(this, b.status, b.reason);
+  }
+
+  /** the status the transaction's best branch has (Kamailio $T_reply_code); 0 = none. */
+  bestStatus(): number {
+    const best = pickBestResponse(this.branches.map((b) => b.status));
+    return best < 0 ? 0 : this.branches[best]!.status;
+  }
+
+  /** @internal */
+  addBranch(request: SipMessage): ProxyBranch {
+    const b = new ProxyBranch(this, this.branches.length, request);
+    this.branches.push(b);
+    return b;
+  }
+}
+
+export class ProxyCore {
+  readonly layer: TransactionLayer;
+  readonly dset = new DestinationSet();
+  readonly resolver: Resolver;
+  readonly stats: ProxyStats = {
+    relayed: 0,
+    branches: 0,
+    forwardedStateless: 0,
+    responsesForwarded: 0,
+    responsesForwardedStateless: 0,
+    responsesDropped: 0,
+    cancelsReceived: 0,
+    cancelsSent: 0,
+    failureRoutes: 0,
+    localReplies: 0,
+    relayFailures: 0,
+  };
+  private readonly channels: ChannelProvider;
+  private readonly replies: ReplyBuilder;
+  readonly isMyself: IsMyself;
+  private readonly log: Logger;
+  private pinner: HookPinner | undefined;
+  private readonly states = new WeakMap<MessageContext, TmRequestState>();
+  /** the plugin routing the current request (pinned into the transactions it creates). */
+  private activeHooks: TmHooks | null = null;
+  /** branch index of the hook being run (t_branch_index), -1 outside branch/reply hooks. */
+  private hookBranch = -1;
+  /** the transaction whose hook is running. */
+  private hookCell: ProxyTransaction | null = null;
+  private nextHookContextId = 0x40000000;
+
+  constructor(opts: ProxyOptions) {
+    this.layer = opts.layer;
+    this.channels = opts.channels;
+    this.replies = opts.replies;
+    this.isMyself = opts.isMyself;
+    this.log = opts.log;
+    this.pinner = opts.pinner;
+    this.resolver = opts.resolver ?? new Resolver();
+  }
+
+  // ==== pipeline entry points ==================================================================
+
+  /** Sets (or clears) the plugin version pinning (the plugin manager). */
+  setPinner(pinner: HookPinner | undefined): void {
+    this.pinner = pinner;
+  }
+
+  /** The plugin about to route a request (its transactions pin it). */
+  setActiveHooks(hooks: TmHooks | null): void {
+    this.activeHooks = hooks;
+  }
+
+  /**
+   * A request arrived: transaction matching first (§17.2.3). Returns true when the transaction layer
+   * consumed it (retransmission, ACK of a non-2xx, CANCEL of a known INVITE); false: route it.
+   */
+  receiveRequest(msg: SipMessage, source: Endpoint, channel: Channel): boolean {
+    const layer = this.layer;
+    switch (layer.receiveRequest(msg)) {
+      case RequestMatch.Retransmission:
+      case RequestMatch.AckAbsorbed:
+        return true;
+      case RequestMatch.CancelMatched:
+        this.onCancel(msg, source, channel, layer.matched!);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * A response arrived: to its client transaction, else stateless forwarding when its top Via is
+   * ours. false when it was dropped (not ours, or a late non-2xx of a finished transaction).
+   */
+  receiveResponse(msg: SipMessage, source: Endpoint): boolean {
+    if (this.layer.receiveResponse(msg, source)) return true;
+    return this.forwardResponseStatelessly(msg);
+  }
+
+  /**
+   * After request_route returned: performs a t_relay() the plugin asked for, or the RELAY action.
+   * Returns true when the request was relayed (or a reply was sent for it by tm).
+   */
+  afterRequestRoute(ctx: MessageContext, action: Action): boolean {
+    const state = this.states.get(ctx);
+    const pending = state?.relayPending === true;
+    if (state !== undefined) state.relayPending = false;
+    if (action === Action.ERROR) return false;
+    if (!pending && action !== Action.RELAY) return false;
+    const rc = this.relay(ctx);
+    if (rc < 0 && ctx.msg.method !== 'ACK') {
+      // nothing could be sent: answer statefully when a transaction exists, else the caller replies
+      const cell = this.states.get(ctx)?.cell;
+      if (cell !== null && cell !== undefined && !cell.server.finalSent) {
+        const [code, reason] = relayFailureReply(rc, cell);
+        this.replyLocally(cell, code, reason);
+        return true;
+      }
+      return false;
+    }
+    return true;
+  }
+
+  // ==== plugin functions (tm / rr namespaces) ==================================================
+
+  /** tm t_relay() called from a hook: validated now, performed when the hook returns. 1 ok, -1 no destination. */
+  requestRelay(ctx: MessageContext): number {
+    const msg = ctx.msg;
+    if (msg.kind !== 'request') return -1;
+    const target = ctx.dstUri ?? msg.requestUri;
+    if (nextHopOf(target) === null && this.dset.count(ctx) === 0 && (ctx.branches?.length ?? 0) === 0) return -1;
+    this.stateOf(ctx).relayPending = true;
+    return 1;
+  }
+
+  /**
+   * Stateful relay now (Kamailio t_relay): 1 relayed (branches sent or resolving), -1 failure,
+   * -2 no branch could be resolved, -3 Max-Forwards was 0. An ACK is forwarded statelessly (it
+   * creates no transaction).
+   */
+  relay(ctx: MessageContext): number {
+    const msg = ctx.msg;
+    if (msg.kind !== 'request') return -1;
+    if (msg.method === 'ACK') return this.forward(ctx);
+    const state = this.stateOf(ctx);
+    let cell = state.cell;
+    if (cell === null) {
+      const channel = channelOfContext(ctx) ?? this.channels.channelFor(ctx.source.proto, ctx.source.family, ctx.source.address, ctx.source.port);
+      if (channel === null) return -1;
+      const st = this.layer.createServer(msg, ctx.source, channel);
+      if (st === null) return -1;
+      cell = st.user instanceof ProxyTransaction ? st.user : new ProxyTransaction(this, st, ctx, state, this.pinHooks());
+      state.cell = cell;
+    }
+    if (cell.server.finalSent) return -1;
+    // routes and timeouts armed so far apply to the branches created now
+    cell.branchRoute = state.branchRoute;
+    cell.replyRoute = state.replyRoute;
+    cell.failureRoute = state.failureRoute;
+    if (state.fr !== undefined) cell.fr = state.fr;
+    if (state.frInv !== undefined) cell.frInv = state.frInv;
+
+    if (msg.method === 'INVITE' && this.layer.config.auto100 && cell.server.lastStatus === 0) {
+      this.replyLocally(cell, 100, 'Trying');
+    }
+
+    const targets: BranchTarget[] = [];
+    const ruriIsNew = !cell.inFailureRoute || msg.requestUri !== cell.relayRuri || ctx.dstUri !== cell.relayDst;
+    if (ruriIsNew) targets.push({ uri: msg.requestUri, dstUri: ctx.dstUri });
+    for (const t of this.dset.take(ctx)) targets.push(t);
+    const extra = ctx.branches; // registrar lookup's other contacts (append_branches)
+    if (extra !== undefined && extra.length > 0) {
+      for (const uri of extra) targets.push({ uri, dstUri: null });
+      extra.length = 0;
+    }
+    if (targets.length === 0) return -1;
+    cell.relayRuri = msg.requestUri;
+    cell.relayDst = ctx.dstUri;
+    if (!cell.prepareMaxForwards()) return RELAY_TOO_MANY_HOPS;
+    this.stats.relayed++;
+
+    const base = msg.toBuffer();
+    let live = 0;
+    let unresolvable = 0;
+    cell.relaying = true;
+    try {
+      for (const t of targets) {
+        const outcome = this.startBranch(cell, base, t);
+        if (outcome > 0) live++;
+        else if (outcome === -2) unresolvable++;
+      }
+    } finally {
+      cell.relaying = false;
+    }
+    if (live > 0) return 1;
+    this.stats.relayFailures++;
+    if (ctx.log.isLevelEnabled('info')) {
+      ctx.log.info({ code: Errors.TM_RELAY.code, ruri: msg.requestUri, du: ctx.dstUri, branches: cell.branches.map((b) => b.status) }, 't_relay sent no branch [E9003]');
+    }
+    return unresolvable > 0 ? -2 : -1;
+  }
+
+  /** Kamailio forward(): stateless relay to $du or the R-URI (§16.11). 1 sent (or resolving), -1 failed. */
+  forward(ctx: MessageContext): number {
+    const msg = ctx.msg;
+    if (msg.kind !== 'request') return -1;
+    const hop = nextHopOf(ctx.dstUri ?? msg.requestUri);
+    if (hop === null) return -1;
+    if (!ensureMaxForwardsProcessed(msg)) return -1; // §16.11: stateless forwarding follows §16.6 too
+    const branch = statelessBranch(msg);
+    const send = (addr: ResolvedAddress | null): boolean => {
+      if (addr === null || this.isMyself(addr.address, hop.port)) return false;
+      const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port);
+      if (channel === null) return false;
+      msg.addHeader('Via', viaValue(channel, hop.proto, branch), 'first');
+      channel.send(msg.toBuffer(), addr.address, hop.port);
+      this.stats.forwardedStateless++;
+      return true;
+    };
+    const cached = this.resolver.resolveCached(hop.host);
+    if (cached !== undefined) return send(cached) ? 1 : -1;
+    void this.resolver.resolve(hop.host).then((a) => {
+      if (!send(a)) this.log.debug({ host: hop.host }, 'forward(): next hop does not resolve');
+    });
+    return 1;
+  }
+
+  /** tm t_reply(code, reason): a stateful reply (creates the transaction when needed). 1 sent, -1 failed. */
+  tReply(ctx: MessageContext, code: number, reason: string): number {
+    const msg = ctx.msg;
+    if (msg.kind !== 'request' || msg.method === 'ACK' || code < 100 || code > 699) return -1;
+    const state = this.stateOf(ctx);
+    let cell = state.cell;
+    if (cell === null) {
+      const channel = channelOfContext(ctx) ?? this.channels.channelFor(ctx.source.proto, ctx.source.family, ctx.source.address, ctx.source.port);
+      if (channel === null) return -1;
+      const st = this.layer.createServer(msg, ctx.source, channel);
+      if (st === null) return -1;
+      cell = st.user instanceof ProxyTransaction ? st.user : new ProxyTransaction(this, st, ctx, state, this.pinHooks());
+      state.cell = cell;
+    }
+    const ok = this.replyLocally(cell, code, reason, ctx.replyHeaders);
+    if (ok && code >= 200) ctx.replied = true;
+    return ok ? 1 : -1;
+  }
+
+  tOnBranch(ctx: MessageContext, route: number): number {
+    this.stateOf(ctx).branchRoute = route;
+    return 1;
+  }
+
+  tOnReply(ctx: MessageContext, route: number): number {
+    const s = this.stateOf(ctx);
+    s.replyRoute = route;
+    if (s.cell !== null) s.cell.replyRoute = route;
+    return 1;
+  }
+
+  tOnFailure(ctx: MessageContext, route: number): number {
+    const s = this.stateOf(ctx);
+    s.failureRoute = route;
+    if (s.cell !== null && s.cell.inFailureRoute) s.cell.failureRoute = route;
+    return 1;
+  }
+
+  /** tm t_set_fr-like: per-transaction fr_timer / fr_inv_timer (ms, 0 = keep). */
+  tSetTimeouts(ctx: MessageContext, frMs: number, frInvMs: number): number {
+    const s = this.stateOf(ctx);
+    if (frMs > 0) s.fr = frMs;
+    if (frInvMs > 0) s.frInv = frInvMs;
+    return 1;
+  }
+
+  /** t_is_canceled(): 1 when the transaction of the hook being run (or of ctx) was CANCELed, else -1. */
+  tIsCanceled(ctx: MessageContext): number {
+    const cell = this.hookCell ?? this.states.get(ctx)?.cell ?? null;
+    return cell !== null && cell.canceled ? 1 : -1;
+  }
+
+  /** t_branch_index(): the branch of the running branch_route / onreply_route; -1 elsewhere. */
+  tBranchIndex(): number {
+    return this.hookBranch;
+  }
+
+  /** The transaction a context belongs to (tests, RPC). */
+  transactionOf(ctx: MessageContext): ProxyTransaction | null {
+    return this.states.get(ctx)?.cell ?? null;
+  }
+
+  // ==== internals ==============================================================================
+
+  /** the hooks a new transaction keeps: a pinned version (with a pinner) or the active plugin. */
+  private pinHooks(): TmHooks | null {
+    if (this.pinner !== undefined && this.activeHooks !== null) return this.pinner.pin() ?? this.activeHooks;
+    return this.activeHooks;
+  }
+
+  /** @internal a transaction ended: its pin is released. */
+  releaseHooks(hooks: TmHooks | null): void {
+    if (hooks !== null && this.pinner !== undefined) this.pinner.release(hooks);
+  }
+
+  private stateOf(ctx: MessageContext): TmRequestState {
+    let s = this.states.get(ctx);
+    if (s === undefined) this.states.set(ctx, (s = new TmRequestState()));
+    return s;
+  }
+
+  /** @internal */
+  newHookContext(msg: SipMessage, source: Endpoint, local: Endpoint, dstUri: string | null): HookContext {
+    const id = this.nextHookContextId;
+    this.nextHookContextId = id >= 0x7fffffff ? 0x40000000 : id + 1;
+    return new HookContext(id, msg, source, local, dstUri, this.log);
+  }
+
+  /** @internal runs a hook of `cell` with the branch index and transaction exposed to tm imports. */
+  runHook(cell: ProxyTransaction, branch: number, fn: () => Action): Action {
+    const prevBranch = this.hookBranch;
+    const prevCell = this.hookCell;
+    const prevHooks = this.activeHooks;
+    this.hookBranch = branch;
+    this.hookCell = cell;
+    this.activeHooks = cell.hooks;
+    try {
+      return fn();
+    } catch (e) {
+      // hooks do not throw (LoadedPlugin contract): this is a host bug, logged with its code
+      this.log.error({ err: (e as Error).message, code: Errors.TM_HOOK.code }, 'tm hook failed [E9004]');
+      return Action.ERROR;
+    } finally {
+      this.hookBranch = prevBranch;
+      this.hookCell = prevCell;
+      this.activeHooks = prevHooks;
+    }
+  }
+
+  /** @internal failure_route: the request as at relay time, then a t_relay() it asked for. */
+  runFailureRoute(cell: ProxyTransaction, route: number): void {
+    this.stats.failureRoutes++;
+    const ctx = cell.ctx;
+    const msg = ctx.msg;
+    // Kamailio: failure_route sees the R-URI (and $du) the failed relay used
+    if (msg.requestUri !== cell.relayRuri) msg.setRequestUri(cell.relayRuri);
+    ctx.dstUri = cell.relayDst;
+    cell.state.relayPending = false;
+    cell.state.failureRoute = NO_ROUTE; // must be re-armed inside failure_route
+    cell.inFailureRoute = true;
+    let action: Action;
+    try {
+      action = this.runHook(cell, -1, () => cell.hooks!.failureRoute!(ctx, route));
+      if (cell.state.relayPending && action !== Action.ERROR && !cell.server.finalSent) {
+        cell.state.relayPending = false;
+        const prev = this.activeHooks;
+        this.activeHooks = cell.hooks;
+        try {
+          this.relay(ctx);
+        } finally {
+          this.activeHooks = prev;
+        }
+      }
+    } finally {
+      cell.inFailureRoute = false;
+      cell.state.relayPending = false;
+    }
+    if (action === Action.ERROR && !cell.server.finalSent) this.replyLocally(cell, 500, 'Server Internal Error');
+  }
+
+  /**
+   * Creates one branch: copy of the request, branch_route, Via, next hop, client transaction.
+   * Returns 1 started (or resolving), 0 dropped/failed, -2 unresolvable.
+   */
+  private startBranch(cell: ProxyTransaction, base: Buffer, target: BranchTarget): number {
+    const parsed = parseMessage(base);
+    if (!parsed.ok) return 0;
+    const req = parsed.message;
+    try {
+      if (req.requestUri !== target.uri) req.setRequestUri(target.uri);
+    } catch {
+      return 0;
+    }
+    const branch = cell.addBranch(req);
+    this.stats.branches++;
+    let dst = target.dstUri;
+    if (cell.branchRoute !== NO_ROUTE && cell.hooks?.branchRoute !== undefined) {
+      const hctx = this.newHookContext(req, cell.ctx.source, cell.ctx.local, dst);
+      const route = cell.branchRoute;
+      const action = this.runHook(cell, branch.index, () => cell.hooks!.branchRoute!(hctx, route, branch.index));
+      if (action === Action.DROP) {
+        // Kamailio: drop in branch_route discards this branch only
+        cell.finishLocally(branch, 0, '');
+        return 0;
+      }
+      dst = hctx.dstUri;
+    }
+    const hop = nextHopOf(dst ?? req.requestUri);
+    if (hop === null) {
+      cell.finishLocally(branch, 478, REASON_478);
+      return -2;
+    }
+    const cached = this.resolver.resolveCached(hop.host);
+    if (cached === null) {
+      cell.finishLocally(branch, 478, REASON_478);
+      return -2;
+    }
+    if (cached !== undefined) return this.sendBranch(cell, branch, hop, cached) ? 1 : 0;
+    void this.resolver.resolve(hop.host).then((addr) => {
+      if (branch.state !== BranchState.Resolving) return; // cancelled meanwhile
+      if (addr === null) cell.finishLocally(branch, 478, REASON_478);
+      else if (cell.canceled) cell.finishLocally(branch, 487, REASON_487);
+      else this.sendBranch(cell, branch, hop, addr);
+    });
+    return 1;
+  }
+
+  private sendBranch(cell: ProxyTransaction, branch: ProxyBranch, hop: NextHop, addr: ResolvedAddress): boolean {
+    if (this.isMyself(addr.address, hop.port)) {
+      // RFC 3261 §16.3 step 4 / §21.4.20: a request sent to ourselves would loop
+      cell.finishLocally(branch, 482, 'Loop Detected');
+      return false;
+    }
+    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port);
+    if (channel === null) {
+      cell.finishLocally(branch, 503, 'Service Unavailable');
+      return false;
+    }
+    const req = branch.request;
+    const id = this.layer.newBranch();
+    const via = viaValue(channel, hop.proto, id);
+    req.addHeader('Via', via, 'first');
+    const sent: SentRequest = {
+      method: req.method,
+      requestUri: req.requestUri,
+      via,
+      from: req.header('from') ?? '',
+      to: req.header('to') ?? '',
+      callId: req.callId,
+      cseq: req.cseq?.seq ?? 0,
+      routes: req.headerValues('route'),
+    };
+    branch.state = BranchState.Pending;
+    branch.ct = this.layer.startClient({
+      branch: id,
+      request: req.toBuffer(),
+      sent,
+      channel,
+      address: addr.address,
+      port: hop.port,
+      user: branch,
+      fr: cell.fr,
+      frInv: cell.frInv,
+    });
+    return true;
+  }
+
+  /** @internal sends a CANCEL for a branch (once). */
+  sendCancel(cell: ProxyTransaction, branch: ProxyBranch): void {
+    const ct = branch.ct;
+    branch.cancelPending = false;
+    if (ct === null || branch.cancelSent || ct.method !== 'INVITE' || ct.state > ClientState.Proceeding) return;
+    branch.cancelSent = true;
+    this.stats.cancelsSent++;
+    const buf = buildCancel(ct.sent, cell.cancelReasons);
+    this.layer.startClient({
+      branch: ct.branch,
+      request: buf,
+      sent: { ...ct.sent, method: 'CANCEL' },
+      channel: ct.channel,
+      address: ct.address,
+      port: ct.port,
+      user: IGNORE_RESPONSES,
+    });
+  }
+
+  /** CANCEL of an existing INVITE server transaction (RFC 3261 §9.2, §16.10). */
+  private onCancel(cancel: SipMessage, source: Endpoint, channel: Channel, invite: ServerTransaction): void {
+    this.stats.cancelsReceived++;
+    const cst = this.layer.createServer(cancel, source, channel);
+    if (cst !== null) {
+      cst.respond(200, this.replies.build(cancel, source, 200, 'canceling'), this.replies.toTagFor(cancel));
+    }
+    const cell = invite.user;
+    if (cell instanceof ProxyTransaction) {
+      const reasons = cancel.headerValues('reason');
+      cell.cancel(reasons.length > 0 ? reasons : undefined);
+    } else if (!invite.finalSent) {
+      // a transaction without branches (e.g. t_reply 180 only): terminate the INVITE with 487
+      const buf = this.replies.build(invite.request, invite.source, 487, REASON_487);
+      invite.respond(487, buf, this.replies.toTagFor(invite.request));
+    }
+  }
+
+  /** @internal a branch response goes upstream without our Via (§16.7 step 9). */
+  forwardUpstream(cell: ProxyTransaction, resp: SipMessage): void {
+    if (resp.vias.length < 2) return;
+    resp.removeHeader('via', 0);
+    if (cell.server.respond(resp.status, resp.toBuffer(), resp.to?.tag)) this.stats.responsesForwarded++;
+  }
+
+  /** @internal a reply built by tm (100 Trying, 408, 487, t_reply ...). */
+  replyLocally(cell: ProxyTransaction, code: number, reason: string, extra?: readonly string[]): boolean {
+    const req = cell.request;
+    const server = cell.server;
+    try {
+      const buf = this.replies.build(req, server.source, code, reason, extra);
+      const ok = server.respond(code, buf, code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined);
+      if (ok) this.stats.localReplies++;
+      return ok;
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message, callid: req.callId, code }, 'cannot build a tm reply');
+      return false;
+    }
+  }
+
+  /**
+   * §16.11 / §18.2.2: a response no transaction claims is forwarded when its top Via is ours: our
+   * Via removed, sent to the next Via (received / rport honoured). Late non-2xx responses of our own
+   * stateful branches (the transaction is gone) are dropped.
+   */
+  private forwardResponseStatelessly(resp: SipMessage): boolean {
+    const top = resp.vias[0];
+    if (top === undefined || !this.isMyself(top.host, top.port) || resp.vias.length < 2) {
+      this.stats.responsesDropped++;
+      return false;
+    }
+    if (resp.status >= 300 || resp.status < 200) {
+      if (top.branch !== undefined && this.layer.isOwnBranch(top.branch)) {
+        this.stats.responsesDropped++;
+        return false;
+      }
+    }
+    resp.removeHeader('via', 0);
+    const next = resp.vias[0]!;
+    const host = stripBrackets(next.received ?? next.maddr ?? next.host);
+    const port = typeof next.rport === 'number' ? next.rport : next.port ?? 5060;
+    const proto: Proto = next.transport === 'TCP' ? 'tcp' : 'udp';
+    const send = (addr: ResolvedAddress | null): void => {
+      const channel = addr === null ? null : this.channels.channelFor(proto, addr.family, addr.address, port);
+      if (channel === null || addr === null) {
+        this.stats.responsesDropped++;
+        return;
+      }
+      channel.send(resp.toBuffer(), addr.address, port);
+      this.stats.responsesForwardedStateless++;
+    };
+    const cached = this.resolver.resolveCached(host);
+    if (cached !== undefined) send(cached);
+    else void this.resolver.resolve(host).then(send);
+    return true;
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+/** the channel a request context arrived on, when the context exposes it (RequestContext does). */
+function channelOfContext(ctx: MessageContext): Channel | null {
+  const c = (ctx as { channel?: Channel }).channel;
+  return c !== undefined && typeof c.send === 'function' ? c : null;
+}
+
+function viaValue(channel: Channel, proto: Proto, branch: string): string {
+  const local = channel.local;
+  const host = local.address.includes(':') ? `[${local.address}]` : local.address;
+  return `SIP/2.0/${proto === 'tcp' ? 'TCP' : 'UDP'} ${host}:${local.port};branch=${branch}`;
+}
+
+const MAX_FORWARDS_RE = /\r?\n[Mm][Aa][Xx]-[Ff][Oo][Rr][Ww][Aa][Rr][Dd][Ss][ \t]*:[ \t]*(\d+)/;
+
+/**
+ * RFC 3261 §16.6 step 3: the forwarded request carries Max-Forwards decremented by one, or 70 when
+ * the request had none. When the plugin already did it (maxfwd_process, as kamailio.cfg does in
+ * REQINIT), the value differs from the received one and is left alone, so it is never decremented twice.
+ * Returns false when the request arrived with Max-Forwards 0 and must not be forwarded (§16.3 step 3:
+ * 483; the plugin normally answers it itself after maxfwd_process).
+ */
+export function ensureMaxForwardsProcessed(msg: SipMessage): boolean {
+  const current = msg.maxForwards;
+  const head = msg.raw.toString('latin1', 0, Math.min(msg.raw.length, 8192));
+  const m = MAX_FORWARDS_RE.exec(head);
+  const received = m === null ? undefined : Number(m[1]);
+  if (received === 0) return false;
+  if (current === undefined) {
+    if (msg.headerCount('max-forwards') === 0) msg.setHeader('Max-Forwards', '70');
+    return true;
+  }
+  if (received !== undefined && current === received && current > 0) msg.setHeader('Max-Forwards', String(current - 1));
+  return true;
+}
+
+/**
+ * §16.11: a stateless proxy's branch must be the same for a retransmission and differ between
+ * requests: a hash of the incoming top Via branch (RFC 3261 peers) or of the RFC 2543 matching
+ * fields. An ACK for a non-2xx and a CANCEL carry the INVITE's branch and so get the INVITE's
+ * downstream branch, as the next hop expects.
+ */
+export function statelessBranch(msg: SipMessage): string {
+  const via = msg.vias[0];
+  const h = createHash('md5');
+  if (via?.branch !== undefined && via.branch.startsWith('z9hG4bK')) {
+    h.update(via.branch);
+    h.update(`${via.host}:${via.port ?? ''}`);
+  } else {
+    h.update(`${msg.requestUri}|${msg.from?.tag ?? ''}|${msg.callId}|${msg.cseq?.seq ?? ''}|${via?.raw ?? ''}`);
+  }
+  return `z9hG4bKsl.${h.digest('hex').slice(0, 20)}`;
+}

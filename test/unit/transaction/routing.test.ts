@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import type { Endpoint, MessageContext } from '../../../host/core/context.js';
+import { looseRoute, recordRoute, LR_NO_ROUTE, LR_PRELOADED, LR_ROUTED } from '../../../host/proxy/record-route.js';
+import { pickBestResponse, responseRank } from '../../../host/proxy/best-response.js';
+import { ensureMaxForwardsProcessed, statelessBranch } from '../../../host/proxy/proxy.js';
+import { nextHopOf } from '../../../host/proxy/resolver.js';
+import type { SipMessage } from '../../../host/sip/types.js';
+import { parse } from './helpers.js';
+
+const local: Endpoint = { address: '127.0.0.1', port: 19210, proto: 'udp', family: 4 };
+const isMyself = (host: string, port: number | undefined) => host === '127.0.0.1' && (port ?? 5060) === 19210;
+
+function ctxOf(msg: SipMessage): MessageContext {
+  return {
+    id: 1, msg, source: { ...local, port: 19211 }, local, dstUri: null, vars: new Map(), replied: false,
+    log: pino({ level: 'silent' }), slReply: () => false,
+  };
+}
+
+function req(lines: string[], method = 'INVITE', ruri = 'sip:bob@127.0.0.1:19212', toTag?: string): SipMessage {
+  return parse([
+    `${method} ${ruri} SIP/2.0`,
+    'Via: SIP/2.0/UDP 127.0.0.1:19211;branch=z9hG4bK-r1',
+    'Max-Forwards: 70',
+    'From: <sip:alice@127.0.0.1>;tag=ft1',
+    `To: <sip:bob@127.0.0.1>${toTag ? `;tag=${toTag}` : ''}`,
+    'Call-ID: rr@test',
+    `CSeq: 2 ${method}`,
+    ...lines,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n'));
+}
+
+describe('record_route / loose_route (Kamailio rr, RFC 3261 §16.4, §16.12)', () => {
+  it('record_route inserts <sip:ip:port;lr;ftag=...> above existing Record-Route headers', () => {
+    const msg = req(['Record-Route: <sip:10.0.0.5;lr>']);
+    expect(recordRoute(ctxOf(msg))).toBe(1);
+    expect(msg.headerValues('record-route')).toEqual(['<sip:127.0.0.1:19210;lr;ftag=ft1>', '<sip:10.0.0.5;lr>']);
+  });
+
+  it('no Route: -1', () => {
+    expect(looseRoute(ctxOf(req([], 'BYE', undefined, 'tt')), isMyself)).toBe(LR_NO_ROUTE);
+  });
+
+  it('in-dialog, our Route on top and a loose next hop: Route removed, $du = next hop, 1', () => {
+    const msg = req(['Route: <sip:127.0.0.1:19210;lr;ftag=ft1>, <sip:10.0.0.7:5070;lr>'], 'BYE', undefined, 'tt');
+    const ctx = ctxOf(msg);
+    expect(looseRoute(ctx, isMyself)).toBe(LR_ROUTED);
+    expect(msg.headerValues('route')).toEqual(['<sip:10.0.0.7:5070;lr>']);
+    expect(ctx.dstUri).toBe('sip:10.0.0.7:5070;lr');
+    expect(msg.requestUri).toBe('sip:bob@127.0.0.1:19212');
+  });
+
+  it('in-dialog, only our Route: removed, next hop is the R-URI, 1', () => {
+    const msg = req(['Route: <sip:127.0.0.1:19210;lr>'], 'ACK', undefined, 'tt');
+    const ctx = ctxOf(msg);
+    expect(looseRoute(ctx, isMyself)).toBe(LR_ROUTED);
+    expect(msg.headerCount('route')).toBe(0);
+    expect(ctx.dstUri).toBeNull();
+  });
+
+  it('out-of-dialog with a single Route to us: Route removed, -1 (Kamailio)', () => {
+    const msg = req(['Route: <sip:127.0.0.1:19210;lr>']);
+    expect(looseRoute(ctxOf(msg), isMyself)).toBe(LR_NO_ROUTE);
+    expect(msg.headerCount('route')).toBe(0);
+  });
+
+  it('out-of-dialog with a foreign Route on top: preloaded, $du set, -3', () => {
+    const msg = req(['Route: <sip:10.0.0.8;lr>']);
+    const ctx = ctxOf(msg);
+    expect(looseRoute(ctx, isMyself)).toBe(LR_PRELOADED);
+    expect(ctx.dstUri).toBe('sip:10.0.0.8;lr');
+  });
+
+  it('strict router upstream: R-URI is ours → R-URI = last Route, which is removed (§16.4)', () => {
+    const msg = req(['Route: <sip:10.0.0.7;lr>, <sip:carol@10.0.0.9>'], 'BYE', 'sip:127.0.0.1:19210;lr', 'tt');
+    const ctx = ctxOf(msg);
+    expect(looseRoute(ctx, isMyself)).toBe(LR_ROUTED);
+    expect(msg.requestUri).toBe('sip:carol@10.0.0.9');
+    expect(msg.headerValues('route')).toEqual(['<sip:10.0.0.7;lr>']);
+    expect(ctx.dstUri).toBe('sip:10.0.0.7;lr');
+  });
+
+  it('strict next hop (no lr): R-URI appended as last Route, R-URI = the strict router (§16.6 step 6)', () => {
+    const msg = req(['Route: <sip:127.0.0.1:19210;lr>, <sip:10.0.0.7>'], 'BYE', 'sip:bob@10.0.0.20', 'tt');
+    const ctx = ctxOf(msg);
+    expect(looseRoute(ctx, isMyself)).toBe(LR_ROUTED);
+    expect(msg.requestUri).toBe('sip:10.0.0.7');
+    expect(msg.headerValues('route')).toEqual(['<sip:bob@10.0.0.20>']);
+    expect(ctx.dstUri).toBeNull();
+  });
+});
+
+describe('best response (RFC 3261 §16.7 step 6)', () => {
+  it('6xx wins, then the lowest class; 401/407 preferred in 4xx; 503 last in 5xx', () => {
+    expect(pickBestResponse([486, 603, 302])).toBe(1);
+    expect(pickBestResponse([500, 404, 302])).toBe(2);
+    expect(pickBestResponse([503, 480, 0])).toBe(1);
+    expect(pickBestResponse([486, 407])).toBe(1);
+    expect(pickBestResponse([503, 500])).toBe(1);
+    expect(pickBestResponse([0, 0])).toBe(-1);
+    expect(pickBestResponse([480, 480])).toBe(0);
+    expect(responseRank(404)).toBeLessThan(responseRank(486));
+  });
+});
+
+describe('forwarding helpers', () => {
+  it('Max-Forwards: decremented once; left alone when the plugin already did it; 70 added when absent', () => {
+    const a = req([]);
+    ensureMaxForwardsProcessed(a);
+    expect(a.maxForwards).toBe(69);
+    ensureMaxForwardsProcessed(a); // already differs from the received value
+    expect(a.maxForwards).toBe(69);
+    const b = req([]);
+    b.setHeader('Max-Forwards', '9'); // maxfwd_process(10) lowered and decremented it
+    ensureMaxForwardsProcessed(b);
+    expect(b.maxForwards).toBe(9);
+    const c = req([]);
+    c.removeHeader('max-forwards');
+    ensureMaxForwardsProcessed(c);
+    expect(c.maxForwards).toBe(70);
+  });
+
+  it('stateless branch: stable for retransmissions, shared by ACK/CANCEL of the same INVITE, different for another request', () => {
+    const b1 = statelessBranch(req([]));
+    expect(b1).toMatch(/^z9hG4bK/);
+    expect(statelessBranch(req([]))).toBe(b1);
+    expect(statelessBranch(req([], 'CANCEL'))).toBe(b1);
+    const other = parse(req([]).toBuffer().toString().replace('z9hG4bK-r1', 'z9hG4bK-r2'));
+    expect(statelessBranch(other)).not.toBe(b1);
+  });
+
+  it('next hop of a URI: host, port (default 5060), transport, maddr', () => {
+    expect(nextHopOf('sip:bob@127.0.0.1:19212')).toEqual({ host: '127.0.0.1', port: 19212, proto: 'udp' });
+    expect(nextHopOf('sip:example.com;transport=tcp')).toEqual({ host: 'example.com', port: 5060, proto: 'tcp' });
+    expect(nextHopOf('sips:[::1]')).toEqual({ host: '::1', port: 5061, proto: 'udp' });
+    expect(nextHopOf('sip:x@h;maddr=10.1.1.1')).toEqual({ host: '10.1.1.1', port: 5060, proto: 'udp' });
+    expect(nextHopOf('tel:+123')).toBeNull();
+    expect(nextHopOf('sip:h;transport=sctp')).toBeNull();
+  });
+});
