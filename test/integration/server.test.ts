@@ -312,8 +312,34 @@ describe('actions and failures', () => {
     expect(Math.max(...times), `round trips ${times.map((t) => t.toFixed(1)).join(', ')} ms`).toBeLessThan(250);
   });
 
-  it('RELAY is answered 501 (no forwarding in this version)', async () => {
-    expect(status(await udpExchange((p) => req('UDP', p, { ruri: `sip:relay@127.0.0.1:${PORT}` })))).toBe(501);
+  it('RELAY forwards statefully to the R-URI (transactions are on in startNode): the UAS reply comes back', async () => {
+    const uas = await UdpClient.open();
+    const c = await UdpClient.open();
+    try {
+      c.send(req('UDP', c.port, { ruri: `sip:relay@127.0.0.1:${uas.port}` }));
+      const relayed = await uas.next();
+      expect(relayed).toMatch(/^OPTIONS sip:relay@127\.0\.0\.1:\d+ SIP\/2\.0\r\n/);
+      // RFC 3261 §16.6 step 8: our Via on top, the client's below
+      const vias = relayed!.split('\r\n').filter((l) => /^Via:/i.test(l));
+      expect(vias).toHaveLength(2);
+      expect(vias[0]).toContain(`127.0.0.1:${PORT}`);
+      expect(vias[1]).toContain(`127.0.0.1:${c.port}`);
+      // the UAS answers by the top Via (to us); we strip it and forward to the client
+      const reply = relayed!
+        .replace(/^OPTIONS [^\r]+\r\n/, 'SIP/2.0 200 Relayed OK\r\n')
+        .replace(/\r\nTo: ([^\r]+)/, '\r\nTo: $1;tag=uas1');
+      uas.sock.send(reply, PORT, '127.0.0.1');
+      const back = await c.next();
+      expect(back).toMatch(/^SIP\/2\.0 200 Relayed OK\r\n/);
+      expect(back!.split('\r\n').filter((l) => /^Via:/i.test(l))).toHaveLength(1);
+    } finally {
+      uas.close();
+      c.close();
+    }
+  });
+
+  it('RELAY to our own address is refused 482 Loop Detected (RFC 3261 §16.3 step 4)', async () => {
+    expect(status(await udpExchange((p) => req('UDP', p, { ruri: `sip:relay@127.0.0.1:${PORT}` })))).toBe(482);
   });
 
   it('CONTINUE without a reply drops the request (end of route)', async () => {
