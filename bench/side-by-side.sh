@@ -13,6 +13,8 @@
 # Environment: STEP_DUR (10) CONFIRM_DUR (20) RAMP_FACTOR (1.4) MAX_STEPS (12) BISECT_STEPS (4)
 #   START_RATE (per case) KAM_CHILDREN (2) SIPHON_PORT (5080) KAM_PORT (5070) UAS_PORT (5090)
 #   SHARED (path of the shared bench folder, default ../shared/bench next to the checkout)
+#   SIPHON_CONFIG (proxy-stateful: bench/siphon-lb.yaml, plugins/lb + dispatcher over UAS_PORT)
+#   SIPHON_PROXY_PLUGIN (proxy-stateful: lb)
 # Output: RESULT lines on stdout and in $BENCH_OUT/side-by-side.log; a summary table at the end.
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -25,17 +27,20 @@ STEP_DUR="${STEP_DUR:-10}"; CONFIRM_DUR="${CONFIRM_DUR:-20}"
 RAMP_FACTOR="${RAMP_FACTOR:-1.4}"; MAX_STEPS="${MAX_STEPS:-12}"; BISECT_STEPS="${BISECT_STEPS:-4}"
 KAM_PORT="${KAM_PORT:-5070}"; SIPHON_PORT="${SIPHON_PORT:-5080}"; UAS_PORT="${UAS_PORT:-5090}"
 RES="${BENCH_OUT:-/tmp/siphon-bench}"; mkdir -p "$RES"; LOG="$RES/side-by-side.log"
-pkill -x kamailio 2>/dev/null || true
+# a stale Kamailio from an earlier run would hold the port; only when Kamailio is measured
+case " ${servers[*]} " in *" kamailio "*) pkill -x kamailio 2>/dev/null || true ;; esac
 
 scenario() { case "$case_" in options) echo "$HERE/scenarios/options-keepalive.xml" ;; proxy-stateful) echo invite ;; esac; }
 start_rate() { [ -n "${START_RATE:-}" ] && { echo "$START_RATE"; return; }; case "$case_" in options) echo 4000 ;; *) echo 400 ;; esac; }
 kam_cfg() { case "$case_" in options) echo "$SHARED/kamailio/kam-options.cfg" ;; proxy-stateful) echo "$SHARED/kamailio/kam-proxy-stateful.cfg" ;; esac; }
-siphon_plugin() { case "$case_" in options) echo default ;; proxy-stateful) echo "${SIPHON_PROXY_PLUGIN:-default}" ;; esac; }
+siphon_plugin() { case "$case_" in options) echo default ;; proxy-stateful) echo "${SIPHON_PROXY_PLUGIN:-lb}" ;; esac; }
+# proxy-stateful: plugins/lb + modules.dispatcher (bench/siphon-lb.yaml), the twin of kam-proxy-stateful.cfg
+siphon_config() { case "$case_" in proxy-stateful) echo "${SIPHON_CONFIG:-$HERE/siphon-lb.yaml}" ;; *) echo "${SIPHON_CONFIG:-$ROOT/config/siphon.yaml}" ;; esac; }
 
 start_server() {
 	case "$1" in
 	kamailio) "$SHARED/kam.sh" start "$(kam_cfg)" "$KAM_PORT" "${KAM_CHILDREN:-2}" >/dev/null ;;
-	siphon) "$HERE/siphon.sh" start "$SIPHON_PORT" "$(siphon_plugin)" >/dev/null ;;
+	siphon) (cd "$ROOT" && SIPHON_CONFIG="$(siphon_config)" "$HERE/siphon.sh" start "$SIPHON_PORT" "$(siphon_plugin)" >/dev/null) ;;
 	esac
 }
 stop_server() { case "$1" in kamailio) "$SHARED/kam.sh" stop ;; siphon) "$HERE/siphon.sh" stop ;; esac; }

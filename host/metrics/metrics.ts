@@ -33,6 +33,25 @@ export const KNOWN_SIP_METHODS = [
 /** Hook latency buckets: 10 µs .. 80 ms, hooks are expected to run in microseconds. */
 export const HOOK_BUCKETS: readonly number[] = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 8e-2];
 
+/**
+ * The message-path counters the pipeline and the proxy feed (SiphonMetrics implements it): each call
+ * is an array increment, no allocation. (additive)
+ */
+export interface MessageMetrics {
+  requestIn(method: string): void;
+  requestOut(method: string): void;
+  replyIn(status: number): void;
+  replyOut(status: number): void;
+  parseError(proto: string): void;
+}
+
+/** Transaction counts read at scrape time (TransactionLayer.stats and live table sizes). */
+export interface TransactionCounts {
+  serverCreated: number;
+  clientCreated: number;
+  clientTimeouts: number;
+}
+
 /** Per (plugin, hook) instruments, bound once. */
 export interface HookMetrics {
   /** one hook call took `seconds`. */
@@ -110,7 +129,7 @@ class HookInstruments implements HookMetrics {
   }
 }
 
-export class SiphonMetrics implements RpcCallObserver {
+export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
   /** the private registry; `text()` renders it. */
   readonly registry = new Registry();
   private readonly methodIndex = new Map<string, number>();
@@ -125,6 +144,7 @@ export class SiphonMetrics implements RpcCallObserver {
   private readonly hooks = new Map<string, HookInstruments>();
   private readonly rpcCalls = new Map<string, number>();
   private readonly providers = new Set<StatisticsProvider>();
+  private transactionSource: (() => TransactionCounts) | null = null;
 
   constructor(opts: SiphonMetricsOptions = {}) {
     const prefix = opts.prefix ?? 'siphon_';
@@ -185,6 +205,15 @@ export class SiphonMetrics implements RpcCallObserver {
         return { labels: { transport: transport!, outcome: outcome! }, value };
       }),
     );
+    add('sip_transactions_total', 'RFC 3261 §17 transactions created, by kind (server, client), and client transactions that timed out', 'counter', () => {
+      const t = this.transactionSource?.();
+      if (!t) return [];
+      return [
+        { labels: { kind: 'server' }, value: t.serverCreated },
+        { labels: { kind: 'client' }, value: t.clientCreated },
+        { labels: { kind: 'client_timeout' }, value: t.clientTimeouts },
+      ];
+    });
     // Module statistics() bridge: read at scrape time, never on the message path.
     add(
       'module_statistic',
@@ -235,6 +264,11 @@ export class SiphonMetrics implements RpcCallObserver {
   rpcCall(transport: 'binrpc' | 'jsonrpc', outcome: 'ok' | 'fault' | 'error'): void {
     const key = `${transport}:${outcome}`;
     this.rpcCalls.set(key, (this.rpcCalls.get(key) ?? 0) + 1);
+  }
+
+  /** the transaction layer's counters, read when /metrics is scraped. */
+  setTransactionSource(source: (() => TransactionCounts) | null): void {
+    this.transactionSource = source;
   }
 
   /** exposes a module's statistics() (or any provider) as siphon_module_statistic. */

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { RpcMethod } from '../rpc/types.js';
 import type { ImportProvider } from '../wasm/types.js';
+import type { LocalRequestSender } from '../proxy/local-request.js';
 
 export interface ModuleInitContext {
   /** the validated `modules.<name>` section (defaults applied). */
@@ -19,6 +20,11 @@ export interface ModuleInitContext {
   /** directory of the embedded store (core.data_dir). */
   dataDir: string;
   log: Logger;
+  /**
+   * Sends locally originated requests from the server's listening sockets through the transaction
+   * layer (Kamailio t_request); usable once the server has started. Absent in standalone use. (additive)
+   */
+  localRequests?: LocalRequestSender;
 }
 
 export interface SiphonModule {

@@ -80,6 +80,12 @@ export class TmImports implements ImportProvider {
         if (hookIn(api, ANY_TM_HOOK) === null) return NOT_ALLOWED;
         return proxy.tBranchIndex();
       },
+      /** t_reply_code() -> Kamailio $T_reply_code: the best final status of the transaction (408 on timeout), 0 none. (additive) */
+      t_reply_code: (): number => {
+        const ctx = hookIn(api, REQUEST_OR_FAILURE);
+        if (ctx === null) return NOT_ALLOWED;
+        return proxy.tReplyCode(ctx);
+      },
       /** t_set_timeouts(fr_ms, fr_inv_ms) -> 1; 0 keeps the default; negative → -2. */
       t_set_timeouts: (frMs: number, frInvMs: number): number => {
         const ctx = hookIn(api, REQUEST_OR_FAILURE);
@@ -138,7 +144,7 @@ export function tmImportProviders(proxy: ProxyCore | null): ImportProvider[] {
     functions: () => Object.fromEntries(names.map((n) => [n, () => UNIMPLEMENTED])),
   });
   return [
-    stub('tm', ['t_relay', 't_on_branch', 't_on_reply', 't_on_failure', 't_reply', 't_is_canceled', 't_branch_index', 't_set_timeouts', 'forward']),
+    stub('tm', ['t_relay', 't_on_branch', 't_on_reply', 't_on_failure', 't_reply', 't_is_canceled', 't_branch_index', 't_set_timeouts', 'forward', 't_reply_code']),
     stub('rr', ['record_route', 'loose_route']),
   ];
 }

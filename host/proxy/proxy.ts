@@ -27,6 +27,7 @@ import { Errors } from '../errors/registry.js';
 import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import type { Channel } from '../transport/types.js';
+import type { MessageMetrics } from '../metrics/metrics.js';
 import { stripBrackets } from '../transport/reply-route.js';
 import {
   buildCancel, ClientState, RequestMatch, type ClientTransaction, type ClientTransactionUser, type SentRequest,
@@ -362,6 +363,8 @@ export class ProxyCore {
   /** the transaction whose hook is running. */
   private hookCell: ProxyTransaction | null = null;
   private nextHookContextId = 0x40000000;
+  /** requests/replies sent, for /metrics (set by startNode). (additive) */
+  metrics: MessageMetrics | null = null;
 
   constructor(opts: ProxyOptions) {
     this.layer = opts.layer;
@@ -530,6 +533,7 @@ export class ProxyCore {
       msg.addHeader('Via', viaValue(channel, hop.proto, branch), 'first');
       channel.send(msg.toBuffer(), addr.address, hop.port);
       this.stats.forwardedStateless++;
+      this.metrics?.requestOut(msg.method);
       return true;
     };
     const cached = this.resolver.resolveCached(hop.host);
@@ -590,6 +594,16 @@ export class ProxyCore {
   tIsCanceled(ctx: MessageContext): number {
     const cell = this.hookCell ?? this.states.get(ctx)?.cell ?? null;
     return cell !== null && cell.canceled ? 1 : -1;
+  }
+
+  /**
+   * Kamailio `$T_reply_code` (t_check_status): in failure_route the status of the best failed branch
+   * (a local 408 when the branches timed out, 487 when canceled); elsewhere the transaction's best
+   * status so far; 0 without a transaction or a final status. (additive)
+   */
+  tReplyCode(ctx: MessageContext): number {
+    const cell = this.hookCell ?? this.states.get(ctx)?.cell ?? null;
+    return cell === null ? 0 : cell.bestStatus();
   }
 
   /** t_branch_index(): the branch of the running branch_route / onreply_route; -1 elsewhere. */
@@ -660,6 +674,8 @@ export class ProxyCore {
     cell.state.relayPending = false;
     cell.state.failureRoute = NO_ROUTE; // must be re-armed inside failure_route
     cell.inFailureRoute = true;
+    // Kamailio $T_reply_code: the winning failure so far (408 for a timeout), readable as $var(T_reply_code) (additive)
+    ctx.vars.set('T_reply_code', String(cell.bestStatus()));
     let action: Action;
     try {
       action = this.runHook(cell, -1, () => cell.hooks!.failureRoute!(ctx, route));
@@ -753,6 +769,7 @@ export class ProxyCore {
       routes: req.headerValues('route'),
     };
     branch.state = BranchState.Pending;
+    this.metrics?.requestOut(req.method);
     branch.ct = this.layer.startClient({
       branch: id,
       request: req.toBuffer(),
@@ -774,6 +791,7 @@ export class ProxyCore {
     if (ct === null || branch.cancelSent || ct.method !== 'INVITE' || ct.state > ClientState.Proceeding) return;
     branch.cancelSent = true;
     this.stats.cancelsSent++;
+    this.metrics?.requestOut('CANCEL');
     const buf = buildCancel(ct.sent, cell.cancelReasons);
     this.layer.startClient({
       branch: ct.branch,
@@ -808,7 +826,10 @@ export class ProxyCore {
   forwardUpstream(cell: ProxyTransaction, resp: SipMessage): void {
     if (resp.vias.length < 2) return;
     resp.removeHeader('via', 0);
-    if (cell.server.respond(resp.status, resp.toBuffer(), resp.to?.tag)) this.stats.responsesForwarded++;
+    if (cell.server.respond(resp.status, resp.toBuffer(), resp.to?.tag)) {
+      this.stats.responsesForwarded++;
+      this.metrics?.replyOut(resp.status);
+    }
   }
 
   /** @internal a reply built by tm (100 Trying, 408, 487, t_reply ...). */
@@ -818,7 +839,10 @@ export class ProxyCore {
     try {
       const buf = this.replies.build(req, server.source, code, reason, extra);
       const ok = server.respond(code, buf, code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined);
-      if (ok) this.stats.localReplies++;
+      if (ok) {
+        this.stats.localReplies++;
+        this.metrics?.replyOut(code);
+      }
       return ok;
     } catch (e) {
       this.log.warn({ err: (e as Error).message, callid: req.callId, code }, 'cannot build a tm reply');
@@ -856,6 +880,7 @@ export class ProxyCore {
       }
       channel.send(resp.toBuffer(), addr.address, port);
       this.stats.responsesForwardedStateless++;
+      this.metrics?.replyOut(resp.status);
     };
     const cached = this.resolver.resolveCached(host);
     if (cached !== undefined) send(cached);

@@ -15,12 +15,15 @@ import { DispatcherImports } from './abi.js';
 import { dispatcherRpcMethods } from './rpc.js';
 import { dispatcherStatistics } from './stats.js';
 import { UdpProber } from './udp-prober.js';
+import { TransactionProber } from './tm-prober.js';
 import type { Prober } from './prober.js';
+import type { DsStateEvent } from './dispatcher.js';
 
 export { Dispatcher } from './dispatcher.js';
 export { DispatcherImports } from './abi.js';
 export type { Prober, ProbeResult, ProbeTarget } from './prober.js';
 export { UdpProber } from './udp-prober.js';
+export { TransactionProber } from './tm-prober.js';
 
 export interface DispatcherModuleOptions {
   /** an open database (shared with other modules); without one, `db_url` is opened here. */
@@ -35,6 +38,8 @@ export class DispatcherModule implements SiphonModule {
   private ds: Dispatcher | null = null;
   private imports_: DispatcherImports | null = null;
   private ownedDb: Database | null = null;
+  /** Kamailio event_route[dispatcher:dst-down] / [dispatcher:dst-up] occurrences. */
+  private readonly events = { down: 0, up: 0 };
 
   constructor(private readonly opts: DispatcherModuleOptions = {}) {}
 
@@ -64,8 +69,20 @@ export class DispatcherModule implements SiphonModule {
     const ds = new Dispatcher(cfg, source, { log });
     await ds.reload();
     if (cfg.ds_ping_interval > 0) {
-      ds.setProber(this.opts.prober ?? (await UdpProber.start({ address: cfg.ping_local_address, port: cfg.ping_local_port })));
+      // keepalives leave from siphon's own socket through tm when the node offers it (Kamailio
+      // ds_ping through t_request); standalone, the module's own UDP prober sends them
+      const prober =
+        this.opts.prober ??
+        (ctx.localRequests ? new TransactionProber(ctx.localRequests) : await UdpProber.start({ address: cfg.ping_local_address, port: cfg.ping_local_port }));
+      ds.setProber(prober);
     }
+    // event_route[dispatcher:dst-down|dst-up]: the dispatcher logs each one; counted here
+    ds.on('dst-down', (_ev: DsStateEvent) => {
+      this.events.down++;
+    });
+    ds.on('dst-up', (_ev: DsStateEvent) => {
+      this.events.up++;
+    });
     ds.start();
     this.ds = ds;
     this.imports_ = new DispatcherImports(ds);
@@ -80,7 +97,7 @@ export class DispatcherModule implements SiphonModule {
   }
 
   statistics(): Record<string, number> {
-    return this.ds ? dispatcherStatistics(this.ds) : {};
+    return this.ds ? { ...dispatcherStatistics(this.ds), dst_down_events: this.events.down, dst_up_events: this.events.up } : {};
   }
 
   async close(): Promise<void> {
