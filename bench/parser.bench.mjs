@@ -18,7 +18,7 @@ const { parseMessage } = await import(path.join(ROOT, 'dist/host/sip/parser.js')
 
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 1;
-const msg = readFileSync(path.join('/work/shared/conformance/rfc3261-3665/rfc3665-s3.1-f1-invite.sip'));
+const msg = readFileSync(path.join(process.env.SIPHON_SHARED ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../shared'), 'conformance/rfc3261-3665/rfc3665-s3.1-f1-invite.sip'));
 
 let sink = 0;
 

@@ -149,7 +149,7 @@ describe('hot swap under SIPp load', () => {
     sipp = spawn(
       'sipp',
       [
-        `127.0.0.1:${SIP_PORT}`, '-sf', scenario, '-i', '127.0.0.1', '-p', String(SIPP_PORT),
+        `127.0.0.1:${SIP_PORT}`, '-sf', scenario, '-i', '127.0.0.1', '-p', String(SIPP_PORT), '-mp', String(SIPP_PORT + 60),
         '-r', String(RATE), '-m', String(MAX_CALLS), '-l', String(RATE * 5),
         '-timeout', '100s', '-nostdin', '-trace_stat', '-stf', stat, '-fd', '1',
         '-trace_err', '-error_file', path.join(tmp, 'sipp_err.log'),

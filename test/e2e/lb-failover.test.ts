@@ -11,7 +11,7 @@
  *   - restarted, it is active again after ds_inactive_threshold answered OPTIONS;
  *   - dispatcher.set_state dx takes the other one out at once: calls all go to the remaining one.
  *
- * Ports: siphon 19700 (SIP) / 19701 (HTTP), SIPp UAC 19702+, gateways 5091-5092.
+ * Ports: siphon 14700 (SIP) / 14701 (HTTP), SIPp UAC 14702+, gateways 5091-5092.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,8 +20,8 @@ import path from 'node:path';
 import { startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
 import { flagsOf, kamcmd, runCalls, startGateway, waitFor, writeLbConfig, expectAllCalls, type Gateway } from './lb-support.js';
 
-const SIP_PORT = 19700;
-const HTTP_PORT = 19701;
+const SIP_PORT = 14700;
+const HTTP_PORT = 14701;
 const GW1 = 5091;
 const GW2 = 5092;
 const URI1 = `sip:127.0.0.1:${GW1}`;
@@ -31,7 +31,7 @@ let tmp: string;
 let ctl: string;
 let srv: SiphonProcess | null = null;
 const gws: Gateway[] = [];
-let uacPort = 19702;
+let uacPort = 14702;
 
 async function list(): Promise<string> {
   const r = await kamcmd(ctl, ['dispatcher.list']);

@@ -2,15 +2,16 @@
  * Shared pieces of the lb / metrics end-to-end tests: SIPp gateways (scenarios/uas.xml, OPTIONS
  * auto-answered with -aa), a bounded SIPp UAC run (scenarios/invite.xml), kamcmd and curl as child
  * processes, and a siphon config for plugins/lb with dispatcher probing on short intervals.
- * Everything listens on 127.0.0.1 only; gateways on 5091-5094, siphon in 19700-19899.
+ * Everything listens on 127.0.0.1 only; gateways on 5091-5094, siphon in 14700-19899.
  */
+import { sharedDir } from '../helpers/shared.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 
-export const SHARED_SCENARIOS = '/work/shared/bench/scenarios';
+export const SHARED_SCENARIOS = path.join(sharedDir(), 'bench/scenarios');
 export const KAMCMD = '/usr/sbin/kamcmd';
 
 /**

@@ -51,7 +51,7 @@ describe('siphon start with the default plugin (UDP and TCP)', () => {
     const scenario = path.join(process.cwd(), 'bench/scenarios/options-keepalive.xml');
     await run(
       'sipp',
-      [`127.0.0.1:${port}`, '-sf', scenario, '-i', '127.0.0.1', '-p', '15942', '-r', '200', '-m', '1000', '-l', '500',
+      [`127.0.0.1:${port}`, '-sf', scenario, '-i', '127.0.0.1', '-p', '15942', '-mp', '15944', '-r', '200', '-m', '1000', '-l', '500',
         '-timeout', '30s', '-recv_timeout', '5000', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-fd', '1', '-nostdin'],
       { timeout: 40_000, cwd: dir },
     ).catch((e) => e);

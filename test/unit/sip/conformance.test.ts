@@ -5,6 +5,7 @@
  * RFC calls out. Invalid requests must fail with the status the RFC names (400, 505, 416) and carry
  * a `partial` a stateless reply can be built from; invalid responses are dropped (status 0).
  */
+import { sharedDir } from '../../helpers/shared.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -12,7 +13,7 @@ import { parseMessage } from '../../../host/sip/parser.js';
 import { parseUri } from '../../../host/sip/uri.js';
 import type { SipMessage } from '../../../host/sip/types.js';
 
-const ROOT = '/work/shared/conformance';
+const ROOT = path.join(sharedDir(), 'conformance');
 
 interface Row {
   file: string;

@@ -4,6 +4,7 @@
  * set the server knows how to answer, a non-empty reason, and a partial only for answerable
  * requests; every success has its routing headers; and toBuffer() of a success reparses.
  */
+import { sharedDir } from '../../helpers/shared.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from 'vitest';
@@ -11,7 +12,7 @@ import { parseMessage } from '../../../host/sip/parser.js';
 import { frameStream } from '../../../host/sip/framing.js';
 import { mulberry32, mutate } from '../../helpers/mutate.js';
 
-const ROOT = '/work/shared/conformance';
+const ROOT = path.join(sharedDir(), 'conformance');
 const seeds: Buffer[] = [];
 for (const dir of ['rfc4475', 'rfc3261-3665', 'npm-sip-message-examples']) {
   for (const f of readdirSync(path.join(ROOT, dir)).sort()) seeds.push(readFileSync(path.join(ROOT, dir, f)));
