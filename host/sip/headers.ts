@@ -124,6 +124,40 @@ function addKnown(spelling: string, key: string): void {
 for (const spelling of KNOWN_SPELLINGS) addKnown(spelling, spelling.toLowerCase());
 for (const [short, long] of Object.entries(COMPACT_FORMS)) addKnown(short, long);
 
+/** number of known names: indexes from findKnownHeader() are below it. */
+export const KNOWN_HEADER_COUNT = KNOWN_KEYS.length;
+
+/** known-name indexes by the first char of their usual spelling (case-sensitive). */
+const KNOWN_BY_FIRST: number[][] = Array.from({ length: 128 }, () => []);
+for (let i = 0; i < KNOWN_NAMES.length; i++) KNOWN_BY_FIRST[KNOWN_NAMES[i]!.charCodeAt(0)]!.push(i);
+
+/**
+ * Fast path of the header scanner: the field at s[from] starts with the usual spelling of a known
+ * name followed by optional SP/HT and ':' (native startsWith compares, no per-char loop). Returns
+ * the known index and leaves the colon's offset in `spellingMatch.colon`; -1 when the name is
+ * written otherwise (any case, unknown name, defect), for the generic scanner.
+ */
+export function matchKnownSpelling(s: string, from: number, end: number): number {
+  const first = s.charCodeAt(from);
+  if (first >= 128) return -1;
+  const candidates = KNOWN_BY_FIRST[first]!;
+  for (let k = 0; k < candidates.length; k++) {
+    const idx = candidates[k]!;
+    const name = KNOWN_NAMES[idx]!;
+    if (!s.startsWith(name, from)) continue;
+    let i = from + name.length;
+    let c = s.charCodeAt(i);
+    while ((c === 32 || c === 9) && i < end) c = s.charCodeAt(++i);
+    if (c === 58 /* : */ && i < end) {
+      spellingMatch.colon = i;
+      return idx;
+    }
+  }
+  return -1;
+}
+/** colon offset of the last matchKnownSpelling() hit (a module slot instead of a result object) */
+export const spellingMatch = { colon: 0 };
+
 /**
  * Looks the header name s[from,to) (already hashed into `hash` with nameHashStep) up among the
  * known names, case-insensitively. Returns an index for knownKey()/knownName(), or -1.
@@ -136,6 +170,7 @@ export function findKnownHeader(s: string, from: number, to: number, hash: numbe
     if (idx === -1) return -1;
     const name = KNOWN_NAMES[idx]!;
     if (name.length === len) {
+      if (s.startsWith(name, from)) return idx; // the usual spelling: one native compare
       let k = 0;
       while (k < len && (s.charCodeAt(from + k) | 0x20) === (name.charCodeAt(k) | 0x20)) k++;
       if (k === len) return idx;

@@ -241,6 +241,14 @@ export class SipMessageImpl implements SipMessage {
       case DIRTY_VIA: {
         let defect: Defect | null = null;
         const hasComma = value.indexOf(',') >= 0;
+        if (!hasComma && value.length > 0) {
+          // one Via element per field (the usual case): no list array
+          const via = parseVia(value, false);
+          if (via !== null) {
+            this._vias.push(via);
+            return null;
+          }
+        }
         const elements = hasComma || value.length === 0 ? splitList(value) : [value];
         if (elements.length === 0 || (hasComma && listHasEmptyElement(value))) {
           defect = { reason: 'Bad Via', detail: `empty Via element in ${JSON.stringify(value)}` };
@@ -466,11 +474,21 @@ export class SipMessageImpl implements SipMessage {
     checkHeaderValue(name, value);
     const key = headerKey(name);
     const line = new HeaderLine(name, key, -1, -1, -1, -1, F_EDITED, value.trim());
-    const first = this.lines.findIndex((f) => f.key === key);
+    // usual case (Max-Forwards decrement): one field of that name, replaced in place
+    const lines = this.lines;
+    let first = -1;
+    let count = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i]!.key !== key) continue;
+      if (first < 0) first = i;
+      count++;
+    }
     if (first < 0) {
-      this.lines.push(line);
+      lines.push(line);
+    } else if (count === 1) {
+      lines[first] = line;
     } else {
-      this.lines = this.lines.filter((f, i) => i === first || f.key !== key);
+      this.lines = lines.filter((f, i) => i === first || f.key !== key);
       this.lines[first] = line;
     }
     this.touch(key);

@@ -62,7 +62,7 @@ export function parseNameAddr(text: string, validateUri = true): NameAddr | null
 
   // Contact: * (RFC 3261 §10.2.2)
   if (c === 42 /* * */ && skipWs(text, i + 1, end) === end) {
-    return { uri: '*', params: [], star: true };
+    return { displayName: undefined, uri: '*', params: [], tag: undefined, star: true };
   }
 
   let angle = -1;
@@ -112,9 +112,7 @@ export function parseNameAddr(text: string, validateUri = true): NameAddr | null
 
   const params: Array<[string, string | null]> = [];
   if (parseParams(text, paramsAt, end, params, false) === PARAMS_BAD) return null;
-  const na: NameAddr = { uri, params };
-  if (displayName !== undefined) na.displayName = displayName;
   const tag = paramValue(params, 'tag');
-  if (typeof tag === 'string') na.tag = tag;
-  return na;
+  // one object shape for every name-addr (absent parts are undefined): monomorphic property reads
+  return { displayName, uri, params, tag: typeof tag === 'string' ? tag : undefined, star: undefined };
 }

@@ -37,6 +37,22 @@ function isValueChar(c: number): boolean {
 export const PARAMS_BAD = -1;
 
 /**
+ * Parameter names nearly every message carries (Via branch/rport/received, From/To tag, Route lr,
+ * URI transport ...), written in lower case: recognised in place, so the parser neither slices
+ * nor lower-cases them and later lookups compare interned strings.
+ */
+const COMMON_PARAMS = ['tag', 'branch', 'rport', 'received', 'lr', 'transport', 'maddr', 'ttl', 'user', 'expires', 'q', 'ob'];
+
+function commonParamName(s: string, from: number, to: number): string | undefined {
+  const len = to - from;
+  for (let k = 0; k < COMMON_PARAMS.length; k++) {
+    const name = COMMON_PARAMS[k]!;
+    if (name.length === len && s.startsWith(name, from)) return name;
+  }
+  return undefined;
+}
+
+/**
  * Parses parameters starting at s[i] (which should be at SWS before ';' or at `end`) up to `end`.
  * Appends to `out`; returns `end` on success or PARAMS_BAD on a syntax error. With `lenient`, empty
  * parameters (";;") are skipped instead of failing — used to salvage a Via for an error reply.
@@ -59,7 +75,7 @@ export function parseParams(
       if (lenient) continue;
       return PARAMS_BAD;
     }
-    const name = lowerAscii(s.slice(nameStart, i));
+    const name = commonParamName(s, nameStart, i) ?? lowerAscii(s.slice(nameStart, i));
     const afterName = skipWs(s, i, end);
     if (afterName < end && s.charCodeAt(afterName) === 61 /* = */) {
       i = skipWs(s, afterName + 1, end);

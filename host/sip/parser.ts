@@ -12,18 +12,14 @@
 import { isAscii } from 'node:buffer';
 import type { ParseFailure, ParseLimits, ParseResult } from './types.js';
 import { CHAR, DIGIT, TOKEN, isToken } from './chars.js';
-import { findKnownHeader, headerKey, knownKey, knownName, nameHashStep } from './headers.js';
+import { KNOWN_HEADER_COUNT, findKnownHeader, headerKey, knownKey, knownName, matchKnownSpelling, nameHashStep, spellingMatch } from './headers.js';
 import { F_FOLDED, HeaderLine, SipMessageImpl, dirtyBit, hasNonAscii, type Defect } from './message.js';
 
 /** eager bit per known-header index (every spelling of an eager header is a known name). */
-const KNOWN_EAGER_BITS: number[] = [];
+const KNOWN_EAGER_BITS = new Int8Array(KNOWN_HEADER_COUNT);
+for (let i = 0; i < KNOWN_HEADER_COUNT; i++) KNOWN_EAGER_BITS[i] = dirtyBit(knownKey(i));
 function eagerBitOfKnown(known: number): number {
-  let bit = KNOWN_EAGER_BITS[known];
-  if (bit === undefined) {
-    bit = dirtyBit(knownKey(known));
-    KNOWN_EAGER_BITS[known] = bit;
-  }
-  return bit;
+  return KNOWN_EAGER_BITS[known]!;
 }
 import { parseUri, uriScheme } from './uri.js';
 
@@ -112,7 +108,8 @@ function parse(buf: Buffer, maxSize: number, maxHeaders: number): ParseResult {
   }
 
   // one SIMD scan tells whether any header byte is >= 0x80 (then values are decoded as UTF-8)
-  const msg = new SipMessageImpl(buf, head, !isAscii(buf.subarray(0, headEnd)));
+  // (the whole buffer first: no subarray object in the common all-ASCII case)
+  const msg = new SipMessageImpl(buf, head, !isAscii(buf) && !isAscii(buf.subarray(0, headEnd)));
   msg.msgStart = msgStart;
   msg.headEnd = headEnd;
   msg.bodyStart = bodyStart;
@@ -145,24 +142,39 @@ function parse(buf: Buffer, maxSize: number, maxHeaders: number): ParseResult {
       nl = head.indexOf('\n', end);
       end = nl < 0 ? headEnd : nl + 1;
     }
-    const colon = head.indexOf(':', p);
-    if (colon < 0 || colon >= end) {
-      defect ??= { reason: 'Malformed header line', detail: `header line without colon at byte ${p}` };
-      p = end;
-      continue;
+    // a known name in its usual spelling is recognised with native compares; otherwise the name is
+    // scanned as a token (RFC 3261 §7.3.1), hashed on the way for the known-name lookup, then
+    // optional SP/HT and the colon: one pass, no indexOf(':') per line
+    let known = matchKnownSpelling(head, p, end);
+    let nameEnd: number;
+    let colon: number;
+    if (known >= 0) {
+      colon = spellingMatch.colon;
+      nameEnd = colon;
+      while (head.charCodeAt(nameEnd - 1) === 32 || head.charCodeAt(nameEnd - 1) === 9) nameEnd--;
+    } else {
+      let hash = 0;
+      let k = p;
+      for (; k < end; k++) {
+        const c = head.charCodeAt(k);
+        if ((CHAR[c]! & TOKEN) === 0) break;
+        hash = nameHashStep(hash, c);
+      }
+      nameEnd = k;
+      colon = k;
+      while (colon < end && (head.charCodeAt(colon) === 32 || head.charCodeAt(colon) === 9)) colon++;
+      if (nameEnd > p && colon < end && head.charCodeAt(colon) === 58) known = findKnownHeader(head, p, nameEnd, hash);
     }
-    let nameEnd = colon;
-    while (nameEnd > p && (head.charCodeAt(nameEnd - 1) === 32 || head.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
-    // header name = token (RFC 3261 §7.3.1); hashed on the way for the known-name lookup
-    let hash = 0;
-    let k = p;
-    for (; k < nameEnd; k++) {
-      const c = head.charCodeAt(k);
-      if ((CHAR[c]! & TOKEN) === 0) break;
-      hash = nameHashStep(hash, c);
-    }
-    if (k !== nameEnd || nameEnd === p) {
-      defect ??= { reason: 'Malformed header line', detail: `bad header name ${JSON.stringify(head.slice(p, nameEnd).slice(0, 40))}` };
+    if (nameEnd === p || colon >= end || head.charCodeAt(colon) !== 58 /* : */) {
+      // slow path, only for a defect: tell a line without colon from a bad name
+      const at = head.indexOf(':', p);
+      if (at < 0 || at >= end) {
+        defect ??= { reason: 'Malformed header line', detail: `header line without colon at byte ${p}` };
+      } else {
+        let badEnd = at;
+        while (badEnd > p && (head.charCodeAt(badEnd - 1) === 32 || head.charCodeAt(badEnd - 1) === 9)) badEnd--;
+        defect ??= { reason: 'Malformed header line', detail: `bad header name ${JSON.stringify(head.slice(p, badEnd).slice(0, 40))}` };
+      }
       p = end;
       continue;
     }
@@ -178,7 +190,6 @@ function parse(buf: Buffer, maxSize: number, maxHeaders: number): ParseResult {
       if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break;
       ve--;
     }
-    const known = findKnownHeader(head, p, nameEnd, hash);
     let name: string;
     let key: string;
     if (known >= 0) {
@@ -251,6 +262,18 @@ function parse(buf: Buffer, maxSize: number, maxHeaders: number): ParseResult {
   return { ok: true, message: msg };
 }
 
+/** RFC 3261 §7.1 methods and the common extensions (RFC 3262, 3265/6665, 3311, 3428, 3515, 3903). */
+const COMMON_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'UPDATE', 'MESSAGE', 'REFER', 'INFO', 'PUBLISH'];
+
+/** The method line[0,len) as one of COMMON_METHODS (case-sensitive, §7.1), or undefined. */
+function commonMethod(line: string, len: number): string | undefined {
+  for (let i = 0; i < COMMON_METHODS.length; i++) {
+    const m = COMMON_METHODS[i]!;
+    if (m.length === len && line.startsWith(m)) return m;
+  }
+  return undefined;
+}
+
 /**
  * Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1), exactly one SP between the
  * elements (RFC 4475 §3.1.2.9 lwsstart, §3.1.2.10 trws, §3.1.2.8 lwsruri);
@@ -268,9 +291,10 @@ function parseStartLine(
   msg.kind = 'request';
   const sp1 = line.indexOf(' ');
   if (sp1 <= 0) return { status: 0, reason: 'Bad Request', detail: 'unreadable start line' };
-  const method = line.slice(0, sp1);
+  // the usual methods and "SIP/2.0" are recognised in place and shared (no slices, no token scan)
+  const method = commonMethod(line, sp1) ?? line.slice(0, sp1);
   const lastSp = line.lastIndexOf(' ');
-  const version = line.slice(lastSp + 1);
+  const version = line.length - lastSp === 8 && line.endsWith(' SIP/2.0') ? 'SIP/2.0' : line.slice(lastSp + 1);
   const versionOk = version === 'SIP/2.0' || version.toUpperCase() === 'SIP/2.0';
   const sipish = versionOk || /^SIP\/\d+\.\d+$/i.test(version);
   if (!isToken(method)) return { status: 0, reason: 'Bad Request', detail: `bad method ${JSON.stringify(method.slice(0, 40))}` };

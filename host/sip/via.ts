@@ -13,9 +13,33 @@ import { CHAR, DIGIT, TOKEN } from './chars.js';
 import { PARAMS_BAD, parseParams, skipWs } from './params.js';
 import { scanHostPort } from './uri.js';
 
-const PROTOCOLS: Record<string, string> = {
-  UDP: 'SIP/2.0/UDP', TCP: 'SIP/2.0/TCP', TLS: 'SIP/2.0/TLS', SCTP: 'SIP/2.0/SCTP', WS: 'SIP/2.0/WS', WSS: 'SIP/2.0/WSS',
-};
+const TRANSPORTS = ['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS'] as const;
+
+/** The transport token s[from,to) as one of the interned TRANSPORTS (any case), or undefined. */
+function knownTransport(s: string, from: number, to: number): string | undefined {
+  const len = to - from;
+  for (let t = 0; t < TRANSPORTS.length; t++) {
+    const name = TRANSPORTS[t]!;
+    if (name.length !== len) continue;
+    let k = 0;
+    while (k < len && (s.charCodeAt(from + k) & 0xdf) === name.charCodeAt(k)) k++;
+    if (k === len) return name;
+  }
+  return undefined;
+}
+
+/** "SIP/2.0/" + transport, interned for the usual transports. */
+function sip20Protocol(transport: string): string {
+  switch (transport) {
+    case 'UDP': return 'SIP/2.0/UDP';
+    case 'TCP': return 'SIP/2.0/TCP';
+    case 'TLS': return 'SIP/2.0/TLS';
+    case 'SCTP': return 'SIP/2.0/SCTP';
+    case 'WS': return 'SIP/2.0/WS';
+    case 'WSS': return 'SIP/2.0/WSS';
+    default: return `SIP/2.0/${transport}`;
+  }
+}
 
 function isWsCode(c: number): boolean {
   return c === 32 || c === 9 || c === 13 || c === 10;
@@ -59,21 +83,24 @@ export function parseVia(text: string, lenient = false): Via | null {
   const nameStart = i;
   i = readToken(text, i, end);
   if (i === nameStart) return null;
-  const name = text.slice(nameStart, i);
+  const nameEnd = i;
   i = skipWs(text, i, end);
   if (text.charCodeAt(i) !== 47 /* / */) return null;
   i = skipWs(text, i + 1, end);
   const versionStart = i;
   i = readToken(text, i, end);
   if (i === versionStart) return null;
-  const version = text.slice(versionStart, i);
+  const versionEnd = i;
   i = skipWs(text, i, end);
   if (text.charCodeAt(i) !== 47) return null;
   i = skipWs(text, i + 1, end);
   const transportStart = i;
   i = readToken(text, i, end);
   if (i === transportStart) return null;
-  const transport = upperAscii(text.slice(transportStart, i));
+  // the usual "SIP/2.0/<known transport>" is recognised in place: no slices, interned strings
+  const transport = knownTransport(text, transportStart, i) ?? upperAscii(text.slice(transportStart, i));
+  const sip20 = nameEnd - nameStart === 3 && versionEnd - versionStart === 3
+    && text.startsWith('SIP', nameStart) && text.startsWith('2.0', versionStart);
   const afterTransport = i;
   i = skipWs(text, i, end);
   if (i === afterTransport || i >= end) return null; // LWS sent-by
@@ -100,7 +127,8 @@ export function parseVia(text: string, lenient = false): Via | null {
     const ps = i;
     while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
     if (i === ps || i - ps > 5) return null;
-    port = Number(text.slice(ps, i));
+    port = 0;
+    for (let d = ps; d < i; d++) port = port * 10 + (text.charCodeAt(d) - 48);
     if (port > 65535) return null;
   }
   if (scanHostPort(text, hostStart, hostEnd) !== -1) return null;
@@ -110,7 +138,9 @@ export function parseVia(text: string, lenient = false): Via | null {
 
   // one object shape for every Via (absent parts are undefined)
   const via: Via = {
-    protocol: name === 'SIP' && version === '2.0' ? PROTOCOLS[transport] ?? `SIP/2.0/${transport}` : `${name}/${version}/${transport}`,
+    protocol: sip20
+      ? sip20Protocol(transport)
+      : `${text.slice(nameStart, nameEnd)}/${text.slice(versionStart, versionEnd)}/${transport}`,
     transport,
     host: text.slice(hostStart, hostEnd),
     port: port >= 0 ? port : undefined,
@@ -123,7 +153,9 @@ export function parseVia(text: string, lenient = false): Via | null {
     raw: nameStart === 0 && !isWsCode(text.charCodeAt(end - 1)) ? text : text.trim(),
   };
   for (let k = 0; k < params.length; k++) {
-    const [pname, pvalue] = params[k]!;
+    const param = params[k]!;
+    const pname = param[0];
+    const pvalue = param[1];
     switch (pname) {
       case 'branch':
         if (pvalue === null || pvalue.length === 0) { if (!lenient) return null; break; }

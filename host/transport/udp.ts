@@ -4,6 +4,8 @@
  * NATs and symmetric-response clients (RFC 3581) see the port they sent to.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { SiphonError } from '../errors/registry.js';
 import type { Endpoint } from '../core/context.js';
@@ -36,6 +38,7 @@ export class UdpListener implements Listener, Channel {
       ipv6Only: opts.address.family === 6,
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
+      lookup: literalFirstLookup,
     });
     // bound methods once, not per datagram
     this.socket.on('message', this.onMessage);
@@ -69,6 +72,11 @@ export class UdpListener implements Listener, Channel {
     this.log.warn({ err: err.message, code: 3003, listen: this.address.uri }, 'udp send failed [E3003]');
   };
 
+  /**
+   * Sends one datagram. `address` is normally an IP literal (the source address or a Via
+   * received/maddr), which literalFirstLookup() resolves in the same tick: the datagram leaves
+   * inside this call instead of after a process.nextTick hop through dns.lookup().
+   */
   send(buf: Buffer, address: string, port: number): void {
     if (this.closed) return;
     try {
@@ -79,6 +87,11 @@ export class UdpListener implements Listener, Channel {
       this.stats.sendErrors++;
       this.log.warn({ err: (e as Error).message, code: 3003, dst: `${address}:${port}` }, 'udp send failed [E3003]');
     }
+  }
+
+  /** the kernel's receive/send buffer sizes (bytes) of the bound socket; for checks and tests. */
+  socketBufferSizes(): { recv: number; send: number } {
+    return { recv: this.socket.getRecvBufferSize(), send: this.socket.getSendBufferSize() };
   }
 
   channelTo(): Channel {
@@ -96,4 +109,21 @@ export class UdpListener implements Listener, Channel {
       }
     });
   }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * The socket's address lookup: an IP literal is answered synchronously (dgram's default, dns.lookup,
+ * answers even a literal through process.nextTick, so every reply would wait for the next tick and
+ * cost a tick object); a name still goes to dns.lookup (Via sent-by names, RFC 3263 is not done here).
+ */
+function literalFirstLookup(hostname: string, options: dns.LookupOneOptions | number, callback: LookupCallback): void {
+  const family = isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  const opts: dns.LookupOneOptions = typeof options === 'number' ? { family: options } : options;
+  dns.lookup(hostname, opts, callback);
 }
