@@ -69,7 +69,9 @@ for srv in "${servers[@]}"; do
 	echo "== $srv $case_: ramp from $rate x$RAMP_FACTOR (${STEP_DUR}s steps)"
 	for ((i = 0; i < MAX_STEPS; i++)); do
 		line=$(run_one "$srv" "$rate" "$STEP_DUR"); echo "  $line" | cut -c1-300
-		if ok "$line"; then good=$rate; bestline="$line"; rate=$(awk -v r="$rate" -v f="$RAMP_FACTOR" 'BEGIN{printf "%d", r*f}'); else bad=$rate; break; fi
+		if ok "$line"; then good=$rate; bestline="$line"; rate=$(awk -v r="$rate" -v f="$RAMP_FACTOR" 'BEGIN{printf "%d", r*f}')
+		elif [ "$good" -eq 0 ] && [ "$i" -lt 3 ]; then bad=$rate; rate=$((rate / 2))   # the start rate was too high: step down
+		else bad=$rate; break; fi
 	done
 	if [ "$good" -gt 0 ] && [ "$bad" -gt 0 ]; then
 		for ((i = 0; i < BISECT_STEPS; i++)); do

@@ -54,7 +54,7 @@ export const ABI_V1_IMPORTS = new Set([
  */
 export const ABI_V1_1_IMPORTS = new Set([
   'tm.t_relay', 'tm.t_on_branch', 'tm.t_on_reply', 'tm.t_on_failure', 'tm.t_reply', 'tm.t_is_canceled',
-  'tm.t_branch_index', 'tm.t_set_timeouts', 'tm.forward',
+  'tm.t_branch_index', 'tm.t_set_timeouts', 'tm.forward', 'tm.t_reply_code',
   'rr.record_route', 'rr.loose_route',
 ]);
 /**
@@ -76,6 +76,7 @@ export const MODULE_IMPORTS = new Set([
     'ds_is_active', 'ds_is_active_uri', 'ds_load_update', 'ds_load_unset', 'ds_dst_count', 'ds_current_set',
     'ds_current_uri', 'ds_current_attrs',
   ].map((n) => `dispatcher.${n}`),
+  ...['save', 'lookup', 'lookup_uri', 'registered', 'registered_uri', 'unregister', 'unregister_ruid'].map((n) => `registrar.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
@@ -180,9 +181,14 @@ export async function buildPlugin(pluginsDir, name, { debug = false, force = fal
   let binary = null;
   const output = [];
   const sink = { write: (s) => { output.push(String(s)); return true; } };
-  const rel = (p) => path.relative(repoRoot, p).split(path.sep).join('/');
+  // asc names a module by its path relative to --baseDir and normalises `..` textually: a plugin
+  // outside the package reaching the SDK by `../../..` would get a second copy of the SDK (its
+  // onRequest() fills a handler table request_route never reads, so every request is dropped).
+  // Compiling from the common ancestor of the SDK and the plugin keeps one identity per file.
+  const baseDir = commonAncestor(repoRoot, path.resolve(dir));
+  const rel = (p) => path.relative(baseDir, p).split(path.sep).join('/');
   const { error } = await asc.main(
-    [rel(sdkEntry), rel(entry), '--outFile', `${name}.wasm`, '--baseDir', repoRoot, ...(debug ? DEBUG_FLAGS : RELEASE_FLAGS)],
+    [rel(sdkEntry), rel(entry), '--outFile', `${name}.wasm`, '--baseDir', baseDir, ...(debug ? DEBUG_FLAGS : RELEASE_FLAGS)],
     {
       stdout: sink,
       stderr: sink,
@@ -221,6 +227,18 @@ export async function buildPlugin(pluginsDir, name, { debug = false, force = fal
   writeFileSync(tmp, wasm);
   renameSync(tmp, outFile);
   return { name, outFile, skipped: false, bytes: wasm.length };
+}
+
+/** The deepest folder holding both absolute paths (the filesystem root at worst). */
+function commonAncestor(a, b) {
+  let dir = a;
+  for (;;) {
+    const r = path.relative(dir, b);
+    if (r !== '..' && !r.startsWith(`..${path.sep}`) && !path.isAbsolute(r)) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return dir;
+    dir = up;
+  }
 }
 
 /** Names of every plugin folder under pluginsDir (those with assembly/index.ts). */

@@ -26,6 +26,16 @@ export const ROUTING_DEFAULTS = {
   gas_per_hook: 2_000_000,
 } as const;
 
+/** Kamailio tm defaults in ms (fr_timer, fr_inv_timer, wt_timer, retr_timer1/2 = T1/T2, T4 of RFC 3261). */
+export const TM_DEFAULTS = {
+  fr_timer: 30_000,
+  fr_inv_timer: 120_000,
+  wt_timer: 5000,
+  t1: 500,
+  t2: 4000,
+  t4: 5000,
+} as const;
+
 /** PluginManager defaults (host/wasm/manager.ts), in seconds. */
 export const HOT_SWAP_DEFAULTS = {
   max_failures: 20,
@@ -105,6 +115,22 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               backoff_status: { type: 'integer', enum: [500, 503], default: HOT_SWAP_DEFAULTS.backoff_status },
               /** how long a replaced version stays alive for the transactions pinned to it. */
               drain_timeout: { type: 'number', exclusiveMinimum: 0, default: HOT_SWAP_DEFAULTS.drain_timeout },
+            },
+          },
+          /**
+           * Transaction timers in ms (host/transaction/config.ts), Kamailio tm parameter names; absent or
+           * a key left out: Kamailio's defaults (TM_DEFAULTS). (additive)
+           */
+          tm: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              fr_timer: { type: 'integer', minimum: 1, default: TM_DEFAULTS.fr_timer },
+              fr_inv_timer: { type: 'integer', minimum: 1, default: TM_DEFAULTS.fr_inv_timer },
+              wt_timer: { type: 'integer', minimum: 1, default: TM_DEFAULTS.wt_timer },
+              t1: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t1 },
+              t2: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t2 },
+              t4: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t4 },
             },
           },
           /** JSON-RPC (POST /RPC) and Prometheus /metrics over HTTP on a loopback address; absent: off. */

@@ -28,6 +28,8 @@ export interface CoreConfig {
     backoff_status: 500 | 503;
     drain_timeout: number;
   };
+  /** transaction timers in ms (Kamailio tm names); undefined = Kamailio's defaults. (additive) */
+  tm?: { fr_timer: number; fr_inv_timer: number; wt_timer: number; t1: number; t2: number; t4: number };
   /** loopback JSON-RPC + /metrics listener; undefined = off. (additive) */
   http?: { host: string; port: number };
 }

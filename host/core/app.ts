@@ -4,7 +4,9 @@
  */
 import type { Logger } from 'pino';
 import type { SiphonConfig } from '../config/types.js';
-import type { SiphonModule } from '../modules/types.js';
+import type { ModuleInitContext, SiphonModule } from '../modules/types.js';
+import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
+import { SiphonError } from '../errors/registry.js';
 import type { ImportProvider, LoadedPlugin } from '../wasm/types.js';
 import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
@@ -17,6 +19,9 @@ import { registerCoreMethods, type LogLevelName, type StatisticsProvider } from 
 import { startControlPlane, type ControlPlane } from '../rpc/control-plane.js';
 import { defaultCtlPath } from '../rpc/ctl-address.js';
 import { SiphonMetrics } from '../metrics/metrics.js';
+import type { TransactionTimers } from '../transaction/index.js';
+import type { SipMessage } from '../sip/types.js';
+import { DbMode, RegistrarModule } from '../modules/registrar/index.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -29,14 +34,14 @@ export function pluginFile(config: SiphonConfig, baseDir = config.source.dir): s
 }
 
 /** Initialises the modules that have a section in `modules`. */
-export async function initModules(config: SiphonConfig, log: Logger): Promise<SiphonModule[]> {
+export async function initModules(config: SiphonConfig, log: Logger, extra: Pick<ModuleInitContext, 'localRequests'> = {}): Promise<SiphonModule[]> {
   const started: SiphonModule[] = [];
   try {
     for (const [name, section] of Object.entries(config.modules)) {
       const make = MODULE_FACTORIES[name];
       if (!make) continue; // unreachable: the config schema refuses unknown modules
       const mod = make();
-      await mod.init({ config: section, dataDir: config.core.data_dir, log });
+      await mod.init({ config: section, dataDir: config.core.data_dir, log, ...extra });
       started.push(mod);
     }
   } catch (e) {
@@ -87,6 +92,24 @@ export interface SiphonNode {
   stop(): Promise<void>;
 }
 
+/**
+ * The registrar's prefetch when it runs in db_mode 3 (DB only): the pipeline awaits it before
+ * request_route so save()/lookup() from the plugin see the table's rows (registrar README).
+ */
+export function registrarPrefetch(modules: readonly SiphonModule[]): ((msg: SipMessage) => Promise<void>) | undefined {
+  const mod = modules.find((m): m is RegistrarModule => m instanceof RegistrarModule);
+  if (!mod || mod.registrar.cfg.db_mode !== DbMode.DB_ONLY) return undefined;
+  const reg = mod.registrar;
+  return (msg) => reg.prefetch(msg);
+}
+
+/** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
+export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
+  const tm = config.core.tm;
+  if (!tm) return {};
+  return { fr: tm.fr_timer, frInv: tm.fr_inv_timer, wt: tm.wt_timer, t1: tm.t1, t2: tm.t2, t4: tm.t4 };
+}
+
 /** core.hot_swap (seconds) → the manager's options (ms). */
 export function failurePolicyFrom(config: SiphonConfig): Partial<FailurePolicyOptions> {
   const p = config.core.hot_swap;
@@ -112,6 +135,14 @@ function pipelineStatistics(server: SiphonServer): StatisticsProvider {
   };
 }
 
+/** Transaction layer and proxy counters as the `tm` statistics group (Kamailio tm stats), when transactions run. */
+function tmStatistics(server: SiphonServer): StatisticsProvider[] {
+  const layer = server.transactions;
+  const proxy = server.proxy;
+  if (layer === null || proxy === null) return [];
+  return [{ name: 'tm', statistics: () => ({ ...layer.stats, ...proxy.stats }) as unknown as Record<string, number> }];
+}
+
 /** Plugin counters of the routing plugin's current version, as the `plugin` statistics group. */
 function pluginStatistics(plugins: PluginManager): StatisticsProvider {
   return {
@@ -134,9 +165,22 @@ export async function startNode(
   log: Logger,
   opts: { pluginFile?: string; controlPlane?: boolean } = {},
 ): Promise<SiphonNode> {
-  const modules = await initModules(config, log);
-  const server = new SiphonServer({ config, log, router: null });
+  // modules may send requests of their own (dispatcher keepalives) from the listening sockets
+  // through tm; the sender exists once the server below does (requests start after server.start())
+  let tmRequests: LocalRequestSender | null = null;
+  const localRequests: LocalRequestSender = {
+    request: (r) => (tmRequests ? tmRequests.request(r) : Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'transaction layer not started'))),
+  };
+  const modules = await initModules(config, log, { localRequests });
+  // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
+  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules) });
+  if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
+  // message-path counters (array increments) and the transaction counters, read when /metrics is scraped
+  server.metrics = metrics;
+  if (server.proxy) server.proxy.metrics = metrics;
+  const layer = server.transactions;
+  if (layer) metrics.setTransactionSource(() => layer.stats);
   const plugins = new PluginManager({
     log,
     metrics,
@@ -144,7 +188,7 @@ export async function startNode(
       limits: { memoryMaxPages: config.routing.memory_max_pages, gasPerHook: config.routing.gas_per_hook },
       config: config.routing.config,
       isMyself: server.isMyself,
-      // module namespaces, then tm/rr (host/proxy/abi.ts: -6 stubs while transactions are disabled)
+      // module namespaces, then tm/rr (host/proxy/abi.ts)
       providers: [...modules.flatMap((m) => m.imports()), ...server.importProviders()],
     },
     failurePolicy: failurePolicyFrom(config),
@@ -152,7 +196,7 @@ export async function startNode(
   });
   const registry = new MethodRegistry();
   const startedAt = new Date();
-  const statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...modules];
+  const statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];
   let plane: ControlPlane | null = null;
   try {
     await plugins.loadRouting(opts.pluginFile ?? pluginFile(config));

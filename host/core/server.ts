@@ -43,6 +43,7 @@ import type { ImportProvider } from '../wasm/types.js';
 import { TransactionLayer, type TransactionTimers } from '../transaction/index.js';
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
 import { tmImportProviders } from '../proxy/abi.js';
+import type { MessageMetrics } from '../metrics/metrics.js';
 
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
@@ -59,6 +60,12 @@ export interface ServerOptions {
    * false keeps the stateless pipeline (RELAY answered 501, responses dropped).
    */
   transactions?: boolean | { timers?: Partial<TransactionTimers> };
+  /**
+   * Awaited before request_route for REGISTER and initial requests (additive): the registrar's
+   * prefetch() when it runs in db_mode 3, so its synchronous plugin imports can decide on a
+   * snapshot of the DB rows (host/modules/registrar/README.md "db_mode 3 and plugins").
+   */
+  prefetch?: (msg: SipMessage) => Promise<void>;
 }
 
 /** Pipeline counters (plain numbers; the control plane turns them into metrics). */
@@ -125,17 +132,21 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   /** the transaction layer and the proxy core; null when transactions are disabled. */
   readonly transactions: TransactionLayer | null = null;
   readonly proxy: ProxyCore | null = null;
+  /** message-path counters for /metrics (requests/replies in by method/class, parse errors); set by startNode. (additive) */
+  metrics: MessageMetrics | null = null;
   /** scratch for reply routing (single-threaded, reused). */
   private readonly replyAddr: ReplyAddress = { address: '', port: 0 };
   private nextContextId = 1;
   private myAddresses: Set<string> = new Set();
   private readonly aliases: Array<{ host: string; port: number | undefined }>;
   private started = false;
+  private readonly prefetch: ((msg: SipMessage) => Promise<void>) | null;
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
     this.log = opts.log;
     this.router = opts.router;
+    this.prefetch = opts.prefetch ?? null;
     this.framer = opts.framer ?? sipStreamFramer;
     this.limits = { maxMessageSize: opts.config.core.max_message_size, maxHeaders: opts.config.core.max_headers };
     this.sl = new StatelessReplier({
@@ -262,6 +273,11 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
         return;
       }
       const msg = result.message;
+      const m = this.metrics;
+      if (m !== null) {
+        if (msg.kind === 'response') m.replyIn(msg.status);
+        else m.requestIn(msg.method);
+      }
       const proxy = this.proxy;
       if (proxy !== null) {
         if (msg.kind === 'response') {
@@ -294,6 +310,10 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ callid: msg.callId, src: `${source.address}:${source.port}`, status: bad.status, reason: bad.reason }, 'request failed sanity checks');
         return;
       }
+      if (this.prefetch !== null && needsPrefetch(msg)) {
+        this.routeAfterPrefetch(this.prefetch, msg, source, channel);
+        return;
+      }
       this.route(msg, source, channel);
     } catch (e) {
       c.internalErrors++;
@@ -304,6 +324,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private onParseFailure(failure: import('../sip/types.js').ParseFailure, source: Endpoint, channel: Channel): void {
     const c = this.counters;
     c.parseErrors++;
+    this.metrics?.parseError(source.proto);
     const partial = failure.partial;
     if (failure.status > 0 && partial !== undefined && partial.kind === 'request' && partial.method !== 'ACK') {
       c.parseErrorsReplied++;
@@ -314,6 +335,22 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug({ src: `${source.address}:${source.port}`, proto: source.proto, status: failure.status, detail: failure.detail, callid: partial?.callId }, 'unparsable message');
     }
+  }
+
+  /** db_mode 3 registrar: load the AORs the request needs, then route it (a failed load is logged; the imports then answer -6). */
+  private routeAfterPrefetch(prefetch: (msg: SipMessage) => Promise<void>, msg: SipMessage, source: Endpoint, channel: Channel): void {
+    const go = (): void => {
+      try {
+        this.route(msg, source, channel);
+      } catch (e) {
+        this.counters.internalErrors++;
+        this.log.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), callid: msg.callId }, 'internal error while routing a prefetched message');
+      }
+    };
+    prefetch(msg).then(go, (e: unknown) => {
+      this.log.warn({ err: (e as Error).message, callid: msg.callId }, 'registrar prefetch failed; routing without it');
+      go();
+    });
   }
 
   private route(msg: SipMessage, source: Endpoint, channel: Channel): void {
@@ -395,6 +432,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       const to = replyAddress(req.vias[0], source, this.replyAddr);
       channel.send(buf, to.address, to.port);
       this.counters.repliesSent++;
+      this.metrics?.replyOut(code);
       return true;
     } catch (e) {
       this.counters.replyFailures++;
@@ -417,6 +455,17 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
     return set;
   }
+}
+
+/**
+ * Requests whose routing may call the registrar: REGISTER (save) and initial requests (lookup). ACK,
+ * CANCEL and in-dialog requests (To-tag) are routed by Route headers / the transaction layer.
+ */
+function needsPrefetch(msg: SipMessage): boolean {
+  const m = msg.method;
+  if (m === 'REGISTER') return true;
+  if (m === 'ACK' || m === 'CANCEL') return false;
+  return !msg.to?.tag;
 }
 
 function parseAlias(text: string): { host: string; port: number | undefined } {

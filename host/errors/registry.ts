@@ -88,6 +88,7 @@ export const Errors = {
   TM_BAD_TIMER: { code: 9002, title: 'bad transaction timer value' },
   TM_RELAY: { code: 9003, title: 'cannot relay request' },
   TM_HOOK: { code: 9004, title: 'transaction hook failed' },
+  TM_LOCAL_REQUEST: { code: 9005, title: 'cannot send a locally originated request' },
   REG_BAD_CONTACT: { code: 9101, title: 'bad Contact in REGISTER' },
   REG_STORAGE: { code: 9102, title: 'location storage failed' },
   REG_UNKNOWN_TABLE: { code: 9103, title: 'no such location table' },

@@ -165,6 +165,11 @@ export declare function t_is_canceled(): i32;
 @external("tm", "t_branch_index")
 export declare function t_branch_index(): i32;
 
+/** Kamailio $T_reply_code: best final status of the transaction (408 on timeout), 0 none. request_route, failure_route. */
+// @ts-ignore: decorator
+@external("tm", "t_reply_code")
+export declare function t_reply_code(): i32;
+
 /** Per-transaction fr_timer / fr_inv_timer in ms (0 keeps the default): 1. request_route, failure_route. */
 // @ts-ignore: decorator
 @external("tm", "t_set_timeouts")

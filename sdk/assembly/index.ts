@@ -26,7 +26,7 @@ export { Context, onRequest, onInit } from "./hooks";
 export {
   onBranch, onReply, onFailure,
   t_relay, t_on_branch, t_on_reply, t_on_failure, t_reply, t_is_canceled, t_branch_index, t_set_timeouts,
-  forward, record_route, loose_route,
+  forward, record_route, loose_route, t_reply_code,
 } from "./tm";
 export {
   Action, Status, Field, LogLevel, Scope, ABI_MINOR,
@@ -534,3 +534,5 @@ export function random_u32(): u32 {
 
 export * from "./secfilter";
 export * from "./dispatcher";
+// registrar (save/lookup/registered/unregister), Kamailio return codes; -6 without modules.registrar
+export * from "./registrar";

@@ -67,6 +67,14 @@ export function t_is_canceled(): bool {
   return env.t_is_canceled() > 0;
 }
 
+/**
+ * Kamailio `$T_reply_code` (what `t_check_status()` tests): in failure_route the status of the best
+ * failed branch — a local 408 when they timed out, 487 when canceled; 0 when there is none.
+ */
+export function t_reply_code(): i32 {
+  return env.t_reply_code();
+}
+
 /** Kamailio `t_get_branch_index()` / `$T_branch_idx`: the branch being processed, -1 outside branch/reply routes. */
 export function t_branch_index(): i32 {
   return env.t_branch_index();

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../host/core/context.js';
 import { loadPlugin, resolvePluginPath } from '../../host/wasm/runtime.js';
+import { tmImportProviders } from '../../host/proxy/abi.js';
 import { captureLogger, INVITE, makeCtx, parseSip, ROOT } from './helpers.js';
 
 beforeAll(() => {
@@ -33,6 +34,8 @@ describe('SDK example plugins', () => {
     const plugin = await loadPlugin(resolvePluginPath('default', ROOT), {
       log: captureLogger([]),
       isMyself: (host) => host === '127.0.0.1',
+      // plugins/default imports tm/rr (ABI 1.1); -6 stubs as on a node without transactions
+      providers: tmImportProviders(null),
     });
     const t = makeCtx(await parseSip(INVITE));
     const action = plugin.requestRoute(t.ctx);

@@ -22,9 +22,12 @@ async function load(name: string): Promise<LoadedPlugin> {
   const r = await runBuild([name]);
   expect(r.code, r.stderr).toBe(0);
   const runtime = await import(/* @vite-ignore */ runtimeFile);
+  // plugins/default imports tm/rr (ABI 1.1): a node without transactions links them to -6 stubs
+  const { tmImportProviders } = await import(/* @vite-ignore */ path.join(repoRoot, 'host', 'proxy', 'abi.ts'));
   return runtime.loadPlugin(runtime.resolvePluginPath(name, repoRoot), {
     log,
     isMyself: (host: string) => host === '127.0.0.1',
+    providers: tmImportProviders(null),
   });
 }
 

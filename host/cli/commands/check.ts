@@ -13,6 +13,7 @@ import { MODULE_NAMESPACES } from '../../wasm/loader.js';
 import { SecFilterImports } from '../../modules/secfilter/abi.js';
 import { DispatcherImports } from '../../modules/dispatcher/abi.js';
 import { RegistrarImports } from '../../modules/registrar/abi.js';
+import { tmImportProviders } from '../../proxy/abi.js';
 
 // ---- module imports without the modules (additive) -----------------------------------------------
 
@@ -49,11 +50,13 @@ export function moduleImportNames(): Map<string, string[]> {
  * running node with that module would, whether or not the module is configured.
  */
 export function checkProviders(): ImportProvider[] {
-  return [...moduleImportNames()].map(([namespace, names]) => {
+  const modules = [...moduleImportNames()].map(([namespace, names]) => {
     const stub = (): number => -6;
     const fns = Object.fromEntries(names.map((n) => [n, stub]));
     return { namespace, functions: () => fns };
   });
+  // tm and rr (ABI 1.1, host/proxy/abi.ts): exactly the names a node serves, each answering -6 here
+  return [...modules, ...tmImportProviders(null)];
 }
 
 /** module namespaces a plugin file imports from. */

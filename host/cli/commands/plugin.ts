@@ -179,12 +179,6 @@ class CommandContext {
     );
     writeFileSync(path.join(dir, 'README.md'), readmeTemplate(name, path.relative(this.cwd, this.pluginsDir) || '.'));
     this.out(`created ${path.relative(this.cwd, dir) || dir}/{assembly/index.ts,package.json,README.md}\n`);
-    const rel = path.relative(PACKAGE_ROOT, dir);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
-      // scripts/build-plugins.mjs compiles with the package root as base: an SDK reached from outside
-      // it gets a second module identity and the onRequest handler is never registered
-      this.io.stderr.write(`warning: ${dir} is outside ${PACKAGE_ROOT}; the plugin build currently needs plugin folders inside the siphon package\n`);
-    }
     this.out(`next: siphon plugin build ${name}${this.values['plugins-dir'] ? ` --plugins-dir ${this.values['plugins-dir']}` : ''}\n`);
     return EXIT_OK;
   }

@@ -1,19 +1,21 @@
 /**
  * default: siphon's reference routing, in the spirit of the request_route of Kamailio's default
- * kamailio.cfg (REQINIT → WITHINDLG → REGISTRAR → LOCATION → RELAY), cut down to what the server can
- * do today: there are no dialogs, no registrar and no relaying yet, so in-dialog requests get 404,
- * REGISTER gets 501, and other initial requests get 404 (R-URI with a user) or 501.
+ * kamailio.cfg (REQINIT → CANCEL → WITHINDLG → REGISTRAR → LOCATION → RELAY, failure_route MANAGE_FAILURE):
+ * a registrar and stateful proxy with record-routing.
  *
- * With `modules.secfilter` configured, REQINIT also runs the secfilter checks (block at the end of
- * this file; `routing.config.scanner_action: reply|drop`); without it those calls answer -6 and pass.
+ * Without `modules.registrar`, save()/lookup() answer -6: REGISTER gets 501 and initial requests for a
+ * user of ours 404. With `modules.secfilter` configured, REQINIT also runs the secfilter checks (block at
+ * the end of this file; `routing.config.scanner_action: reply|drop`); without it those calls answer -6.
  *
  * Each function below shows the kamailio.cfg block it mirrors. A route function returns an Action
  * when it finished the request, or PASS to let request_route go on (Kamailio: the block did not `exit`).
  */
 import {
-  onRequest, Context, Field,
+  onRequest, onFailure, Context, Field, Scope,
   is_method, has_totag, has_ruri_user, is_myself_ruri, mf_process_maxfwd_header,
-  sl_reply, msg_get, xlog, xnotice, L_NOTICE, exit, drop,
+  sl_reply, msg_get, var_get, xlog, xnotice, L_NOTICE, L_INFO, exit, drop,
+  t_relay, t_on_failure, t_reply, t_is_canceled, record_route, loose_route,
+  save, lookup,
 } from "../../../sdk/assembly";
 // secfilter REQINIT block (see the end of this file)
 import {
@@ -27,6 +29,12 @@ const PASS: i32 = -1;
 /** Max-Forwards value added to requests that carry none (kamailio.cfg uses 10). */
 const MAX_FORWARDS_LIMIT: i32 = 10;
 
+/** failure_route ids (Kamailio route names). */
+const MANAGE_FAILURE: i32 = 1;
+
+/** The usrloc table (Kamailio's `location` domain). */
+const LOCATION_TABLE = "location";
+
 /** secfilter block: `routing.config.scanner_action` (reply = 403, drop), read once (-1 = not read yet). */
 const SCANNER_REPLY: i32 = 0;
 const SCANNER_DROP: i32 = 1;
@@ -37,10 +45,13 @@ let scannerActionValue: i32 = -1;
  *   route(REQINIT);
  *   if (is_method("CANCEL")) { if (t_check_trans()) route(RELAY); exit; }
  *   route(WITHINDLG);
+ *   t_check_trans();                       # retransmissions: absorbed by the host's transaction layer
+ *   remove_hf("Route");
+ *   if (is_method("INVITE|SUBSCRIBE")) record_route();
  *   route(REGISTRAR);
- *   if ($rU == $null) { sl_send_reply("501", "Not Implemented"); exit; }
- *   sl_send_reply("404", "Not Found");   # until LOCATION / RELAY exist
- *   exit;
+ *   if ($rU == $null) { sl_send_reply("484", "Address Incomplete"); exit; }   # siphon: 501
+ *   route(LOCATION);
+ *   route(RELAY);
  * }
  */
 onRequest((ctx: Context): i32 => {
@@ -63,9 +74,14 @@ onRequest((ctx: Context): i32 => {
     sl_reply(501, "Not Implemented");
     return exit();
   }
-  // no location service or relay yet: nobody is reachable here
-  sl_reply(404, "Not Found");
-  return exit();
+
+  // RFC 3261 §16.6 step 4 / Kamailio rr: stay on the path of the dialog so BYE and re-INVITE come back
+  if (is_method("INVITE") || is_method("SUBSCRIBE")) record_route();
+
+  verdict = location();
+  if (verdict != PASS) return verdict;
+
+  return relayRoute();
 });
 
 /*
@@ -136,10 +152,14 @@ function sanity(): i32 {
  *   if (t_check_trans()) route(RELAY);
  *   exit;
  * }
- * There are no transactions yet, so no CANCEL can match one: RFC 3261 §9.2 answers 481.
+ * A CANCEL of a known INVITE never gets here: the host's transaction layer matches it (RFC 3261 §9.2),
+ * answers 200, CANCELs the branches and sends 487 upstream. One that reaches request_route matched
+ * nothing: for a R-URI of ours there is nothing to forward it to (481, RFC 3261 §9.2); any other is
+ * relayed on (§16.10: a CANCEL without a response context is forwarded).
  */
 function cancel(): i32 {
   if (!is_method("CANCEL")) return PASS;
+  if (!is_myself_ruri() && t_relay() > 0) return exit();
   sl_reply(481, "Call/Transaction Does Not Exist");
   return exit();
 }
@@ -147,15 +167,24 @@ function cancel(): i32 {
 /*
  * route[WITHINDLG] {
  *   if (!has_totag()) return;
- *   if (loose_route()) { ... route(RELAY); exit; }
- *   if (is_method("ACK")) { if (t_check_trans()) { route(RELAY); exit; } else exit; }
+ *   if (loose_route()) { if (is_method("BYE")) { setflag(FLT_ACC); } route(RELAY); exit; }
+ *   if (is_method("ACK")) {
+ *     if (t_check_trans()) { route(RELAY); exit; }   # ACK of a non-2xx: absorbed by the host
+ *     else exit;                                     # ACK without matching transaction: drop
+ *   }
  *   sl_send_reply("404", "Not here");
  *   exit;
  * }
- * No dialogs and no Record-Route yet: every in-dialog request is unknown here.
  */
 function withindlg(): i32 {
   if (!has_totag()) return PASS;
+  if (loose_route() > 0) {
+    // RFC 3261 §16.12: routed by the Route set our record_route() put there (ACK of a 2xx included:
+    // tm forwards an ACK statelessly)
+    return relayRoute();
+  }
+  // an in-dialog ACK without Route for us: the ACK of a non-2xx was already absorbed by the
+  // transaction layer, so this one belongs to nothing we know (Kamailio: t_check_trans false → exit)
   if (is_method("ACK")) return drop();
   sl_reply(404, "Not here");
   return exit();
@@ -164,15 +193,108 @@ function withindlg(): i32 {
 /*
  * route[REGISTRAR] {
  *   if (!is_method("REGISTER")) return;
- *   if (!save("location")) sl_reply_error();
+ *   if (isflagset(FLT_NATS)) { setbflag(FLB_NATB); }
+ *   if (!save("location")) { sl_reply_error(); }
  *   exit;
  * }
- * Until the registrar module lands.
+ * save() answers the REGISTER itself (200 with the bindings, 400, 423 Interval Too Brief, 503);
+ * -6 means no registrar module on this node.
  */
 function registrar(): i32 {
   if (!is_method("REGISTER")) return PASS;
-  sl_reply(501, "Not Implemented");
+  const r = save(LOCATION_TABLE);
+  if (r == Status.UNIMPLEMENTED) {
+    sl_reply(501, "Not Implemented");
+    return exit();
+  }
+  if (r < 0 && !currentReplied()) sl_reply(500, "Server Internal Error");
   return exit();
+}
+
+/*
+ * route[LOCATION] {
+ *   $avp(oexten) = $rU;
+ *   if (!lookup("location")) {
+ *     $var(rc) = $rc;
+ *     t_newtran();
+ *     switch ($var(rc)) {
+ *       case -1: case -3: send_reply("404", "Not Found"); exit;
+ *       case -2: send_reply("405", "Method Not Allowed"); exit;
+ *     }
+ *   }
+ * }
+ * Only for requests to one of our domains (uri == myself); others are relayed on as they are.
+ */
+function location(): i32 {
+  if (!is_myself_ruri()) return PASS;
+  const r = lookup(LOCATION_TABLE);
+  if (r > 0) return PASS;
+  if (r == -2) {
+    t_or_sl_reply(405, "Method Not Allowed");
+    return exit();
+  }
+  // -1 no contact, -3 error, -6 no registrar here: nobody to reach
+  t_or_sl_reply(404, "Not Found");
+  return exit();
+}
+
+/*
+ * route[RELAY] {
+ *   if (is_method("INVITE|BYE|SUBSCRIBE|UPDATE")) { if (!t_is_set("branch_route")) t_on_branch("MANAGE_BRANCH"); }
+ *   if (is_method("INVITE|SUBSCRIBE|UPDATE")) { if (!t_is_set("onreply_route")) t_on_reply("MANAGE_REPLY"); }
+ *   if (is_method("INVITE")) { if (!t_is_set("failure_route")) t_on_failure("MANAGE_FAILURE"); }
+ *   if (!t_relay()) { sl_reply_error(); }
+ *   exit;
+ * }
+ */
+function relayRoute(): i32 {
+  if (is_method("INVITE")) t_on_failure(MANAGE_FAILURE);
+  const r = t_relay();
+  if (r > 0) return exit();
+  if (is_method("ACK")) return drop();
+  if (r == Status.UNIMPLEMENTED) {
+    // no transaction layer on this host: nobody is reachable from here
+    sl_reply(404, "Not Found");
+    return exit();
+  }
+  sl_reply(500, "Server Internal Error - Cannot Relay");
+  return exit();
+}
+
+/*
+ * failure_route[MANAGE_FAILURE] {
+ *   route(NATMANAGE);
+ *   if (t_is_canceled()) exit;
+ *   # every contact failed: no answer (408), server errors (5xx) → the user is not available
+ *   if (t_check_status("408|5[0-9][0-9]") || $T_reply_code == 0) { t_reply("480", "Temporarily Unavailable"); exit; }
+ * }
+ * Other failures (486 Busy Here, 404, 603 ...) go upstream as the best response (RFC 3261 §16.7).
+ */
+onFailure((ctx: Context, route: i32): i32 => {
+  if (route != MANAGE_FAILURE) return exit();
+  if (t_is_canceled()) return exit();
+  const code = replyCode();
+  if (code == 0 || code == 408 || (code >= 500 && code < 600)) {
+    xlog(L_INFO, "failure_route: $rm to $ru failed (" + code.toString() + "): 480\n");
+    t_reply(480, "Temporarily Unavailable");
+  }
+  return exit();
+});
+
+/** Kamailio $T_reply_code in failure_route (the host sets it as the MSG variable T_reply_code); 0 = none. */
+function replyCode(): i32 {
+  const v = var_get("T_reply_code", Scope.MSG);
+  return v === null ? 0 : I32.parseInt(v);
+}
+
+/** send_reply(): stateful when tm is there (absorbs retransmissions), stateless otherwise. */
+function t_or_sl_reply(code: i32, reason: string): void {
+  if (t_reply(code, reason) < 0) sl_reply(code, reason);
+}
+
+/** true when save() (or anything else) already answered this request. */
+function currentReplied(): bool {
+  return exit() == 2; // Action.REPLIED
 }
 
 // =============================================================================================
