@@ -140,11 +140,23 @@ class ProxyBranch implements ClientTransactionUser {
   cancelPending = false;
   cancelSent = false;
 
+  /** the request method (kept when `request` is released). */
+  readonly method: string;
+  /**
+   * the branch's own copy of the request, edited by branch_route and sendBranch(); released (null)
+   * once its bytes are handed to the client transaction, which alone re-sends them: a transaction
+   * waiting in wt state then keeps no parsed copy of the request per branch.
+   */
+  request: SipMessage | null;
+
   constructor(
     readonly cell: ProxyTransaction,
     readonly index: number,
-    readonly request: SipMessage,
-  ) {}
+    request: SipMessage,
+  ) {
+    this.request = request;
+    this.method = request.method;
+  }
 
   onClientResponse(_ct: ClientTransaction, msg: SipMessage, source: Endpoint): void {
     this.cell.onBranchResponse(this, msg, source);
@@ -254,7 +266,7 @@ export class ProxyTransaction implements ServerTransactionUser {
   onBranchTimeout(branch: ProxyBranch): void {
     if (branch.state === BranchState.Done) return;
     // RFC 3261 §16.8: an INVITE branch that had a provisional is CANCELed
-    if (branch.provisional && branch.request.method === 'INVITE') this.proxy.sendCancel(this, branch);
+    if (branch.provisional && branch.method === 'INVITE') this.proxy.sendCancel(this, branch);
     this.finishLocally(branch, this.canceled ? 487 : 408, this.canceled ? REASON_487 : REASON_408);
   }
 
@@ -755,6 +767,7 @@ export class ProxyCore {
       return false;
     }
     const req = branch.request;
+    if (req === null) return false; // already sent
     const id = this.layer.newBranch();
     const via = viaValue(channel, hop.proto, id);
     req.addHeader('Via', via, 'first');
@@ -781,6 +794,7 @@ export class ProxyCore {
       fr: cell.fr,
       frInv: cell.frInv,
     });
+    branch.request = null;
     return true;
   }
 

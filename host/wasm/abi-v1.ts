@@ -403,6 +403,9 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const method = LOG_METHOD[level];
         if (method === undefined || fl < 0) return Status.BAD_ARGUMENT;
         if (!mem.inBounds(fp, fl)) return Status.INVALID_MEMORY;
+        // the node's level is checked first: ctx.log creates the message's child logger on first use,
+        // which must not happen per message for a level that is off
+        if (!host.log.isLevelEnabled(method)) return 1;
         const logger = ctx?.log ?? host.log;
         if (!logger.isLevelEnabled(method)) return 1;
         let text = expandFormat(mem.readUtf8(fp, fl)!, ctx, host.globals);
@@ -420,6 +423,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const method = LOG_METHOD[level];
         if (method === undefined || len < 0) return Status.BAD_ARGUMENT;
         if (!mem.inBounds(ptr, len)) return Status.INVALID_MEMORY;
+        if (!host.log.isLevelEnabled(method)) return 1;
         const logger = loggerFor();
         if (!logger.isLevelEnabled(method)) return 1;
         charge(g, 1 + (len >> 4));
@@ -434,7 +438,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
       try {
         const method = LOG_METHOD[level];
         if (method === undefined) return Status.BAD_ARGUMENT;
-        return loggerFor().isLevelEnabled(method) ? 1 : 0;
+        return host.log.isLevelEnabled(method) && loggerFor().isLevelEnabled(method) ? 1 : 0;
       } catch (e) {
         return reportInternal(host, 'log_enabled', e);
       }
