@@ -3,7 +3,7 @@
  * config, then loads the plugin (validation, metering, plugin_init) and releases it. Opens no socket.
  * Exit 0 when everything is fine, 1 with the error (file:line:col) otherwise.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../log/logger.js';
 import { loadRoutingPlugin } from '../../core/app.js';
@@ -74,17 +74,13 @@ const USAGE = `Usage: siphon check [options]
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: CONFIG_OPTIONS, allowPositionals: false, strict: true }));
-  } catch (e) {
-    process.stderr.write(`siphon check: ${(e as Error).message} [E1010 bad command line]\n${USAGE}`);
+  const parsed = parseCommandArgs('check', argv, CONFIG_OPTIONS, USAGE);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) {
+    process.stderr.write(`siphon check: unexpected argument '${parsed.positionals[0]}' [E1010 bad command line]\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const { values } = parsed;
   try {
     const { config, pluginFile } = await configFromArgs(values);
     // plugin_init may log; keep that quiet unless it is a problem

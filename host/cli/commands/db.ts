@@ -4,7 +4,7 @@
  * the expected version are left alone; a table at another version is reported (E5005).
  * Exit status: 0 done, 2 usage/config/DB error.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { migrate, openDatabase } from '../../db/index.js';
 import type { Database, TableDef } from '../../db/types.js';
 import { defaultConfig, loadConfig } from '../../config/load.js';
@@ -30,26 +30,13 @@ export function moduleTables(modules: Record<string, Record<string, unknown>>): 
 }
 
 export async function run(argv: string[], io: DbCommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'db-url': { type: 'string' },
-        'data-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.stderr.write(`siphon db: ${(e as Error).message} [E1010 bad command line]\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs('db', argv, {
+    config: { type: 'string', short: 'c' },
+    'db-url': { type: 'string' },
+    'data-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const, USAGE, io);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals[0] !== 'migrate' || parsed.positionals.length !== 1) {
     io.stderr.write(`siphon db: expected 'migrate' [E1010 bad command line]\n\n${USAGE}`);
     return 2;

@@ -17,7 +17,7 @@
  *
  * Exit status: 0 done, 1 nothing matched (rm) or the server refused the reload, 2 usage/config/store error.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSiphonError } from '../../errors/registry.js';
@@ -223,29 +223,16 @@ function formatTable(rows: StoredDestination[]): string {
 }
 
 export async function run(argv: string[], io: DispatcherCommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'list-file': { type: 'string' },
-        'db-url': { type: 'string' },
-        ctl: { type: 'string' },
-        'no-reload': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.stderr.write(`siphon dispatcher: ${(e as Error).message} [E1010 bad command line]\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('dispatcher', argv, {
+    config: { type: 'string', short: 'c' },
+    'list-file': { type: 'string' },
+    'db-url': { type: 'string' },
+    ctl: { type: 'string' },
+    'no-reload': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } as const, USAGE, io);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
   const [cmd, ...args] = positionals;
   const reload = io.reloadServer ?? reloadOverBinrpc;
   let store: DestinationStore | undefined;

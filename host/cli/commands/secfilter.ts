@@ -11,7 +11,7 @@
  *
  * Exit status: 0 done, 1 nothing matched (rm) or the server refused the reload, 2 usage/config/DB error.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { isSiphonError } from '../../errors/registry.js';
 import { openDatabase } from '../../db/index.js';
 import type { Database } from '../../db/types.js';
@@ -75,28 +75,15 @@ function ruleType(text: string | undefined): RuleType {
 class UsageError extends Error {}
 
 export async function run(argv: string[], io: SecfilterCommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'db-url': { type: 'string' },
-        'data-dir': { type: 'string' },
-        ctl: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.stderr.write(`siphon secfilter: ${(e as Error).message} [E1010 bad command line]\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('secfilter', argv, {
+    config: { type: 'string', short: 'c' },
+    'db-url': { type: 'string' },
+    'data-dir': { type: 'string' },
+    ctl: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const, USAGE, io);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
   const [cmd, ...args] = positionals;
   let db: Database | undefined;
   try {

@@ -2,7 +2,7 @@
  * `siphon start [-c FILE] [--listen URI]... [--plugin NAME|PATH]`: runs the server until SIGINT or
  * SIGTERM, which close every socket, the plugin and the modules before exiting.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { createLogger, flushLogs } from '../../log/logger.js';
 import { startNode } from '../../core/app.js';
 import { CONFIG_OPTIONS, configFromArgs, DEFAULT_CONFIG_FILE } from '../config-options.js';
@@ -18,17 +18,13 @@ const USAGE = `Usage: siphon start [options]
 
 /** Exit code -1: the server is running (the process stays alive on its sockets). */
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: CONFIG_OPTIONS, allowPositionals: false, strict: true }));
-  } catch (e) {
-    process.stderr.write(`siphon start: ${(e as Error).message} [E1010 bad command line]\n${USAGE}`);
+  const parsed = parseCommandArgs('start', argv, CONFIG_OPTIONS, USAGE);
+  if (typeof parsed === 'number') return parsed;
+  if (parsed.positionals.length > 0) {
+    process.stderr.write(`siphon start: unexpected argument '${parsed.positionals[0]}' [E1010 bad command line]\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const { values } = parsed;
   let resolved;
   try {
     resolved = await configFromArgs(values);
