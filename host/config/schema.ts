@@ -16,6 +16,8 @@ export const CORE_DEFAULTS = {
   /** Kamailio's BUF_SIZE is 65535; a UDP datagram cannot be larger anyway. */
   max_message_size: 65535,
   max_headers: 256,
+  /** calls driven through a private copy of the message path before the sockets open (core/warmup.ts); 0 = off. */
+  warmup: 2000,
   /** tcp_connection_lifetime default (120 s) and tcp_max_connections default (2048). */
   tcp: { idle_timeout: 120, max_connections: 2048 },
 } as const;
@@ -77,6 +79,8 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           data_dir: { type: 'string', minLength: 1, default: CORE_DEFAULTS.data_dir },
           max_message_size: { type: 'integer', minimum: 512, maximum: 1_048_576, default: CORE_DEFAULTS.max_message_size },
           max_headers: { type: 'integer', minimum: 8, maximum: 4096, default: CORE_DEFAULTS.max_headers },
+          /** warm-up calls before the sockets open (host/core/warmup.ts); 0 disables it. */
+          warmup: { type: 'integer', minimum: 0, maximum: 100_000, default: CORE_DEFAULTS.warmup },
           tcp: {
             type: 'object',
             additionalProperties: false,

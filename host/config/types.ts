@@ -14,6 +14,8 @@ export interface CoreConfig {
   data_dir: string;
   max_message_size: number;
   max_headers: number;
+  /** calls of the start-up warm-up (host/core/warmup.ts); 0 = none. */
+  warmup: number;
   tcp: { idle_timeout: number; max_connections: number };
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */

@@ -12,6 +12,7 @@ import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
 import { SiphonServer } from './server.js';
+import { warmUp } from './warmup.js';
 import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
 import { MethodRegistry } from '../rpc/registry.js';
@@ -202,6 +203,7 @@ export async function startNode(
     await plugins.loadRouting(opts.pluginFile ?? pluginFile(config));
     // the manager is the router: every request asks it for the current version
     server.setRouter(plugins);
+    if (config.core.warmup > 0) await warmUpOrLog(config, log, plugins);
     await server.start();
     registerCoreMethods(registry, {
       name: 'siphon',
@@ -245,6 +247,16 @@ export async function startNode(
         await closeModules(modules, log);
       })()),
   };
+}
+
+/** core/warmup.ts before the sockets open; a failure only means a colder start. */
+async function warmUpOrLog(config: SiphonConfig, log: Logger, plugins: PluginManager): Promise<void> {
+  try {
+    const r = await warmUp(config, config.core.warmup, plugins.current());
+    log.info(r, 'warm-up done');
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'warm-up failed; starting cold');
+  }
 }
 
 async function openControlPlane(config: SiphonConfig, log: Logger, registry: MethodRegistry, metrics: SiphonMetrics): Promise<ControlPlane | null> {

@@ -141,6 +141,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private readonly aliases: Array<{ host: string; port: number | undefined }>;
   private started = false;
   private readonly prefetch: ((msg: SipMessage) => Promise<void>) | null;
+  private outbound: ChannelProvider | null = null;
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
@@ -170,11 +171,20 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
 
   /** ChannelProvider: a listener of that protocol and family reaching `address:port` (the proxy's outbound sockets). */
   channelFor(proto: Proto, family: 4 | 6, address: string, port: number): Channel | null {
+    if (this.outbound !== null) return this.outbound.channelFor(proto, family, address, port);
     for (const { address: a, listener } of this.listeners) {
       if (a.proto !== proto || a.family !== family) continue;
       if (listener.channelTo !== undefined) return listener.channelTo(address, port);
     }
     return null;
+  }
+
+  /**
+   * Sends everything through `channels` instead of the listeners (the warm-up's throwaway server,
+   * core/warmup.ts, which never opens a socket). (additive)
+   */
+  setOutbound(channels: ChannelProvider | null): void {
+    this.outbound = channels;
   }
 
   /** A router that can pin plugin versions (the plugin manager) pins them for transactions. */

@@ -224,6 +224,14 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     return result < 0 ? Action.ERROR : Action.CONTINUE;
   }
 
+  /**
+   * Another plugin object over the same compiled module, with its own instances and other imports
+   * and logger: the warm-up's sandboxed copy (host/core/warmup.ts). Runs start + plugin_init.
+   */
+  twin(opts: Pick<WasmPluginOptions, 'log' | 'providers' | 'isMyself'>): WasmPlugin {
+    return WasmPlugin.create(this.plugin, { limits: this.limits, config: this.config, maxForwardsLimit: this.maxForwardsLimit, ...opts });
+  }
+
   close(): void {
     this.closed = true;
     this.active = null;

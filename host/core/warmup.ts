@@ -1,0 +1,216 @@
+/**
+ * Warm-up before the sockets open (`core.warmup`, calls; 0 disables).
+ *
+ * V8 runs new code in its interpreter and compiles the hot functions with its optimising compiler
+ * only after they ran for a while; WebAssembly starts on the baseline compiler too. Measured on the
+ * bench VM (bench/RESULTS.md, "Warm-up"), a freshly started node answered the first ~1.5 s of a
+ * 1,500 calls/s SIPp load 80–280 ms late while this happened, where a warm node answers in a few
+ * ms. So a node first drives whole calls through a private copy of its own message path, then opens
+ * its sockets:
+ *
+ *   - a throwaway SiphonServer (same config, no sockets: every datagram it would send is captured)
+ *     relays INVITE/100/180/200/ACK/BYE/200 calls as a record-routing stateful proxy (RFC 3261 §16,
+ *     §17): parser, transactions, proxy core, record-route/loose_route, serializer;
+ *   - a twin of the routing plugin (same compiled module, its own instances, the module imports
+ *     linked to their -6 stubs) routes OPTIONS, REGISTER, INVITE and in-dialog BYE through the same
+ *     throwaway server: the plugin's code and the ABI glue.
+ *
+ * Nothing leaks into the running node: the twin has no module (so no registrar, dispatcher or
+ * secfilter state is touched), logs to a silent logger and its replies go nowhere; the throwaway
+ * server's counters, transactions and timers are discarded with it. The peers are in TEST-NET-1
+ * (192.0.2.0/24, RFC 5737), never one of our addresses.
+ */
+import pino from 'pino';
+import type { SiphonConfig } from '../config/types.js';
+import type { Channel } from '../transport/types.js';
+import type { LoadedPlugin } from '../wasm/types.js';
+import { WasmPlugin } from '../wasm/plugin.js';
+import { withUnconfiguredModules } from '../wasm/loader.js';
+import { parseMessage } from '../sip/parser.js';
+import type { SipMessage } from '../sip/types.js';
+import { looseRoute, recordRoute } from '../proxy/record-route.js';
+import { Action, type Endpoint, type MessageContext } from './context.js';
+import { SiphonServer, type RequestRouter } from './server.js';
+
+export interface WarmupReport {
+  /** proxied calls driven through the throwaway server. */
+  calls: number;
+  /** requests routed by the plugin twin (0 when the plugin is not a Wasm plugin). */
+  pluginRequests: number;
+  /** SIP messages the throwaway server received. */
+  messages: number;
+  /** requests it relayed statefully and responses it proxied (the calls really went through tm). */
+  relayed: number;
+  responsesProxied: number;
+  ms: number;
+}
+
+/** Calls per batch between two yields to the event loop (optimised code is installed meanwhile). */
+const BATCH = 100;
+
+const CALLER: Endpoint = { address: '192.0.2.1', port: 5060, proto: 'udp', family: 4 };
+const CALLEE: Endpoint = { address: '192.0.2.2', port: 5060, proto: 'udp', family: 4 };
+const CALLEE_URI = `sip:${CALLEE.address}:${CALLEE.port}`;
+
+/** A channel that keeps what the throwaway server sends instead of sending it. */
+class CapturingChannel implements Channel {
+  readonly proto = 'udp' as const;
+  readonly sent: Buffer[] = [];
+  constructor(readonly local: Endpoint) {}
+  send(buf: Buffer): void {
+    this.sent.push(buf);
+  }
+}
+
+/** The route of a plain record-routing proxy: in-dialog by Route headers, the rest to the callee. */
+function proxyRouter(isMyself: (host: string, port: number | undefined) => boolean): RequestRouter {
+  return {
+    requestRoute(ctx: MessageContext): Action {
+      if (ctx.msg.to?.tag !== undefined) {
+        looseRoute(ctx, isMyself);
+        return Action.RELAY;
+      }
+      if (ctx.msg.method === 'INVITE') recordRoute(ctx);
+      ctx.dstUri = CALLEE_URI;
+      return Action.RELAY;
+    },
+  };
+}
+
+/**
+ * Runs the warm-up: `calls` proxied calls, then `calls / 4` rounds of four requests through the
+ * plugin twin. A rejection only means a colder start: startNode logs it and goes on.
+ */
+export async function warmUp(config: SiphonConfig, calls: number, plugin: LoadedPlugin | null): Promise<WarmupReport> {
+  const started = performance.now();
+  const log = pino({ level: 'silent' });
+  const server = new SiphonServer({ config, log, router: null, transactions: true });
+  const listen = config.core.listenAddresses.find((a) => a.proto === 'udp') ?? config.core.listenAddresses[0];
+  const host = listen === undefined || listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  const local: Endpoint = { address: host, port: listen?.port ?? 5060, proto: 'udp', family: host.includes(':') ? 6 : 4 };
+  const channel = new CapturingChannel(local);
+  server.setOutbound({ channelFor: () => channel });
+  const sim = new CallSimulator(server, channel, local);
+  let twin: WasmPlugin | null = null;
+  try {
+    server.setRouter(proxyRouter(server.isMyself));
+    for (let i = 0; i < calls; i++) {
+      sim.proxiedCall(i);
+      if (i % BATCH === BATCH - 1) await yieldToLoop();
+    }
+    if (plugin instanceof WasmPlugin) {
+      twin = plugin.twin({ log, providers: withUnconfiguredModules(server.importProviders()), isMyself: server.isMyself });
+      server.setRouter(twin);
+      const rounds = Math.ceil(calls / 4);
+      for (let i = 0; i < rounds; i++) {
+        sim.pluginRound(i);
+        if (i % BATCH === BATCH - 1) await yieldToLoop();
+      }
+    }
+    const st = server.stats();
+    return { calls, pluginRequests: sim.pluginRequests, messages: st.received, relayed: st.relayed, responsesProxied: st.responsesProxied, ms: Math.round(performance.now() - started) };
+  } finally {
+    twin?.close();
+    await server.stop();
+  }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Builds the caller's and callee's messages of one call and feeds them to the server. */
+class CallSimulator {
+  pluginRequests = 0;
+  private readonly us: string;
+
+  constructor(
+    private readonly server: SiphonServer,
+    private readonly channel: CapturingChannel,
+    local: Endpoint,
+  ) {
+    this.us = `${local.family === 6 ? `[${local.address}]` : local.address}:${local.port}`;
+  }
+
+  /** INVITE → 100 (local) → 180 → 200 → ACK (by Route) → BYE (by Route) → 200, as two UAs see them. */
+  proxiedCall(i: number): void {
+    const callId = `warmup-${i}@192.0.2.1`;
+    const tag = `callee${i}`;
+    const invite = this.relayed(this.request('INVITE', `sip:callee@${this.us}`, callId, 1, '', `z9hG4bKw${i}a`, [], SDP));
+    if (invite === null) return;
+    const rr = invite.headerValues('record-route');
+    this.deliver(this.response(invite, 180, 'Ringing', rr, tag), CALLEE);
+    this.deliver(this.response(invite, 200, 'OK', rr, tag), CALLEE);
+    const routes = rr.length > 0 ? [`Route: ${rr[0]}`] : [];
+    const toTag = `;tag=${tag}`;
+    this.relayed(this.request('ACK', CALLEE_URI, callId, 1, toTag, `z9hG4bKw${i}b`, routes, ''));
+    const bye = this.relayed(this.request('BYE', CALLEE_URI, callId, 2, toTag, `z9hG4bKw${i}c`, routes, ''));
+    if (bye !== null) this.deliver(this.response(bye, 200, 'OK', [], tag), CALLEE);
+    this.channel.sent.length = 0;
+  }
+
+  /** What a routing plugin meets most: keepalive OPTIONS, REGISTER, an INVITE, an in-dialog BYE. */
+  pluginRound(i: number): void {
+    const callId = `warmup-plugin-${i}@192.0.2.1`;
+    const rr = [`Route: <sip:${this.us};lr>`];
+    this.deliver(this.request('OPTIONS', `sip:${this.us}`, callId, 1, '', `z9hG4bKp${i}o`, [], ''), CALLER);
+    this.deliver(this.request('REGISTER', `sip:${this.us}`, callId, 2, '', `z9hG4bKp${i}r`, ['Expires: 0'], ''), CALLER);
+    this.deliver(this.request('INVITE', `sip:callee@${this.us}`, callId, 3, '', `z9hG4bKp${i}i`, [], SDP), CALLER);
+    this.deliver(this.request('BYE', CALLEE_URI, callId, 4, `;tag=callee${i}`, `z9hG4bKp${i}b`, rr, ''), CALLER);
+    this.pluginRequests += 4;
+    this.channel.sent.length = 0;
+  }
+
+  private deliver(buf: Buffer, from: Endpoint): void {
+    this.server.receive(buf, from, this.channel);
+  }
+
+  /** Delivers a caller's request; returns the request the server relayed (the last one it sent). */
+  private relayed(buf: Buffer): SipMessage | null {
+    const before = this.channel.sent.length;
+    this.deliver(buf, CALLER);
+    for (let k = this.channel.sent.length - 1; k >= before; k--) {
+      const r = parseMessage(this.channel.sent[k]!);
+      if (r.ok && r.message.kind === 'request') return r.message;
+    }
+    return null;
+  }
+
+  private request(method: string, ruri: string, callId: string, cseq: number, toTag: string, branch: string, extra: readonly string[], body: string): Buffer {
+    const lines = [
+      `${method} ${ruri} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${CALLER.address}:${CALLER.port};branch=${branch};rport`,
+      'Max-Forwards: 70',
+      `From: "Warm Up" <sip:caller@192.0.2.1>;tag=${callId.slice(0, callId.indexOf('@'))}`,
+      `To: <sip:callee@${this.us}>${toTag}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} ${method}`,
+      `Contact: <sip:caller@${CALLER.address}:${CALLER.port}>`,
+      ...extra,
+      'User-Agent: siphon-warmup',
+    ];
+    if (body.length > 0) lines.push('Content-Type: application/sdp');
+    lines.push(`Content-Length: ${Buffer.byteLength(body)}`, '', body);
+    return Buffer.from(lines.join('\r\n'), 'latin1');
+  }
+
+  /** The callee's response to a relayed request (RFC 3261 §8.2.6: Vias, From, To+tag, Call-ID, CSeq; §12.1.1: Record-Route). */
+  private response(req: SipMessage, status: number, reason: string, recordRoutes: readonly string[], toTag: string): Buffer {
+    const lines = [`SIP/2.0 ${status} ${reason}`];
+    for (const v of req.headerValues('via')) lines.push(`Via: ${v}`);
+    for (const r of recordRoutes) lines.push(`Record-Route: ${r}`);
+    lines.push(
+      `From: ${req.header('from') ?? ''}`,
+      `To: ${req.header('to') ?? ''}${req.to?.tag === undefined ? `;tag=${toTag}` : ''}`,
+      `Call-ID: ${req.callId}`,
+      `CSeq: ${req.header('cseq') ?? ''}`,
+      `Contact: <${CALLEE_URI}>`,
+      'Content-Length: 0',
+      '',
+      '',
+    );
+    return Buffer.from(lines.join('\r\n'), 'latin1');
+  }
+}
+
+const SDP = ['v=0', 'o=warmup 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
