@@ -27,6 +27,7 @@ export class UdpListener implements Listener, Channel {
   private readonly log: Logger;
   private readonly address: ListenAddress;
   private closed = false;
+  private bound = false;
 
   constructor(opts: UdpListenerOptions) {
     this.address = opts.address;
@@ -53,6 +54,7 @@ export class UdpListener implements Listener, Channel {
       this.socket.once('error', onBindError);
       this.socket.bind({ address: this.address.host, port: this.address.port, exclusive: true }, () => {
         this.socket.off('error', onBindError);
+        this.bound = true;
         this.log.info({ listen: this.address.uri }, 'listening');
         resolve();
       });
@@ -67,7 +69,9 @@ export class UdpListener implements Listener, Channel {
   };
 
   private readonly onError = (err: Error): void => {
-    // after bind, 'error' only reports failed sends (no callback is passed to send()).
+    // after bind, 'error' only reports failed sends (no callback is passed to send()); before it,
+    // the bind error, which start() reports as E3002
+    if (!this.bound) return;
     this.stats.sendErrors++;
     this.log.warn({ err: err.message, code: 3003, listen: this.address.uri }, 'udp send failed [E3003]');
   };
