@@ -42,6 +42,11 @@ export interface MessageContext {
    * first. Created on first use. (additive, added by the registrar)
    */
   branches?: string[];
+  /**
+   * The tm state of this request (host/proxy: armed routes, its proxy transaction), set by the
+   * proxy core on first use. (additive)
+   */
+  tmState?: unknown;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

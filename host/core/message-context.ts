@@ -18,6 +18,7 @@ export class RequestContext implements MessageContext {
   dstUri: string | null = null;
   replied = false;
   replyHeaders?: string[];
+  tmState: unknown = undefined;
   private varsMap: Map<string, string> | null = null;
   private logger: Logger | null = null;
 

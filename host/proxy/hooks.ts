@@ -31,6 +31,7 @@ export interface TmHooks {
 export class HookContext implements MessageContext {
   replied = false;
   replyHeaders?: string[];
+  tmState: unknown = undefined;
   private varsMap: Map<string, string> | null = null;
   private logger: Logger | null = null;
 

@@ -20,10 +20,11 @@
  * when the transaction was created (pinning). Hooks never re-enter the plugin: a t_relay() called from
  * a hook is recorded and performed when the hook returns (Kamailio too relays when the route ends).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { Errors } from '../errors/registry.js';
+import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import type { Channel } from '../transport/types.js';
@@ -112,6 +113,14 @@ class TmRequestState {
   cell: ProxyTransaction | null = null;
 }
 
+/**
+ * the tm state of a context: kept in the context's own tmState slot (a field lookup, and it goes
+ * away with the context) rather than in a WeakMap keyed by contexts.
+ */
+function stateIn(ctx: MessageContext): TmRequestState | undefined {
+  return ctx.tmState as TmRequestState | undefined;
+}
+
 /** A CANCEL (or other fire-and-forget request) client transaction: its responses need no processing. */
 const IGNORE_RESPONSES: ClientTransactionUser = {
   onClientResponse() {},
@@ -140,22 +149,22 @@ class ProxyBranch implements ClientTransactionUser {
   cancelPending = false;
   cancelSent = false;
 
-  /** the request method (kept when `request` is released). */
-  readonly method: string;
   /**
    * the branch's own copy of the request, edited by branch_route and sendBranch(); released (null)
    * once its bytes are handed to the client transaction, which alone re-sends them: a transaction
-   * waiting in wt state then keeps no parsed copy of the request per branch.
+   * waiting in wt state then keeps no parsed copy of the request per branch. null from the start
+   * for a branch serialized straight from the relayed request (no branch_route, see startBranch).
    */
   request: SipMessage | null;
 
   constructor(
     readonly cell: ProxyTransaction,
     readonly index: number,
-    request: SipMessage,
+    request: SipMessage | null,
+    /** the request method (kept when `request` is released). */
+    readonly method: string,
   ) {
     this.request = request;
-    this.method = request.method;
   }
 
   onClientResponse(_ct: ClientTransaction, msg: SipMessage, source: Endpoint): void {
@@ -185,19 +194,31 @@ export class ProxyTransaction implements ServerTransactionUser {
   relayDst: string | null = null;
   private maxForwardsDone = false;
   private terminated = false;
+  /**
+   * the request context (failure_route and serial forking run on it); released (null) with the
+   * server transaction's request once a final response went upstream (onServerFinal).
+   */
+  ctx: MessageContext | null;
+  /** where the request came from and the socket it arrived on (hook contexts of branch/reply routes). */
+  readonly source: Endpoint;
+  readonly local: Endpoint;
 
   constructor(
     readonly proxy: ProxyCore,
     readonly server: ServerTransaction,
-    readonly ctx: MessageContext,
+    ctx: MessageContext,
     readonly state: TmRequestState,
     /** the plugin version that created the transaction (pinned for later hooks). */
     readonly hooks: TmHooks | null,
   ) {
+    this.ctx = ctx;
+    this.source = ctx.source;
+    this.local = ctx.local;
     server.user = this;
   }
 
-  get request(): SipMessage {
+  /** the request being proxied; null once a final response was sent (ServerTransaction.request). */
+  get request(): SipMessage | null {
     return this.server.request;
   }
 
@@ -213,10 +234,25 @@ export class ProxyTransaction implements ServerTransactionUser {
     this.proxy.releaseHooks(this.hooks);
   }
 
+  /**
+   * A final response went upstream (RFC 3261 §16.7 steps 8-10): the response context is over, no
+   * failure_route or new branch can follow (relay() refuses once finalSent). What only that search
+   * needed is dropped so the transaction waiting out its timers (wt, H, J) holds no parsed message:
+   * the request context, the best-response candidates and the relay-time R-URI. Kept: the branches'
+   * client transactions (CANCEL of branches still pending, §16.7 step 10; 2xx retransmissions,
+   * §16.7 step 5), statuses, and the endpoints reply_route hook contexts use.
+   */
+  onServerFinal(): void {
+    this.ctx = null;
+    this.relayRuri = '';
+    for (const b of this.branches) b.response = null;
+  }
+
   /** RFC 3261 §16.6 step 3 (once per transaction): decrement Max-Forwards, or add 70 when absent; false: 483. */
   prepareMaxForwards(): boolean {
     if (this.maxForwardsDone) return true;
-    if (!ensureMaxForwardsProcessed(this.request)) return false;
+    const req = this.request;
+    if (req === null || !ensureMaxForwardsProcessed(req)) return false;
     this.maxForwardsDone = true;
     return true;
   }
@@ -227,7 +263,7 @@ export class ProxyTransaction implements ServerTransactionUser {
     const proxy = this.proxy;
     const status = resp.status;
     if (this.replyRoute !== NO_ROUTE && this.hooks?.onReplyRoute !== undefined) {
-      const hctx = proxy.newHookContext(resp, source, this.ctx.local, null);
+      const hctx = proxy.newHookContext(resp, source, this.local, null);
       const action = proxy.runHook(this, branch.index, () => this.hooks!.onReplyRoute!(hctx, this.replyRoute, status));
       if (action === Action.DROP && status < 200) {
         this.afterProvisional(branch);
@@ -253,7 +289,8 @@ export class ProxyTransaction implements ServerTransactionUser {
     branch.state = BranchState.Done;
     branch.status = status;
     branch.reason = resp.reason;
-    branch.response = resp;
+    // kept as a best-response candidate (§16.7 step 6) only while no final went upstream
+    if (!this.server.finalSent) branch.response = resp;
     if (status >= 600) this.cancelBranches(branch); // §16.7 step 5: a 6xx ends the search
     this.checkCompletion();
   }
@@ -338,8 +375,8 @@ export class ProxyTransaction implements ServerTransactionUser {
   }
 
   /** @internal */
-  addBranch(request: SipMessage): ProxyBranch {
-    const b = new ProxyBranch(this, this.branches.length, request);
+  addBranch(request: SipMessage | null, method: string): ProxyBranch {
+    const b = new ProxyBranch(this, this.branches.length, request, method);
     this.branches.push(b);
     return b;
   }
@@ -367,7 +404,6 @@ export class ProxyCore {
   readonly isMyself: IsMyself;
   private readonly log: Logger;
   private pinner: HookPinner | undefined;
-  private readonly states = new WeakMap<MessageContext, TmRequestState>();
   /** the plugin routing the current request (pinned into the transactions it creates). */
   private activeHooks: TmHooks | null = null;
   /** branch index of the hook being run (t_branch_index), -1 outside branch/reply hooks. */
@@ -432,7 +468,7 @@ export class ProxyCore {
    * Returns true when the request was relayed (or a reply was sent for it by tm).
    */
   afterRequestRoute(ctx: MessageContext, action: Action): boolean {
-    const state = this.states.get(ctx);
+    const state = stateIn(ctx);
     const pending = state?.relayPending === true;
     if (state !== undefined) state.relayPending = false;
     if (action === Action.ERROR) return false;
@@ -440,7 +476,7 @@ export class ProxyCore {
     const rc = this.relay(ctx);
     if (rc < 0 && ctx.msg.method !== 'ACK') {
       // nothing could be sent: answer statefully when a transaction exists, else the caller replies
-      const cell = this.states.get(ctx)?.cell;
+      const cell = stateIn(ctx)?.cell;
       if (cell !== null && cell !== undefined && !cell.server.finalSent) {
         const [code, reason] = relayFailureReply(rc, cell);
         this.replyLocally(cell, code, reason);
@@ -509,13 +545,12 @@ export class ProxyCore {
     if (!cell.prepareMaxForwards()) return RELAY_TOO_MANY_HOPS;
     this.stats.relayed++;
 
-    const base = msg.toBuffer();
     let live = 0;
     let unresolvable = 0;
     cell.relaying = true;
     try {
       for (const t of targets) {
-        const outcome = this.startBranch(cell, base, t);
+        const outcome = this.startBranch(cell, msg, t);
         if (outcome > 0) live++;
         else if (outcome === -2) unresolvable++;
       }
@@ -604,7 +639,7 @@ export class ProxyCore {
 
   /** t_is_canceled(): 1 when the transaction of the hook being run (or of ctx) was CANCELed, else -1. */
   tIsCanceled(ctx: MessageContext): number {
-    const cell = this.hookCell ?? this.states.get(ctx)?.cell ?? null;
+    const cell = this.hookCell ?? stateIn(ctx)?.cell ?? null;
     return cell !== null && cell.canceled ? 1 : -1;
   }
 
@@ -614,7 +649,7 @@ export class ProxyCore {
    * status so far; 0 without a transaction or a final status. (additive)
    */
   tReplyCode(ctx: MessageContext): number {
-    const cell = this.hookCell ?? this.states.get(ctx)?.cell ?? null;
+    const cell = this.hookCell ?? stateIn(ctx)?.cell ?? null;
     return cell === null ? 0 : cell.bestStatus();
   }
 
@@ -625,7 +660,7 @@ export class ProxyCore {
 
   /** The transaction a context belongs to (tests, RPC). */
   transactionOf(ctx: MessageContext): ProxyTransaction | null {
-    return this.states.get(ctx)?.cell ?? null;
+    return stateIn(ctx)?.cell ?? null;
   }
 
   // ==== internals ==============================================================================
@@ -642,8 +677,8 @@ export class ProxyCore {
   }
 
   private stateOf(ctx: MessageContext): TmRequestState {
-    let s = this.states.get(ctx);
-    if (s === undefined) this.states.set(ctx, (s = new TmRequestState()));
+    let s = stateIn(ctx);
+    if (s === undefined) ctx.tmState = s = new TmRequestState();
     return s;
   }
 
@@ -677,8 +712,9 @@ export class ProxyCore {
 
   /** @internal failure_route: the request as at relay time, then a t_relay() it asked for. */
   runFailureRoute(cell: ProxyTransaction, route: number): void {
-    this.stats.failureRoutes++;
     const ctx = cell.ctx;
+    if (ctx === null) return; // a final response went upstream already (checkCompletion does not get here then)
+    this.stats.failureRoutes++;
     const msg = ctx.msg;
     // Kamailio: failure_route sees the R-URI (and $du) the failed relay used
     if (msg.requestUri !== cell.relayRuri) msg.setRequestUri(cell.relayRuri);
@@ -709,11 +745,28 @@ export class ProxyCore {
   }
 
   /**
-   * Creates one branch: copy of the request, branch_route, Via, next hop, client transaction.
+   * Creates one branch: branch_route, Via, next hop, client transaction.
    * Returns 1 started (or resolving), 0 dropped/failed, -2 unresolvable.
+   *
+   * Without branch_route and with the next hop in the resolver cache (the usual case) the branch's
+   * bytes are written straight from `msg` (SipMessageImpl.toBranchBuffer: target R-URI and our Via,
+   * RFC 3261 §16.6 steps 1-2 and 8), leaving `msg` as request_route left it (failure_route starts
+   * from it, and the other branches copy it). Otherwise the branch gets its own parsed copy of the
+   * request (branch_route may edit it; a branch waiting for DNS is sent as at relay time).
    */
-  private startBranch(cell: ProxyTransaction, base: Buffer, target: BranchTarget): number {
-    const parsed = parseMessage(base);
+  private startBranch(cell: ProxyTransaction, msg: SipMessage, target: BranchTarget): number {
+    if (msg instanceof SipMessageImpl && (cell.branchRoute === NO_ROUTE || cell.hooks?.branchRoute === undefined)) {
+      if (!isValidRequestUri(target.uri)) return 0;
+      const hop = nextHopOf(target.dstUri ?? target.uri);
+      const cached = hop === null ? undefined : this.resolver.resolveCached(hop.host);
+      if (hop !== null && cached !== undefined && cached !== null) {
+        const branch = cell.addBranch(null, msg.method);
+        this.stats.branches++;
+        return this.sendBranch(cell, branch, hop, cached, msg, target.uri) ? 1 : 0;
+      }
+      // no next hop, or not resolved yet: the general path below
+    }
+    const parsed = parseMessage(msg.toBuffer());
     if (!parsed.ok) return 0;
     const req = parsed.message;
     try {
@@ -721,11 +774,11 @@ export class ProxyCore {
     } catch {
       return 0;
     }
-    const branch = cell.addBranch(req);
+    const branch = cell.addBranch(req, req.method);
     this.stats.branches++;
     let dst = target.dstUri;
     if (cell.branchRoute !== NO_ROUTE && cell.hooks?.branchRoute !== undefined) {
-      const hctx = this.newHookContext(req, cell.ctx.source, cell.ctx.local, dst);
+      const hctx = this.newHookContext(req, cell.source, cell.local, dst);
       const route = cell.branchRoute;
       const action = this.runHook(cell, branch.index, () => cell.hooks!.branchRoute!(hctx, route, branch.index));
       if (action === Action.DROP) {
@@ -755,7 +808,14 @@ export class ProxyCore {
     return 1;
   }
 
-  private sendBranch(cell: ProxyTransaction, branch: ProxyBranch, hop: NextHop, addr: ResolvedAddress): boolean {
+  /**
+   * Sends a branch: its own copy (`branch.request`), or else `direct` with `ruri` as Request-URI
+   * (startBranch's fast path, `direct` left unedited).
+   */
+  private sendBranch(
+    cell: ProxyTransaction, branch: ProxyBranch, hop: NextHop, addr: ResolvedAddress,
+    direct: SipMessageImpl | null = null, ruri = '',
+  ): boolean {
     if (this.isMyself(addr.address, hop.port)) {
       // RFC 3261 §16.3 step 4 / §21.4.20: a request sent to ourselves would loop
       cell.finishLocally(branch, 482, 'Loop Detected');
@@ -766,14 +826,28 @@ export class ProxyCore {
       cell.finishLocally(branch, 503, 'Service Unavailable');
       return false;
     }
-    const req = branch.request;
+    const req = branch.request ?? direct;
     if (req === null) return false; // already sent
     const id = this.layer.newBranch();
     const via = viaValue(channel, hop.proto, id);
-    req.addHeader('Via', via, 'first');
+    let bytes: Buffer;
+    if (req === direct) {
+      try {
+        bytes = direct.toBranchBuffer(via, ruri);
+      } catch {
+        cell.finishLocally(branch, 0, '');
+        return false;
+      }
+    } else {
+      req.addHeader('Via', via, 'first');
+      bytes = req.toBuffer();
+      ruri = req.requestUri;
+    }
+    // what CANCEL and the non-2xx ACK are built from (§9.1, §17.1.1.3): the branch's Request-URI,
+    // our Via, and the request's From, To, Call-ID, CSeq and Route fields
     const sent: SentRequest = {
       method: req.method,
-      requestUri: req.requestUri,
+      requestUri: ruri,
       via,
       from: req.header('from') ?? '',
       to: req.header('to') ?? '',
@@ -785,7 +859,7 @@ export class ProxyCore {
     this.metrics?.requestOut(req.method);
     branch.ct = this.layer.startClient({
       branch: id,
-      request: req.toBuffer(),
+      request: bytes,
       sent,
       channel,
       address: addr.address,
@@ -802,7 +876,8 @@ export class ProxyCore {
   sendCancel(cell: ProxyTransaction, branch: ProxyBranch): void {
     const ct = branch.ct;
     branch.cancelPending = false;
-    if (ct === null || branch.cancelSent || ct.method !== 'INVITE' || ct.state > ClientState.Proceeding) return;
+    // §9.1: only a request without final response is CANCELed (ct.sent is released at the final)
+    if (ct === null || branch.cancelSent || ct.method !== 'INVITE' || ct.state > ClientState.Proceeding || ct.sent === null) return;
     branch.cancelSent = true;
     this.stats.cancelsSent++;
     this.metrics?.requestOut('CANCEL');
@@ -829,7 +904,7 @@ export class ProxyCore {
     if (cell instanceof ProxyTransaction) {
       const reasons = cancel.headerValues('reason');
       cell.cancel(reasons.length > 0 ? reasons : undefined);
-    } else if (!invite.finalSent) {
+    } else if (!invite.finalSent && invite.request !== null) {
       // a transaction without branches (e.g. t_reply 180 only): terminate the INVITE with 487
       const buf = this.replies.build(invite.request, invite.source, 487, REASON_487);
       invite.respond(487, buf, this.replies.toTagFor(invite.request));
@@ -849,6 +924,9 @@ export class ProxyCore {
   /** @internal a reply built by tm (100 Trying, 408, 487, t_reply ...). */
   replyLocally(cell: ProxyTransaction, code: number, reason: string, extra?: readonly string[]): boolean {
     const req = cell.request;
+    // released once a final was sent: nothing may be answered locally after that (§16.7 step 10;
+    // only further 2xx from downstream branches are forwarded, §16.7 step 5)
+    if (req === null) return false;
     const server = cell.server;
     try {
       const buf = this.replies.build(req, server.source, code, reason, extra);
@@ -948,12 +1026,14 @@ export function ensureMaxForwardsProcessed(msg: SipMessage): boolean {
  */
 export function statelessBranch(msg: SipMessage): string {
   const via = msg.vias[0];
-  const h = createHash('md5');
-  if (via?.branch !== undefined && via.branch.startsWith('z9hG4bK')) {
-    h.update(via.branch);
-    h.update(`${via.host}:${via.port ?? ''}`);
-  } else {
-    h.update(`${msg.requestUri}|${msg.from?.tag ?? ''}|${msg.callId}|${msg.cseq?.seq ?? ''}|${via?.raw ?? ''}`);
-  }
-  return `z9hG4bKsl.${h.digest('hex').slice(0, 20)}`;
+  const input = via?.branch !== undefined && via.branch.startsWith('z9hG4bK')
+    ? `${via.branch}${via.host}:${via.port ?? ''}`
+    : `${msg.requestUri}|${msg.from?.tag ?? ''}|${msg.callId}|${msg.cseq?.seq ?? ''}|${via?.raw ?? ''}`;
+  return `z9hG4bKsl.${md5Hex(input).slice(0, 20)}`;
 }
+
+/** MD5 of a string in hex: one-shot crypto.hash() (Node >= 20.12, no Hash object per call), else createHash. */
+const cryptoHash = (crypto as Partial<typeof crypto>).hash;
+const md5Hex: (s: string) => string = typeof cryptoHash === 'function'
+  ? (s) => cryptoHash('md5', s, 'hex')
+  : (s) => crypto.createHash('md5').update(s).digest('hex');

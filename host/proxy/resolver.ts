@@ -15,9 +15,9 @@ import { stripBrackets } from '../transport/reply-route.js';
 
 export interface NextHop {
   /** host as written in the URI, without IPv6 brackets. */
-  host: string;
-  port: number;
-  proto: Proto;
+  readonly host: string;
+  readonly port: number;
+  readonly proto: Proto;
 }
 
 export interface ResolvedAddress {
@@ -30,6 +30,19 @@ export interface ResolvedAddress {
  * a transport siphon does not speak).
  */
 export function nextHopOf(uriText: string): NextHop | null {
+  // t_relay() validates the target and the branch then uses it: the same URI (often the same
+  // dispatcher $du for every call) is looked up twice per request, so the last answer is reused
+  if (uriText === lastHopUri) return lastHop;
+  const hop = computeNextHop(uriText);
+  lastHopUri = uriText;
+  lastHop = hop;
+  return hop;
+}
+
+let lastHopUri: string | null = null;
+let lastHop: NextHop | null = null;
+
+function computeNextHop(uriText: string): NextHop | null {
   const uri = parseUri(uriText);
   if (uri === null || uri.scheme === 'tel' || uri.host.length === 0) return null;
   let proto: Proto = 'udp';
@@ -44,7 +57,8 @@ export function nextHopOf(uriText: string): NextHop | null {
     }
   }
   const host = stripBrackets(maddr ?? uri.host);
-  return { host, port: uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060), proto };
+  // frozen: the object is shared by every caller asking about the same URI
+  return Object.freeze({ host, port: uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060), proto });
 }
 
 interface CacheEntry {

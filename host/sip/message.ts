@@ -143,6 +143,17 @@ function checkHeaderValue(name: string, value: string): void {
   if (value.includes('\r') || value.includes('\n')) throw badEdit(`value of ${name} holds CR or LF`);
 }
 
+const BAD_URI_CHAR = /[\s\x00-\x1f\x7f]/;
+
+/** what setRequestUri() accepts: a non-empty URI without whitespace or control characters. */
+export function isValidRequestUri(uri: string): boolean {
+  return uri.length > 0 && !BAD_URI_CHAR.test(uri);
+}
+
+function checkRequestUri(uri: string): void {
+  if (!isValidRequestUri(uri)) throw new SiphonError('SIP_BAD_URI', `Request-URI ${JSON.stringify(uri)} is empty or holds whitespace`);
+}
+
 export class SipMessageImpl implements SipMessage {
   // fields are `declare`d and assigned in the constructor (see HeaderLine)
   declare kind: 'request' | 'response';
@@ -417,7 +428,7 @@ export class SipMessageImpl implements SipMessage {
 
   setRequestUri(uri: string): void {
     if (this.kind !== 'request') throw badEdit('a response has no Request-URI');
-    if (uri.length === 0 || /[\s\x00-\x1f\x7f]/.test(uri)) throw new SiphonError('SIP_BAD_URI', `Request-URI ${JSON.stringify(uri)} is empty or holds whitespace`);
+    checkRequestUri(uri);
     this.requestUri = uri;
     this.uri = parseUri(uri) ?? undefined;
     this.startEdited = true;
@@ -446,18 +457,20 @@ export class SipMessageImpl implements SipMessage {
       const f = this.lines[i]!;
       if (f.key !== key) continue;
       const v = this.valueOf(f);
-      const els = list ? splitList(v) : [v];
+      // a field without comma holds one value (none when empty, for a list header): no split array
+      const els = list && v.indexOf(',') >= 0 ? splitList(v) : null;
+      const count = els !== null ? els.length : list && v.length === 0 ? 0 : 1;
       if (index === undefined) {
-        removed += els.length;
+        removed += count;
         this.lines.splice(i--, 1);
         continue;
       }
-      if (index >= seen + els.length) {
-        seen += els.length;
+      if (index >= seen + count) {
+        seen += count;
         continue;
       }
       const k = index - seen;
-      if (els.length <= 1) {
+      if (els === null || count <= 1) {
         this.lines.splice(i, 1);
       } else {
         els.splice(k, 1);
@@ -514,10 +527,29 @@ export class SipMessageImpl implements SipMessage {
 
   toBuffer(): Buffer {
     if (!this.edited) return this.raw.subarray(this.msgStart, this.bodyEnd);
+    return this.serialize(this.startEdited ? this.requestUri : null, null);
+  }
+
+  /**
+   * The bytes of a proxy branch of this request without editing the message (RFC 3261 §16.6 steps
+   * 2 and 8): `via` as a new top Via field and, when given, `requestUri` on the Request-Line; every
+   * other field as toBuffer() writes it. The message itself (the server transaction's request, what
+   * failure_route sees) is left as it is, so no per-branch copy has to be parsed.
+   */
+  toBranchBuffer(via: string, requestUri: string | null): Buffer {
+    if (this.kind !== 'request') throw badEdit('a response has no Request-URI');
+    checkHeaderValue('Via', via);
+    if (requestUri === null || requestUri === this.requestUri) requestUri = this.startEdited ? this.requestUri : null;
+    else checkRequestUri(requestUri);
+    return this.serialize(requestUri, via);
+  }
+
+  /** toBuffer() with the Request-Line rewritten when `requestUri` is set and `topVia` inserted before the first Via. */
+  private serialize(requestUri: string | null, topVia: string | null): Buffer {
     const raw = this.raw;
     const parts: Array<Buffer | string> = [];
-    if (this.startEdited) {
-      parts.push(`${this.method} ${this.requestUri} ${this.version}\r\n`);
+    if (requestUri !== null) {
+      parts.push(`${this.method} ${requestUri} ${this.version}\r\n`);
     } else {
       parts.push(raw.subarray(this.msgStart, this.startEnd));
     }
@@ -525,6 +557,13 @@ export class SipMessageImpl implements SipMessage {
     let runStart = -1;
     let runEnd = -1;
     for (const f of this.lines) {
+      if (topVia !== null && f.key === 'via') {
+        // the new Via goes on top of the Via fields (§16.6 step 8), as addHeader(.., 'first') puts it
+        if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+        runStart = -1;
+        parts.push(`Via: ${topVia}\r\n`);
+        topVia = null;
+      }
       if ((f.flags & F_EDITED) === 0 && f.lineStart >= 0) {
         if (runStart >= 0 && f.lineStart === runEnd) {
           runEnd = f.lineEnd;
@@ -540,6 +579,10 @@ export class SipMessageImpl implements SipMessage {
       }
     }
     if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+    if (topVia !== null) {
+      // no Via in the message: addHeader(.., 'first') would have put it at the top of the fields
+      parts.splice(1, 0, `Via: ${topVia}\r\n`);
+    }
     parts.push('\r\n');
     parts.push(this.body);
     let total = 0;

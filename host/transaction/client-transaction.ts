@@ -59,8 +59,15 @@ export class ClientTransaction implements TimerOwner {
   readonly method: string;
   readonly isInvite: boolean;
   readonly reliable: boolean;
-  readonly request: Buffer;
-  readonly sent: SentRequest;
+  /**
+   * the request bytes (re-sent by timers A/E) and what CANCEL and the non-2xx ACK are built from;
+   * both released (null) once a final response arrived: from then on the transaction only absorbs
+   * retransmitted finals (§17.1.1.2: with the ACK kept in `ack`) or hands 2xx retransmissions up
+   * (RFC 6026 Accepted), and a CANCEL is no longer allowed (§9.1). A transaction waiting for its
+   * wt/D/K timer then keeps no copy of the request.
+   */
+  request: Buffer | null;
+  sent: SentRequest | null;
   readonly channel: Channel;
   readonly address: string;
   readonly port: number;
@@ -101,7 +108,7 @@ export class ClientTransaction implements TimerOwner {
   start(): void {
     const timers = this.layer.timers;
     const t1 = this.layer.config.t1;
-    this.send(this.request);
+    this.send(this.request!);
     if (!this.reliable) {
       this.retrInterval = t1;
       timers.schedule(this.retrSlot, t1);
@@ -141,6 +148,7 @@ export class ClientTransaction implements TimerOwner {
         this.lastStatus = status;
         timers.cancel(this.retrSlot);
         timers.schedule(this.lifeSlot, cfg.wt); // RFC 6026 timer M (Kamailio wt_timer)
+        this.releaseRequest();
       }
       this.user.onClientResponse(this, msg, source); // every 2xx goes up (§16.7 step 5)
       return;
@@ -156,20 +164,23 @@ export class ClientTransaction implements TimerOwner {
     this.lastStatus = status;
     timers.cancel(this.retrSlot);
     if (this.isInvite) {
+      // §17.1.1.3: built now from the request as sent; the Buffer alone is kept for retransmitted finals
+      const sent = this.sent!;
       const to = msg.header('to');
-      this.ack = buildNon2xxAck(this.sent, to ?? this.sent.to);
+      this.ack = buildNon2xxAck(sent, to ?? sent.to);
       this.send(this.ack);
       timers.schedule(this.lifeSlot, this.reliable ? 0 : cfg.wt); // timer D
     } else {
       timers.schedule(this.lifeSlot, this.reliable ? 0 : cfg.t4); // timer K
     }
+    this.releaseRequest();
     this.user.onClientResponse(this, msg, source);
   }
 
   onTimer(slot: TimerSlot): void {
     const st = this.state;
     if (slot.kind === RETRANSMIT) {
-      if (st > ClientState.Proceeding) return;
+      if (st > ClientState.Proceeding || this.request === null) return;
       this.layer.stats.requestsResent++;
       this.send(this.request);
       const t2 = this.layer.config.t2;
@@ -200,6 +211,12 @@ export class ClientTransaction implements TimerOwner {
   /** Stops retransmitting (the request was CANCELed and the other side is known to be alive). */
   stopRetransmissions(): void {
     this.layer.timers.cancel(this.retrSlot);
+  }
+
+  /** A final response arrived: the request is never sent again nor CANCELed (§17.1.1.2, §17.1.2.2, §9.1). */
+  private releaseRequest(): void {
+    this.request = null;
+    this.sent = null;
   }
 
   private send(buf: Buffer): void {

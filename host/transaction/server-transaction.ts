@@ -15,6 +15,7 @@ import type { Endpoint } from '../core/context.js';
 import type { SipMessage } from '../sip/types.js';
 import type { Channel } from '../transport/types.js';
 import { replyAddress, type ReplyAddress } from '../transport/reply-route.js';
+import { MAGIC_COOKIE } from './matching.js';
 import { TimerSlot, type TimerOwner } from './timer-queue.js';
 import type { TransactionLayer } from './layer.js';
 
@@ -41,6 +42,11 @@ export const enum AckDisposition {
 /** The transaction user (the proxy) hears about the end of the transaction. */
 export interface ServerTransactionUser {
   onServerTerminated(st: ServerTransaction): void;
+  /**
+   * The first final response was sent (Completed, or Accepted for a 2xx to INVITE): the user may
+   * drop what only the search for a final response needed. Optional.
+   */
+  onServerFinal?(st: ServerTransaction): void;
 }
 
 export class ServerTransaction implements TimerOwner {
@@ -50,8 +56,18 @@ export class ServerTransaction implements TimerOwner {
   /** last response sent (re-sent on request retransmissions and by timer G). */
   lastResponse: Buffer | null = null;
   lastStatus = 0;
-  /** To tag of the final response sent (RFC 2543 ACK matching). */
+  /**
+   * To tag of the final response sent, kept for RFC 2543 ACK matching only (§17.2.3 last paragraph;
+   * a request whose branch has the magic cookie is matched by its key alone).
+   */
   finalToTag: string | undefined;
+  /**
+   * the request that created the transaction; released (null) once a final response was sent, as
+   * nothing after that needs it: retransmissions are answered with `lastResponse` (§17.2.1,
+   * §17.2.2), an ACK or a CANCEL is matched by `key` (and `finalToTag`), and responses go to
+   * `replyTo`. A transaction waiting in Completed/Accepted (timers H, I, J, wt) keeps no parsed message.
+   */
+  request: SipMessage | null;
   /** the transaction user (the proxy transaction), set by whoever created it. */
   user: ServerTransactionUser | null = null;
   /** where responses go (RFC 3261 §18.2.2, RFC 3581). */
@@ -63,10 +79,11 @@ export class ServerTransaction implements TimerOwner {
   constructor(
     private readonly layer: TransactionLayer,
     readonly key: string,
-    readonly request: SipMessage,
+    request: SipMessage,
     readonly source: Endpoint,
     readonly channel: Channel,
   ) {
+    this.request = request;
     this.isInvite = request.method === 'INVITE';
     this.reliable = channel.proto !== 'udp';
     this.state = this.isInvite ? ServerState.Proceeding : ServerState.Trying;
@@ -99,11 +116,11 @@ export class ServerTransaction implements TimerOwner {
         this.state = ServerState.Accepted;
         timers.schedule(this.lifeSlot, cfg.wt);
       }
-      this.finalToTag = toTag;
+      if (this.rfc2543) this.finalToTag = toTag;
     } else {
       if (st !== ServerState.Trying && st !== ServerState.Proceeding) return false;
       this.state = ServerState.Completed;
-      this.finalToTag = toTag;
+      if (this.rfc2543) this.finalToTag = toTag;
       if (this.isInvite) {
         if (!this.reliable) {
           this.retrInterval = cfg.t1;
@@ -117,7 +134,16 @@ export class ServerTransaction implements TimerOwner {
     this.lastResponse = buf;
     this.lastStatus = status;
     this.send(buf);
+    if (status >= 200 && this.request !== null) {
+      this.request = null;
+      this.user?.onServerFinal?.(this);
+    }
     return true;
+  }
+
+  /** the key is an RFC 2543 one (no magic cookie in the branch): ACKs are matched with the To tag too. */
+  private get rfc2543(): boolean {
+    return !this.key.startsWith(MAGIC_COOKIE);
   }
 
   /** A retransmission of the request arrived (§17.2.1, §17.2.2): re-send the last response, if any. */
