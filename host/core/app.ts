@@ -167,10 +167,15 @@ export async function startNode(
   opts: { pluginFile?: string; controlPlane?: boolean } = {},
 ): Promise<SiphonNode> {
   // modules may send requests of their own (dispatcher keepalives) from the listening sockets
-  // through tm; the sender exists once the server below does (requests start after server.start())
+  // through tm; the sender exists once the server below does, and a request made before the
+  // sockets are open (a keepalive timer firing during the warm-up) waits for them, as Kamailio's
+  // keepalives start once its listeners are up
   let tmRequests: LocalRequestSender | null = null;
+  let socketsOpened: () => void = () => {};
+  const socketsOpen = new Promise<void>((resolve) => (socketsOpened = resolve));
   const localRequests: LocalRequestSender = {
-    request: (r) => (tmRequests ? tmRequests.request(r) : Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'transaction layer not started'))),
+    request: (r) =>
+      socketsOpen.then(() => (tmRequests ? tmRequests.request(r) : Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'transaction layer not started')))),
   };
   const modules = await initModules(config, log, { localRequests });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
@@ -205,6 +210,7 @@ export async function startNode(
     server.setRouter(plugins);
     if (config.core.warmup > 0) await warmUpOrLog(config, log, plugins);
     await server.start();
+    socketsOpened();
     registerCoreMethods(registry, {
       name: 'siphon',
       version: VERSION,
@@ -220,6 +226,8 @@ export async function startNode(
     for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
     if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);
   } catch (e) {
+    tmRequests = null;
+    socketsOpened(); // waiting keepalives then fail with TM_LOCAL_REQUEST instead of hanging
     await server.stop();
     plugins.closeAll();
     await closeModules(modules, log);
