@@ -24,7 +24,7 @@ import * as crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { Errors } from '../errors/registry.js';
-import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
+import { isValidRequestUri, RECEIVED_MF_WINDOW, SipMessageImpl } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import type { Channel } from '../transport/types.js';
@@ -1006,9 +1006,13 @@ const MAX_FORWARDS_RE = /\r?\n[Mm][Aa][Xx]-[Ff][Oo][Rr][Ww][Aa][Rr][Dd][Ss][ \t]
  */
 export function ensureMaxForwardsProcessed(msg: SipMessage): boolean {
   const current = msg.maxForwards;
-  const head = msg.raw.toString('latin1', 0, Math.min(msg.raw.length, 8192));
-  const m = MAX_FORWARDS_RE.exec(head);
-  const received = m === null ? undefined : Number(m[1]);
+  // the parse usually knows what the scan below would find (SipMessageImpl.receivedMaxForwards)
+  let received = msg instanceof SipMessageImpl ? msg.receivedMaxForwards() : undefined;
+  if (received === undefined) {
+    const head = msg.raw.toString('latin1', 0, Math.min(msg.raw.length, RECEIVED_MF_WINDOW));
+    const m = MAX_FORWARDS_RE.exec(head);
+    received = m === null ? undefined : Number(m[1]);
+  }
   if (received === 0) return false;
   if (current === undefined) {
     if (msg.headerCount('max-forwards') === 0) msg.setHeader('Max-Forwards', '70');

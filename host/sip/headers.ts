@@ -127,6 +127,10 @@ for (const [short, long] of Object.entries(COMPACT_FORMS)) addKnown(short, long)
 /** number of known names: indexes from findKnownHeader() are below it. */
 export const KNOWN_HEADER_COUNT = KNOWN_KEYS.length;
 
+/** last char code of each known name's usual spelling */
+const KNOWN_LAST = new Int32Array(KNOWN_NAMES.length);
+for (let i = 0; i < KNOWN_NAMES.length; i++) KNOWN_LAST[i] = KNOWN_NAMES[i]!.charCodeAt(KNOWN_NAMES[i]!.length - 1);
+
 /** known-name indexes by the first char of their usual spelling (case-sensitive). */
 const KNOWN_BY_FIRST: number[][] = Array.from({ length: 128 }, () => []);
 for (let i = 0; i < KNOWN_NAMES.length; i++) KNOWN_BY_FIRST[KNOWN_NAMES[i]!.charCodeAt(0)]!.push(i);
@@ -144,9 +148,11 @@ export function matchKnownSpelling(s: string, from: number, end: number): number
   for (let k = 0; k < candidates.length; k++) {
     const idx = candidates[k]!;
     const name = KNOWN_NAMES[idx]!;
-    if (!s.startsWith(name, from)) continue;
     let i = from + name.length;
     let c = s.charCodeAt(i);
+    // cheap rejects first (what follows the name, its last char), then one native compare
+    if (c !== 58 && c !== 32 && c !== 9) continue;
+    if (s.charCodeAt(i - 1) !== KNOWN_LAST[idx] || !s.startsWith(name, from)) continue;
     while ((c === 32 || c === 9) && i < end) c = s.charCodeAt(++i);
     if (c === 58 /* : */ && i < end) {
       spellingMatch.colon = i;

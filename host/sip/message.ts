@@ -60,6 +60,9 @@ export interface Defect {
 
 const FOLDING = /[ \t]*\r?\n[ \t]+/g;
 
+/** bytes of the raw message ensureMaxForwardsProcessed() searches for the received Max-Forwards */
+export const RECEIVED_MF_WINDOW = 8192;
+
 // one bit per eagerly interpreted header: what applyEagerField() dispatches on and what an edit
 // marks for re-interpretation
 export const DIRTY_VIA = 1;
@@ -134,6 +137,13 @@ export function isValidCallId(value: string): boolean {
   return true;
 }
 
+/** the value starting at s[valueStart] follows its colon with nothing but SP/HT in between */
+function onlyBlanksAfterColon(s: string, valueStart: number): boolean {
+  let k = valueStart - 1;
+  while (k >= 0 && (s.charCodeAt(k) === 32 || s.charCodeAt(k) === 9)) k--;
+  return k >= 0 && s.charCodeAt(k) === 58;
+}
+
 function badEdit(detail: string): SiphonError {
   return new SiphonError('SIP_BAD_EDIT', detail);
 }
@@ -184,6 +194,12 @@ export class SipMessageImpl implements SipMessage {
   private declare _contentLength: number | undefined;
   /** a Via element could not be read even leniently: replies cannot be routed */
   declare viaUnreadable: boolean;
+  /** Via fields interpreted since the Via state was last reset (parse or refresh) */
+  private declare viaFields: number;
+  /** the first Via field holds exactly one element, which is _vias[0] (read strictly, no list) */
+  private declare firstViaSimple: boolean;
+  /** Max-Forwards of the received bytes as ensureMaxForwardsProcessed() reads them, when known from the parse; -1 if not */
+  private declare receivedMf: number;
 
   private declare dirty: number;
   private declare edited: boolean;
@@ -224,6 +240,9 @@ export class SipMessageImpl implements SipMessage {
     this._maxForwards = undefined;
     this._contentLength = undefined;
     this.viaUnreadable = false;
+    this.viaFields = 0;
+    this.firstViaSimple = false;
+    this.receivedMf = -1;
     this.dirty = 0;
     this.edited = false;
     this.startEdited = false;
@@ -251,11 +270,13 @@ export class SipMessageImpl implements SipMessage {
     switch (bit) {
       case DIRTY_VIA: {
         let defect: Defect | null = null;
+        const firstField = this.viaFields++ === 0;
         const hasComma = value.indexOf(',') >= 0;
         if (!hasComma && value.length > 0) {
           // one Via element per field (the usual case): no list array
           const via = parseVia(value, false);
           if (via !== null) {
+            if (firstField) this.firstViaSimple = true;
             this._vias.push(via);
             return null;
           }
@@ -312,6 +333,9 @@ export class SipMessageImpl implements SipMessage {
         // RFC 3261 §20.22: an integer 0-255 (RFC 4475 §3.1.2.4 scalar02 allows rejecting larger values)
         if (n < 0 || n > 255) return { reason: 'Bad Max-Forwards', detail: `Max-Forwards ${JSON.stringify(value)}` };
         this._maxForwards = n;
+        // a received (not edited), unfolded field early in the message: what a scan of the raw
+        // bytes for the first "Max-Forwards: <digits>" line finds (see receivedMaxForwards())
+        if (f.lineStart >= 0 && (f.flags & F_FOLDED) === 0 && f.valueEnd <= RECEIVED_MF_WINDOW && onlyBlanksAfterColon(this.head, f.valueStart)) this.receivedMf = n;
         return null;
       }
       case DIRTY_CL: {
@@ -331,7 +355,7 @@ export class SipMessageImpl implements SipMessage {
   private refresh(): void {
     const d = this.dirty;
     this.dirty = 0;
-    if (d & DIRTY_VIA) { this._vias = []; this.viaUnreadable = false; }
+    if (d & DIRTY_VIA) { this._vias = []; this.viaUnreadable = false; this.viaFields = 0; this.firstViaSimple = false; }
     if (d & DIRTY_FROM) this._from = undefined;
     if (d & DIRTY_TO) this._to = undefined;
     if (d & DIRTY_CALLID) this._callId = '';
@@ -390,6 +414,8 @@ export class SipMessageImpl implements SipMessage {
       else if (v.indexOf(',') >= 0) for (const el of splitList(v)) out.push(el);
       else if (v.length > 0) out.push(v);
     }
+    // nothing found (a request without Route ...): no cache entry, the scan is as cheap as the lookup
+    if (out.length === 0) return out;
     (this.valuesCache ??= new Map()).set(key, out);
     return out.slice();
   }
@@ -450,6 +476,7 @@ export class SipMessageImpl implements SipMessage {
 
   removeHeader(name: string, index?: number): number {
     const key = headerKey(name);
+    if (index === 0 && key === 'via' && this.firstViaSimple && (this.dirty & DIRTY_VIA) === 0) return this.removeFirstVia();
     const list = isListHeader(key);
     let removed = 0;
     let seen = 0;
@@ -481,6 +508,37 @@ export class SipMessageImpl implements SipMessage {
     }
     if (removed > 0 || index === undefined) this.touch(key);
     return removed;
+  }
+
+  /**
+   * removeHeader('via', 0) when the first Via field is known to hold one element, _vias[0] (a proxy
+   * removing its own Via from a response, RFC 3261 §16.7 step 3): the field goes and the remaining
+   * Vias are kept as interpreted, instead of re-reading them all. Same result as the refresh: the
+   * first field contributed exactly _vias[0] and nothing to viaUnreadable.
+   */
+  private removeFirstVia(): number {
+    const lines = this.lines;
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i]!.key !== 'via') continue;
+      lines.splice(i, 1);
+      this._vias = this._vias.slice(1);
+      this.viaFields--;
+      this.firstViaSimple = false; // the next field's shape is not recorded
+      this.edited = true;
+      this.valuesCache = undefined;
+      this.fieldsCache = undefined;
+      return 1;
+    }
+    return 0; // not reached: firstViaSimple implies a Via field
+  }
+
+  /**
+   * The Max-Forwards value the received bytes carry, as ensureMaxForwardsProcessed() reads it (the
+   * first "Max-Forwards: <digits>" line within the first RECEIVED_MF_WINDOW bytes), when the parse
+   * already knows it; undefined when the caller has to look at the bytes itself.
+   */
+  receivedMaxForwards(): number | undefined {
+    return this.receivedMf >= 0 ? this.receivedMf : undefined;
   }
 
   setHeader(name: string, value: string): void {
@@ -547,55 +605,80 @@ export class SipMessageImpl implements SipMessage {
   /** toBuffer() with the Request-Line rewritten when `requestUri` is set and `topVia` inserted before the first Via. */
   private serialize(requestUri: string | null, topVia: string | null): Buffer {
     const raw = this.raw;
-    const parts: Array<Buffer | string> = [];
+    // segments: a string, or a [start, end) range of raw as two numbers (no subarray per range)
+    const segs = SEGS;
+    segs.length = 0;
     if (requestUri !== null) {
-      parts.push(`${this.method} ${requestUri} ${this.version}\r\n`);
+      segs.push(`${this.method} ${requestUri} ${this.version}\r\n`);
     } else {
-      parts.push(raw.subarray(this.msgStart, this.startEnd));
+      segs.push(this.msgStart, this.startEnd);
     }
+    const afterStart = segs.length;
     // consecutive untouched lines are copied as one range
     let runStart = -1;
     let runEnd = -1;
-    for (const f of this.lines) {
+    const lines = this.lines;
+    for (let i = 0; i < lines.length; i++) {
+      const f = lines[i]!;
       if (topVia !== null && f.key === 'via') {
         // the new Via goes on top of the Via fields (§16.6 step 8), as addHeader(.., 'first') puts it
-        if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+        if (runStart >= 0) segs.push(runStart, runEnd);
         runStart = -1;
-        parts.push(`Via: ${topVia}\r\n`);
+        segs.push(`Via: ${topVia}\r\n`);
         topVia = null;
       }
       if ((f.flags & F_EDITED) === 0 && f.lineStart >= 0) {
         if (runStart >= 0 && f.lineStart === runEnd) {
           runEnd = f.lineEnd;
         } else {
-          if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+          if (runStart >= 0) segs.push(runStart, runEnd);
           runStart = f.lineStart;
           runEnd = f.lineEnd;
         }
       } else {
-        if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
+        if (runStart >= 0) segs.push(runStart, runEnd);
         runStart = -1;
-        parts.push(`${f.name}: ${f.text ?? ''}\r\n`);
+        segs.push(`${f.name}: ${f.text ?? ''}\r\n`);
       }
     }
-    if (runStart >= 0) parts.push(raw.subarray(runStart, runEnd));
     if (topVia !== null) {
       // no Via in the message: addHeader(.., 'first') would have put it at the top of the fields
-      parts.splice(1, 0, `Via: ${topVia}\r\n`);
+      segs.splice(afterStart, 0, `Via: ${topVia}\r\n`);
     }
-    parts.push('\r\n');
-    parts.push(this.body);
-    let total = 0;
-    for (const p of parts) total += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    const newBody = this.newBody;
+    if (runStart >= 0 && runEnd === this.headEnd && newBody === undefined && this.bodyStart - this.headEnd === 2) {
+      // the last run reaches the received CRLF empty line: it, the empty line and the body are one range
+      segs.push(runStart, this.bodyEnd);
+    } else {
+      if (runStart >= 0) segs.push(runStart, runEnd);
+      segs.push('\r\n');
+      if (newBody === undefined) segs.push(this.bodyStart, this.bodyEnd);
+    }
+    let total = newBody === undefined ? 0 : newBody.length;
+    for (let i = 0; i < segs.length; i++) {
+      const p = segs[i]!;
+      if (typeof p === 'string') total += Buffer.byteLength(p, 'utf8');
+      else total += (segs[++i] as number) - p;
+    }
     const out = Buffer.allocUnsafe(total);
     let o = 0;
-    for (const p of parts) {
-      if (typeof p === 'string') o += out.write(p, o, 'utf8');
-      else o += p.copy(out, o);
+    for (let i = 0; i < segs.length; i++) {
+      const p = segs[i]!;
+      if (typeof p === 'string') {
+        o += out.write(p, o, 'utf8');
+      } else {
+        const e = segs[++i] as number;
+        o += raw.copy(out, o, p, e);
+      }
     }
+    if (newBody !== undefined) newBody.copy(out, o);
+    segs.length = 0;
     return out;
   }
 }
+
+/** serialize()'s segment list, reused (serialize does not re-enter) */
+const SEGS: Array<string | number> = [];
 
 /** Is `name` a syntactically valid header name (token)? Used by the parser's line scanner. */
 export function isHeaderName(s: string, from: number, to: number): boolean {

@@ -43,11 +43,18 @@ export const PARAMS_BAD = -1;
  */
 const COMMON_PARAMS = ['tag', 'branch', 'rport', 'received', 'lr', 'transport', 'maddr', 'ttl', 'user', 'expires', 'q', 'ob'];
 
+/** COMMON_PARAMS indexes by name length */
+const COMMON_BY_LENGTH: number[][] = [];
+for (let k = 0; k < COMMON_PARAMS.length; k++) (COMMON_BY_LENGTH[COMMON_PARAMS[k]!.length] ??= []).push(k);
+
 function commonParamName(s: string, from: number, to: number): string | undefined {
-  const len = to - from;
-  for (let k = 0; k < COMMON_PARAMS.length; k++) {
-    const name = COMMON_PARAMS[k]!;
-    if (name.length === len && s.startsWith(name, from)) return name;
+  const candidates = COMMON_BY_LENGTH[to - from];
+  if (candidates === undefined) return undefined;
+  const first = s.charCodeAt(from);
+  for (let k = 0; k < candidates.length; k++) {
+    const name = COMMON_PARAMS[candidates[k]!]!;
+    // first char compared before the native compare
+    if (name.charCodeAt(0) === first && s.startsWith(name, from)) return name;
   }
   return undefined;
 }

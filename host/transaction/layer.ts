@@ -10,11 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../core/context.js';
-import type { SipMessage } from '../sip/types.js';
+import type { SipMessage, Via } from '../sip/types.js';
 import type { Channel } from '../transport/types.js';
 import { ClientTransaction, type ClientTransactionOptions } from './client-transaction.js';
 import { transactionTimers, type TransactionTimers } from './config.js';
-import { clientKey, clientKeyOfResponse, MAGIC_COOKIE, serverKey } from './matching.js';
+import { clientKey, clientKeyOfResponse, hasMagicCookie, MAGIC_COOKIE, serverKey } from './matching.js';
 import { AckDisposition, ServerTransaction } from './server-transaction.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -77,6 +77,10 @@ export class TransactionLayer {
   /** `z9hG4bK` + random per-process prefix, so branches stay unique across restarts. */
   private readonly branchPrefix: string;
   private branchCounter = 0;
+  /** the top Via and method of the last request receiveRequest() keyed (magic-cookie branch), and its key */
+  private keyVia: Via | undefined = undefined;
+  private keyMethod = '';
+  private lastKey = '';
 
   constructor(opts: TransactionLayerOptions) {
     this.config = transactionTimers(opts.timers);
@@ -111,6 +115,14 @@ export class TransactionLayer {
     }
     const key = serverKey(msg, method);
     if (key === null) return RequestMatch.New;
+    // kept for createServer() of the same request: with the cookie, the key depends on the top Via
+    // (object identity: any Via edit re-reads the Vias into new objects) and the method only
+    const via = msg.vias[0]!;
+    if (hasMagicCookie(via.branch)) {
+      this.keyVia = via;
+      this.keyMethod = method;
+      this.lastKey = key;
+    }
     const st = this.servers.get(key);
     if (st !== undefined) {
       this.matched = st;
@@ -130,7 +142,9 @@ export class TransactionLayer {
 
   /** Creates the server transaction of a new request (the caller checked receiveRequest() said New). */
   createServer(msg: SipMessage, source: Endpoint, channel: Channel): ServerTransaction | null {
-    const key = serverKey(msg, msg.method);
+    const via = msg.vias[0];
+    const key = via !== undefined && via === this.keyVia && msg.method === this.keyMethod ? this.lastKey : serverKey(msg, msg.method);
+    this.keyVia = undefined;
     if (key === null || msg.method === 'ACK') return null;
     const existing = this.servers.get(key);
     if (existing !== undefined) return existing;
