@@ -9,6 +9,11 @@ import { parseConfig } from '../../host/config/load.js';
 import { warmUp } from '../../host/core/warmup.js';
 import { startNode } from '../../host/core/app.js';
 import { createLogger } from '../../host/log/logger.js';
+import { moduleSchemas } from '../../host/core/modules.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TinyUas } from './dispatcher/uas.js';
 import { buildPlugins, PLUGIN, SipClient, startTestNode, type TestNode } from './modules/helpers.js';
 
 describe('warm-up before the sockets open', () => {
@@ -69,4 +74,48 @@ describe('warmUp() on its own', () => {
       await node.stop();
     }
   });
+});
+
+describe('keepalives and the warm-up', () => {
+  it('a ds_ping timer that fires during the warm-up waits for the sockets instead of marking the gateway down', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'siphon-warm-ds-'));
+    const gw = new TinyUas(19887);
+    await gw.start();
+    const listFile = path.join(dir, 'dispatcher.list');
+    writeFileSync(listFile, '1 sip:127.0.0.1:19887 0 0\n');
+    // 6000 warm-up calls take well over the 1-s keepalive interval; one failed ping would mark the gateway down
+    const yaml = [
+      'core:',
+      '  listen: [udp:127.0.0.1:19888]',
+      '  ctl: []',
+      '  warmup: 6000',
+      'modules:',
+      '  dispatcher:',
+      `    list_file: ${JSON.stringify(listFile)}`,
+      '    ds_ping_interval: 1',
+      '    ds_probing_mode: 1',
+      '    ds_probing_threshold: 1',
+      '    ds_ping_fr_timer: 400',
+      'routing:',
+      '  plugin: lb',
+    ].join('\n');
+    const config = parseConfig(yaml, path.join(dir, 'siphon.yaml'), { moduleSchemas: moduleSchemas() });
+    const logs: string[] = [];
+    const node = await startNode(config, createLogger({ level: 'info', destination: { write: (l: string) => void logs.push(l) } }));
+    try {
+      const warm = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'warm-up done');
+      expect(warm?.ms as number).toBeGreaterThan(1000);
+      // the ping held during the warm-up went out once the socket was bound, and was answered
+      for (let i = 0; i < 40 && gw.received.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(gw.received[0]).toMatch(/^OPTIONS sip:127\.0\.0\.1:19887 SIP\/2\.0\r\n/);
+      const list = (await node.rpc.get('dispatcher.list')!.handler([])) as { RECORDS: Array<{ SET: { TARGETS: Array<{ DEST: { URI: string; FLAGS: string } }> } }> };
+      expect(list.RECORDS[0]!.SET.TARGETS[0]!.DEST).toMatchObject({ URI: 'sip:127.0.0.1:19887', FLAGS: 'AP' });
+      expect(logs.some((l) => l.includes('unable to ping'))).toBe(false);
+    } finally {
+      await node.stop();
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
