@@ -103,6 +103,21 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
            * absent: the defaults. Times in seconds. (It belongs with `routing`, whose key list is pinned by
            * the config tests.)
            */
+          /**
+           * Load shedding (host/core/overload.ts): absent = off. When the event loop was busy for at
+           * least `utilization` of `sustain` windows (ms) in a row, new dialogs and registrations get
+           * 503 with Retry-After `retry_after` (s) until a window falls 0.05 below.
+           */
+          overload: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              utilization: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.99 },
+              window: { type: 'integer', minimum: 10, maximum: 10_000, default: 200 },
+              sustain: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
+              retry_after: { type: 'integer', minimum: 0, maximum: 3600, default: 5 },
+            },
+          },
           hot_swap: {
             type: 'object',
             additionalProperties: false,

@@ -20,6 +20,8 @@ export interface CoreConfig {
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];
+  /** load shedding (host/core/overload.ts); undefined = off. (additive) */
+  overload?: { utilization: number; window: number; sustain: number; retry_after: number };
   /** hot swap / crash-loop policy of the routing plugin, seconds; undefined = defaults. (additive) */
   hot_swap?: {
     max_failures: number;

@@ -44,6 +44,7 @@ import { TransactionLayer, type TransactionTimers } from '../transaction/index.j
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
 import { tmImportProviders } from '../proxy/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
+import { OverloadGuard } from './overload.js';
 
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
@@ -95,6 +96,8 @@ export interface PipelineStats {
   relayed: number;
   /** responses matched to a client transaction or forwarded statelessly. (additive) */
   responsesProxied: number;
+  /** new dialogs / registrations refused with 503 while overloaded (core.overload). (additive) */
+  overloadRejected: number;
 }
 
 export interface ServerStats extends PipelineStats {
@@ -128,6 +131,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     transactionAbsorbed: 0,
     relayed: 0,
     responsesProxied: 0,
+    overloadRejected: 0,
   };
   /** the transaction layer and the proxy core; null when transactions are disabled. */
   readonly transactions: TransactionLayer | null = null;
@@ -142,6 +146,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private started = false;
   private readonly prefetch: ((msg: SipMessage) => Promise<void>) | null;
   private outbound: ChannelProvider | null = null;
+  /** core.overload's load shedding; null when off. (additive) */
+  readonly overload: OverloadGuard | null = null;
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
@@ -155,6 +161,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       tagSeed: `${opts.config.core.node_id}|${opts.config.core.listen.join(',')}`,
     });
     this.aliases = opts.config.core.aliases.map(parseAlias);
+    const ov = opts.config.core.overload;
+    if (ov) this.overload = new OverloadGuard({ utilization: ov.utilization, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after }, this.log);
     this.myAddresses = this.computeMyAddresses();
     if (opts.transactions) {
       const timers = typeof opts.transactions === 'object' ? opts.transactions.timers : undefined;
@@ -224,11 +232,13 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       await this.stop();
       throw e;
     }
+    this.overload?.start();
     this.started = true;
   }
 
   /** Closes every socket (listeners and connections). */
   async stop(): Promise<void> {
+    this.overload?.stop();
     this.transactions?.close();
     await Promise.all(this.listeners.map(({ listener }) => listener.close()));
     this.listeners.length = 0;
@@ -311,6 +321,12 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       c.requests++;
       if (msg.method === 'ACK' && this.sl.isAbsorbableAck(msg)) {
         c.acksAbsorbed++;
+        return;
+      }
+      // core.overload: retransmissions were absorbed above; a new dialog gets 503 + Retry-After
+      if (this.overload !== null && this.overload.refuses(msg)) {
+        c.overloadRejected++;
+        this.send(msg, source, channel, 503, 'Service Unavailable', [this.overload.retryAfterHeader]);
         return;
       }
       const bad = checkRequestSanity(msg);

@@ -36,6 +36,8 @@ export const Errors = {
   TRANSPORT_LISTEN_URI: { code: 3001, title: 'bad listen address' },
   TRANSPORT_BIND: { code: 3002, title: 'cannot bind listen socket' },
   TRANSPORT_SEND: { code: 3003, title: 'cannot send message' },
+  /** core.overload: the event loop is saturated; new dialogs get 503 (host/core/overload.ts). */
+  OVERLOADED: { code: 3004, title: 'overloaded: refusing new dialogs' },
 
   // ---- 4xxx Wasm runtime ---------------------------------------------------------------------
   PLUGIN_NOT_FOUND: { code: 4001, title: 'plugin file not found' },

@@ -2,7 +2,7 @@
  * core.warmup (host/core/warmup.ts): before its sockets open a node drives whole proxied calls and
  * plugin requests through a private copy of its message path; nothing of it may reach the running
  * node (counters, plugin stats, registrar contacts), and the node then serves real traffic.
- * Ports 19880-19889.
+ * Ports 19610-19619.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../host/config/load.js';
@@ -22,8 +22,8 @@ describe('warm-up before the sockets open', () => {
 
   beforeAll(async () => {
     await buildPlugins();
-    t = await startTestNode(19880, ['modules:', '  registrar:', '    db_mode: 0', 'routing:', `  plugin: ${JSON.stringify(PLUGIN.default)}`].join('\n'));
-    client = await SipClient.open(19881);
+    t = await startTestNode(19610, ['modules:', '  registrar:', '    db_mode: 0', 'routing:', `  plugin: ${JSON.stringify(PLUGIN.default)}`].join('\n'));
+    client = await SipClient.open(19611);
   }, 180_000);
 
   afterAll(async () => {
@@ -48,23 +48,23 @@ describe('warm-up before the sockets open', () => {
   });
 
   it('then serves real traffic: a REGISTER is saved and shows in ul.dump', async () => {
-    const r = await client.request(19880, { method: 'REGISTER', ruri: 'sip:127.0.0.1:19880', fromUser: 'warm', toUser: 'warm', contact: '<sip:warm@127.0.0.1:19881>', extra: 'Expires: 60\r\n' });
+    const r = await client.request(19610, { method: 'REGISTER', ruri: 'sip:127.0.0.1:19610', fromUser: 'warm', toUser: 'warm', contact: '<sip:warm@127.0.0.1:19611>', extra: 'Expires: 60\r\n' });
     expect(r?.status).toBe(200);
-    expect(JSON.stringify(await t.node.rpc.get('ul.dump')!.handler([]))).toContain('sip:warm@127.0.0.1:19881');
+    expect(JSON.stringify(await t.node.rpc.get('ul.dump')!.handler([]))).toContain('sip:warm@127.0.0.1:19611');
     expect(t.node.server.stats().received).toBe(1);
   });
 });
 
 describe('warmUp() on its own', () => {
   it('drives INVITE/180/200/ACK/BYE/200 calls with no plugin and no socket', async () => {
-    const config = parseConfig('core:\n  listen: [udp:127.0.0.1:19885]\n', null);
+    const config = parseConfig('core:\n  listen: [udp:127.0.0.1:19615]\n', null);
     const r = await warmUp(config, 150, null);
     expect(r).toMatchObject({ calls: 150, pluginRequests: 0, messages: 900, relayed: 450, responsesProxied: 450 });
   });
 
   it('core.warmup: 0 skips it (and 2000 is the default)', async () => {
     expect(parseConfig('', null).core.warmup).toBe(2000);
-    const config = parseConfig('core:\n  listen: [udp:127.0.0.1:19886]\n  ctl: []\n  warmup: 0\nrouting:\n  plugin: hello\n', null);
+    const config = parseConfig('core:\n  listen: [udp:127.0.0.1:19616]\n  ctl: []\n  warmup: 0\nrouting:\n  plugin: hello\n', null);
     const logs: string[] = [];
     const node = await startNode(config, createLogger({ level: 'info', destination: { write: (s: string) => void logs.push(s) } }));
     try {
@@ -79,14 +79,14 @@ describe('warmUp() on its own', () => {
 describe('keepalives and the warm-up', () => {
   it('a ds_ping timer that fires during the warm-up waits for the sockets instead of marking the gateway down', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'siphon-warm-ds-'));
-    const gw = new TinyUas(19887);
+    const gw = new TinyUas(19617);
     await gw.start();
     const listFile = path.join(dir, 'dispatcher.list');
-    writeFileSync(listFile, '1 sip:127.0.0.1:19887 0 0\n');
+    writeFileSync(listFile, '1 sip:127.0.0.1:19617 0 0\n');
     // 6000 warm-up calls take well over the 1-s keepalive interval; one failed ping would mark the gateway down
     const yaml = [
       'core:',
-      '  listen: [udp:127.0.0.1:19888]',
+      '  listen: [udp:127.0.0.1:19618]',
       '  ctl: []',
       '  warmup: 6000',
       'modules:',
@@ -108,9 +108,9 @@ describe('keepalives and the warm-up', () => {
       // the ping held during the warm-up went out once the socket was bound, and was answered
       for (let i = 0; i < 40 && gw.received.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 200));
-      expect(gw.received[0]).toMatch(/^OPTIONS sip:127\.0\.0\.1:19887 SIP\/2\.0\r\n/);
+      expect(gw.received[0]).toMatch(/^OPTIONS sip:127\.0\.0\.1:19617 SIP\/2\.0\r\n/);
       const list = (await node.rpc.get('dispatcher.list')!.handler([])) as { RECORDS: Array<{ SET: { TARGETS: Array<{ DEST: { URI: string; FLAGS: string } }> } }> };
-      expect(list.RECORDS[0]!.SET.TARGETS[0]!.DEST).toMatchObject({ URI: 'sip:127.0.0.1:19887', FLAGS: 'AP' });
+      expect(list.RECORDS[0]!.SET.TARGETS[0]!.DEST).toMatchObject({ URI: 'sip:127.0.0.1:19617', FLAGS: 'AP' });
       expect(logs.some((l) => l.includes('unable to ping'))).toBe(false);
     } finally {
       await node.stop();
