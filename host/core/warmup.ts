@@ -11,16 +11,22 @@
  *   - a throwaway SiphonServer (same config, no sockets: every datagram it would send is captured)
  *     relays INVITE/100/180/200/ACK/BYE/200 calls as a record-routing stateful proxy (RFC 3261 §16,
  *     §17): parser, transactions, proxy core, record-route/loose_route, serializer;
- *   - a twin of the routing plugin (same compiled module, its own instances, the module imports
- *     linked to their -6 stubs) routes OPTIONS, REGISTER, INVITE and in-dialog BYE through the same
- *     throwaway server: the plugin's code and the ABI glue.
+ *   - a twin of the routing plugin (same compiled module, its own instances) routes OPTIONS, a
+ *     REGISTER of the callee and then whole calls through the same throwaway server: the plugin's
+ *     code, the ABI glue and the modules' functions. The twin's imports come from throwaway copies
+ *     of the configured modules (registrar in memory, dispatcher without keepalives, every store
+ *     embedded in a temporary folder; a module whose copy cannot start is linked to -6 stubs).
  *
- * Nothing leaks into the running node: the twin has no module (so no registrar, dispatcher or
- * secfilter state is touched), logs to a silent logger and its replies go nowhere; the throwaway
- * server's counters, transactions and timers are discarded with it. The peers are in TEST-NET-1
- * (192.0.2.0/24, RFC 5737), never one of our addresses.
+ * Nothing leaks into the running node: the copies share no state with the node's modules, log to
+ * a silent logger and send nothing (every datagram is captured); the throwaway server's counters,
+ * metrics, transactions and timers are discarded with it, and the temporary folder is removed. The
+ * peers are in TEST-NET-1 (192.0.2.0/24, RFC 5737), never one of our addresses; a dispatcher copy
+ * selects the configured gateways, but what is "sent" to them is only captured.
  */
-import pino from 'pino';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
 import type { SiphonConfig } from '../config/types.js';
 import type { Channel } from '../transport/types.js';
 import type { LoadedPlugin } from '../wasm/types.js';
@@ -31,6 +37,11 @@ import type { SipMessage } from '../sip/types.js';
 import { looseRoute, recordRoute } from '../proxy/record-route.js';
 import { Action, type Endpoint, type MessageContext } from './context.js';
 import { SiphonServer, type RequestRouter } from './server.js';
+import { MODULE_FACTORIES } from './modules.js';
+import type { SiphonModule } from '../modules/types.js';
+import type { LocalRequestSender } from '../proxy/local-request.js';
+import { SiphonMetrics } from '../metrics/metrics.js';
+import { SiphonError } from '../errors/registry.js';
 
 export interface WarmupReport {
   /** proxied calls driven through the throwaway server. */
@@ -90,8 +101,14 @@ export async function warmUp(config: SiphonConfig, calls: number, plugin: Loaded
   const local: Endpoint = { address: host, port: listen?.port ?? 5060, proto: 'udp', family: host.includes(':') ? 6 : 4 };
   const channel = new CapturingChannel(local);
   server.setOutbound({ channelFor: () => channel });
+  // the message-path counters run too (a private registry, dropped afterwards)
+  const metrics = new SiphonMetrics({ defaultMetrics: false });
+  server.metrics = metrics;
+  if (server.proxy) server.proxy.metrics = metrics;
   const sim = new CallSimulator(server, channel, local);
   let twin: WasmPlugin | null = null;
+  let modules: SiphonModule[] = [];
+  let dataDir: string | null = null;
   try {
     server.setRouter(proxyRouter(server.isMyself));
     for (let i = 0; i < calls; i++) {
@@ -99,7 +116,10 @@ export async function warmUp(config: SiphonConfig, calls: number, plugin: Loaded
       if (i % BATCH === BATCH - 1) await yieldToLoop();
     }
     if (plugin instanceof WasmPlugin) {
-      twin = plugin.twin({ log, providers: withUnconfiguredModules(server.importProviders()), isMyself: server.isMyself });
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'siphon-warmup-'));
+      modules = await moduleCopies(config, dataDir, log);
+      const providers = [...modules.flatMap((m) => m.imports()), ...server.importProviders()];
+      twin = plugin.twin({ log, providers: withUnconfiguredModules(providers), isMyself: server.isMyself });
       server.setRouter(twin);
       const rounds = Math.ceil(calls / 4);
       for (let i = 0; i < rounds; i++) {
@@ -112,7 +132,40 @@ export async function warmUp(config: SiphonConfig, calls: number, plugin: Loaded
   } finally {
     twin?.close();
     await server.stop();
+    for (const m of modules.reverse()) await m.close().catch(() => undefined);
+    if (dataDir !== null) await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** nothing may leave the warm-up: a module copy that tries to send a request of its own is refused. */
+const NO_LOCAL_REQUESTS: LocalRequestSender = {
+  request: () => Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'no requests during the warm-up')),
+};
+
+/**
+ * Throwaway copies of the configured modules for the plugin twin: no database of the node (db_url
+ * dropped: the embedded store in `dataDir`), registrar in memory, dispatcher without keepalives.
+ * A copy that cannot start (a dispatcher whose destinations live only in the node's database, say)
+ * is left out: its namespace then links to the -6 stubs.
+ */
+async function moduleCopies(config: SiphonConfig, dataDir: string, log: Logger): Promise<SiphonModule[]> {
+  const out: SiphonModule[] = [];
+  for (const [name, section] of Object.entries(config.modules)) {
+    const make = MODULE_FACTORIES[name];
+    if (!make) continue;
+    const copy: Record<string, unknown> = { ...(section as Record<string, unknown>) };
+    delete copy.db_url;
+    if (name === 'registrar') copy.db_mode = 0;
+    if (name === 'dispatcher') copy.ds_ping_interval = 0;
+    const mod = make();
+    try {
+      await mod.init({ config: copy, dataDir, log, localRequests: NO_LOCAL_REQUESTS });
+      out.push(mod);
+    } catch {
+      await mod.close().catch(() => undefined);
+    }
+  }
+  return out;
 }
 
 function yieldToLoop(): Promise<void> {
@@ -133,11 +186,11 @@ class CallSimulator {
   }
 
   /** INVITE → 100 (local) → 180 → 200 → ACK (by Route) → BYE (by Route) → 200, as two UAs see them. */
-  proxiedCall(i: number): void {
+  proxiedCall(i: number): number {
     const callId = `warmup-${i}@192.0.2.1`;
     const tag = `callee${i}`;
     const invite = this.relayed(this.request('INVITE', `sip:callee@${this.us}`, callId, 1, '', `z9hG4bKw${i}a`, [], SDP));
-    if (invite === null) return;
+    if (invite === null) return 1;
     const rr = invite.headerValues('record-route');
     this.deliver(this.response(invite, 180, 'Ringing', rr, tag), CALLEE);
     this.deliver(this.response(invite, 200, 'OK', rr, tag), CALLEE);
@@ -147,17 +200,20 @@ class CallSimulator {
     const bye = this.relayed(this.request('BYE', CALLEE_URI, callId, 2, toTag, `z9hG4bKw${i}c`, routes, ''));
     if (bye !== null) this.deliver(this.response(bye, 200, 'OK', [], tag), CALLEE);
     this.channel.sent.length = 0;
+    return 3;
   }
 
-  /** What a routing plugin meets most: keepalive OPTIONS, REGISTER, an INVITE, an in-dialog BYE. */
+  /**
+   * What a routing plugin meets most: a keepalive OPTIONS, the callee's REGISTER (so a registrar
+   * lookup finds it), then a whole call to the callee as the plugin routes it (a plugin that does
+   * not relay the INVITE ends the round there).
+   */
   pluginRound(i: number): void {
     const callId = `warmup-plugin-${i}@192.0.2.1`;
-    const rr = [`Route: <sip:${this.us};lr>`];
     this.deliver(this.request('OPTIONS', `sip:${this.us}`, callId, 1, '', `z9hG4bKp${i}o`, [], ''), CALLER);
-    this.deliver(this.request('REGISTER', `sip:${this.us}`, callId, 2, '', `z9hG4bKp${i}r`, ['Expires: 0'], ''), CALLER);
-    this.deliver(this.request('INVITE', `sip:callee@${this.us}`, callId, 3, '', `z9hG4bKp${i}i`, [], SDP), CALLER);
-    this.deliver(this.request('BYE', CALLEE_URI, callId, 4, `;tag=callee${i}`, `z9hG4bKp${i}b`, rr, ''), CALLER);
-    this.pluginRequests += 4;
+    this.deliver(this.request('REGISTER', `sip:${this.us}`, `${callId}r`, 1, '', `z9hG4bKp${i}r`, ['Expires: 600'], '', `<${CALLEE_URI.replace('sip:', 'sip:callee@')}>`), CALLEE);
+    this.pluginRequests += 2;
+    this.pluginRequests += this.proxiedCall(i + 1_000_000);
     this.channel.sent.length = 0;
   }
 
@@ -176,7 +232,7 @@ class CallSimulator {
     return null;
   }
 
-  private request(method: string, ruri: string, callId: string, cseq: number, toTag: string, branch: string, extra: readonly string[], body: string): Buffer {
+  private request(method: string, ruri: string, callId: string, cseq: number, toTag: string, branch: string, extra: readonly string[], body: string, contact = `<sip:caller@${CALLER.address}:${CALLER.port}>`): Buffer {
     const lines = [
       `${method} ${ruri} SIP/2.0`,
       `Via: SIP/2.0/UDP ${CALLER.address}:${CALLER.port};branch=${branch};rport`,
@@ -185,7 +241,7 @@ class CallSimulator {
       `To: <sip:callee@${this.us}>${toTag}`,
       `Call-ID: ${callId}`,
       `CSeq: ${cseq} ${method}`,
-      `Contact: <sip:caller@${CALLER.address}:${CALLER.port}>`,
+      `Contact: ${contact}`,
       ...extra,
       'User-Agent: siphon-warmup',
     ];
