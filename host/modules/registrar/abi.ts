@@ -61,6 +61,15 @@ export class RegistrarImports implements ImportProvider {
           const r = reg.saveSync(table, ctx.msg, ctx.source, ctx.local, flags);
           api.charge(GAS_PER_CONTACT * r.reply.headers.length);
           if ((flags & SaveFlag.NO_REPLY) === 0) {
+            if (r.committed !== undefined) {
+              // db_mode 3: answer once the row is in the shared table, so a call through another
+              // node right after the 200 finds it (Kamailio's DB_ONLY save writes, then replies);
+              // a failed write is answered 500 instead. The reply is owed from now on.
+              const reply = r.reply;
+              ctx.replied = true;
+              void r.committed.then((ok) => (ok ? ctx.slReply(reply.code, reply.reason, reply.headers) : ctx.slReply(500, 'Server Internal Error - Storage Failure')));
+              return r.code;
+            }
             if (!ctx.slReply(r.reply.code, r.reply.reason, r.reply.headers)) return r.code > 0 ? -1 : r.code;
           } else if (flags & SaveFlag.PREPARE_REPLY_HEADERS) {
             (ctx.replyHeaders ??= []).push(...r.reply.headers);

@@ -122,10 +122,11 @@ export class Location {
 
   /**
    * DB only: queues the writes without waiting (for the synchronous plugin path working on a
-   * prefetched snapshot). Failures are logged and counted like write-through failures.
+   * prefetched snapshot); the promise tells when they committed (true) or failed (false, logged and
+   * counted like write-through failures).
    */
-  applyDeferred(changes: readonly ContactChange[]): void {
-    if (changes.length > 0) this.queueWrite(() => this.writeChanges(changes));
+  applyDeferred(changes: readonly ContactChange[]): Promise<boolean> {
+    return changes.length > 0 ? this.queueWrite(() => this.writeChanges(changes)) : Promise.resolve(true);
   }
 
   /** removes all contacts of an AOR; returns how many. */
@@ -261,11 +262,18 @@ export class Location {
     }
   }
 
-  private queueWrite(op: () => Promise<void>): void {
-    this.writeTail = this.writeTail.then(op).catch((e: unknown) => {
-      this.counters.dbWriteErrors++;
-      this.log.warn({ table: this.name, err: (e as Error).message }, 'usrloc write-through failed; memory keeps serving');
-    });
+  /** Runs `op` after the writes queued before it; resolves true once it committed, false when it failed (logged, counted). */
+  private queueWrite(op: () => Promise<void>): Promise<boolean> {
+    const done = this.writeTail.then(op).then(
+      () => true,
+      (e: unknown) => {
+        this.counters.dbWriteErrors++;
+        this.log.warn({ table: this.name, err: (e as Error).message }, 'usrloc write-through failed; memory keeps serving');
+        return false;
+      },
+    );
+    this.writeTail = done.then(() => undefined);
+    return done;
   }
 
   private async writeChanges(changes: readonly ContactChange[]): Promise<void> {

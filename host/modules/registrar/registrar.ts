@@ -44,6 +44,11 @@ export interface SaveResult {
   reply: RegistrarReply;
   /** the AOR the REGISTER was about, when it could be read. */
   aor?: string;
+  /**
+   * db_mode 3 through the synchronous path: settles when the queued writes committed (true) or
+   * failed (false). The reply waits for it (Kamailio writes before it answers).
+   */
+  committed?: Promise<boolean>;
 }
 
 export interface LookupBranch {
@@ -177,7 +182,9 @@ export class Registrar {
     if (loc.memoryBacked) loc.applySync(req.key.aor, plan.changes, (flags & SaveFlag.MEMORY_ONLY) !== 0);
     else {
       this.snapshots.get(msg)!.set(snapshotKey(loc, req.key), plan.after.slice());
-      loc.applyDeferred(plan.changes);
+      const result = this.accept(plan, req.key.aor, loc.now());
+      if (plan.changes.length > 0) result.committed = loc.applyDeferred(plan.changes);
+      return result;
     }
     return this.accept(plan, req.key.aor, loc.now());
   }

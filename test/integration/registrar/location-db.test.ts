@@ -197,9 +197,14 @@ describe('db_mode 3 from plugins', () => {
     expect(fa.save!(tp, tl, 0)).toBe(-6);
     await a.prefetch(reg1);
     expect(fa.save!(tp, tl, 0)).toBe(1);
+    // the 200 waits for the rows (Kamailio's DB_ONLY save writes, then replies)
+    expect(sent).toEqual([]);
+    await a.table('location')!.flush();
+    await new Promise((r) => setImmediate(r));
     expect(sent.map((r) => r.code)).toEqual([200]);
     expect(Object.keys(contactExpires(sent[0]!.headers))).toEqual(['sip:jack@127.0.0.1:18551', 'sip:jack@127.0.0.1:18550']);
-    await a.table('location')!.flush();
+    const [committed] = await admin.query<mysql.RowDataPacket[]>("SELECT contact FROM location WHERE username = 'jack'");
+    expect(committed).toHaveLength(2);
 
     const inv = request('INVITE', 'sip:jack@example.com');
     await b.prefetch(inv);
