@@ -509,15 +509,8 @@ export class ProxyCore {
     if (msg.kind !== 'request') return -1;
     if (msg.method === 'ACK') return this.forward(ctx);
     const state = this.stateOf(ctx);
-    let cell = state.cell;
-    if (cell === null) {
-      const channel = channelOfContext(ctx) ?? this.channels.channelFor(ctx.source.proto, ctx.source.family, ctx.source.address, ctx.source.port);
-      if (channel === null) return -1;
-      const st = this.layer.createServer(msg, ctx.source, channel);
-      if (st === null) return -1;
-      cell = st.user instanceof ProxyTransaction ? st.user : new ProxyTransaction(this, st, ctx, state, this.pinHooks());
-      state.cell = cell;
-    }
+    const cell = state.cell ?? this.createCell(ctx, state);
+    if (cell === null) return -1;
     if (cell.server.finalSent) return -1;
     // routes and timeouts armed so far apply to the branches created now
     cell.branchRoute = state.branchRoute;
@@ -596,15 +589,8 @@ export class ProxyCore {
     const msg = ctx.msg;
     if (msg.kind !== 'request' || msg.method === 'ACK' || code < 100 || code > 699) return -1;
     const state = this.stateOf(ctx);
-    let cell = state.cell;
-    if (cell === null) {
-      const channel = channelOfContext(ctx) ?? this.channels.channelFor(ctx.source.proto, ctx.source.family, ctx.source.address, ctx.source.port);
-      if (channel === null) return -1;
-      const st = this.layer.createServer(msg, ctx.source, channel);
-      if (st === null) return -1;
-      cell = st.user instanceof ProxyTransaction ? st.user : new ProxyTransaction(this, st, ctx, state, this.pinHooks());
-      state.cell = cell;
-    }
+    const cell = state.cell ?? this.createCell(ctx, state);
+    if (cell === null) return -1;
     const ok = this.replyLocally(cell, code, reason, ctx.replyHeaders);
     if (ok && code >= 200) ctx.replied = true;
     return ok ? 1 : -1;
@@ -674,6 +660,17 @@ export class ProxyCore {
   /** @internal a transaction ended: its pin is released. */
   releaseHooks(hooks: TmHooks | null): void {
     if (hooks !== null && this.pinner !== undefined) this.pinner.release(hooks);
+  }
+
+  /** The request's transaction, created now (server transaction + ProxyTransaction); null when it cannot be. */
+  private createCell(ctx: MessageContext, state: TmRequestState): ProxyTransaction | null {
+    const channel = channelOfContext(ctx) ?? this.channels.channelFor(ctx.source.proto, ctx.source.family, ctx.source.address, ctx.source.port);
+    if (channel === null) return null;
+    const st = this.layer.createServer(ctx.msg, ctx.source, channel);
+    if (st === null) return null;
+    const cell = st.user instanceof ProxyTransaction ? st.user : new ProxyTransaction(this, st, ctx, state, this.pinHooks());
+    state.cell = cell;
+    return cell;
   }
 
   private stateOf(ctx: MessageContext): TmRequestState {
