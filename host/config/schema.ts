@@ -152,6 +152,19 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               t4: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t4 },
             },
           },
+          /** DB layer bounds (host/db/README.md; defaults DB_LIMIT_DEFAULTS in host/db/limits.ts); absent: the defaults. (additive) */
+          db: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              query_timeout: { type: 'integer', minimum: 10, maximum: 600_000 },
+              connect_timeout: { type: 'integer', minimum: 10, maximum: 600_000 },
+              max_connections: { type: 'integer', minimum: 1, maximum: 1000 },
+              queue_limit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+              write_queue: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+              compact_min_bytes: { type: 'integer', minimum: 4096 },
+            },
+          },
           /** JSON-RPC (POST /RPC) and Prometheus /metrics over HTTP on a loopback address; absent: off. */
           http: {
             type: 'object',

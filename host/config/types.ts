@@ -34,6 +34,8 @@ export interface CoreConfig {
   };
   /** transaction timers in ms (Kamailio tm names); undefined = Kamailio's defaults. (additive) */
   tm?: { fr_timer: number; fr_inv_timer: number; wt_timer: number; t1: number; t2: number; t4: number };
+  /** DB layer bounds (host/db/limits.ts); undefined or a key left out = the default. (additive) */
+  db?: import('../db/types.js').DbLimits;
   /** loopback JSON-RPC + /metrics listener; undefined = off. (additive) */
   http?: { host: string; port: number };
 }

@@ -42,7 +42,7 @@ export async function initModules(config: SiphonConfig, log: Logger, extra: Pick
       const make = MODULE_FACTORIES[name];
       if (!make) continue; // unreachable: the config schema refuses unknown modules
       const mod = make();
-      await mod.init({ config: section, dataDir: config.core.data_dir, log, ...extra });
+      await mod.init({ config: section, dataDir: config.core.data_dir, log, db: config.core.db, ...extra });
       started.push(mod);
     }
   } catch (e) {

@@ -29,7 +29,10 @@ export class EmbeddedDatabase implements Database {
   /** per-table tail of the write queue. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    _opts: { log?: import('pino').Logger; limits?: import('./types.js').DbLimits } = {},
+  ) {
     this.location = dir;
   }
 

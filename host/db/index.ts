@@ -9,9 +9,10 @@ import { isSiphonError, SiphonError } from '../errors/registry.js';
 import { EmbeddedDatabase } from './embedded.js';
 import { openMysql } from './mysql.js';
 import { redactUrl } from './url.js';
-import type { Database, TableDef } from './types.js';
+import type { Database, DbLimits, TableDef } from './types.js';
 
-export type { Database, Table, TableDef, ColumnDef, Row, Where, SqlRunner } from './types.js';
+export type { Database, Table, TableDef, ColumnDef, Row, Where, SqlRunner, DbLimits } from './types.js';
+export { DB_LIMIT_DEFAULTS, resolveDbLimits } from './limits.js';
 export { EmbeddedDatabase } from './embedded.js';
 export { MysqlDatabase, openMysql } from './mysql.js';
 export { createTableSql, VERSION_TABLE } from './schema.js';
@@ -21,11 +22,13 @@ export interface OpenDatabaseOptions {
   /** core.data_dir; the embedded store lives in `<dataDir>/db`. */
   dataDir: string;
   log?: Logger;
+  /** core.db: timeouts and queue bounds (defaults: DB_LIMIT_DEFAULTS). */
+  limits?: DbLimits;
 }
 
 export async function openDatabase(url: string | null | undefined, opts: OpenDatabaseOptions): Promise<Database> {
-  if (url === undefined || url === null || url === '') return new EmbeddedDatabase(path.join(opts.dataDir, 'db'));
-  if (/^mysql:\/\//i.test(url)) return openMysql(url, { log: opts.log });
+  if (url === undefined || url === null || url === '') return new EmbeddedDatabase(path.join(opts.dataDir, 'db'), { log: opts.log, limits: opts.limits });
+  if (/^mysql:\/\//i.test(url)) return openMysql(url, { log: opts.log, limits: opts.limits });
   throw new SiphonError('DB_URL', `unsupported database URL "${redactUrl(url)}" (use mysql://user:password@host:port/database, or no URL for the embedded store)`);
 }
 

@@ -6,13 +6,23 @@
  * server gone), E5003 for a query the server rejected. A connection that dies while idle emits
  * 'error' on its socket; a listener on every pooled connection logs it so it can never become an
  * uncaught exception, and the pool opens a fresh connection for the next query.
+ *
+ * Bounds (core.db, host/db/README.md): a hung server must not hang the callers. Every call has one
+ * deadline, `query_timeout`, covering the wait for a connection, connecting and the query; past it
+ * the call fails with E5010 and a connection still running the query is destroyed, never returned
+ * to the pool (its reply could still arrive and be read by the next query). At most
+ * `max_connections` calls run at once; `queue_limit` more may wait, further calls fail at once
+ * with E5011. Kamailio's db_mysql gives each read/write 2 s (timeout_interval) and the connect 2 s
+ * (connect_timeout); each Kamailio process has its own connection, so there is no queue to bound.
  */
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Logger } from 'pino';
 import { SiphonError } from '../errors/registry.js';
 import { createTableSql, idColumn, normalizeRow, quoteIdent, VERSION_TABLE } from './schema.js';
-import type { Database, Row, SqlRunner, Table, TableDef, Where } from './types.js';
+import type { Database, DbLimits, Row, SqlRunner, Table, TableDef, Where } from './types.js';
 import { parseMysqlUrl, type MysqlUrl } from './url.js';
+import { resolveDbLimits } from './limits.js';
 
 /** mysql2 / Node error codes meaning "no usable connection" rather than "bad query". */
 const CONNECTION_ERRORS = new Set([
@@ -36,10 +46,33 @@ const CONNECTION_ERRORS = new Set([
 
 export interface MysqlOptions {
   log?: Logger;
-  /** pool size (default 4: rule loads are rare, the message path never touches the DB). */
-  connectionLimit?: number;
-  /** connect timeout in ms (default 5000). */
-  connectTimeout?: number;
+  /** core.db: timeouts, pool size and queue bound (defaults in limits.ts). */
+  limits?: DbLimits;
+}
+
+/** Counters of one handle (db:* statistics). */
+export interface MysqlCounters {
+  queries: number;
+  /** calls that failed with E5010 (deadline passed). */
+  timeouts: number;
+  /** calls refused with E5011 (queue full). */
+  busy: number;
+  /** connections destroyed because their query outlived the deadline. */
+  destroyed: number;
+}
+
+/** One call through the gate: waiting (in `waiting`), running, or done. */
+interface Call {
+  sql: string;
+  params: unknown[];
+  resolve: (rows: unknown) => void;
+  reject: (e: SiphonError) => void;
+  timer: NodeJS.Timeout | null;
+  /** settled (answered or expired); late callbacks are ignored. */
+  done: boolean;
+  /** holds one of the max_connections slots until mysql2 gives the connection back or it is destroyed. */
+  slot: boolean;
+  conn: CorePoolConnection | null;
 }
 
 export class MysqlDatabase implements Database, SqlRunner {
@@ -48,20 +81,29 @@ export class MysqlDatabase implements Database, SqlRunner {
   readonly sql: SqlRunner = this;
   private readonly pool: Pool;
   private closed = false;
+  readonly counters: MysqlCounters = { queries: 0, timeouts: 0, busy: 0, destroyed: 0 };
+  private readonly limits: Required<DbLimits>;
+  /** calls running (holding a slot). */
+  private running = 0;
+  /** calls waiting for a slot, oldest first (a Set: O(1) removal when one expires). */
+  private readonly waiting = new Set<Call>();
 
   constructor(
     readonly url: MysqlUrl,
     private readonly opts: MysqlOptions = {},
   ) {
     this.location = url.redacted;
+    this.limits = resolveDbLimits(opts.limits);
     const poolOptions: PoolOptions = {
       host: url.host,
       port: url.port,
       user: url.user,
       password: url.password,
       database: url.database,
-      connectionLimit: opts.connectionLimit ?? 4,
-      connectTimeout: opts.connectTimeout ?? 5000,
+      connectionLimit: this.limits.max_connections,
+      connectTimeout: this.limits.connect_timeout,
+      // the gate below never asks for more than connectionLimit connections at once; this is a backstop
+      queueLimit: this.limits.max_connections,
       enableKeepAlive: true,
       supportBigNumbers: true,
       // idle connections are dropped after a minute; the next query opens a new one
@@ -87,11 +129,96 @@ export class MysqlDatabase implements Database, SqlRunner {
 
   async query(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
     if (this.closed) throw new SiphonError('DB_UNREACHABLE', 'database handle is closed', { where: this.location });
-    try {
-      const [rows] = await this.pool.query(sql, params);
-      return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : [rows as unknown as Record<string, unknown>];
-    } catch (e) {
-      throw this.wrapError(e, sql.split(/\s+/, 1)[0]!.toUpperCase());
+    const rows = await this.call(sql, params);
+    return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : [rows as Record<string, unknown>];
+  }
+
+  /** calls running and waiting now (tests, statistics). */
+  load(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.size };
+  }
+
+  /** runs one statement within query_timeout, or refuses it at once when the queue is full. */
+  private call(sql: string, params: unknown[]): Promise<unknown> {
+    this.counters.queries++;
+    return new Promise((resolve, reject) => {
+      const c: Call = { sql, params, resolve, reject, timer: null, done: false, slot: false, conn: null };
+      const free = this.running < this.limits.max_connections;
+      if (!free && this.waiting.size >= this.limits.queue_limit) {
+        this.counters.busy++;
+        reject(new SiphonError('DB_BUSY', `${verb(sql)}: ${this.limits.max_connections} connections busy and ${this.waiting.size} calls waiting (core.db.queue_limit)`, { where: this.location }));
+        return;
+      }
+      // armed before mysql2's connect timer (same length), so a dead server reads as E5010 first
+      c.timer = setTimeout(() => this.expire(c), this.limits.query_timeout);
+      if (free) this.start(c);
+      else this.waiting.add(c);
+    });
+  }
+
+  private start(c: Call): void {
+    this.running++;
+    c.slot = true;
+    this.pool.pool.getConnection((err, conn) => {
+      if (c.done) {
+        // expired while connecting: a healthy connection goes back, the slot is free again
+        if (!err) conn.release();
+        this.freeSlot(c);
+        return;
+      }
+      if (err) {
+        this.freeSlot(c);
+        this.settle(c, this.wrapError(err, verb(c.sql)));
+        return;
+      }
+      c.conn = conn;
+      conn.query(c.sql, c.params, (qerr, rows) => {
+        if (c.conn !== conn) return; // destroyed at the deadline; already answered
+        c.conn = null;
+        conn.release();
+        this.freeSlot(c);
+        if (qerr) this.settle(c, this.wrapError(qerr, verb(c.sql)));
+        else this.settle(c, null, rows);
+      });
+    });
+  }
+
+  /** the deadline passed: answer E5010; a connection in the middle of the query is destroyed. */
+  private expire(c: Call): void {
+    c.timer = null;
+    if (c.done) return;
+    this.counters.timeouts++;
+    const phase = this.waiting.delete(c) ? 'waiting for a connection' : c.conn ? 'waiting for the reply' : 'connecting';
+    const conn = c.conn;
+    if (conn) {
+      c.conn = null;
+      this.counters.destroyed++;
+      conn.destroy();
+      (conn as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+      this.freeSlot(c);
+    }
+    this.settle(c, new SiphonError('DB_TIMEOUT', `${verb(c.sql)}: no answer within ${this.limits.query_timeout} ms (${phase}; core.db.query_timeout)`, { where: this.location }));
+  }
+
+  private settle(c: Call, err: SiphonError | null, rows?: unknown): void {
+    if (c.done) return;
+    c.done = true;
+    if (c.timer) clearTimeout(c.timer);
+    c.timer = null;
+    if (err) c.reject(err);
+    else c.resolve(rows);
+  }
+
+  /** gives the slot back and starts the oldest waiting call. */
+  private freeSlot(c: Call): void {
+    if (!c.slot) return;
+    c.slot = false;
+    this.running--;
+    if (this.closed) return;
+    const next = this.waiting.values().next();
+    if (!next.done) {
+      this.waiting.delete(next.value);
+      this.start(next.value);
     }
   }
 
@@ -123,8 +250,15 @@ export class MysqlDatabase implements Database, SqlRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const c of this.waiting) this.settle(c, new SiphonError('DB_UNREACHABLE', 'database handle closed', { where: this.location }));
+    this.waiting.clear();
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** the statement's first word (SELECT, INSERT ...) for error texts. */
+function verb(sql: string): string {
+  return sql.trimStart().split(/\s+/, 1)[0]!.toUpperCase();
 }
 
 function whereSql(def: TableDef, where: Record<string, unknown>): { sql: string; params: unknown[] } {

@@ -74,3 +74,22 @@ export interface Database {
   readonly sql?: SqlRunner;
   close(): Promise<void>;
 }
+
+/**
+ * Bounds of the DB layer (`core.db` in siphon.yaml; DB_LIMIT_DEFAULTS in limits.ts). Every field is
+ * optional: absent means the default.
+ */
+export interface DbLimits {
+  /** ms a MySQL query may take, waiting for a connection included (Kamailio db_mysql timeout_interval). */
+  query_timeout?: number;
+  /** ms to open a MySQL connection (Kamailio db_mysql connect_timeout). */
+  connect_timeout?: number;
+  /** MySQL connections per database handle. */
+  max_connections?: number;
+  /** MySQL callers that may wait for a connection; more are refused at once (E5011). */
+  queue_limit?: number;
+  /** embedded store: writes per table waiting for their commit; more are refused at once (E5011). */
+  write_queue?: number;
+  /** embedded store: a table log is compacted into the snapshot once it exceeds this many bytes and the snapshot's size. */
+  compact_min_bytes?: number;
+}

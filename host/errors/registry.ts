@@ -62,6 +62,12 @@ export const Errors = {
   DB_QUERY: { code: 5003, title: 'database query failed' },
   DB_STORE_CORRUPT: { code: 5004, title: 'embedded store file is corrupt' },
   DB_TABLE_VERSION: { code: 5005, title: 'table missing or at an unsupported version' },
+  /** host/db: a query (or the wait for a connection) outlived core.db.query_timeout; the connection is destroyed. */
+  DB_TIMEOUT: { code: 5010, title: 'database query timed out' },
+  /** host/db: every connection busy and core.db.queue_limit callers waiting (MySQL), or core.db.write_queue writes pending (embedded). */
+  DB_BUSY: { code: 5011, title: 'database busy: request refused' },
+  /** host/db/embedded: the last line of a table log was cut short (crash mid-write); it is ignored. */
+  DB_LOG_TORN: { code: 5012, title: 'embedded table log ends in a torn line (ignored)' },
 
   // ---- 6xxx RPC / control plane --------------------------------------------------------------
   RPC_METHOD_NOT_FOUND: { code: 6001, title: 'no such RPC method' },

@@ -25,6 +25,8 @@ export interface ModuleInitContext {
    * layer (Kamailio t_request); usable once the server has started. Absent in standalone use. (additive)
    */
   localRequests?: LocalRequestSender;
+  /** core.db: the DB layer's timeouts and queue bounds, for the databases the module opens. (additive) */
+  db?: import('../db/types.js').DbLimits;
 }
 
 export interface SiphonModule {

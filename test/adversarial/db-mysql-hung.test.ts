@@ -1,0 +1,102 @@
+/**
+ * A hung MySQL cannot hang its callers (host/db/mysql.ts, core.db): through a TCP relay to the real
+ * MariaDB at 127.0.0.1:3306 that the test black-holes mid-run, a query fails with E5010 within
+ * query_timeout, the connection that timed out is destroyed (not handed to the next query), calls
+ * beyond max_connections + queue_limit are refused at once with E5011, and once the relay forwards
+ * again the same handle serves queries. Database siphon_test_data_hung; relay on an ephemeral port.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mysql from 'mysql2/promise';
+import { openMysql, type MysqlDatabase } from '../../host/db/index.js';
+import { isSiphonError, SiphonError } from '../../host/errors/registry.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
+
+const DB = 'siphon_test_data_hung';
+const QUERY_TIMEOUT = 600;
+/** scheduling slack on a loaded 2-core machine. */
+const MARGIN = 1500;
+
+let admin: mysql.Connection;
+let relay: TcpRelay;
+let db: MysqlDatabase;
+
+beforeAll(async () => {
+  admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  await admin.query(`CREATE DATABASE IF NOT EXISTS ${DB}`);
+  relay = await TcpRelay.open({ host: '127.0.0.1', port: 3306 });
+  db = await openMysql(`mysql://root@127.0.0.1:${relay.port}/${DB}`, {
+    limits: { query_timeout: QUERY_TIMEOUT, connect_timeout: QUERY_TIMEOUT, max_connections: 2, queue_limit: 3 },
+  });
+});
+
+afterAll(async () => {
+  await db?.close();
+  await relay?.close();
+  await admin?.query(`DROP DATABASE IF EXISTS ${DB}`);
+  await admin?.end();
+});
+
+/** the error a promise rejects with (fails the test if it resolves). */
+async function failure(p: Promise<unknown>): Promise<SiphonError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SiphonError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** retries `f` until it resolves, within `ms` (the first query after an outage may still meet a dead connection). */
+async function eventually<T>(f: () => Promise<T>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+describe('MySQL with the server hung', () => {
+  it('answers normally through the relay', async () => {
+    expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+  });
+
+  it('a query fails with E5010 within query_timeout and its connection is destroyed', async () => {
+    relay.blackhole();
+    const destroyedBefore = db.counters.destroyed;
+    const t0 = performance.now();
+    const e = await failure(db.query('SELECT 2'));
+    const took = performance.now() - t0;
+    expect(e.code).toBe(5010);
+    expect(e.message).toMatch(/no answer within 600 ms/);
+    expect(e.message).not.toMatch(/root:/); // redacted URL only
+    expect(took).toBeGreaterThanOrEqual(QUERY_TIMEOUT - 50);
+    expect(took).toBeLessThan(QUERY_TIMEOUT + MARGIN);
+    expect(db.counters.destroyed).toBe(destroyedBefore + 1);
+  });
+
+  it('beyond max_connections + queue_limit calls are refused at once with E5011; the rest time out', async () => {
+    const busyBefore = db.counters.busy;
+    const calls = Array.from({ length: 10 }, (_, i) => failure(db.query(`SELECT ${i}`)));
+    // 2 running + 3 waiting; the other 5 were refused synchronously, before any timer could run
+    expect(db.load()).toEqual({ running: 2, waiting: 3 });
+    expect(db.counters.busy).toBe(busyBefore + 5);
+    const errors = await Promise.all(calls);
+    expect(errors.filter((e) => e.code === 5011)).toHaveLength(5);
+    expect(errors.filter((e) => e.code === 5010)).toHaveLength(5);
+    expect(errors.every((e) => isSiphonError(e))).toBe(true);
+  });
+
+  it('serves again once the server answers', async () => {
+    relay.resume();
+    // slots held by connects to the dead relay are given back within connect_timeout
+    const rows = await eventually(() => db.query('SELECT 3 AS three'), 10 * QUERY_TIMEOUT);
+    expect(rows).toEqual([{ three: 3 }]);
+    await expect(db.query('SELECT 4 AS four')).resolves.toEqual([{ four: 4 }]);
+    expect(db.load().waiting).toBe(0);
+  });
+});
