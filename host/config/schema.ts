@@ -7,6 +7,8 @@
  * never a silently ignored setting. Defaults are filled in by ajv (`useDefaults`).
  */
 
+import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
+
 /** Defaults also used when no config file is given. */
 export const CORE_DEFAULTS = {
   listen: ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060'],
@@ -18,8 +20,22 @@ export const CORE_DEFAULTS = {
   max_headers: 256,
   /** calls driven through a private copy of the message path before the sockets open (core/warmup.ts); 0 = off. */
   warmup: 2000,
-  /** tcp_connection_lifetime default (120 s) and tcp_max_connections default (2048). */
-  tcp: { idle_timeout: 120, max_connections: 2048 },
+  /**
+   * tcp_connection_lifetime (120 s), tcp_max_connections (2048), and the hostile-peer limits
+   * (host/transport/tcp-options.ts: Kamailio's tcp_conn_wq_max, tcp_wq_max, tcp_send_timeout, ...).
+   */
+  tcp: {
+    idle_timeout: 120,
+    max_connections: 2048,
+    outbound_reserve: TCP_LIMIT_DEFAULTS.outboundReserve,
+    accept_iplimit: TCP_LIMIT_DEFAULTS.acceptIpLimit,
+    conn_wq_max: TCP_LIMIT_DEFAULTS.connWqMax,
+    wq_max: TCP_LIMIT_DEFAULTS.wqMax,
+    send_timeout: TCP_LIMIT_DEFAULTS.sendTimeout,
+    connect_timeout: TCP_LIMIT_DEFAULTS.connectTimeout,
+    msg_read_timeout: TCP_LIMIT_DEFAULTS.msgReadTimeout,
+    msg_data_timeout: TCP_LIMIT_DEFAULTS.msgDataTimeout,
+  },
 } as const;
 
 export const ROUTING_DEFAULTS = {
@@ -88,6 +104,15 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
             properties: {
               idle_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.idle_timeout },
               max_connections: { type: 'integer', minimum: 1, default: CORE_DEFAULTS.tcp.max_connections },
+              // hostile-peer limits (host/transport/README.md); times in seconds
+              outbound_reserve: { type: 'integer', minimum: 0, default: CORE_DEFAULTS.tcp.outbound_reserve },
+              accept_iplimit: { type: 'integer', minimum: 0, default: CORE_DEFAULTS.tcp.accept_iplimit },
+              conn_wq_max: { type: 'integer', minimum: 1024, maximum: 1 << 30, default: CORE_DEFAULTS.tcp.conn_wq_max },
+              wq_max: { type: 'integer', minimum: 1024, maximum: 1 << 30, default: CORE_DEFAULTS.tcp.wq_max },
+              send_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.send_timeout },
+              connect_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.connect_timeout },
+              msg_read_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.msg_read_timeout },
+              msg_data_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.msg_data_timeout },
             },
           },
           /** Kamailio `alias`: other host[:port] names this server answers to (check_self). */

@@ -16,7 +16,19 @@ export interface CoreConfig {
   max_headers: number;
   /** calls of the start-up warm-up (host/core/warmup.ts); 0 = none. */
   warmup: number;
-  tcp: { idle_timeout: number; max_connections: number };
+  tcp: {
+    idle_timeout: number;
+    max_connections: number;
+    /** hostile-peer limits (host/transport/tcp-options.ts); times in seconds. */
+    outbound_reserve: number;
+    accept_iplimit: number;
+    conn_wq_max: number;
+    wq_max: number;
+    send_timeout: number;
+    connect_timeout: number;
+    msg_read_timeout: number;
+    msg_data_timeout: number;
+  };
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];

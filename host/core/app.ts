@@ -12,6 +12,7 @@ import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
 import { SiphonServer } from './server.js';
+import { tcpStatistics } from '../transport/tcp.js';
 import { warmUp } from './warmup.js';
 import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
@@ -203,6 +204,8 @@ export async function startNode(
   const registry = new MethodRegistry();
   const startedAt = new Date();
   const statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];
+  // the TCP limits' counters (host/transport/README.md)
+  statisticsProviders.push({ name: 'tcp', statistics: () => tcpStatistics(config.core.listenAddresses.map((a) => server.listenerFor(a.uri))) });
   let plane: ControlPlane | null = null;
   try {
     await plugins.loadRouting(opts.pluginFile ?? pluginFile(config));

@@ -34,6 +34,7 @@ import { parseMessage } from '../sip/parser.js';
 import { replyAddress, stripBrackets, type ReplyAddress } from '../transport/reply-route.js';
 import { UdpListener } from '../transport/udp.js';
 import { TcpListener } from '../transport/tcp.js';
+import { tcpLimitsFrom } from '../transport/tcp-options.js';
 import { sipStreamFramer } from '../transport/sip-framer.js';
 import type { StreamFramer } from '../transport/framing.js';
 import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
@@ -223,6 +224,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
               maxMessageSize: core.max_message_size,
               idleTimeout: core.tcp.idle_timeout,
               maxConnections: core.tcp.max_connections,
+              limits: tcpLimitsFrom(core.tcp),
             });
       this.listeners.push({ address, listener });
     }

@@ -38,6 +38,14 @@ export const Errors = {
   TRANSPORT_SEND: { code: 3003, title: 'cannot send message' },
   /** core.overload: the event loop is saturated; new dialogs get 503 (host/core/overload.ts). */
   OVERLOADED: { code: 3004, title: 'overloaded: refusing new dialogs' },
+  /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
+  TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },
+  TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for its source' },
+  TCP_WRITE_QUEUE_FULL: { code: 3012, title: 'tcp connection closed: write queue full (peer not reading)' },
+  TCP_SEND_TIMEOUT: { code: 3013, title: 'tcp connection closed: write queue stalled for send_timeout' },
+  TCP_READ_TIMEOUT: { code: 3014, title: 'tcp connection closed: message not complete within msg_read_timeout' },
+  TCP_DATA_TIMEOUT: { code: 3015, title: 'tcp connection closed: no SIP message within msg_data_timeout' },
+  TCP_CONNECT_TIMEOUT: { code: 3016, title: 'tcp connect timed out (connect_timeout)' },
 
   // ---- 4xxx Wasm runtime ---------------------------------------------------------------------
   PLUGIN_NOT_FOUND: { code: 4001, title: 'plugin file not found' },

@@ -10,6 +10,16 @@
 
 export type StreamFrame = { length: number } | { need: 'more' } | { error: string };
 
+/** Filled by frameStream when it returns `need: 'more'` (the caller keeps one and reuses it). */
+export interface StreamNeed {
+  /**
+   * bytes from `offset` the message needs once its header section is complete (header + Content-Length
+   * body); 0 while the empty line has not arrived. Lets a transport wait for exactly that many bytes
+   * instead of framing again on every segment (which would cost O(n²) on a peer sending byte by byte).
+   */
+  total: number;
+}
+
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = Buffer.from('content-length');
 
@@ -22,8 +32,9 @@ export const DEFAULT_MAX_HEADER_BYTES = 65535;
  * so the caller advances by `length`. A buffer holding only CRLFs yields `{ need: 'more' }`; the
  * transport decides what a lone CRLFCRLF keepalive means (RFC 5626 §4.4.1).
  */
-export function frameStream(buf: Buffer, offset: number, maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES): StreamFrame {
+export function frameStream(buf: Buffer, offset: number, maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES, need?: StreamNeed): StreamFrame {
   const size = buf.length;
+  if (need !== undefined) need.total = 0;
   let start = offset;
   while (start < size && (buf[start] === 13 || buf[start] === 10)) start++;
   if (start >= size) return { need: 'more' };
@@ -53,7 +64,10 @@ export function frameStream(buf: Buffer, offset: number, maxHeaderBytes = DEFAUL
   }
   if (contentLength < 0) return { error: 'missing Content-Length (mandatory on stream transports, RFC 3261 §18.3)' };
   const total = blank + 4 + contentLength;
-  if (total > size) return { need: 'more' };
+  if (total > size) {
+    if (need !== undefined) need.total = total - offset;
+    return { need: 'more' };
+  }
   return { length: total - offset };
 }
 

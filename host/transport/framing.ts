@@ -8,8 +8,11 @@ export type Frame =
   | { kind: 'message'; start: number; end: number }
   /** CRLFs between messages, up to `end`; `pong` when it was a CRLFCRLF keepalive ping (RFC 5626 §4.4.1). */
   | { kind: 'keepalive'; end: number; pong: boolean }
-  /** more bytes are needed. */
-  | { kind: 'incomplete' }
+  /**
+   * more bytes are needed; `need` (when known: the header section is complete) is the message's
+   * total length from `offset`, so the connection can wait for that many bytes without framing again.
+   */
+  | { kind: 'incomplete'; need?: number }
   /** the stream cannot be framed (no usable Content-Length ...): the connection is closed. */
   | { kind: 'error'; reason: string };
 

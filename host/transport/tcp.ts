@@ -1,18 +1,33 @@
 /**
- * TCP listener and connections (RFC 3261 §18.3: on a stream the end of a message is found through
- * Content-Length, which is mandatory there). Per connection: a reassembly buffer capped at
- * `maxMessageSize` (a sender that never completes a message is cut off), an idle timer
- * (Kamailio tcp_connection_lifetime, default 120 s, reset by traffic in either direction), and the
- * RFC 5626 §4.4.1 double-CRLF keepalive answered with a single CRLF. A framing error closes that
- * connection only. Beyond `maxConnections` new connections are refused (Kamailio tcp_max_connections).
+ * TCP listener (RFC 3261 §18.3; the connections are in tcp-connection.ts). It owns the limits no
+ * single connection can enforce (host/transport/README.md has the table):
+ *
+ * - `max_connections` open connections in all (Kamailio tcp_max_connections). Accepted connections
+ *   may use all but `outbound_reserve` of them, so peers connecting to us can never take the slots
+ *   the proxy needs to forward over TCP.
+ * - `accept_iplimit` accepted connections per source IP, IPv6 per /64 (Kamailio tcp_accept_iplimit;
+ *   a Map of counts, so an accept costs O(1) where Kamailio walks every connection).
+ * - `wq_max` bytes in all write queues together (Kamailio tcp_wq_max).
+ * - A sweep (Kamailio's tcp_check_timer), every quarter of the shortest deadline and at least once a
+ *   second, closes connections past msg_read_timeout, msg_data_timeout, send_timeout or
+ *   connect_timeout. Idle connections close after idle_timeout (tcp_connection_lifetime) through the
+ *   socket's own timer.
+ *
+ * Refusals and limit closes are counted (`stats`, the `tcp` statistics group) and logged as warnings
+ * with their code (E3010-E3016), at most one line per code per second.
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { SiphonError } from '../errors/registry.js';
+import { Errors, SiphonError, type ErrorName } from '../errors/registry.js';
 import type { Endpoint } from '../core/context.js';
 import type { ListenAddress } from './listen-uri.js';
 import type { StreamFramer } from './framing.js';
+import { TcpConnection, peerKey } from './tcp-connection.js';
+import { sourceIpKey, TCP_LIMIT_DEFAULTS, type TcpLimits } from './tcp-options.js';
 import { newTransportStats, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
+
+export { TcpConnection } from './tcp-connection.js';
 
 export interface TcpListenerOptions {
   address: ListenAddress;
@@ -25,143 +40,12 @@ export interface TcpListenerOptions {
   idleTimeout: number;
   /** open connections (inbound + outbound) beyond which new ones are refused (core.tcp.max_connections). */
   maxConnections: number;
+  /** the other core.tcp limits; absent ones take TCP_LIMIT_DEFAULTS. */
+  limits?: Partial<TcpLimits>;
 }
 
-const PONG = Buffer.from('\r\n');
-
-/** One TCP connection; it is the Channel of every message it carries. */
-export class TcpConnection implements Channel {
-  readonly proto = 'tcp' as const;
-  readonly local: Endpoint;
-  /** the peer (reused for every message on this connection). */
-  readonly source: Endpoint;
-  readonly key: string;
-  private pending: Buffer | null = null;
-  private closed = false;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly listener: TcpListener,
-    peerAddress: string,
-    peerPort: number,
-  ) {
-    this.local = listener.local;
-    const family: 4 | 6 = net.isIPv6(peerAddress) ? 6 : 4;
-    this.source = { address: peerAddress, port: peerPort, proto: 'tcp', family };
-    this.key = peerKey(peerAddress, peerPort);
-    socket.setNoDelay(true);
-    socket.setTimeout(listener.idleTimeoutMs);
-    socket.on('data', this.onData);
-    socket.on('timeout', this.onTimeout);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
-  }
-
-  get isOpen(): boolean {
-    return !this.closed && !this.socket.destroyed;
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    try {
-      this.consume(chunk);
-    } catch (e) {
-      // a bug in framing must cost this connection only, never the process
-      this.listener.stats.framingErrors++;
-      this.listener.log.error({ peer: this.key, err: (e as Error).message }, 'tcp receive failed, closing connection');
-      this.destroy();
-    }
-  };
-
-  private consume(chunk: Buffer): void {
-    const l = this.listener;
-    let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-    let offset = 0;
-    while (offset < buf.length && !this.closed) {
-      const f = l.framer(buf, offset);
-      if (f.kind === 'message') {
-        if (f.end - f.start > l.maxMessageSize) {
-          // Kamailio closes a TCP connection carrying a message over its buffer size (no 513 on streams)
-          l.stats.framingErrors++;
-          l.stats.dropped++;
-          l.log.debug({ peer: this.key, size: f.end - f.start }, 'tcp message exceeds max_message_size, closing connection');
-          this.destroy();
-          return;
-        }
-        l.stats.received++;
-        l.sink.receive(buf.subarray(f.start, f.end), this.source, this);
-        offset = f.end;
-      } else if (f.kind === 'keepalive') {
-        // RFC 5626 §4.4.1: a CRLFCRLF ping is answered with one CRLF (pong).
-        l.stats.keepalives++;
-        if (f.pong) this.write(PONG);
-        offset = f.end;
-      } else if (f.kind === 'incomplete') {
-        break;
-      } else {
-        l.stats.framingErrors++;
-        l.log.debug({ peer: this.key, reason: f.reason }, 'tcp framing error, closing connection');
-        this.destroy();
-        return;
-      }
-    }
-    if (offset >= buf.length) {
-      this.pending = null;
-      return;
-    }
-    buf = offset === 0 ? buf : buf.subarray(offset);
-    if (buf.length > l.maxMessageSize) {
-      // the peer keeps sending without completing a message within the size limit
-      l.stats.framingErrors++;
-      l.stats.dropped++;
-      l.log.debug({ peer: this.key, buffered: buf.length }, 'tcp message exceeds max_message_size, closing connection');
-      this.destroy();
-      return;
-    }
-    this.pending = buf;
-  }
-
-  private readonly onTimeout = (): void => {
-    this.listener.stats.idleTimeouts++;
-    this.destroy();
-  };
-
-  private readonly onError = (err: Error): void => {
-    this.listener.log.debug({ peer: this.key, err: err.message }, 'tcp connection error');
-  };
-
-  private readonly onClose = (): void => {
-    this.closed = true;
-    this.pending = null;
-    this.listener.forget(this);
-  };
-
-  /** writes on this connection; false when it is closed. */
-  write(buf: Buffer): boolean {
-    if (!this.isOpen) return false;
-    this.socket.write(buf);
-    return true;
-  }
-
-  /**
-   * RFC 3261 §18.2.2: a response goes back on the connection the request came on while it is open;
-   * otherwise a new connection is opened to the address the response is for.
-   */
-  send(buf: Buffer, address: string, port: number): void {
-    if (this.write(buf)) {
-      this.listener.stats.sent++;
-      return;
-    }
-    this.listener.sendTo(buf, address, port);
-  }
-
-  destroy(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.pending = null;
-    this.socket.destroy();
-    this.listener.forget(this);
-  }
-}
+/** how often the whole-queue total is recounted at most when it looks over wq_max (ms). */
+const RECOUNT_MS = 10;
 
 export class TcpListener implements Listener {
   readonly proto = 'tcp' as const;
@@ -173,11 +57,23 @@ export class TcpListener implements Listener {
   readonly maxMessageSize: number;
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
+  readonly limits: Readonly<TcpLimits>;
+  /** accepted connections beyond which accepts are refused: max_connections less the outbound reserve. */
+  readonly maxInbound: number;
   private readonly address: ListenAddress;
   private readonly server: net.Server;
   /** open connections by peer `address:port` (inbound and outbound). */
   private readonly byPeer = new Map<string, TcpConnection>();
   private readonly all = new Set<TcpConnection>();
+  /** accepted connections per sourceIpKey (entries are deleted at 0: at most maxInbound keys). */
+  private readonly perIp = new Map<string, number>();
+  private inbound = 0;
+  /** sum of the connections' `queued` (refreshed on writes, drains and sweeps; may run high in between). */
+  private queuedTotal = 0;
+  private lastRecount = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweepMs: number;
+  private readonly lastWarn = new Map<ErrorName, { at: number; suppressed: number }>();
   private closing = false;
 
   constructor(opts: TcpListenerOptions) {
@@ -188,12 +84,33 @@ export class TcpListener implements Listener {
     this.maxMessageSize = opts.maxMessageSize;
     this.idleTimeoutMs = Math.round(opts.idleTimeout * 1000);
     this.maxConnections = opts.maxConnections;
+    this.limits = { ...TCP_LIMIT_DEFAULTS, ...opts.limits };
+    const reserve = Math.min(Math.max(0, this.limits.outboundReserve), this.maxConnections - 1);
+    this.maxInbound = this.maxConnections - reserve;
+    const l = this.limits;
+    const shortest = Math.min(l.msgReadTimeout, l.msgDataTimeout, l.sendTimeout, l.connectTimeout) * 1000;
+    this.sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
     this.local = { address: opts.address.host, port: opts.address.port, proto: 'tcp', family: opts.address.family };
     this.server = net.createServer({ noDelay: true }, this.onConnection);
   }
 
   get connectionCount(): number {
     return this.all.size;
+  }
+
+  /** accepted connections now open. */
+  get inboundCount(): number {
+    return this.inbound;
+  }
+
+  /** bytes waiting in all write queues (as last accounted). */
+  get writeQueueBytes(): number {
+    return this.queuedTotal;
+  }
+
+  /** the open connections (tests, RPC). */
+  connections(): IterableIterator<TcpConnection> {
+    return this.all.values();
   }
 
   start(): Promise<void> {
@@ -205,6 +122,8 @@ export class TcpListener implements Listener {
       this.server.listen({ host: this.address.host, port: this.address.port, ipv6Only: this.address.family === 6, backlog: 1024, exclusive: true }, () => {
         this.server.off('error', onBindError);
         this.server.on('error', (err) => this.log.error({ err: err.message, listen: this.address.uri }, 'tcp listener error'));
+        this.sweepTimer = setInterval(this.sweep, this.sweepMs);
+        this.sweepTimer.unref();
         this.log.info({ listen: this.address.uri }, 'listening');
         resolve();
       });
@@ -212,21 +131,35 @@ export class TcpListener implements Listener {
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
-    if (this.closing || this.all.size >= this.maxConnections) {
-      this.stats.connectionsRefused++;
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ peer: `${socket.remoteAddress}:${socket.remotePort}`, max: this.maxConnections }, 'tcp connection refused (max_connections)');
-      socket.on('error', () => {});
-      socket.destroy();
-      return;
-    }
     const address = socket.remoteAddress;
     const port = socket.remotePort;
-    if (address === undefined || port === undefined) {
-      socket.destroy(); // already gone
+    if (this.closing || address === undefined || port === undefined) {
+      socket.on('error', () => {});
+      socket.destroy(); // shutting down, or already gone
       return;
     }
-    this.adopt(new TcpConnection(socket, this, address, port));
+    if (this.all.size >= this.maxConnections || this.inbound >= this.maxInbound) {
+      this.refuse(socket, 'TCP_CONN_LIMIT', { peer: `${address}:${port}`, max: this.maxConnections, inbound_max: this.maxInbound });
+      return;
+    }
+    const ipKey = sourceIpKey(address);
+    const n = this.perIp.get(ipKey) ?? 0;
+    if (this.limits.acceptIpLimit > 0 && n >= this.limits.acceptIpLimit) {
+      this.stats.ipLimitRefused++;
+      this.refuse(socket, 'TCP_IP_LIMIT', { peer: `${address}:${port}`, source: ipKey, max: this.limits.acceptIpLimit });
+      return;
+    }
+    this.perIp.set(ipKey, n + 1);
+    this.inbound++;
+    this.adopt(new TcpConnection(socket, this, address, port, 'in', ipKey));
   };
+
+  private refuse(socket: net.Socket, code: ErrorName, fields: Record<string, unknown>): void {
+    this.stats.connectionsRefused++;
+    this.warn(code, fields);
+    socket.on('error', () => {});
+    socket.destroy();
+  }
 
   private adopt(conn: TcpConnection): void {
     this.stats.connectionsOpened++;
@@ -238,7 +171,97 @@ export class TcpListener implements Listener {
   forget(conn: TcpConnection): void {
     if (!this.all.delete(conn)) return;
     this.stats.connectionsClosed++;
+    this.queuedTotal -= conn.queued;
+    conn.queued = 0;
     if (this.byPeer.get(conn.key) === conn) this.byPeer.delete(conn.key);
+    if (conn.direction === 'in') {
+      this.inbound--;
+      const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
+      if (n > 0) this.perIp.set(conn.ipKey, n);
+      else this.perIp.delete(conn.ipKey);
+    }
+  }
+
+  /** a connection's write queue is now `bytes` long. */
+  accountQueue(conn: TcpConnection, bytes: number): void {
+    this.queuedTotal += bytes - conn.queued;
+    conn.queued = bytes;
+  }
+
+  /**
+   * Would `more` bytes take all write queues past wq_max? The running total only moves on writes,
+   * drains and sweeps, so it can run high; before saying yes it is recounted (at most every 10 ms).
+   */
+  queuesFull(more: number): boolean {
+    if (this.queuedTotal + more <= this.limits.wqMax) return false;
+    const now = performance.now();
+    if (now - this.lastRecount >= RECOUNT_MS) {
+      this.lastRecount = now;
+      for (const c of this.all) this.accountQueue(c, c.writeQueueBytes);
+    }
+    return this.queuedTotal + more > this.limits.wqMax;
+  }
+
+  /** a write found the queues full (conn_wq_max / wq_max): the connection is closed, the bytes dropped. */
+  writeQueueFull(conn: TcpConnection, waiting: number): void {
+    this.stats.writeQueueFull++;
+    this.stats.sendErrors++;
+    this.warn('TCP_WRITE_QUEUE_FULL', { peer: conn.key, queued: waiting, conn_wq_max: this.limits.connWqMax, total: this.queuedTotal, wq_max: this.limits.wqMax });
+    conn.destroy();
+  }
+
+  /** The deadlines (Kamailio's tcp_check_timer walk): O(open connections) per tick. */
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    const l = this.limits;
+    for (const c of this.all) {
+      if (c.direction === 'out' && c.connecting) {
+        if (now - c.openedAt >= l.connectTimeout * 1000) this.expire(c, 'TCP_CONNECT_TIMEOUT');
+        continue;
+      }
+      if (c.partialSince > 0 && now - c.partialSince >= l.msgReadTimeout * 1000) {
+        this.expire(c, 'TCP_READ_TIMEOUT');
+        continue;
+      }
+      if (c.direction === 'in' && !c.gotMessage && now - c.openedAt >= l.msgDataTimeout * 1000) {
+        this.expire(c, 'TCP_DATA_TIMEOUT');
+        continue;
+      }
+      const waiting = c.writeQueueBytes;
+      this.accountQueue(c, waiting);
+      const flushed = waiting === 0 ? -1 : c.bytesFlushed;
+      if (waiting === 0 || flushed !== c.flushed) {
+        c.flushed = flushed;
+        c.flushedAt = now;
+      } else if (now - c.flushedAt >= l.sendTimeout * 1000) {
+        this.expire(c, 'TCP_SEND_TIMEOUT');
+      }
+    }
+  };
+
+  private expire(conn: TcpConnection, code: 'TCP_CONNECT_TIMEOUT' | 'TCP_READ_TIMEOUT' | 'TCP_DATA_TIMEOUT' | 'TCP_SEND_TIMEOUT'): void {
+    const s = this.stats;
+    if (code === 'TCP_CONNECT_TIMEOUT') {
+      s.connectTimeouts++;
+      s.connectFailed++;
+    } else if (code === 'TCP_READ_TIMEOUT') s.readTimeouts++;
+    else if (code === 'TCP_DATA_TIMEOUT') s.dataTimeouts++;
+    else s.sendTimeouts++;
+    this.warn(code, { peer: conn.key });
+    conn.destroy();
+  }
+
+  /** one warning line per code per second; the lines skipped meanwhile are counted in the next one. */
+  private warn(code: ErrorName, fields: Record<string, unknown>): void {
+    const now = performance.now();
+    const last = this.lastWarn.get(code);
+    if (last !== undefined && now - last.at < 1000) {
+      last.suppressed++;
+      return;
+    }
+    const spec = Errors[code];
+    this.log.warn({ ...fields, code: spec.code, suppressed: last?.suppressed ?? 0 }, `${spec.title} [E${spec.code}]`);
+    this.lastWarn.set(code, { at: now, suppressed: 0 });
   }
 
   /** Sends on an open connection to address:port, opening one when there is none. */
@@ -249,6 +272,7 @@ export class TcpListener implements Listener {
       this.stats.sent++;
       return;
     }
+    // outbound connections may use every slot, the outbound reserve included
     if (this.closing || this.all.size >= this.maxConnections) {
       this.stats.sendErrors++;
       this.log.warn({ dst: key, code: 3003 }, 'tcp send failed: connection limit reached [E3003]');
@@ -261,14 +285,17 @@ export class TcpListener implements Listener {
       return;
     }
     const socket = net.connect({ host: address, port, localAddress: this.local.address, noDelay: true });
-    const conn = new TcpConnection(socket, this, address, port);
+    const conn = new TcpConnection(socket, this, address, port, 'out', '');
     this.adopt(conn);
+    let connected = false;
+    socket.once('connect', () => (connected = true));
     socket.once('error', (err) => {
       this.stats.sendErrors++;
+      if (!connected) this.stats.connectFailed++;
       this.log.warn({ dst: key, err: err.message, code: 3003 }, 'tcp connect failed [E3003]');
     });
-    // net.Socket buffers writes until connected
-    socket.write(buf);
+    // net.Socket buffers writes until connected (counted in its write queue)
+    conn.write(buf);
     this.stats.sent++;
   }
 
@@ -278,6 +305,8 @@ export class TcpListener implements Listener {
 
   close(): Promise<void> {
     this.closing = true;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     for (const c of this.all) c.destroy();
     return new Promise((resolve) => {
       if (!this.server.listening) return resolve();
@@ -302,7 +331,46 @@ class OutboundChannel implements Channel {
   }
 }
 
-function peerKey(address: string, port: number): string {
-  return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+/**
+ * The `tcp` statistics group (stats.get_statistics tcp:, /metrics siphon_module_statistic{module="tcp"}),
+ * summed over the TCP listeners given, with Kamailio's tcp counter names where they exist.
+ */
+export function tcpStatistics(listeners: Iterable<Listener | undefined>): Record<string, number> {
+  const out: Record<string, number> = {
+    established: 0,
+    local_reject: 0,
+    ip_limit_reject: 0,
+    connect_failed: 0,
+    connect_timeout: 0,
+    con_timeout: 0,
+    send_timeout: 0,
+    sendq_full: 0,
+    msg_read_timeout: 0,
+    msg_data_timeout: 0,
+    read_paused: 0,
+    framing_errors: 0,
+    current_opened_connections: 0,
+    current_inbound_connections: 0,
+    current_write_queue_size: 0,
+  };
+  for (const l of listeners) {
+    if (!(l instanceof TcpListener)) continue;
+    const s = l.stats;
+    out.established! += s.connectionsOpened;
+    out.local_reject! += s.connectionsRefused;
+    out.ip_limit_reject! += s.ipLimitRefused;
+    out.connect_failed! += s.connectFailed;
+    out.connect_timeout! += s.connectTimeouts;
+    out.con_timeout! += s.idleTimeouts;
+    out.send_timeout! += s.sendTimeouts;
+    out.sendq_full! += s.writeQueueFull;
+    out.msg_read_timeout! += s.readTimeouts;
+    out.msg_data_timeout! += s.dataTimeouts;
+    out.read_paused! += s.readPauses;
+    out.framing_errors! += s.framingErrors;
+    out.current_opened_connections! += l.connectionCount;
+    out.current_inbound_connections! += l.inboundCount;
+    out.current_write_queue_size! += l.writeQueueBytes;
+  }
+  return out;
 }
-

@@ -33,11 +33,27 @@ export interface TransportStats {
   dropped: number;
   /** TCP only. */
   connectionsOpened: number;
+  /** accepts refused for any reason (Kamailio tcp:local_reject), of which ... */
   connectionsRefused: number;
+  /** ... over core.tcp.accept_iplimit. */
+  ipLimitRefused: number;
   connectionsClosed: number;
   idleTimeouts: number;
   framingErrors: number;
   keepalives: number;
+  /** connections closed because their write queue passed conn_wq_max or all queues wq_max (tcp:sendq_full). */
+  writeQueueFull: number;
+  /** connections closed because their write queue made no progress for send_timeout (tcp:send_timeout). */
+  sendTimeouts: number;
+  /** outbound connects that took longer than connect_timeout (counted in tcp:connect_failed too). */
+  connectTimeouts: number;
+  connectFailed: number;
+  /** connections closed because a message was not complete msg_read_timeout after its first byte. */
+  readTimeouts: number;
+  /** accepted connections closed because no SIP message arrived within msg_data_timeout. */
+  dataTimeouts: number;
+  /** times reading from a connection was paused because its peer did not read our writes (backpressure). */
+  readPauses: number;
 }
 
 export function newTransportStats(): TransportStats {
@@ -48,10 +64,18 @@ export function newTransportStats(): TransportStats {
     dropped: 0,
     connectionsOpened: 0,
     connectionsRefused: 0,
+    ipLimitRefused: 0,
     connectionsClosed: 0,
     idleTimeouts: 0,
     framingErrors: 0,
     keepalives: 0,
+    writeQueueFull: 0,
+    sendTimeouts: 0,
+    connectTimeouts: 0,
+    connectFailed: 0,
+    readTimeouts: 0,
+    dataTimeouts: 0,
+    readPauses: 0,
   };
 }
 

@@ -10,6 +10,7 @@ import { loadConfig, parseConfig, closest } from '../../../host/config/load.js';
 import { isSiphonError } from '../../../host/errors/registry.js';
 import { DEFAULT_SERVER_HEADER } from '../../../host/core/version.js';
 import { moduleSchemas } from '../../../host/core/modules.js';
+import { CORE_DEFAULTS } from '../../../host/config/schema.js';
 
 function errorOf(text: string, opts = {}): Error & { code?: number } {
   try {
@@ -97,7 +98,8 @@ describe('defaults', () => {
     expect(c.core.server_header).toBe(DEFAULT_SERVER_HEADER);
     expect(c.core.max_message_size).toBe(65535);
     expect(c.core.max_headers).toBe(256);
-    expect(c.core.tcp).toEqual({ idle_timeout: 120, max_connections: 2048 });
+    expect(c.core.tcp).toEqual({ ...CORE_DEFAULTS.tcp });
+    expect(c.core.tcp).toMatchObject({ idle_timeout: 120, max_connections: 2048, conn_wq_max: 32768, msg_read_timeout: 20 });
     expect(c.core.aliases).toEqual([]);
     expect(c.core.data_dir).toBe('/etc/siphon/data');
     expect(c.modules).toEqual({});
@@ -106,7 +108,7 @@ describe('defaults', () => {
 
   it('a partial tcp section keeps the other default; server_header "" disables the header', () => {
     const c = parseConfig('core:\n  server_header: ""\n  tcp:\n    idle_timeout: 5\n', null);
-    expect(c.core.tcp).toEqual({ idle_timeout: 5, max_connections: 2048 });
+    expect(c.core.tcp).toEqual({ ...CORE_DEFAULTS.tcp, idle_timeout: 5 });
     expect(c.core.server_header).toBe('');
   });
 

@@ -49,7 +49,7 @@ afterEach(async () => {
   await Promise.all(listeners.splice(0).map((l) => l.close()));
 });
 
-async function listen(port: number, sink: MessageSink, opts: { idleTimeout?: number; maxConnections?: number; maxMessageSize?: number } = {}): Promise<TcpListener> {
+async function listen(port: number, sink: MessageSink, opts: { idleTimeout?: number; maxConnections?: number; maxMessageSize?: number; outboundReserve?: number } = {}): Promise<TcpListener> {
   const l = new TcpListener({
     address: parseListenUri(`tcp:127.0.0.1:${port}`),
     sink,
@@ -58,6 +58,7 @@ async function listen(port: number, sink: MessageSink, opts: { idleTimeout?: num
     maxMessageSize: opts.maxMessageSize ?? 65535,
     idleTimeout: opts.idleTimeout ?? 120,
     maxConnections: opts.maxConnections ?? 2048,
+    limits: { outboundReserve: opts.outboundReserve ?? 128 },
   });
   listeners.push(l);
   await l.start();
@@ -181,7 +182,7 @@ describe('TCP connection management', () => {
 
   it('refuses connections beyond max_connections and accepts again once one closes', async () => {
     const sink = new CollectingSink();
-    const l = await listen(15107, sink, { maxConnections: 2 });
+    const l = await listen(15107, sink, { maxConnections: 2, outboundReserve: 0 });
     const a = await connect(15107);
     const b = await connect(15107);
     a.write(request(9));
