@@ -49,7 +49,8 @@ const RECOUNT_MS = 10;
 
 export class TcpListener implements Listener {
   readonly proto = 'tcp' as const;
-  readonly local: Endpoint;
+  /** the listen address (port 0 in the options: the port bound, once started). */
+  local: Endpoint;
   readonly stats: TransportStats = newTransportStats();
   readonly sink: MessageSink;
   readonly log: Logger;
@@ -121,6 +122,8 @@ export class TcpListener implements Listener {
       this.server.once('error', onBindError);
       this.server.listen({ host: this.address.host, port: this.address.port, ipv6Only: this.address.family === 6, backlog: 1024, exclusive: true }, () => {
         this.server.off('error', onBindError);
+        const bound = this.server.address();
+        if (this.address.port === 0 && bound !== null && typeof bound === 'object') this.local = { ...this.local, port: bound.port };
         this.server.on('error', (err) => this.log.error({ err: err.message, listen: this.address.uri }, 'tcp listener error'));
         this.sweepTimer = setInterval(this.sweep, this.sweepMs);
         this.sweepTimer.unref();
