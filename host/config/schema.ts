@@ -195,9 +195,17 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
             type: 'object',
             additionalProperties: false,
             required: ['port'],
+            // hardening (host/rpc/http-guard.ts, docs/operations.md): absent keys take CONTROL_HTTP_DEFAULTS
             properties: {
               host: { type: 'string', minLength: 1, default: '127.0.0.1' },
               port: { type: 'integer', minimum: 0, maximum: 65535 },
+              /** bearer token every request must carry (RFC 6750); or token_file, relative to this file (not both). */
+              token: { type: 'string', minLength: 16, maxLength: 4096, pattern: '^\\S+$' },
+              token_file: { type: 'string', minLength: 1 },
+              max_body_bytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
+              max_connections: { type: 'integer', minimum: 1, maximum: 4096 },
+              headers_timeout: { type: 'integer', minimum: 100, maximum: 600_000 },
+              request_timeout: { type: 'integer', minimum: 100, maximum: 600_000 },
             },
           },
         },
@@ -216,6 +224,10 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           plugin: { type: 'string', minLength: 1, default: ROUTING_DEFAULTS.plugin },
           memory_max_pages: { type: 'integer', minimum: 1, maximum: 65536, default: ROUTING_DEFAULTS.memory_max_pages },
           gas_per_hook: { type: 'integer', minimum: 1000, default: ROUTING_DEFAULTS.gas_per_hook },
+          /** folders plugin.load may read (wasm/plugin-path.ts); absent: the package's plugins/. The started plugin's folder is always allowed. */
+          plugin_dirs: { type: 'array', items: { type: 'string', minLength: 1 } },
+          /** largest plugin file plugin.load reads (checked before reading); absent: 8 MiB. */
+          max_module_bytes: { type: 'integer', minimum: 1024, maximum: 1_073_741_824 },
           config: { type: 'object', default: {} },
         },
       },

@@ -49,7 +49,18 @@ export interface CoreConfig {
   /** DB layer bounds (host/db/limits.ts); undefined or a key left out = the default. (additive) */
   db?: import('../db/types.js').DbLimits;
   /** loopback JSON-RPC + /metrics listener; undefined = off. (additive) */
-  http?: { host: string; port: number };
+  http?: {
+    host: string;
+    port: number;
+    /** bearer token (or token_file, resolved against the config's folder); absent: none. (additive) */
+    token?: string;
+    token_file?: string;
+    /** absent: CONTROL_HTTP_DEFAULTS (host/rpc/http-guard.ts). */
+    max_body_bytes?: number;
+    max_connections?: number;
+    headers_timeout?: number;
+    request_timeout?: number;
+  };
 }
 
 export interface RoutingConfig {
@@ -57,6 +68,10 @@ export interface RoutingConfig {
   plugin: string;
   memory_max_pages: number;
   gas_per_hook: number;
+  /** folders plugin.load may read (relative to the config's folder); undefined = the package's plugins/. (additive) */
+  plugin_dirs?: string[];
+  /** largest plugin file plugin.load reads; undefined = 8 MiB (wasm/plugin-path.ts). (additive) */
+  max_module_bytes?: number;
   /** free-form, passed to the plugin as JSON (sip.cfg_read). */
   config: Record<string, unknown>;
 }

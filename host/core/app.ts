@@ -2,6 +2,7 @@
  * Wires one siphon node from a validated config: modules → routing plugin → pipeline → transports.
  * No logic of its own; `siphon start`, `siphon check` and the integration tests all go through here.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SiphonConfig } from '../config/types.js';
 import type { ModuleInitContext, SiphonModule } from '../modules/types.js';
@@ -16,6 +17,8 @@ import { tcpStatistics } from '../transport/tcp.js';
 import { warmUp } from './warmup.js';
 import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
+import { pluginPathPolicy, type PluginPathPolicy } from '../wasm/plugin-path.js';
+import { readHttpToken } from '../rpc/http-token.js';
 import { MethodRegistry } from '../rpc/registry.js';
 import { registerCoreMethods, type LogLevelName, type StatisticsProvider } from '../rpc/core-methods.js';
 import { startControlPlane, type ControlPlane } from '../rpc/control-plane.js';
@@ -33,6 +36,15 @@ import { DbMode, RegistrarModule } from '../modules/registrar/index.js';
 export function pluginFile(config: SiphonConfig, baseDir = config.source.dir): string {
   const p = config.routing.plugin;
   return resolvePluginPath(p, /^[A-Za-z0-9_.-]+$/.test(p) && !p.endsWith('.wasm') ? PACKAGE_ROOT : baseDir);
+}
+
+/**
+ * Where plugin.load may read from (wasm/plugin-path.ts): routing.plugin_dirs (relative to the config
+ * file's folder; default the package's plugins/) plus the folder of the plugin the node started with.
+ */
+export function pluginPolicyFrom(config: SiphonConfig, startedWith?: string): PluginPathPolicy {
+  const dirs = config.routing.plugin_dirs?.map((d) => path.resolve(config.source.dir, d));
+  return pluginPathPolicy({ dirs, packageRoot: PACKAGE_ROOT, configuredPlugin: startedWith ?? pluginFile(config), maxBytes: config.routing.max_module_bytes });
 }
 
 /** Initialises the modules that have a section in `modules`. */
@@ -224,7 +236,7 @@ export async function startNode(
         log.level = l;
       },
     });
-    registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT }));
+    registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT, pathPolicy: pluginPolicyFrom(config, opts.pluginFile), log }));
     for (const m of modules) registry.registerAll(m.rpcMethods());
     for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
     if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);
@@ -273,7 +285,22 @@ async function warmUpOrLog(config: SiphonConfig, log: Logger, plugins: PluginMan
 async function openControlPlane(config: SiphonConfig, log: Logger, registry: MethodRegistry, metrics: SiphonMetrics): Promise<ControlPlane | null> {
   const configured = config.core.ctl !== undefined;
   const ctl = config.core.ctl ?? [`unix:${defaultCtlPath()}`];
-  const http = config.core.http ? { host: config.core.http.host ?? '127.0.0.1', port: config.core.http.port } : null;
+  const h = config.core.http;
+  if (h?.token !== undefined && h.token_file !== undefined) {
+    throw new SiphonError('CONFIG_SCHEMA', 'core.http: give token or token_file, not both', { where: config.source.where(['core', 'http', 'token_file']) });
+  }
+  const http = h
+    ? {
+        host: h.host ?? '127.0.0.1',
+        port: h.port,
+        // token_file relative to the config file's folder, read once at start (rpc/http-token.ts)
+        token: h.token_file !== undefined ? await readHttpToken(path.resolve(config.source.dir, h.token_file), log) : (h.token ?? null),
+        maxBodyBytes: h.max_body_bytes,
+        maxConnections: h.max_connections,
+        headersTimeoutMs: h.headers_timeout,
+        requestTimeoutMs: h.request_timeout,
+      }
+    : null;
   if (ctl.length === 0 && http === null) return null;
   try {
     return await startControlPlane({ registry, metrics, log, ctl, http });

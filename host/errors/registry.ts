@@ -63,6 +63,9 @@ export const Errors = {
   PLUGIN_NO_PREVIOUS: { code: 4021, title: 'no previous plugin version to roll back to' },
   PLUGIN_BACKOFF: { code: 4022, title: 'plugin in crash-loop backoff' },
   PLUGIN_BUILD: { code: 4023, title: 'plugin build failed' },
+  /** plugin.load / plugin.reload: the path is not a regular file inside routing.plugin_dirs (host/wasm/plugin-path.ts). */
+  PLUGIN_PATH_REFUSED: { code: 4060, title: 'plugin path refused' },
+  PLUGIN_FILE_TOO_LARGE: { code: 4061, title: 'plugin file exceeds routing.max_module_bytes' },
 
   // ---- 5xxx database layer -------------------------------------------------------------------
   DB_URL: { code: 5001, title: 'bad database URL' },
@@ -86,6 +89,13 @@ export const Errors = {
   RPC_BIND: { code: 6006, title: 'cannot bind control listener' },
   RPC_PROTOCOL: { code: 6007, title: 'malformed BINRPC packet' },
   RPC_CONNECT: { code: 6008, title: 'cannot reach the control socket' },
+  // control HTTP listener (host/rpc/http-guard.ts, docs/operations.md)
+  RPC_HTTP_HOST: { code: 6010, title: 'control HTTP request refused: Host is not a loopback name' },
+  RPC_HTTP_ORIGIN: { code: 6011, title: 'control HTTP request refused: cross-origin request' },
+  RPC_HTTP_CONTENT_TYPE: { code: 6012, title: 'JSON-RPC request is not application/json' },
+  RPC_HTTP_AUTH: { code: 6013, title: 'control HTTP request lacks the bearer token' },
+  RPC_HTTP_TOO_LARGE: { code: 6014, title: 'JSON-RPC request body too large' },
+  RPC_HTTP_TOKEN: { code: 6015, title: 'cannot use the control HTTP token' },
 
   // ---- 7xxx secfilter ------------------------------------------------------------------------
   SECF_BAD_RULE: { code: 7001, title: 'bad secfilter rule' },

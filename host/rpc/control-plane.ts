@@ -9,6 +9,7 @@ import { SiphonError } from '../errors/registry.js';
 import type { SiphonMetrics } from '../metrics/metrics.js';
 import { BinrpcServer, type CtlListenerOptions } from './binrpc.js';
 import { assertLoopback } from './ctl-address.js';
+import { CONTROL_HTTP_DEFAULTS, HttpGuard } from './http-guard.js';
 import { createControlHttpHandler } from './jsonrpc-http.js';
 import type { RpcRegistry } from './types.js';
 
@@ -16,8 +17,15 @@ export interface ControlHttpOptions {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
-  /** serve on a non-loopback address; off by default (no authentication on this listener). */
+  /** serve on a non-loopback address; off by default. */
   allowNonLoopback?: boolean;
+  /** bearer token every request must carry (http-guard.ts); null/absent: none. */
+  token?: string | null;
+  /** absent: CONTROL_HTTP_DEFAULTS (http-guard.ts). */
+  maxBodyBytes?: number;
+  maxConnections?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface ControlPlaneOptions {
@@ -40,6 +48,39 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
+/**
+ * The HTTP server with its bounds: a deadline for the head and one for the whole request (slowloris:
+ * Node answers 408 and closes), a cap on open connections (more are closed on accept), a bounded head.
+ * Node checks the deadlines every connectionsCheckingInterval (30 s by default), so that interval is
+ * set to a fraction of the head deadline.
+ */
+function createControlHttpServer(o: ControlHttpOptions, registry: RpcRegistry, metrics: SiphonMetrics | null, log?: Logger): Server {
+  const D = CONTROL_HTTP_DEFAULTS;
+  const headersTimeout = o.headersTimeoutMs ?? D.headers_timeout;
+  const requestTimeout = Math.max(headersTimeout, o.requestTimeoutMs ?? D.request_timeout);
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+      maxHeaderSize: D.max_header_bytes,
+      requireHostHeader: true,
+      // keep-alive sockets must not hold close() hostage
+      keepAliveTimeout: 5_000,
+    },
+    createControlHttpHandler({
+      registry,
+      metrics,
+      observer: metrics ?? undefined,
+      log,
+      guard: new HttpGuard({ listenHost: o.host, token: o.token ?? null }),
+      maxBodyBytes: o.maxBodyBytes,
+    }),
+  );
+  server.maxConnections = o.maxConnections ?? D.max_connections;
+  return server;
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const metrics = opts.metrics ?? null;
   const binrpc = new BinrpcServer({
@@ -55,12 +96,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (opts.http) {
       const { host, port } = opts.http;
       assertLoopback(host, 'control HTTP listener', opts.http.allowNonLoopback === true);
-      const server = createServer(
-        createControlHttpHandler({ registry: opts.registry, metrics, observer: metrics ?? undefined, log: opts.log }),
-      );
+      const server = createControlHttpServer(opts.http, opts.registry, metrics, opts.log);
       http = server;
-      // keep-alive sockets must not hold close() hostage
-      server.keepAliveTimeout = 5_000;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) =>
           reject(new SiphonError('RPC_BIND', e.message, { where: `http://${host}:${port}`, cause: e })),
@@ -70,7 +107,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const a = server.address();
       const boundPort = typeof a === 'object' && a ? a.port : port;
       httpUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-      opts.log?.info({ url: httpUrl }, 'control HTTP listener started (JSON-RPC /RPC, /metrics)');
+      opts.log?.info({ url: httpUrl, token: opts.http.token ? 'required' : 'none' }, 'control HTTP listener started (JSON-RPC /RPC, /metrics)');
     }
     const httpServer = http;
     return {

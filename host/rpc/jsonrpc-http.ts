@@ -8,11 +8,15 @@
  * internal error); a fault raised by a method keeps its Kamailio code and text ({code: 400|500, message}),
  * as jsonrpcs returns them.
  *
- * The same listener answers GET /metrics with the Prometheus exposition.
+ * The same listener answers GET /metrics with the Prometheus exposition. Who may call it at all (Host,
+ * Origin, token, Content-Type, body size) is decided in http-guard.ts; the deadlines and the connection
+ * cap are set on the server in control-plane.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { SiphonError } from '../errors/registry.js';
 import type { RpcCallObserver } from './binrpc.js';
+import { CONTROL_HTTP_DEFAULTS, isJsonContentType, type HttpGuard, type Refusal } from './http-guard.js';
 import { RpcFault, type RpcRegistry, type RpcValue } from './types.js';
 
 export const JsonRpcError = {
@@ -42,9 +46,14 @@ export interface JsonRpcHttpOptions {
   metrics?: MetricsSource | null;
   observer?: RpcCallObserver;
   log?: Logger;
-  /** largest request body, default 1 MiB. */
+  /** Host / Origin / preflight / token checks, run before anything else (http-guard.ts). */
+  guard: HttpGuard;
+  /** largest request body, default CONTROL_HTTP_DEFAULTS.max_body_bytes (1 MiB). */
   maxBodyBytes?: number;
 }
+
+/** Most requests one batch may carry (JSON-RPC 2.0 §6 sets no bound); more is -32600. */
+export const MAX_BATCH_REQUESTS = 100;
 
 export const RPC_PATHS: readonly string[] = ['/RPC', '/jsonrpc'];
 
@@ -68,6 +77,9 @@ export async function dispatchJsonRpc(
 ): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
   if (Array.isArray(message)) {
     if (message.length === 0) return errorResponse(null, JsonRpcError.INVALID_REQUEST, 'Invalid Request');
+    if (message.length > MAX_BATCH_REQUESTS) {
+      return errorResponse(null, JsonRpcError.INVALID_REQUEST, `Invalid Request: a batch carries at most ${MAX_BATCH_REQUESTS} requests`);
+    }
     const out: JsonRpcResponse[] = [];
     // batch members run one after the other: RPC methods (reloads) are not assumed to be reentrant
     for (const m of message) {
@@ -119,19 +131,40 @@ async function dispatchOne(
   }
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+/** Answers every reply carries: never sniffed, never cached, never readable cross-origin (no ACAO). */
+const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' } as const;
+
+function send(res: ServerResponse, status: number, contentType: string, body: string, extra?: Record<string, string>): void {
+  res.writeHead(status, { ...COMMON_HEADERS, ...extra, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-/** The request handler of the control HTTP listener: JSON-RPC on POST /RPC and /jsonrpc, GET /metrics. */
+/**
+ * A refusal closes the connection: the request body (if any) is never read, so the connection cannot
+ * be reused and must not be drained (an unbounded body would be read to the end otherwise).
+ */
+function refuse(res: ServerResponse, r: Refusal): void {
+  send(res, r.status, 'text/plain; charset=utf-8', `${r.error.message}\n`, { ...r.headers, connection: 'close' });
+}
+
+/**
+ * The request handler of the control HTTP listener: JSON-RPC on POST /RPC and /jsonrpc, GET /metrics.
+ * Every request passes the guard first (http-guard.ts: Host, Origin, preflight, token), /metrics
+ * included: it names plugins, modules and counters, and DNS rebinding would otherwise read it.
+ */
 export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const maxBody = opts.maxBodyBytes ?? CONTROL_HTTP_DEFAULTS.max_body_bytes;
+  const guard = opts.guard;
   return (req, res) => {
+    const refusal = guard.check(req);
+    if (refusal !== null) {
+      opts.log?.warn({ code: refusal.error.code, status: refusal.status, method: req.method, url: req.url?.slice(0, 200) }, 'control HTTP request refused');
+      return refuse(res, refusal);
+    }
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (path === '/metrics') {
       if (!opts.metrics) return send(res, 404, 'text/plain', 'metrics disabled\n');
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD', connection: 'close' });
       opts.metrics.text().then(
         (text) => send(res, 200, opts.metrics!.contentType, text),
         (e: unknown) => {
@@ -141,20 +174,36 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
       );
       return;
     }
-    if (!RPC_PATHS.includes(path)) return send(res, 404, 'text/plain', 'not found\n');
+    if (!RPC_PATHS.includes(path)) return send(res, 404, 'text/plain', 'not found\n', { connection: 'close' });
     if (req.method !== 'POST') {
-      res.setHeader('allow', 'POST');
-      return send(res, 405, 'text/plain', 'POST a JSON-RPC 2.0 request\n');
+      return send(res, 405, 'text/plain', 'POST a JSON-RPC 2.0 request\n', { allow: 'POST', connection: 'close' });
     }
+    if (!isJsonContentType(req.headers['content-type'])) {
+      return refuse(res, {
+        status: 415,
+        error: new SiphonError('RPC_HTTP_CONTENT_TYPE', 'send the request with Content-Type: application/json'),
+        headers: { accept: 'application/json' },
+      });
+    }
+    const tooLarge: Refusal = {
+      status: 413,
+      error: new SiphonError('RPC_HTTP_TOO_LARGE', `the request body exceeds ${maxBody} bytes (core.http.max_body_bytes)`),
+    };
+    // a declared length over the limit is refused before a byte of the body is read
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxBody) return refuse(res, tooLarge);
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
     req.on('data', (c: Buffer) => {
+      if (tooBig) return;
       size += c.length;
       if (size > maxBody) {
-        if (!tooBig) send(res, 413, 'text/plain', 'request too large\n');
+        // chunked (or lying) bodies: stop keeping data at once, answer, then drop the connection
         tooBig = true;
-        req.destroy();
+        chunks.length = 0;
+        res.once('finish', () => req.socket.destroy());
+        refuse(res, tooLarge);
         return;
       }
       chunks.push(c);
@@ -163,14 +212,14 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
       if (tooBig) return;
       let message: unknown;
       try {
-        message = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        message = JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
       } catch {
         return send(res, 200, 'application/json', JSON.stringify(errorResponse(null, JsonRpcError.PARSE_ERROR, 'Parse error')));
       }
       dispatchJsonRpc(opts.registry, message, opts.observer, opts.log).then(
         (out) => {
           if (out === undefined) {
-            res.writeHead(204);
+            res.writeHead(204, COMMON_HEADERS);
             res.end();
           } else send(res, 200, 'application/json', JSON.stringify(out));
         },

@@ -10,15 +10,27 @@
  *
  * Faults follow Kamailio's RPC usage: 400 bad parameters, 404 unknown plugin, 500 refused (the
  * message is the SiphonError naming the file and the reason; the running version is unchanged).
+ *
+ * A PATH is checked before the load is queued (plugin-path.ts): inside routing.plugin_dirs, a regular
+ * file, at most routing.max_module_bytes; anything else is E4060 with one text whatever the reason,
+ * so these methods cannot be used to probe the file system or to block the load queue on a FIFO.
+ * plugin.reload checks the current file again the same way.
  */
+import type { Logger } from 'pino';
+import { isSiphonError } from '../errors/registry.js';
 import { FaultCode, stringParam } from '../rpc/registry.js';
 import { RpcFault, type RpcMethod, type RpcValue } from '../rpc/types.js';
 import type { PluginManager, PluginSlotView, PluginVersionView, SwapResult } from './manager.js';
+import { checkPluginFile, refusalReason, type PluginPathPolicy } from './plugin-path.js';
 import { resolvePluginPath } from './runtime.js';
 
 export interface PluginRpcOptions {
   /** folder a bare name or a relative PATH of plugin.load resolves against (the siphon package root). */
   rootDir: string;
+  /** where plugin files may come from, and how large they may be (plugin-path.ts). */
+  pathPolicy: PluginPathPolicy;
+  /** gets the reason of a refused path (the caller only gets the uniform text). */
+  log?: Logger;
 }
 
 function versionRow(v: PluginVersionView): { [key: string]: RpcValue } {
@@ -81,6 +93,17 @@ function optionalName(params: readonly RpcValue[], i: number): string | undefine
 }
 
 export function pluginRpcMethods(manager: PluginManager, opts: PluginRpcOptions): RpcMethod[] {
+  /** the checked real path, or a 500 fault (the running version is not touched). */
+  const checked = async (file: string, given: string, name: string): Promise<string> => {
+    try {
+      return await checkPluginFile(file, opts.pathPolicy, given);
+    } catch (e) {
+      if (!isSiphonError(e)) throw e;
+      opts.log?.warn({ plugin: name, path: file.slice(0, 512), code: e.code, reason: refusalReason(e) ?? e.detail }, 'plugin file refused; the running version stays');
+      const cur = manager.slot(name)?.versions.find((v) => v.state === 'current');
+      throw new RpcFault(FaultCode.FAILURE, `${e.message}${cur ? ` (running: ${cur.name}@${cur.version} ${cur.sha256.slice(0, 12)})` : ''}`);
+    }
+  };
   return [
     {
       name: 'plugin.list',
@@ -104,14 +127,21 @@ export function pluginRpcMethods(manager: PluginManager, opts: PluginRpcOptions)
       handler: async (params) => {
         const name = stringParam(params, 0, 'plugin name');
         const pathParam = optionalName(params, 1);
-        const file = resolvePluginPath(pathParam ?? name, opts.rootDir);
+        const given = pathParam ?? name;
+        const file = await checked(resolvePluginPath(given, opts.rootDir), given, name);
         return swapReply(await manager.load(name, file));
       },
     },
     {
       name: 'plugin.reload',
       help: 'Loads the file of the current version again (after a rebuild). Params: [name].',
-      handler: async (params) => swapReply(await manager.reload(optionalName(params, 0))),
+      handler: async (params) => {
+        const name = optionalName(params, 0);
+        const slot = name === undefined ? manager.slotsView().find((s) => s.routing) : manager.slot(name);
+        // unknown names keep the manager's E4020 answer (404)
+        if (!slot) return swapReply(await manager.reload(name));
+        return swapReply(await manager.load(slot.name, await checked(slot.path, slot.path, slot.name)));
+      },
     },
     {
       name: 'plugin.rollback',

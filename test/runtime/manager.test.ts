@@ -3,6 +3,7 @@
  * automatic rollback and crash-loop backoff, pinning and draining, and the plugin.* RPC methods.
  * Guests are small WAT modules whose request_route returns an action identifying the version.
  */
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Action } from '../../host/core/context.js';
 import { MethodRegistry } from '../../host/rpc/registry.js';
@@ -253,8 +254,10 @@ describe('plugin.* RPC methods', () => {
   it('list, load (refused and accepted), rollback, stats', async () => {
     const { m } = manager();
     const registry = new MethodRegistry();
-    registry.registerAll(pluginRpcMethods(m, { rootDir: '/' }));
-    await m.loadRouting(V1());
+    const v1 = V1();
+    // plugin.load reads only from the plugin directories (plugin-path.ts): here the fixtures' folder
+    registry.registerAll(pluginRpcMethods(m, { rootDir: '/', pathPolicy: { dirs: [path.dirname(v1)], maxBytes: 1 << 20 } }));
+    await m.loadRouting(v1);
     await route(m);
 
     const list = (await registry.call('plugin.list', [])) as Array<Record<string, unknown>>;
