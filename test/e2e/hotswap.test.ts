@@ -120,6 +120,8 @@ beforeAll(async () => {
       `  ctl: [unix:${ctl}]`,
       'routing:',
       `  plugin: ${path.join(dirs.v1, 'swap/build/swap.wasm')}`,
+      // plugin.load reads only inside the plugin directories (host/wasm/plugin-path.ts): the builds and garbage.wasm
+      `  plugin_dirs: [${JSON.stringify(tmp)}]`,
     ].join('\n'),
   );
   srv = await startSiphon(['-c', path.join(tmp, 'siphon.yaml')]);

@@ -60,6 +60,8 @@ beforeAll(async () => {
       '  registrar: { db_mode: 0, min_expires: 60, min_expires_mode: 1, nat_received: 0 }',
       'routing:',
       '  plugin: pbx',
+      // plugin.load reads only inside the plugin directories (host/wasm/plugin-path.ts): pbx-2 is built under tmp
+      `  plugin_dirs: [${JSON.stringify(path.join(ROOT, 'plugins'))}, ${JSON.stringify(tmp)}]`,
       '  config: { forward: { "301": "302", "601": "602" } }',
     ].join('\n'),
   );
