@@ -225,6 +225,12 @@ describe('control HTTP listener: oversized and slow clients', () => {
     await alive();
   });
 
+  it('a request head over 8 KiB → 431 and closed', async () => {
+    const got = await rawUntilClosed(l.port, `GET /metrics HTTP/1.1\r\nHost: ${host}\r\nX-Pad: ${'a'.repeat(9000)}\r\n\r\n`);
+    expect(got).toMatch(/^HTTP\/1\.1 431 /);
+    await alive();
+  });
+
   it('a chunked body growing past the limit → 413 and the connection is dropped', async () => {
     const s = net.connect(l.port, '127.0.0.1');
     let got = '';
