@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { ReplyingSink, ask, cleanup, closed, connect, listen, request, until } from './tcp-helpers.js';
 import { sourceIpKey } from '../../host/transport/tcp-options.js';
 
@@ -153,6 +154,34 @@ describe('outbound connections are not starved by inbound ones', () => {
       expect(await closed(late)).toBe(true);
     } finally {
       hop.close();
+    }
+  });
+
+  it('an outbound connect that hangs (next hop not accepting) is abandoned after connect_timeout', async () => {
+    // a next hop whose accept queue is full: a listen(0) socket nobody accepts on, with one connection
+    // queued; the kernel then drops our SYNs and the connect stays pending
+    const py = spawn('python3', ['-c', "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()"], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        py.once('error', reject);
+      });
+      const filler = net.connect(port, '127.0.0.1');
+      filler.on('error', () => {});
+      await new Promise((r) => filler.once('connect', r));
+      const sink = new ReplyingSink();
+      const l = await listen(sink, { limits: { connectTimeout: 0.3 } });
+      l.channelTo('127.0.0.1', port).send(Buffer.from(request(10)), '127.0.0.1', port);
+      expect(l.connectionCount).toBe(1);
+      await until(() => l.connectionCount === 0, 5000, 'the connect to be abandoned');
+      expect(l.stats.connectTimeouts).toBe(1);
+      expect(l.stats.connectFailed).toBe(1);
+      filler.destroy();
+    } finally {
+      py.stdin.end();
+      py.kill();
     }
   });
 });
