@@ -260,7 +260,8 @@ export class TcpConnection implements Channel {
       return true;
     }
     const below = socket.write(buf);
-    l.accountQueue(this, socket.writableLength);
+    const after = socket.writableLength;
+    if (after !== this.queued) l.accountQueue(this, after);
     if (!below && !this.paused) {
       // backpressure: stop reading until the peer takes what we wrote ('drain')
       this.paused = true;
