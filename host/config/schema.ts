@@ -42,6 +42,10 @@ export const ROUTING_DEFAULTS = {
   plugin: 'default',
   memory_max_pages: 256,
   gas_per_hook: 2_000_000,
+  /** wall-clock bound of one hook (host/wasm/watchdog); Kamailio has none (its config script is trusted). */
+  hook_timeout_ms: 100,
+  /** wall-clock bound of a plugin's start function + plugin_init. */
+  init_timeout_ms: 1000,
 } as const;
 
 /** Kamailio tm defaults in ms (fr_timer, fr_inv_timer, wt_timer, retr_timer1/2 = T1/T2, T4 of RFC 3261). */
@@ -228,6 +232,8 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           plugin_dirs: { type: 'array', items: { type: 'string', minLength: 1 } },
           /** largest plugin file plugin.load reads (checked before reading); absent: 8 MiB. */
           max_module_bytes: { type: 'integer', minimum: 1024, maximum: 1_073_741_824 },
+          hook_timeout_ms: { type: 'integer', minimum: 1, maximum: 60_000, default: ROUTING_DEFAULTS.hook_timeout_ms },
+          init_timeout_ms: { type: 'integer', minimum: 1, maximum: 600_000, default: ROUTING_DEFAULTS.init_timeout_ms },
           config: { type: 'object', default: {} },
         },
       },

@@ -72,6 +72,10 @@ export interface RoutingConfig {
   plugin_dirs?: string[];
   /** largest plugin file plugin.load reads; undefined = 8 MiB (wasm/plugin-path.ts). (additive) */
   max_module_bytes?: number;
+  /** wall-clock bound of one hook call, ms (host/wasm/watchdog). */
+  hook_timeout_ms: number;
+  /** wall-clock bound of start + plugin_init, ms. */
+  init_timeout_ms: number;
   /** free-form, passed to the plugin as JSON (sip.cfg_read). */
   config: Record<string, unknown>;
 }

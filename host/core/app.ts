@@ -8,7 +8,7 @@ import type { SiphonConfig } from '../config/types.js';
 import type { ModuleInitContext, SiphonModule } from '../modules/types.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonError } from '../errors/registry.js';
-import type { ImportProvider, LoadedPlugin } from '../wasm/types.js';
+import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.js';
 import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
@@ -75,13 +75,24 @@ export async function closeModules(modules: readonly SiphonModule[], log: Logger
   }
 }
 
+/** `routing:` keys → the runtime's PluginLimits (host/wasm/types.ts). */
+export function pluginLimitsFrom(config: SiphonConfig): Partial<PluginLimits> {
+  const r = config.routing;
+  return {
+    memoryMaxPages: r.memory_max_pages,
+    gasPerHook: r.gas_per_hook,
+    hookTimeoutMs: r.hook_timeout_ms,
+    initTimeoutMs: r.init_timeout_ms,
+  };
+}
+
 export function loadRoutingPlugin(
   config: SiphonConfig,
   log: Logger,
   opts: { file?: string; isMyself?: (host: string, port: number | undefined) => boolean; providers?: readonly ImportProvider[] } = {},
 ): Promise<LoadedPlugin> {
   return loadPlugin(opts.file ?? pluginFile(config), {
-    limits: { memoryMaxPages: config.routing.memory_max_pages, gasPerHook: config.routing.gas_per_hook },
+    limits: pluginLimitsFrom(config),
     config: config.routing.config,
     log,
     isMyself: opts.isMyself,
@@ -204,7 +215,7 @@ export async function startNode(
     log,
     metrics,
     loadOptions: {
-      limits: { memoryMaxPages: config.routing.memory_max_pages, gasPerHook: config.routing.gas_per_hook },
+      limits: pluginLimitsFrom(config),
       config: config.routing.config,
       isMyself: server.isMyself,
       // module namespaces, then tm/rr (host/proxy/abi.ts)

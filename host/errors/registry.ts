@@ -59,6 +59,9 @@ export const Errors = {
   PLUGIN_GAS: { code: 4011, title: 'plugin exhausted its gas budget' },
   PLUGIN_ABORT: { code: 4012, title: 'plugin aborted' },
   PLUGIN_METERING: { code: 4013, title: 'cannot instrument plugin' },
+  /** the wall-clock guard stopped a hook past routing.hook_timeout_ms (host/wasm/watchdog). */
+  PLUGIN_TIMEOUT: { code: 4030, title: 'plugin hook exceeded its time limit' },
+  PLUGIN_GUARD_UNAVAILABLE: { code: 4031, title: 'wall-clock guard unavailable: hooks bounded by gas alone' },
   PLUGIN_SLOT_UNKNOWN: { code: 4020, title: 'no plugin loaded under that name' },
   PLUGIN_NO_PREVIOUS: { code: 4021, title: 'no previous plugin version to roll back to' },
   PLUGIN_BACKOFF: { code: 4022, title: 'plugin in crash-loop backoff' },

@@ -57,7 +57,7 @@ export interface HookMetrics {
   /** one hook call took `seconds`. */
   observe(seconds: number): void;
   /** the hook trapped / aborted / ran out of gas. */
-  trap(kind: 'trap' | 'abort' | 'gas'): void;
+  trap(kind: 'trap' | 'abort' | 'gas' | 'timeout'): void;
   /** gas units used by one call. */
   gas(units: number): void;
 }
@@ -104,7 +104,7 @@ class HookInstruments implements HookMetrics {
   readonly buckets = new Float64Array(HOOK_BUCKETS.length + 1);
   sum = 0;
   count = 0;
-  readonly traps = { trap: 0, abort: 0, gas: 0 };
+  readonly traps = { trap: 0, abort: 0, gas: 0, timeout: 0 };
   gasUsed = 0;
 
   constructor(
@@ -120,7 +120,7 @@ class HookInstruments implements HookMetrics {
     this.count++;
   }
 
-  trap(kind: 'trap' | 'abort' | 'gas'): void {
+  trap(kind: 'trap' | 'abort' | 'gas' | 'timeout'): void {
     this.traps[kind]++;
   }
 
@@ -188,9 +188,9 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
       }
       return out;
     });
-    add('plugin_traps_total', 'Plugin hook calls that trapped, aborted or ran out of gas', 'counter', () =>
+    add('plugin_traps_total', 'Plugin hook calls that trapped, aborted, ran out of gas or were stopped by the wall-clock guard (timeout)', 'counter', () =>
       [...this.hooks.values()].flatMap((h) =>
-        (['trap', 'abort', 'gas'] as const).map((kind) => ({
+        (['trap', 'abort', 'gas', 'timeout'] as const).map((kind) => ({
           labels: { plugin: h.plugin, hook: h.hook, kind },
           value: h.traps[kind],
         })),

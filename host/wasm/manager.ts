@@ -128,11 +128,12 @@ class PluginVersion {
   state: VersionState = 'current';
   pins = 0;
   activatedAt = 0;
-  /** traps + aborts + gasExhausted last time we looked. */
+  /** traps + aborts + gasExhausted + timeouts last time we looked. */
   failuresSeen = 0;
   trapsSeen = 0;
   abortsSeen = 0;
   gasSeen = 0;
+  timeoutsSeen = 0;
   /** ring of the last maxFailures+1 failure times. */
   readonly failureTimes: Float64Array;
   failureNext = 0;
@@ -155,7 +156,8 @@ class PluginVersion {
     this.trapsSeen = s.traps;
     this.abortsSeen = s.aborts;
     this.gasSeen = s.gasExhausted;
-    this.failuresSeen = s.traps + s.aborts + s.gasExhausted;
+    this.timeoutsSeen = s.timeouts;
+    this.failuresSeen = s.traps + s.aborts + s.gasExhausted + s.timeouts;
   }
 
   resetFailures(): void {
@@ -518,7 +520,7 @@ export class PluginManager {
   /** A hook returned ERROR: count new failures (not error actions) in the window and apply the policy. */
   private onHookError(v: PluginVersion): void {
     const s = v.plugin.stats;
-    const seen = s.traps + s.aborts + s.gasExhausted;
+    const seen = s.traps + s.aborts + s.gasExhausted + s.timeouts;
     const fresh = seen - v.failuresSeen;
     if (fresh <= 0) return; // a negative action: answered 500, not a crash
     const h = v.hookMetrics;
@@ -526,10 +528,12 @@ export class PluginManager {
       for (let i = v.trapsSeen; i < s.traps; i++) h.trap('trap');
       for (let i = v.abortsSeen; i < s.aborts; i++) h.trap('abort');
       for (let i = v.gasSeen; i < s.gasExhausted; i++) h.trap('gas');
+      for (let i = v.timeoutsSeen; i < s.timeouts; i++) h.trap('timeout');
     }
     v.trapsSeen = s.traps;
     v.abortsSeen = s.aborts;
     v.gasSeen = s.gasExhausted;
+    v.timeoutsSeen = s.timeouts;
     v.failuresSeen = seen;
     const slot = this.slots.get(v.slotName);
     if (!slot || slot.current !== v) return; // previous/draining versions only answer pinned work

@@ -4,8 +4,9 @@
  * - One long-lived instance per plugin version, never one per message (~80 µs each).
  * - The host creates the memory (`env.memory`, capped at memoryMaxPages).
  * - The start function and `plugin_init(cfg_len)` run under the init gas budget.
- * - Each hook call resets `__gas` to the per-hook budget and runs in try/catch. A trap, a stack
- *   overflow, an abort or exhausted gas poisons the instance (an AssemblyScript instance that trapped
+ * - Each hook call resets `__gas` to the per-hook budget and runs in try/catch, under the wall-clock
+ *   guard (watchdog/: stopped past `hookTimeoutMs` even if metering were wrong). A trap, a stack
+ *   overflow, an abort, exhausted gas or a timeout poisons the instance (an AssemblyScript instance that trapped
  *   is not safe to reuse: its shadow stack pointer is not restored, wasm-host.md §4.1): it is logged
  *   and counted, a pre-instantiated spare takes over at once, and a new spare is built off the hot
  *   path (setImmediate). GLOBAL variables live host-side and survive the swap.
@@ -18,6 +19,7 @@ import {
   type AbiHost, type GasCounter, type GasHandle,
 } from './abi-v1.js';
 import { GuestMemory } from './guest-memory.js';
+import { hookGuard, isHookTimeout, type HookGuard } from './watchdog/index.js';
 import { GAS_GET, GAS_SET } from './metering.js';
 import { HOST_ABI_MINOR, type ValidatedPlugin } from './loader.js';
 import type { ImportProvider, LoadedPlugin, PluginInfo, PluginLimits, PluginStats } from './types.js';
@@ -40,7 +42,7 @@ const TM_REPLY = 1;
 const TM_FAILURE = 2;
 
 /** Why a hook call failed, for logs and counters. */
-export type FailureClass = 'trap' | 'stack-overflow' | 'abort' | 'gas' | 'host-error';
+export type FailureClass = 'trap' | 'stack-overflow' | 'abort' | 'gas' | 'timeout' | 'host-error';
 
 export interface PluginFailure {
   errorClass: FailureClass;
@@ -60,7 +62,7 @@ export interface WasmPluginOptions {
 
 export class WasmPlugin implements LoadedPlugin, AbiHost {
   readonly info: PluginInfo;
-  readonly stats: PluginStats = { calls: 0, traps: 0, gasExhausted: 0, aborts: 0, instanceRebuilds: 0, gasUsedTotal: 0 };
+  readonly stats: PluginStats = { calls: 0, traps: 0, gasExhausted: 0, aborts: 0, instanceRebuilds: 0, gasUsedTotal: 0, timeouts: 0 };
   readonly label: string;
   readonly log: Logger;
   readonly globals = new Map<string, string>();
@@ -79,6 +81,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
   private closed = false;
   private runningCtx: MessageContext | null = null;
   private runningHook = 'none';
+  private readonly guard: HookGuard = hookGuard();
 
   private constructor(private readonly plugin: ValidatedPlugin, opts: WasmPluginOptions) {
     this.limits = opts.limits;
@@ -89,6 +92,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     this.info = { name: plugin.name, version: plugin.version, sha256: plugin.sha256, path: plugin.path, loadedAt: new Date() };
     this.label = `${plugin.name}@${plugin.version}`;
     this.log = opts.log.child({ plugin: this.label });
+    if (!this.guard.available) warnGuardUnavailable(this.log, this.guard.reason);
   }
 
   /**
@@ -129,7 +133,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     this.runningHook = 'request_route';
     let result: number;
     try {
-      result = inst.requestRoute(ctx.id);
+      result = this.guard.call(this.limits.hookTimeoutMs, inst.requestRoute, ctx.id) as number;
     } catch (err) {
       this.runningCtx = null;
       this.runningHook = 'none';
@@ -210,7 +214,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     this.runningHook = hook;
     let result: number;
     try {
-      result = kind === TM_FAILURE ? (fn as (c: number, r: number) => number)(ctx.id, a) : (fn as (c: number, r: number, x: number) => number)(ctx.id, a, b);
+      result = this.guard.call(this.limits.hookTimeoutMs, fn, ctx.id, a, b) as number;
     } catch (err) {
       this.runningCtx = null;
       this.runningHook = 'none';
@@ -251,6 +255,11 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
       errorClass = 'abort';
       errorName = 'PLUGIN_ABORT';
       this.stats.aborts++;
+    } else if (isHookTimeout(err)) {
+      // the watchdog stopped it: whatever the meter says, the instance is not trusted again
+      errorClass = 'timeout';
+      errorName = 'PLUGIN_TIMEOUT';
+      this.stats.timeouts++;
     } else if (gasLeft < 0) {
       errorClass = 'gas';
       errorName = 'PLUGIN_GAS';
@@ -318,13 +327,13 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     try {
       this.runningHook = 'start';
       // the module-level start function runs here, with __gas at its initial value (gasInit)
-      const instance = new WebAssembly.Instance(p.module, imports);
+      const instance = this.guard.call(this.limits.initTimeoutMs, () => new WebAssembly.Instance(p.module, imports)) as WebAssembly.Instance;
       const ex = instance.exports as Record<string, unknown>;
       gas = { get: ex[GAS_GET] as () => number, set: ex[GAS_SET] as (v: number) => void };
       gasHandle.counter = gas;
       if (p.startExport) {
         gas.set(this.limits.gasInit);
-        (ex[p.startExport] as () => void)();
+        this.guard.call(this.limits.initTimeoutMs, ex[p.startExport] as () => void);
       }
       stage = 'sip_abi_minor';
       gas.set(this.limits.gasInit);
@@ -336,7 +345,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
         stage = 'plugin_init';
         this.runningHook = 'plugin_init';
         gas.set(this.limits.gasInit);
-        const rc = (ex.plugin_init as (len: number) => number)(this.config.length);
+        const rc = this.guard.call(this.limits.initTimeoutMs, ex.plugin_init as (len: number) => number, this.config.length) as number;
         if (rc !== 0) throw new SiphonError('PLUGIN_INIT', `plugin_init returned ${rc} (plugin refused its configuration)`, { where });
       }
       const optional = <T>(name: string): T | null => (typeof ex[name] === 'function' ? (ex[name] as T) : null);
@@ -351,7 +360,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     } catch (err) {
       if (err instanceof SiphonError) throw err;
       const gasOut = gas !== null && gas.get() < 0;
-      const cls = err instanceof PluginAbort ? 'abort' : gasOut ? 'gas exhausted' : err instanceof RangeError ? 'stack overflow' : 'trap';
+      const cls = err instanceof PluginAbort ? 'abort' : isHookTimeout(err) ? 'time limit' : gasOut ? 'gas exhausted' : err instanceof RangeError ? 'stack overflow' : 'trap';
       const msg = err instanceof Error ? err.message : String(err);
       throw new SiphonError('PLUGIN_INIT', `${stage} failed (${cls}): ${msg}`, { where, cause: err });
     } finally {
@@ -359,4 +368,14 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
       this.runningCtx = prevCtx;
     }
   }
+}
+
+let guardWarned = false;
+
+/** E4031 once per process: hooks are bounded by gas alone. */
+function warnGuardUnavailable(log: Logger, reason: string): void {
+  if (guardWarned) return;
+  guardWarned = true;
+  const e = new SiphonError('PLUGIN_GUARD_UNAVAILABLE', reason);
+  log.warn({ code: e.code }, e.message);
 }

@@ -47,6 +47,7 @@ function versionRow(v: PluginVersionView): { [key: string]: RpcValue } {
     traps: v.stats.traps,
     aborts: v.stats.aborts,
     gas_exhausted: v.stats.gasExhausted,
+    timeouts: v.stats.timeouts,
     instance_rebuilds: v.stats.instanceRebuilds,
     gas_used: v.stats.gasUsedTotal,
     gas_avg: v.stats.calls === 0 ? 0 : Math.round(v.stats.gasUsedTotal / v.stats.calls),

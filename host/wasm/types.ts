@@ -10,6 +10,10 @@ export interface PluginLimits {
   gasPerHook: number;
   /** gas budget for plugin_init. */
   gasInit: number;
+  /** wall-clock bound of one hook call in ms, enforced by the watchdog independently of gas (default 100). */
+  hookTimeoutMs: number;
+  /** wall-clock bound of instantiation (start function + plugin_init) in ms (default 1000). */
+  initTimeoutMs: number;
 }
 
 export interface PluginInfo {
@@ -27,6 +31,8 @@ export interface PluginStats {
   aborts: number;
   instanceRebuilds: number;
   gasUsedTotal: number;
+  /** hook calls the wall-clock guard stopped (routing.hook_timeout_ms). */
+  timeouts: number;
 }
 
 /** One loaded plugin version with its live instance. Never throws from a hook call. */
@@ -82,6 +88,8 @@ export const DEFAULT_PLUGIN_LIMITS: Readonly<PluginLimits> = {
   memoryMaxPages: 256,
   gasPerHook: 2_000_000,
   gasInit: 10_000_000,
+  hookTimeoutMs: 100,
+  initTimeoutMs: 1000,
 };
 
 /** What the server hands to `loadPlugin()` (host/wasm/runtime.ts). */

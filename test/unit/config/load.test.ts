@@ -105,7 +105,7 @@ describe('defaults', () => {
     expect(c.core.aliases).toEqual([]);
     expect(c.core.data_dir).toBe('/etc/siphon/data');
     expect(c.modules).toEqual({});
-    expect(c.routing).toEqual({ plugin: 'default', memory_max_pages: 256, gas_per_hook: 2_000_000, config: {} });
+    expect(c.routing).toEqual({ plugin: 'default', memory_max_pages: 256, gas_per_hook: 2_000_000, hook_timeout_ms: 100, init_timeout_ms: 1000, config: {} });
   });
 
   it('a partial tcp section keeps the other default; server_header "" disables the header', () => {
