@@ -85,8 +85,8 @@ describe('embedded store', () => {
     expect(await migrate(other, [PEOPLE])).toEqual([{ table: 'people', version: 3, status: 'ok' }]);
     await checkTableVersion(other, PEOPLE);
     await expect(checkTableVersion(other, { ...PEOPLE, version: 4 })).rejects.toThrow(/E5005/);
-    // no temp files left behind
-    expect(await readdir(path.join(dir, 'db'))).toEqual(['people.json']);
+    // no temp files left behind: the snapshot and its log
+    expect(await readdir(path.join(dir, 'db'))).toEqual(['people.json', 'people.log']);
     await db.close();
   });
 
