@@ -74,6 +74,8 @@ async function statOrNull(file: string): Promise<Stats | null> {
   }
 }
 
+type Bucket = number | Set<number>;
+
 function matches(row: Row, where: Row, keys: readonly string[]): boolean {
   for (const k of keys) if (row[k] !== where[k]) return false;
   return true;
@@ -90,8 +92,8 @@ export class TableStore {
   private gen = 0;
   private rows = new Map<number, Row>();
   private nextKey = 0;
-  /** column → value → row keys. */
-  private readonly indexes = new Map<string, Map<RowValue, Set<number>>>();
+  /** column → value → the row key, or a set of them (a set only where values repeat: fewer allocations). */
+  private readonly indexes = new Map<string, Map<RowValue, Bucket>>();
 
   private snapId: FileId | null = null;
   /** the log as this process has read it: inode, and the bytes consumed (complete lines). */
@@ -127,7 +129,7 @@ export class TableStore {
   /** indexes `col` for equality lookups (built now if loaded, kept up to date from then on). */
   addIndex(col: string): void {
     if (this.indexes.has(col)) return;
-    const idx = new Map<RowValue, Set<number>>();
+    const idx = new Map<RowValue, Bucket>();
     this.indexes.set(col, idx);
     for (const [k, r] of this.rows) this.indexAdd(idx, r[col] ?? null, k);
   }
@@ -492,7 +494,8 @@ export class TableStore {
     for (const c of cols) {
       const idx = this.indexes.get(c);
       if (idx) {
-        candidates = idx.get(where[c] ?? null) ?? [];
+        const b = idx.get(where[c] ?? null);
+        candidates = b === undefined ? [] : typeof b === 'number' ? [b] : b;
         break;
       }
     }
@@ -536,17 +539,22 @@ export class TableStore {
     }
   }
 
-  private indexAdd(idx: Map<RowValue, Set<number>>, v: RowValue, k: number): void {
-    let s = idx.get(v);
-    if (!s) idx.set(v, (s = new Set()));
-    s.add(k);
+  private indexAdd(idx: Map<RowValue, Bucket>, v: RowValue, k: number): void {
+    const b = idx.get(v);
+    if (b === undefined) idx.set(v, k);
+    else if (typeof b === 'number') idx.set(v, new Set([b, k]));
+    else b.add(k);
   }
 
-  private indexRemove(idx: Map<RowValue, Set<number>>, v: RowValue, k: number): void {
-    const s = idx.get(v);
-    if (!s) return;
-    s.delete(k);
-    if (s.size === 0) idx.delete(v);
+  private indexRemove(idx: Map<RowValue, Bucket>, v: RowValue, k: number): void {
+    const b = idx.get(v);
+    if (b === undefined) return;
+    if (typeof b === 'number') {
+      if (b === k) idx.delete(v);
+      return;
+    }
+    b.delete(k);
+    if (b.size === 1) idx.set(v, b.values().next().value!);
   }
 
   // ---- shutdown -------------------------------------------------------------------------------
