@@ -36,6 +36,10 @@ export const CORE_DEFAULTS = {
     msg_read_timeout: TCP_LIMIT_DEFAULTS.msgReadTimeout,
     msg_data_timeout: TCP_LIMIT_DEFAULTS.msgDataTimeout,
   },
+  /** Kamailio core `max_branches` (default 12, at most 31): branches of one transaction (host/proxy). */
+  max_branches: 12,
+  /** next-hop DNS cache (host/proxy/resolver.ts): LRU size, TTLs in s, lookups in flight. */
+  dns_cache: { max_entries: 4096, ttl: 60, negative_ttl: 5, max_pending: 256 },
 } as const;
 
 export const ROUTING_DEFAULTS = {
@@ -56,6 +60,10 @@ export const TM_DEFAULTS = {
   t1: 500,
   t2: 4000,
   t4: 5000,
+  /** server transactions at once; more new requests get 503 + Retry-After (host/transaction/layer.ts). */
+  max_transactions: 65_536,
+  /** Retry-After (s) of that 503. */
+  retry_after: 5,
 } as const;
 
 /** PluginManager defaults (host/wasm/manager.ts), in seconds. */
@@ -119,6 +127,19 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               msg_data_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.msg_data_timeout },
             },
           },
+          /** fan-out and table bounds (Kamailio max_branches; dns_cache_* in spirit), docs/operations.md */
+          max_branches: { type: 'integer', minimum: 1, maximum: 31, default: CORE_DEFAULTS.max_branches },
+          dns_cache: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              max_entries: { type: 'integer', minimum: 1, maximum: 1_000_000, default: CORE_DEFAULTS.dns_cache.max_entries },
+              ttl: { type: 'integer', minimum: 1, maximum: 86_400, default: CORE_DEFAULTS.dns_cache.ttl },
+              negative_ttl: { type: 'integer', minimum: 1, maximum: 86_400, default: CORE_DEFAULTS.dns_cache.negative_ttl },
+              max_pending: { type: 'integer', minimum: 1, maximum: 65_536, default: CORE_DEFAULTS.dns_cache.max_pending },
+            },
+          },
           /** Kamailio `alias`: other host[:port] names this server answers to (check_self). */
           aliases: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
           /**
@@ -179,6 +200,8 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               t1: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t1 },
               t2: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t2 },
               t4: { type: 'integer', minimum: 1, default: TM_DEFAULTS.t4 },
+              max_transactions: { type: 'integer', minimum: 1, default: TM_DEFAULTS.max_transactions },
+              retry_after: { type: 'integer', minimum: 0, maximum: 3600, default: TM_DEFAULTS.retry_after },
             },
           },
           /** DB layer bounds (host/db/README.md; defaults DB_LIMIT_DEFAULTS in host/db/limits.ts); absent: the defaults. (additive) */

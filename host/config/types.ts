@@ -29,6 +29,10 @@ export interface CoreConfig {
     msg_read_timeout: number;
     msg_data_timeout: number;
   };
+  /** Kamailio max_branches: branches one transaction may create (R-URI + destination set). */
+  max_branches: number;
+  /** next-hop DNS cache bounds (host/proxy/resolver.ts); ttl/negative_ttl in s. */
+  dns_cache: { max_entries: number; ttl: number; negative_ttl: number; max_pending: number };
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];
@@ -45,7 +49,7 @@ export interface CoreConfig {
     drain_timeout: number;
   };
   /** transaction timers in ms (Kamailio tm names); undefined = Kamailio's defaults. (additive) */
-  tm?: { fr_timer: number; fr_inv_timer: number; wt_timer: number; t1: number; t2: number; t4: number };
+  tm?: { fr_timer: number; fr_inv_timer: number; wt_timer: number; t1: number; t2: number; t4: number; max_transactions?: number; retry_after?: number };
   /** DB layer bounds (host/db/limits.ts); undefined or a key left out = the default. (additive) */
   db?: import('../db/types.js').DbLimits;
   /** loopback JSON-RPC + /metrics listener; undefined = off. (additive) */

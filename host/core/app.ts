@@ -55,7 +55,7 @@ export async function initModules(config: SiphonConfig, log: Logger, extra: Pick
       const make = MODULE_FACTORIES[name];
       if (!make) continue; // unreachable: the config schema refuses unknown modules
       const mod = make();
-      await mod.init({ config: section, dataDir: config.core.data_dir, log, db: config.core.db, ...extra });
+      await mod.init({ config: section, dataDir: config.core.data_dir, log, db: config.core.db, maxBranches: config.core.max_branches, ...extra });
       started.push(mod);
     }
   } catch (e) {
@@ -128,6 +128,14 @@ export function registrarPrefetch(modules: readonly SiphonModule[]): ((msg: SipM
   return (msg) => reg.prefetch(msg);
 }
 
+/** the end of routing of a prefetched message: the registrar releases the AOR (db_mode 3 serialisation). */
+export function registrarPrefetchDone(modules: readonly SiphonModule[]): ((msg: SipMessage) => void) | undefined {
+  const mod = modules.find((m): m is RegistrarModule => m instanceof RegistrarModule);
+  if (!mod || mod.registrar.cfg.db_mode !== DbMode.DB_ONLY) return undefined;
+  const reg = mod.registrar;
+  return (msg) => reg.prefetchDone(msg);
+}
+
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
 export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
   const tm = config.core.tm;
@@ -165,7 +173,19 @@ function tmStatistics(server: SiphonServer): StatisticsProvider[] {
   const layer = server.transactions;
   const proxy = server.proxy;
   if (layer === null || proxy === null) return [];
-  return [{ name: 'tm', statistics: () => ({ ...layer.stats, ...proxy.stats }) as unknown as Record<string, number> }];
+  const dns = proxy.resolver;
+  const tables = (): Record<string, number> => ({
+    // table sizes next to their bounds (core.tm.max_transactions, core.dns_cache.max_entries)
+    transactions: layer.serverCount,
+    client_transactions: layer.clientCount,
+    dns_cache_entries: dns.size,
+    dns_pending: dns.pending,
+    dns_hits: dns.stats.hits,
+    dns_misses: dns.stats.misses,
+    dns_evicted: dns.stats.evicted,
+    dns_busy: dns.stats.busy,
+  });
+  return [{ name: 'tm', statistics: () => ({ ...layer.stats, ...proxy.stats, ...tables() }) as unknown as Record<string, number> }];
 }
 
 /** Plugin counters of the routing plugin's current version, as the `plugin` statistics group. */
@@ -203,7 +223,7 @@ export async function startNode(
   };
   const modules = await initModules(config, log, { localRequests });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
-  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules) });
+  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules), prefetchDone: registrarPrefetchDone(modules) });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
   // message-path counters (array increments) and the transaction counters, read when /metrics is scraped

@@ -46,6 +46,9 @@ import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '
 import { tmImportProviders } from '../proxy/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
 import { OverloadGuard } from './overload.js';
+import { Resolver } from '../proxy/resolver.js';
+import { CORE_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
+import { Errors } from '../errors/registry.js';
 
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
@@ -62,6 +65,11 @@ export interface ServerOptions {
    * false keeps the stateless pipeline (RELAY answered 501, responses dropped).
    */
   transactions?: boolean | { timers?: Partial<TransactionTimers> };
+  /**
+   * Called once request_route finished for a message that went through `prefetch` (additive): the
+   * registrar then lets the next REGISTER of the same AOR read the table (db_mode 3 serialisation).
+   */
+  prefetchDone?: (msg: SipMessage) => void;
   /**
    * Awaited before request_route for REGISTER and initial requests (additive): the registrar's
    * prefetch() when it runs in db_mode 3, so its synchronous plugin imports can decide on a
@@ -99,6 +107,8 @@ export interface PipelineStats {
   responsesProxied: number;
   /** new dialogs / registrations refused with 503 while overloaded (core.overload). (additive) */
   overloadRejected: number;
+  /** new requests refused with 503 because the transaction table was full (core.tm.max_transactions). (additive) */
+  transactionsFullRejected: number;
 }
 
 export interface ServerStats extends PipelineStats {
@@ -133,6 +143,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     relayed: 0,
     responsesProxied: 0,
     overloadRejected: 0,
+    transactionsFullRejected: 0,
   };
   /** the transaction layer and the proxy core; null when transactions are disabled. */
   readonly transactions: TransactionLayer | null = null;
@@ -146,6 +157,10 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private readonly aliases: Array<{ host: string; port: number | undefined }>;
   private started = false;
   private readonly prefetch: ((msg: SipMessage) => Promise<void>) | null;
+  private readonly prefetchDone: ((msg: SipMessage) => void) | null;
+  /** `Retry-After: <core.tm.retry_after>` of the 503 a full transaction table answers. */
+  private readonly tableFullRetryAfter: string;
+  private tableFullWarnAt = -Infinity;
   private outbound: ChannelProvider | null = null;
   /** core.overload's load shedding; null when off. (additive) */
   readonly overload: OverloadGuard | null = null;
@@ -155,6 +170,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.log = opts.log;
     this.router = opts.router;
     this.prefetch = opts.prefetch ?? null;
+    this.prefetchDone = opts.prefetchDone ?? null;
     this.framer = opts.framer ?? sipStreamFramer;
     this.limits = { maxMessageSize: opts.config.core.max_message_size, maxHeaders: opts.config.core.max_headers };
     this.sl = new StatelessReplier({
@@ -162,13 +178,20 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       tagSeed: `${opts.config.core.node_id}|${opts.config.core.listen.join(',')}`,
     });
     this.aliases = opts.config.core.aliases.map(parseAlias);
+    this.tableFullRetryAfter = `Retry-After: ${opts.config.core.tm?.retry_after ?? TM_DEFAULTS.retry_after}`;
     const ov = opts.config.core.overload;
     if (ov) this.overload = new OverloadGuard({ utilization: ov.utilization, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after }, this.log);
     this.myAddresses = this.computeMyAddresses();
     if (opts.transactions) {
       const timers = typeof opts.transactions === 'object' ? opts.transactions.timers : undefined;
-      this.transactions = new TransactionLayer({ log: this.log, timers });
-      this.proxy = new ProxyCore({ layer: this.transactions, channels: this, replies: this.sl, isMyself: this.isMyself, log: this.log });
+      const core = opts.config.core;
+      this.transactions = new TransactionLayer({ log: this.log, timers, maxServer: core.tm?.max_transactions ?? TM_DEFAULTS.max_transactions });
+      const dc = core.dns_cache ?? CORE_DEFAULTS.dns_cache;
+      const resolver = new Resolver({ ttlMs: dc.ttl * 1000, negativeTtlMs: dc.negative_ttl * 1000, maxEntries: dc.max_entries, maxPending: dc.max_pending, log: this.log });
+      this.proxy = new ProxyCore({
+        layer: this.transactions, channels: this, replies: this.sl, isMyself: this.isMyself, log: this.log,
+        resolver, maxBranches: core.max_branches ?? CORE_DEFAULTS.max_branches,
+      });
       this.setPinnerFrom(this.router);
     }
   }
@@ -325,6 +348,13 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
         c.acksAbsorbed++;
         return;
       }
+      // core.tm.max_transactions: retransmissions matched their transactions above; while the table
+      // is full a new request gets 503 + Retry-After statelessly (RFC 3261 §21.5.4, §20.33)
+      const layer = this.transactions;
+      if (layer !== null && layer.full && msg.method !== 'ACK') {
+        this.refuseTableFull(layer, msg, source, channel);
+        return;
+      }
       // core.overload: retransmissions were absorbed above; a new dialog gets 503 + Retry-After
       if (this.overload !== null && this.overload.refuses(msg)) {
         c.overloadRejected++;
@@ -365,6 +395,18 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
   }
 
+  private refuseTableFull(layer: TransactionLayer, msg: SipMessage, source: Endpoint, channel: Channel): void {
+    this.counters.transactionsFullRejected++;
+    layer.refusedFull();
+    const now = Date.now();
+    if (now - this.tableFullWarnAt >= 10_000) {
+      // at most every 10 s: the counter (tm:tableFull) has every refusal
+      this.tableFullWarnAt = now;
+      this.log.warn({ code: Errors.TM_TABLE_FULL.code, max: layer.maxServer, refused: layer.stats.tableFull }, 'transaction table full: new requests get 503 [E9011]');
+    }
+    this.send(msg, source, channel, 503, 'Service Unavailable', [this.tableFullRetryAfter]);
+  }
+
   /** db_mode 3 registrar: load the AORs the request needs, then route it (a failed load is logged; the imports then answer -6). */
   private routeAfterPrefetch(prefetch: (msg: SipMessage) => Promise<void>, msg: SipMessage, source: Endpoint, channel: Channel): void {
     const go = (): void => {
@@ -373,6 +415,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       } catch (e) {
         this.counters.internalErrors++;
         this.log.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), callid: msg.callId }, 'internal error while routing a prefetched message');
+      } finally {
+        this.prefetchDone?.(msg);
       }
     };
     prefetch(msg).then(go, (e: unknown) => {

@@ -111,6 +111,8 @@ export const Errors = {
   DS_DESTINATION: { code: 8003, title: 'bad dispatcher destination' },
   DS_DB_LOAD: { code: 8004, title: 'cannot load the dispatcher table' },
   DS_PROBER: { code: 8005, title: 'dispatcher keepalive prober failed' },
+  /** the call-load table (alg 10) is full: the oldest call is forgotten (host/modules/dispatcher/call-load.ts). */
+  DS_CALL_LOAD_FULL: { code: 8010, title: 'dispatcher call-load table full' },
 
   // ---- 9xxx transactions, registrar ----------------------------------------------------------
   TM_NO_TRANSACTION: { code: 9001, title: 'no transaction' },
@@ -118,9 +120,19 @@ export const Errors = {
   TM_RELAY: { code: 9003, title: 'cannot relay request' },
   TM_HOOK: { code: 9004, title: 'transaction hook failed' },
   TM_LOCAL_REQUEST: { code: 9005, title: 'cannot send a locally originated request' },
+  /** core.max_branches reached: further branches of the transaction are not created (host/proxy). */
+  TM_TOO_MANY_BRANCHES: { code: 9010, title: 'maximum number of branches exceeded' },
+  /** core.tm.max_transactions reached: new requests get 503 + Retry-After (host/transaction/layer.ts). */
+  TM_TABLE_FULL: { code: 9011, title: 'transaction table full' },
+  /** core.dns_cache.max_pending lookups in flight: the next hop is treated as unresolvable (host/proxy/resolver.ts). */
+  TM_DNS_BUSY: { code: 9012, title: 'too many DNS lookups in flight' },
   REG_BAD_CONTACT: { code: 9101, title: 'bad Contact in REGISTER' },
   REG_STORAGE: { code: 9102, title: 'location storage failed' },
   REG_UNKNOWN_TABLE: { code: 9103, title: 'no such location table' },
+  /** registrar max_contacts exceeded: 503 Too Many Registered Contacts. */
+  REG_TOO_MANY_CONTACTS: { code: 9110, title: 'too many registered contacts' },
+  /** db_mode 3: too many REGISTERs for one AOR waiting for the previous one to commit. */
+  REG_AOR_BUSY: { code: 9111, title: 'too many concurrent REGISTERs for one AOR' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

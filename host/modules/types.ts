@@ -27,6 +27,8 @@ export interface ModuleInitContext {
   localRequests?: LocalRequestSender;
   /** core.db: the DB layer's timeouts and queue bounds, for the databases the module opens. (additive) */
   db?: import('../db/types.js').DbLimits;
+  /** core.max_branches: modules that add branches (registrar lookup) add at most max_branches - 1. (additive) */
+  maxBranches?: number;
 }
 
 export interface SiphonModule {

@@ -4,6 +4,10 @@
  * branch of the set, in parallel (RFC 3261 §16.5, §16.6); the set is consumed by the relay, so a
  * failure_route that appends new branches and calls t_relay() again forks only to those (serial
  * forking). Kept in a WeakMap keyed by the message context: it disappears with the context.
+ *
+ * Bounded like Kamailio's dset (core dset.c): with `max_branches` B the set holds at most B - 1
+ * branches, the R-URI being the B-th; append() past that fails (Kamailio logs "max nr of branches
+ * exceeded" and append_branch() returns -1).
  */
 import type { MessageContext } from '../core/context.js';
 
@@ -19,11 +23,18 @@ export interface BranchTarget {
 export class DestinationSet {
   private readonly sets = new WeakMap<MessageContext, BranchTarget[]>();
 
-  /** Kamailio append_branch(): adds a branch to the request's destination set. */
-  append(ctx: MessageContext, target: BranchTarget): void {
+  constructor(
+    /** core.max_branches: the set holds at most maxBranches - 1 entries (the R-URI is the other). */
+    readonly maxBranches = 12,
+  ) {}
+
+  /** Kamailio append_branch(): adds a branch to the request's destination set; false when full. */
+  append(ctx: MessageContext, target: BranchTarget): boolean {
     let list = this.sets.get(ctx);
     if (list === undefined) this.sets.set(ctx, (list = []));
+    if (list.length >= this.maxBranches - 1) return false;
     list.push(target);
+    return true;
   }
 
   count(ctx: MessageContext): number {

@@ -70,6 +70,11 @@ export interface ProxyOptions {
   isMyself: IsMyself;
   log: Logger;
   resolver?: Resolver;
+  /**
+   * Kamailio core `max_branches` (default 12): the most branches one transaction creates over its
+   * life (parallel and serial forking together, as tm's nr_of_outgoings); more are not created.
+   */
+  maxBranches?: number;
 }
 
 export interface ProxyStats {
@@ -84,6 +89,8 @@ export interface ProxyStats {
   failureRoutes: number;
   localReplies: number;
   relayFailures: number;
+  /** branches not created because the transaction had max_branches already. (additive) */
+  branchesRefused: number;
 }
 
 /** Kamailio tm reasons of locally generated replies. */
@@ -91,6 +98,8 @@ const REASON_408 = 'Request Timeout';
 const REASON_487 = 'Request Terminated';
 const REASON_478 = 'Unresolvable destination';
 const RELAY_TOO_MANY_HOPS = -3;
+/** Kamailio's max_branches default. */
+export const DEFAULT_MAX_BRANCHES = 12;
 
 /** the reply a relay that sent nothing gets: 483 (Max-Forwards 0), the branches' best, or 500. */
 function relayFailureReply(rc: number, cell: ProxyTransaction): [number, string] {
@@ -384,7 +393,7 @@ export class ProxyTransaction implements ServerTransactionUser {
 
 export class ProxyCore {
   readonly layer: TransactionLayer;
-  readonly dset = new DestinationSet();
+  readonly dset: DestinationSet;
   readonly resolver: Resolver;
   readonly stats: ProxyStats = {
     relayed: 0,
@@ -398,7 +407,11 @@ export class ProxyCore {
     failureRoutes: 0,
     localReplies: 0,
     relayFailures: 0,
+    branchesRefused: 0,
   };
+  /** core.max_branches. */
+  readonly maxBranches: number;
+  private branchWarnAt = -Infinity;
   private readonly channels: ChannelProvider;
   private readonly replies: ReplyBuilder;
   readonly isMyself: IsMyself;
@@ -422,6 +435,8 @@ export class ProxyCore {
     this.log = opts.log;
     this.pinner = opts.pinner;
     this.resolver = opts.resolver ?? new Resolver();
+    this.maxBranches = opts.maxBranches ?? DEFAULT_MAX_BRANCHES;
+    this.dset = new DestinationSet(this.maxBranches);
   }
 
   // ==== pipeline entry points ==================================================================
@@ -523,14 +538,38 @@ export class ProxyCore {
       this.replyLocally(cell, 100, 'Trying');
     }
 
+    // at most max_branches over the transaction's life (Kamailio tm add_uac: E_TOO_MANY_BRANCHES):
+    // the targets past the room left are not created (one REGISTER with 300 contacts then cannot
+    // turn one INVITE into 300)
+    const room = this.maxBranches - cell.branches.length;
     const targets: BranchTarget[] = [];
+    let refused = 0;
     const ruriIsNew = !cell.inFailureRoute || msg.requestUri !== cell.relayRuri || ctx.dstUri !== cell.relayDst;
     if (ruriIsNew) targets.push({ uri: msg.requestUri, dstUri: ctx.dstUri });
-    for (const t of this.dset.take(ctx)) targets.push(t);
+    for (const t of this.dset.take(ctx)) {
+      if (targets.length < room) targets.push(t);
+      else refused++;
+    }
     const extra = ctx.branches; // registrar lookup's other contacts (append_branches)
     if (extra !== undefined && extra.length > 0) {
-      for (const uri of extra) targets.push({ uri, dstUri: null });
+      for (const uri of extra) {
+        if (targets.length < room) targets.push({ uri, dstUri: null });
+        else refused++;
+      }
       extra.length = 0;
+    }
+    if (targets.length > room) {
+      refused += targets.length - Math.max(room, 0);
+      targets.length = Math.max(room, 0);
+    }
+    if (refused > 0) {
+      this.stats.branchesRefused += refused;
+      // warned at most every 10 s (a flood must not turn into a log flood); the counter has every one
+      const now = Date.now();
+      if (now - this.branchWarnAt >= 10_000) {
+        this.branchWarnAt = now;
+        ctx.log.warn({ code: Errors.TM_TOO_MANY_BRANCHES.code, max: this.maxBranches, refused, total: this.stats.branchesRefused, ruri: msg.requestUri }, 'max_branches reached: branches not created [E9010]');
+      }
     }
     if (targets.length === 0) return -1;
     cell.relayRuri = msg.requestUri;

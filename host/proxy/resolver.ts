@@ -6,9 +6,18 @@
  * TTL) so the message path does not wait on the resolver for every request; failures are cached
  * for a shorter time. Port: the URI's, else 5060 (5061 for sips). Transport: `;transport=` (udp or
  * tcp), else UDP.
+ *
+ * The names come from requests, so from anyone: the cache is bounded (core.dns_cache): at most
+ * `max_entries` names, least recently used evicted first, each kept `ttl` s (`negative_ttl` s for a
+ * failure); a name longer than 253 characters (RFC 1035 §2.3.4) is unresolvable without a lookup;
+ * at most `max_pending` lookups wait on the system resolver at once, further names are answered
+ * unresolvable (478) without being cached. Kamailio bounds its DNS cache by memory
+ * (`dns_cache_max_mem`, 500 KB) with `dns_cache_min_ttl`/`dns_cache_max_ttl` and `dns_neg_cache_ttl`.
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import type { Logger } from 'pino';
+import { Errors } from '../errors/registry.js';
 import type { Proto } from '../core/context.js';
 import { parseUri } from '../sip/parser.js';
 import { stripBrackets } from '../transport/reply-route.js';
@@ -75,19 +84,67 @@ export interface ResolverOptions {
   negativeTtlMs?: number;
   /** the lookup function (default dns.lookup). */
   lookup?: LookupFunction;
+  /** names kept at most (least recently used evicted first; default 4096). */
+  maxEntries?: number;
+  /** lookups waiting on the resolver at most (default 256); more are answered unresolvable. */
+  maxPending?: number;
+  /** where "too many lookups in flight" is reported (E9012, at most every 10 s). */
+  log?: Logger;
+  /** clock in ms (tests). */
+  now?: () => number;
 }
 
+/** Counters of the cache (tm statistics group: dns_*). */
+export interface ResolverStats {
+  hits: number;
+  misses: number;
+  /** entries dropped because the cache held max_entries. */
+  evicted: number;
+  /** entries found past their TTL. */
+  expired: number;
+  /** lookups started on the system resolver. */
+  lookups: number;
+  /** names answered unresolvable because max_pending lookups were in flight. */
+  busy: number;
+}
+
+/** RFC 1035 §2.3.4: a domain name is at most 255 octets, 253 characters in text form. */
+const MAX_NAME_LENGTH = 253;
+
+export const RESOLVER_DEFAULTS = { ttlMs: 60_000, negativeTtlMs: 5_000, maxEntries: 4096, maxPending: 256 } as const;
+
 export class Resolver {
+  /** insertion order is recency order: the first key is the least recently used. */
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<ResolvedAddress | null>>();
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly lookup: LookupFunction;
+  private readonly maxEntries: number;
+  private readonly maxPending: number;
+  private readonly log: Logger | undefined;
+  private readonly now: () => number;
+  private busyWarnAt = -Infinity;
+  readonly stats: ResolverStats = { hits: 0, misses: 0, evicted: 0, expired: 0, lookups: 0, busy: 0 };
 
   constructor(opts: ResolverOptions = {}) {
-    this.ttlMs = opts.ttlMs ?? 60_000;
-    this.negativeTtlMs = opts.negativeTtlMs ?? 5_000;
+    this.ttlMs = opts.ttlMs ?? RESOLVER_DEFAULTS.ttlMs;
+    this.negativeTtlMs = opts.negativeTtlMs ?? RESOLVER_DEFAULTS.negativeTtlMs;
     this.lookup = opts.lookup ?? ((host, cb) => dns.lookup(host, cb));
+    this.maxEntries = Math.max(1, opts.maxEntries ?? RESOLVER_DEFAULTS.maxEntries);
+    this.maxPending = Math.max(1, opts.maxPending ?? RESOLVER_DEFAULTS.maxPending);
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** names cached now (at most max_entries). */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** lookups in flight now (at most max_pending). */
+  get pending(): number {
+    return this.inflight.size;
   }
 
   /**
@@ -97,12 +154,21 @@ export class Resolver {
   resolveCached(host: string): ResolvedAddress | null | undefined {
     const family = net.isIP(host);
     if (family !== 0) return { address: host, family: family as 4 | 6 };
-    const e = this.cache.get(host.toLowerCase());
-    if (e === undefined) return undefined;
-    if (e.expires < Date.now()) {
-      this.cache.delete(host.toLowerCase());
+    if (host.length > MAX_NAME_LENGTH) return null;
+    const key = host.toLowerCase();
+    const e = this.cache.get(key);
+    if (e === undefined) {
+      this.stats.misses++;
       return undefined;
     }
+    this.cache.delete(key);
+    if (e.expires < this.now()) {
+      this.stats.expired++;
+      this.stats.misses++;
+      return undefined;
+    }
+    this.cache.set(key, e); // most recently used now
+    this.stats.hits++;
     return e.value;
   }
 
@@ -113,10 +179,12 @@ export class Resolver {
     const key = host.toLowerCase();
     let p = this.inflight.get(key);
     if (p === undefined) {
+      if (this.inflight.size >= this.maxPending) return Promise.resolve(this.refuseBusy(host));
+      this.stats.lookups++;
       p = new Promise<ResolvedAddress | null>((resolve) => {
         this.lookup(host, (err, address, family) => {
           const value: ResolvedAddress | null = err || !address ? null : { address, family: family === 6 ? 6 : 4 };
-          this.cache.set(key, { expires: Date.now() + (value === null ? this.negativeTtlMs : this.ttlMs), value });
+          this.store(key, { expires: this.now() + (value === null ? this.negativeTtlMs : this.ttlMs), value });
           this.inflight.delete(key);
           resolve(value);
         });
@@ -124,5 +192,26 @@ export class Resolver {
       this.inflight.set(key, p);
     }
     return p;
+  }
+
+  private store(key: string, entry: CacheEntry): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    while (this.cache.size > this.maxEntries) {
+      // Map keys iterate in insertion order: the first is the least recently used
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.delete(oldest);
+      this.stats.evicted++;
+    }
+  }
+
+  private refuseBusy(host: string): null {
+    this.stats.busy++;
+    const now = this.now();
+    if (this.log !== undefined && now - this.busyWarnAt >= 10_000) {
+      this.busyWarnAt = now;
+      this.log.warn({ code: Errors.TM_DNS_BUSY.code, host, max: this.maxPending, refused: this.stats.busy }, 'too many DNS lookups in flight: next hop unresolvable [E9012]');
+    }
+    return null;
   }
 }

@@ -44,6 +44,8 @@ export interface TransactionStats {
   clientTimeouts: number;
   lifetimeExpired: number;
   unmatchedResponses: number;
+  /** new requests refused because the server table held max_transactions. (additive) */
+  tableFull: number;
 }
 
 export interface TransactionLayerOptions {
@@ -51,7 +53,19 @@ export interface TransactionLayerOptions {
   /** a queue shared with others, or a manual one for unit tests; default: own queue ticking every 50 ms. */
   queue?: TimerQueue;
   log: Logger;
+  /**
+   * core.tm.max_transactions: server transactions at once (default 65536). A full table creates no
+   * new one (the pipeline answers new requests 503 + Retry-After before routing them, see `full`);
+   * retransmissions still match the transactions there. Client transactions follow from it: at most
+   * max_branches (+ CANCELs) per server transaction, plus the modules' keepalives. Kamailio has no
+   * count limit: its tm cells live in shared memory (`-m`, 64 MB by default) and t_newtran fails when
+   * that is exhausted.
+   */
+  maxServer?: number;
 }
+
+/** core.tm.max_transactions default. */
+export const DEFAULT_MAX_TRANSACTIONS = 65_536;
 
 export class TransactionLayer {
   readonly config: TransactionTimers;
@@ -69,7 +83,10 @@ export class TransactionLayer {
     clientTimeouts: 0,
     lifetimeExpired: 0,
     unmatchedResponses: 0,
+    tableFull: 0,
   };
+  /** core.tm.max_transactions. */
+  readonly maxServer: number;
   /** the transaction found by the last receiveRequest() (CancelMatched, Retransmission, Ack*). */
   matched: ServerTransaction | null = null;
   private readonly servers = new Map<string, ServerTransaction>();
@@ -86,6 +103,7 @@ export class TransactionLayer {
     this.config = transactionTimers(opts.timers);
     this.timers = opts.queue ?? new TimerQueue();
     this.log = opts.log;
+    this.maxServer = opts.maxServer ?? DEFAULT_MAX_TRANSACTIONS;
     this.branchPrefix = `${MAGIC_COOKIE}${randomBytes(5).toString('hex')}.`;
   }
 
@@ -95,6 +113,16 @@ export class TransactionLayer {
 
   get clientCount(): number {
     return this.clients.size;
+  }
+
+  /** true when the server table holds max_transactions: no new transaction can be created. */
+  get full(): boolean {
+    return this.servers.size >= this.maxServer;
+  }
+
+  /** counts a new request refused because the table is full (the pipeline's 503). */
+  refusedFull(): void {
+    this.stats.tableFull++;
   }
 
   /**
@@ -148,6 +176,11 @@ export class TransactionLayer {
     if (key === null || msg.method === 'ACK') return null;
     const existing = this.servers.get(key);
     if (existing !== undefined) return existing;
+    // full: nothing new (a CANCEL of a known INVITE still gets its transaction: at most one per INVITE)
+    if (this.servers.size >= this.maxServer && msg.method !== 'CANCEL') {
+      this.stats.tableFull++;
+      return null;
+    }
     const st = new ServerTransaction(this, key, msg, source, channel);
     this.servers.set(key, st);
     this.stats.serverCreated++;

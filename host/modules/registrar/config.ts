@@ -2,6 +2,7 @@
  * `modules.registrar` configuration: the parameters of Kamailio's `registrar` and `usrloc` modules
  * that siphon implements, under their Kamailio names and with their Kamailio defaults
  * (registrar config.c `default_registrar_cfg`, usrloc_mod.c), plus three siphon keys marked below.
+ * One default differs on purpose: max_contacts is 10, not Kamailio's 0 (unlimited), see below.
  */
 
 /** usrloc `db_mode` values siphon implements (2 write-back and 4 read-only are not offered yet). */
@@ -29,7 +30,12 @@ export interface RegistrarConfig {
   min_expires_mode: number;
   /** 0 = no upper limit. */
   max_expires: number;
-  /** 0 = unlimited; more contacts for one AOR => 503. */
+  /**
+   * more contacts for one AOR => 503 Too Many Registered Contacts; 0 = unlimited (Kamailio's
+   * default). siphon's default is 10: a REGISTER (spoofable over UDP) must not plant hundreds of
+   * bindings that one INVITE then forks to; 10 stays under max_branches (12), so every binding of
+   * an AOR can ring at once.
+   */
   max_contacts: number;
   /** seconds put in Retry-After of the 503 (0 = no header). */
   retry_after: number;
@@ -78,7 +84,7 @@ export const REGISTRAR_DEFAULTS: Readonly<RegistrarConfig> = Object.freeze({
   min_expires: 60,
   min_expires_mode: 0,
   max_expires: 0,
-  max_contacts: 0,
+  max_contacts: 10,
   retry_after: 0,
   default_q: -1,
   append_branches: true,
@@ -113,7 +119,7 @@ export const registrarConfigSchema = {
     min_expires: { ...int(0), default: 60 },
     min_expires_mode: { ...int(0, 1), default: 0 },
     max_expires: { ...int(0), default: 0 },
-    max_contacts: { ...int(0), default: 0 },
+    max_contacts: { ...int(0), default: 10 },
     retry_after: { ...int(0), default: 0 },
     default_q: { ...int(-1, 1000), default: -1 },
     append_branches: { type: 'boolean', default: true },

@@ -87,6 +87,7 @@ export class RegistrarModule implements SiphonModule {
       }
     }
     this.reg = await startRegistrar(cfg, db, log, this.opts.now);
+    if (ctx.maxBranches !== undefined) this.reg.maxBranches = ctx.maxBranches;
     this.imports_ = new RegistrarImports(this.reg);
   }
 

@@ -95,11 +95,18 @@ export function mysqlLocationDdl(name = 'location'): string {
 
 // ---- time conversion ---------------------------------------------------------------------------
 
+/** 9999-12-28 (UTC): below MySQL's DATETIME maximum in every time zone. */
+const MAX_DATETIME_SEC = 253_402_041_600;
+
 const pad = (n: number) => (n < 10 ? '0' : '') + n;
 
 /** epoch seconds -> local `YYYY-MM-DD HH:MM:SS` (0 -> the permanent marker). */
 export function toDatetime(sec: number): string {
   if (sec === 0) return '1970-01-01 00:00:00';
+  // never 'NaN-NaN-NaN': a value Date cannot hold is clamped (save() keeps expires below 2^32 s
+  // from now anyway, planner.ts); DATETIME's own range ends at 9999-12-31 23:59:59
+  if (!Number.isFinite(sec) || sec > MAX_DATETIME_SEC) sec = MAX_DATETIME_SEC;
+  else if (sec < 0) sec = 0;
   const d = new Date(sec * 1000);
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }

@@ -9,6 +9,8 @@
  *                 the timer deletes expired rows.
  *
  * Memory modes offer a synchronous API (what the Wasm imports need); every mode offers the async one.
+ * In memory each AOR's contacts are indexed by ruid (AorRecord): applying a REGISTER's changes costs
+ * O(changes), not O(changes x contacts of the AOR).
  */
 import type { Logger } from 'pino';
 import { SiphonError } from '../../errors/registry.js';
@@ -41,7 +43,7 @@ export class Location {
   readonly dbMode: DbModeValue;
   readonly counters: LocationCounters = { expired: 0, dbWriteErrors: 0 };
   private readonly backend: LocationBackend | null;
-  private readonly records = new Map<string, Contact[]>();
+  private readonly records = new Map<string, AorRecord>();
   private readonly log: Logger;
   private readonly timerInterval: number;
   readonly now: () => number;
@@ -71,9 +73,7 @@ export class Location {
     let n = 0;
     for (const c of await this.backend!.loadAll()) {
       if (!isValid(c, now)) continue;
-      const list = this.records.get(c.aor);
-      if (list) list.push(c);
-      else this.records.set(c.aor, [c]);
+      this.recordOf(c.aor).apply({ op: 'insert', contact: c });
       n++;
     }
     return n;
@@ -97,26 +97,22 @@ export class Location {
   /** every contact stored for the AOR, expired ones included (the caller filters with isValid). */
   contactsSync(aor: string): readonly Contact[] {
     this.requireMemory();
-    return this.records.get(aor) ?? EMPTY;
+    return this.records.get(aor)?.list() ?? EMPTY;
+  }
+
+  private recordOf(aor: string): AorRecord {
+    let r = this.records.get(aor);
+    if (r === undefined) this.records.set(aor, (r = new AorRecord()));
+    return r;
   }
 
   /** applies changes to memory and queues the DB writes (write-through; not with `memoryOnly`, save flag 0x01). */
   applySync(aor: string, changes: readonly ContactChange[], memoryOnly = false): void {
     this.requireMemory();
     if (changes.length === 0) return;
-    let list = this.records.get(aor);
-    if (!list) {
-      list = [];
-      this.records.set(aor, list);
-    }
-    for (const ch of changes) {
-      const i = list.findIndex((c) => c.ruid === ch.contact.ruid);
-      if (ch.op === 'delete') {
-        if (i >= 0) list.splice(i, 1);
-      } else if (i >= 0) list[i] = ch.contact;
-      else list.push(ch.contact);
-    }
-    if (list.length === 0) this.records.delete(aor);
+    const rec = this.recordOf(aor);
+    for (const ch of changes) rec.apply(ch);
+    if (rec.size === 0) this.records.delete(aor);
     if (this.dbMode === DbMode.WRITE_THROUGH && !memoryOnly) this.queueWrite(() => this.writeChanges(changes));
   }
 
@@ -138,9 +134,9 @@ export class Location {
   }
 
   /** every AOR with its contacts (memory modes). */
-  entriesSync(): IterableIterator<[string, Contact[]]> {
+  *entriesSync(): IterableIterator<[string, Contact[]]> {
     this.requireMemory();
-    return this.records.entries();
+    for (const [aor, rec] of this.records) yield [aor, rec.list()];
   }
 
   // ---- async API (all modes) ---------------------------------------------------------------
@@ -175,7 +171,7 @@ export class Location {
 
   /** every AOR with its contacts (from the DB in db-only mode). */
   async entries(): Promise<Map<string, Contact[]>> {
-    if (this.memoryBacked) return new Map([...this.records.entries()].map(([k, v]) => [k, [...v]]));
+    if (this.memoryBacked) return new Map([...this.records.entries()].map(([k, v]) => [k, [...v.list()]]));
     const out = new Map<string, Contact[]>();
     for (const c of await this.backend!.loadAll()) {
       const list = out.get(c.aor);
@@ -206,8 +202,8 @@ export class Location {
     const now = this.now();
     let n = 0;
     if (this.memoryBacked) {
-      for (const [aor, list] of this.records) {
-        const expired = list.filter((c) => !isValid(c, now));
+      for (const [aor, rec] of this.records) {
+        const expired = rec.list().filter((c) => !isValid(c, now));
         if (expired.length === 0) continue;
         this.applySync(aor, expired.map((c) => ({ op: 'delete' as const, contact: c })));
         n += expired.length;
@@ -229,7 +225,7 @@ export class Location {
     const now = this.now();
     let users = 0;
     let contacts = 0;
-    const source = this.memoryBacked ? this.records : await this.entries();
+    const source = this.memoryBacked ? new Map(this.entriesSync()) : await this.entries();
     for (const list of source.values()) {
       let valid = 0;
       for (const c of list) if (isValid(c, now)) valid++;
@@ -245,7 +241,8 @@ export class Location {
     const now = this.now();
     let users = 0;
     let contacts = 0;
-    for (const list of this.records.values()) {
+    for (const rec of this.records.values()) {
+      const list = rec.list();
       let valid = 0;
       for (const c of list) if (isValid(c, now)) valid++;
       if (valid > 0) users++;
@@ -287,3 +284,25 @@ export class Location {
 }
 
 const EMPTY: readonly Contact[] = Object.freeze([]);
+
+/** One AOR in memory: its contacts by ruid (stored order kept), and the list readers get. */
+class AorRecord {
+  readonly byRuid = new Map<string, Contact>();
+  /** the contacts as a list, rebuilt on the first read after a change. */
+  private listCache: Contact[] | null = null;
+
+  list(): Contact[] {
+    return (this.listCache ??= [...this.byRuid.values()]);
+  }
+
+  /** insert (appended), update (in place) or delete one contact: O(1). */
+  apply(ch: ContactChange): void {
+    this.listCache = null;
+    if (ch.op === 'delete') this.byRuid.delete(ch.contact.ruid);
+    else this.byRuid.set(ch.contact.ruid, ch.contact);
+  }
+
+  get size(): number {
+    return this.byRuid.size;
+  }
+}

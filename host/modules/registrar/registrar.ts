@@ -9,26 +9,16 @@
  */
 import type { Logger } from 'pino';
 import type { Endpoint } from '../../core/context.js';
-import { SiphonError } from '../../errors/registry.js';
+import { Errors, SiphonError } from '../../errors/registry.js';
 import type { SipMessage } from '../../sip/types.js';
 import { DbMode, type RegistrarConfig } from './config.js';
 import { compareContacts, isValid, qText, Q_UNSPECIFIED, remaining, RuidGenerator, type Contact } from './contact.js';
-import { Location, type ContactChange } from './location.js';
+import { AorGate } from './aor-gate.js';
+import { Location } from './location.js';
+import { parseDeltaSeconds, RegisterPlanner, SaveFlag, type Plan, type RegisterRequest } from './planner.js';
 import { METHOD_BITS, methodsMask, parseContactValue, parseUriParts, type ContactValue } from './uri.js';
 
-/** save() flags (Kamailio registrar save flags). */
-export const SaveFlag = {
-  /** 0x01: memory only, no DB write (write-through). */
-  MEMORY_ONLY: 0x01,
-  /** 0x02: do not send the reply. */
-  NO_REPLY: 0x02,
-  /** 0x04: keep one contact per AOR, the last one of this REGISTER. */
-  SINGLE_CONTACT: 0x04,
-  /** 0x08: no default_expires randomisation. */
-  NO_EXPIRES_RANDOM: 0x08,
-  /** 0x10: with 0x02, still prepare the reply's Contact headers for a later reply. */
-  PREPARE_REPLY_HEADERS: 0x10,
-} as const;
+export { SaveFlag } from './planner.js';
 
 /** What the pipeline sends back (via sl/t reply); registrar never sends itself. */
 export interface RegistrarReply {
@@ -81,33 +71,23 @@ export interface RegistrarCounters {
   accepted: number;
   /** REGISTERs answered with an error (Kamailio `rejected_regs`). */
   rejected: number;
+  /** REGISTERs refused by max_contacts (503, E9110). */
+  tooManyContacts: number;
+  /** db_mode 3 REGISTERs refused because too many for the same AOR were in flight (E9111). */
+  aorBusy: number;
+  /** lookups that had more contacts than max_branches could fork to (the rest were not appended). */
+  branchesCapped: number;
 }
 
-/** A REGISTER reduced to what the planner needs. */
-interface RegisterRequest {
-  key: AorKey;
-  callId: string;
-  cseq: number;
-  star: boolean;
-  contacts: ContactValue[];
-  /** Expires header, undefined when absent. */
-  hdrExpires: number | undefined;
-  userAgent: string;
-  methods: number | null;
-  path: string | null;
-  socket: string;
-  source: Endpoint;
-  flags: number;
-}
-
-type Plan =
-  | { ok: true; code: number; changes: ContactChange[]; after: Contact[] }
-  | { ok: false; result: SaveResult };
+/** db_mode 3: REGISTERs that may hold or wait for one AOR at once; more are refused (E9111). */
+const AOR_MAX_WAITING = 8;
+/** db_mode 3: the longest a REGISTER holds its AOR (prefetch to commit). */
+const AOR_HOLD_MS = 10_000;
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 423: 'Interval Too Brief', 500: 'Server Internal Error', 503: 'Service Unavailable' };
 
 export class Registrar {
-  readonly counters: RegistrarCounters = { accepted: 0, rejected: 0 };
+  readonly counters: RegistrarCounters = { accepted: 0, rejected: 0, tooManyContacts: 0, aorBusy: 0, branchesCapped: 0 };
   private readonly tables = new Map<string, Location>();
   private readonly ruids = new RuidGenerator();
   private readonly order: (a: Contact, b: Contact) => number;
@@ -116,12 +96,24 @@ export class Registrar {
    * prefetch() before routing; keyed by message so they vanish with it.
    */
   private readonly snapshots = new WeakMap<SipMessage, Map<string, Contact[]>>();
+  private readonly planner: RegisterPlanner;
+  /** db_mode 3: one REGISTER per AOR between its prefetch and its commit (aor-gate.ts). */
+  private readonly gate = new AorGate(AOR_MAX_WAITING, AOR_HOLD_MS);
+  /** the gate's release of a prefetched REGISTER, and the writes its save() queued. */
+  private readonly holds = new WeakMap<SipMessage, { release: () => void; commits: Promise<unknown>[] }>();
+  private busyWarnAt = -Infinity;
+  /**
+   * core.max_branches (set by the module from the core config): lookup() appends at most
+   * maxBranches - 1 branches besides the new R-URI, as Kamailio's append_branch() refuses more.
+   */
+  maxBranches = 12;
 
   constructor(
     readonly cfg: RegistrarConfig,
     private readonly log: Logger,
   ) {
     this.order = compareContacts(cfg.desc_time_order);
+    this.planner = new RegisterPlanner(cfg, this.ruids);
   }
 
   addTable(loc: Location): void {
@@ -177,13 +169,16 @@ export class Registrar {
     if ('code' in req) return req;
     const existing = this.contactsFor(loc, msg, req.key);
     if (!existing) return this.reject(-1, 500, req.key.aor, `table ${tableName} is db-only and the AOR was not prefetched`);
-    const plan = this.plan(req, existing, loc.now());
-    if (!plan.ok) return plan.result;
+    const plan = this.planner.plan(req, existing, loc.now());
+    if (!plan.ok) return this.refused(plan, req.key.aor);
     if (loc.memoryBacked) loc.applySync(req.key.aor, plan.changes, (flags & SaveFlag.MEMORY_ONLY) !== 0);
     else {
       this.snapshots.get(msg)!.set(snapshotKey(loc, req.key), plan.after.slice());
       const result = this.accept(plan, req.key.aor, loc.now());
-      if (plan.changes.length > 0) result.committed = loc.applyDeferred(plan.changes);
+      if (plan.changes.length > 0) {
+        result.committed = loc.applyDeferred(plan.changes);
+        this.holds.get(msg)?.commits.push(result.committed);
+      }
       return result;
     }
     return this.accept(plan, req.key.aor, loc.now());
@@ -204,6 +199,7 @@ export class Registrar {
     const rKey = this.aorOf(msg.requestUri);
     if (rKey && rKey.aor !== toKey?.aor) keys.push(rKey);
     if (keys.length === 0) return;
+    if (toKey) await this.hold(msg, toKey.aor);
     const snap = new Map<string, Contact[]>();
     for (const loc of dbTables) {
       for (const key of keys) {
@@ -215,6 +211,39 @@ export class Registrar {
       }
     }
     this.snapshots.set(msg, snap);
+  }
+
+  /**
+   * A prefetched REGISTER holds its AOR until prefetchDone() and its writes committed (aor-gate.ts):
+   * a retransmission arriving meanwhile reads after the first copy's row is in. Throws E9111 when
+   * too many REGISTERs for the AOR are in flight (the imports then answer -6, the plugin 500).
+   */
+  private async hold(msg: SipMessage, aor: string): Promise<void> {
+    const p = this.gate.acquire(aor);
+    if (p === null) {
+      this.counters.aorBusy++;
+      const now = Date.now();
+      if (now - this.busyWarnAt >= 10_000) {
+        this.busyWarnAt = now;
+        this.log.warn({ aor, code: Errors.REG_AOR_BUSY.code, refused: this.counters.aorBusy }, 'registrar: too many concurrent REGISTERs for one AOR [E9111]');
+      }
+      throw new SiphonError('REG_AOR_BUSY', `more than ${AOR_MAX_WAITING} REGISTERs for ${aor} in flight`);
+    }
+    this.holds.set(msg, { release: await p, commits: [] });
+  }
+
+  /** routing of a prefetched message ended: its AOR is released once its queued writes settled. */
+  prefetchDone(msg: SipMessage): void {
+    const h = this.holds.get(msg);
+    if (h === undefined) return;
+    this.holds.delete(msg);
+    if (h.commits.length === 0) h.release();
+    else void Promise.allSettled(h.commits).then(h.release);
+  }
+
+  /** AORs held by in-flight REGISTERs (db_mode 3). */
+  get heldAors(): number {
+    return this.gate.size;
   }
 
   /** true when the synchronous API can serve `msg` on this table. */
@@ -240,15 +269,24 @@ export class Registrar {
     }
     const req = this.readRegister(msg, source, local, flags);
     if ('code' in req) return req;
+    // read, plan and write under the AOR's gate: a concurrent copy of this REGISTER reads after the write
+    const acquired = this.gate.acquire(req.key.aor);
+    if (acquired === null) {
+      this.counters.aorBusy++;
+      return this.reject(-1, 500, req.key.aor, `more than ${AOR_MAX_WAITING} REGISTERs in flight [E9111]`);
+    }
+    const release = await acquired;
     try {
       const existing = await loc.contacts(req.key.aor, req.key.username, req.key.domain);
-      const plan = this.plan(req, existing, loc.now());
-      if (!plan.ok) return plan.result;
+      const plan = this.planner.plan(req, existing, loc.now());
+      if (!plan.ok) return this.refused(plan, req.key.aor);
       await loc.apply(req.key.aor, plan.changes);
       return this.accept(plan, req.key.aor, loc.now());
     } catch (e) {
       this.log.error({ table: tableName, aor: req.key.aor, err: (e as Error).message }, 'registrar: location storage failed');
       return this.reject(-1, 500, req.key.aor, 'storage failure');
+    } finally {
+      release();
     }
   }
 
@@ -269,8 +307,9 @@ export class Registrar {
     let hdrExpires: number | undefined;
     const ex = msg.header('expires');
     if (ex !== undefined) {
-      if (!/^\s*[0-9]+\s*$/.test(ex)) return this.reject(-1, 400, key.aor, `bad Expires "${ex}"`, 'Bad Request - Bad Expires');
-      hdrExpires = Number.parseInt(ex, 10);
+      // RFC 3261 §20.19: delta-seconds; values past 2^32-1 are clamped to it (never NaN/Infinity)
+      hdrExpires = parseDeltaSeconds(ex);
+      if (hdrExpires === undefined) return this.reject(-1, 400, key.aor, `bad Expires "${ex.slice(0, 40)}"`, 'Bad Request - Bad Expires');
     }
     const allow = msg.headerValues('allow');
     const path = this.cfg.use_path && msg.headerCount('path') > 0 ? msg.headerValues('path').join(',') : null;
@@ -290,178 +329,15 @@ export class Registrar {
     };
   }
 
-  /** expires of one contact: param > Expires header > default_expires (randomised); min/max applied. */
-  private expiresOf(cv: ContactValue, req: RegisterRequest): { e: number; tooBrief: boolean } {
-    const cfg = this.cfg;
-    let e: number | undefined;
-    const p = cv.params.get('expires');
-    if (p !== undefined && p !== null && /^[0-9]+$/.test(p.trim())) e = Number.parseInt(p, 10);
-    if (e === undefined) e = req.hdrExpires;
-    if (e === undefined) {
-      e = cfg.default_expires;
-      if (cfg.default_expires_range > 0 && (req.flags & SaveFlag.NO_EXPIRES_RANDOM) === 0) {
-        const span = Math.floor((e * cfg.default_expires_range) / 100);
-        e = e - span + Math.floor(Math.random() * (2 * span + 1));
-      }
+  private refused(plan: Plan & { ok: false }, aor: string): SaveResult {
+    const r = plan.refusal;
+    if (r.code === -2) {
+      this.counters.tooManyContacts++;
+      this.log.info({ aor, code: Errors.REG_TOO_MANY_CONTACTS.code, why: r.why }, 'registrar: REGISTER refused, max_contacts [E9110]');
     }
-    if (e === 0) return { e, tooBrief: false };
-    if (e < cfg.min_expires) {
-      if (cfg.min_expires_mode === 1) return { e, tooBrief: true };
-      e = cfg.min_expires;
-    }
-    if (cfg.max_expires > 0 && e > cfg.max_expires) e = cfg.max_expires;
-    return { e, tooBrief: false };
-  }
-
-  private matches(c: Contact, uri: string, req: RegisterRequest): boolean {
-    switch (this.cfg.matching_mode) {
-      case 1:
-        return c.contact === uri && c.callid === req.callId;
-      case 2:
-        return c.contact === uri && (c.path ?? '') === (req.path ?? '');
-      case 3:
-        return c.callid === req.callId;
-      default:
-        return c.contact === uri;
-    }
-  }
-
-  private received(cv: ContactValue, req: RegisterRequest): string | null {
-    const mode = this.cfg.nat_received;
-    if (mode === 0) return null;
-    const src = req.source;
-    if (mode === 1) {
-      const u = parseUriParts(cv.uri);
-      const host = u?.host.replace(/^\[|\]$/g, '');
-      const port = u?.port ?? 5060;
-      if (u && host === src.address && port === src.port) return null;
-    }
-    const host = src.family === 6 ? `[${src.address}]` : src.address;
-    return `sip:${host}:${src.port}${src.proto === 'udp' ? '' : `;transport=${src.proto}`}`;
-  }
-
-  /** the REGISTER against the AOR's current contacts: what changes, and what remains (RFC 3261 §10.3). */
-  private plan(req: RegisterRequest, existing: readonly Contact[], now: number): Plan {
-    const cfg = this.cfg;
-    const aor = req.key.aor;
-    // RFC 3261 §10.3 step 6: `*` is only allowed alone and with Expires: 0
-    if (req.star) {
-      if (req.contacts.length > 1) return { ok: false, result: this.reject(-1, 400, aor, '* with other contacts', 'Bad Request - Invalid Contact') };
-      if (req.hdrExpires !== 0) return { ok: false, result: this.reject(-1, 400, aor, '* without Expires: 0', 'Bad Request - Invalid Expires') };
-      return { ok: true, code: 3, changes: existing.map((c) => ({ op: 'delete' as const, contact: c })), after: [] };
-    }
-    if (req.contacts.length === 0) {
-      return { ok: true, code: 4, changes: [], after: existing.filter((c) => isValid(c, now)) };
-    }
-    const expires: number[] = [];
-    for (const cv of req.contacts) {
-      const { e, tooBrief } = this.expiresOf(cv, req);
-      if (tooBrief) {
-        const r = this.reject(-1, 423, aor, `expires ${e} below min_expires ${cfg.min_expires}`, 'Interval Too Brief');
-        r.reply.headers.push(`Min-Expires: ${cfg.min_expires}`);
-        return { ok: false, result: r };
-      }
-      expires.push(e);
-    }
-    const current = existing.slice();
-    const changes = new Map<string, ContactChange>();
-    let inserted = 0;
-    let updated = 0;
-    let deleted = 0;
-    const touched = new Set<string>();
-    for (let i = 0; i < req.contacts.length; i++) {
-      const cv = req.contacts[i]!;
-      const e = expires[i]!;
-      const idx = current.findIndex((c) => this.matches(c, cv.uri, req));
-      const found = idx >= 0 ? current[idx]! : undefined;
-      // RFC 3261 §10.3 step 7 / usrloc get_ucontact: same Call-ID needs a higher CSeq
-      if (found && found.callid === req.callId && req.cseq <= found.cseq) {
-        const retransmission = req.cseq === found.cseq && now - found.lastModified <= cfg.cseq_delay;
-        if (!retransmission && cfg.strict_cseq) {
-          return { ok: false, result: this.reject(-1, 400, aor, `out-of-order CSeq ${req.cseq} <= ${found.cseq}`, 'Bad Request - Invalid CSeq number') };
-        }
-        touched.add(found.ruid);
-        continue; // retransmission or out of order: leave the binding as it is
-      }
-      if (e === 0) {
-        if (found) {
-          current.splice(idx, 1);
-          changes.set(found.ruid, { op: 'delete', contact: found });
-          deleted++;
-        }
-        continue;
-      }
-      const c = this.buildContact(cv, req, e, now, found);
-      if (found) {
-        current[idx] = c;
-        const prev = changes.get(c.ruid);
-        changes.set(c.ruid, { op: prev?.op === 'insert' ? 'insert' : 'update', contact: c });
-        if (prev?.op !== 'insert') updated++;
-      } else {
-        current.push(c);
-        changes.set(c.ruid, { op: 'insert', contact: c });
-        inserted++;
-      }
-      touched.add(c.ruid);
-    }
-    // flag 0x04: one contact per AOR, the last one saved from this REGISTER
-    if (req.flags & SaveFlag.SINGLE_CONTACT && touched.size > 0) {
-      let keep: string | undefined;
-      for (let i = current.length - 1; i >= 0; i--) if (touched.has(current[i]!.ruid)) {
-        keep = current[i]!.ruid;
-        break;
-      }
-      for (let i = current.length - 1; i >= 0; i--) {
-        const c = current[i]!;
-        if (c.ruid === keep) continue;
-        current.splice(i, 1);
-        const prev = changes.get(c.ruid);
-        if (prev?.op === 'insert') changes.delete(c.ruid);
-        else changes.set(c.ruid, { op: 'delete', contact: c });
-        deleted++;
-      }
-    }
-    const after = current.filter((c) => isValid(c, now));
-    if (cfg.max_contacts > 0 && inserted > 0 && after.length > cfg.max_contacts) {
-      const r = this.reject(-2, 503, aor, `too many contacts (${after.length} > ${cfg.max_contacts})`, 'Too Many Registered Contacts');
-      if (cfg.retry_after > 0) r.reply.headers.push(`Retry-After: ${cfg.retry_after}`);
-      return { ok: false, result: r };
-    }
-    const code = inserted > 0 ? 1 : updated > 0 ? 2 : deleted > 0 ? 3 : 4;
-    return { ok: true, code, changes: [...changes.values()], after };
-  }
-
-  private buildContact(cv: ContactValue, req: RegisterRequest, e: number, now: number, found: Contact | undefined): Contact {
-    const qp = cv.params.get('q');
-    let q = this.cfg.default_q;
-    if (qp !== undefined && qp !== null && /^(0(\.[0-9]{0,3})?|1(\.0{0,3})?)$/.test(qp.trim())) q = Math.round(Number.parseFloat(qp) * 1000);
-    const mp = cv.params.get('methods');
-    const regId = cv.params.get('reg-id');
-    return {
-      ruid: found?.ruid ?? this.ruids.next(),
-      aor: req.key.aor,
-      username: req.key.username,
-      domain: req.key.domain,
-      contact: cv.uri,
-      received: this.received(cv, req),
-      path: req.path,
-      expires: now + e,
-      q: q < 0 ? Q_UNSPECIFIED : q,
-      callid: req.callId,
-      cseq: req.cseq,
-      lastModified: now,
-      flags: 0,
-      cflags: found?.cflags ?? 0,
-      userAgent: req.userAgent,
-      socket: req.socket,
-      methods: mp ? methodsMask([mp]) : req.methods,
-      instance: cv.params.get('+sip.instance') ?? null,
-      regId: regId && /^[0-9]+$/.test(regId) ? Number(regId) : 0,
-      serverId: this.cfg.server_id,
-      connectionId: 0,
-      keepalive: 0,
-      partition: 0,
-    };
+    const result = this.reject(r.code, r.status, aor, r.why, r.reason);
+    result.reply.headers.push(...r.headers);
+    return result;
   }
 
   private accept(plan: Plan & { ok: true }, aor: string, now: number): SaveResult {
@@ -529,7 +405,11 @@ export class Registrar {
     const best = usable[0]!;
     const branches: LookupBranch[] = [];
     if (this.cfg.append_branches) {
-      for (let i = 1; i < usable.length; i++) {
+      // Kamailio: append_branch() fails past max_branches - 1 branches; lookup logs it and keeps
+      // the contacts it could append (the best ones: the list is in lookup order)
+      const n = Math.min(usable.length, this.maxBranches);
+      if (usable.length > n) this.counters.branchesCapped++;
+      for (let i = 1; i < n; i++) {
         const c = usable[i]!;
         branches.push({ uri: c.contact, dstUri: nextHop(c), q: c.q, ruid: c.ruid });
       }

@@ -1,7 +1,8 @@
 /**
  * Counters for stats.get_statistics, under Kamailio's registrar/usrloc names: registered_users,
  * registered_contacts (usrloc `contacts` summed over tables), expired_contacts, accepted_regs,
- * rejected_regs, plus siphon's location_db_write_errors (write-through writes that failed).
+ * rejected_regs, plus siphon's location_db_write_errors (write-through writes that failed) and
+ * the counters of its bounds (too_many_contacts, aor_busy, held_aors, lookup_branches_capped).
  * In db_mode 3 the user/contact gauges are not kept (Kamailio has no in-memory stats there either).
  */
 import type { Registrar } from './registrar.js';
@@ -28,5 +29,10 @@ export function registrarStatistics(reg: Registrar): Record<string, number> {
     accepted_regs: reg.counters.accepted,
     rejected_regs: reg.counters.rejected,
     location_db_write_errors: dbErrors,
+    // bounds (README "Limits"): max_contacts refusals, db_mode 3 AOR serialisation, max_branches in lookup
+    too_many_contacts: reg.counters.tooManyContacts,
+    aor_busy: reg.counters.aorBusy,
+    held_aors: reg.heldAors,
+    lookup_branches_capped: reg.counters.branchesCapped,
   };
 }
