@@ -181,15 +181,21 @@ export class Resolver {
     if (p === undefined) {
       if (this.inflight.size >= this.maxPending) return Promise.resolve(this.refuseBusy(host));
       this.stats.lookups++;
-      p = new Promise<ResolvedAddress | null>((resolve) => {
-        this.lookup(host, (err, address, family) => {
-          const value: ResolvedAddress | null = err || !address ? null : { address, family: family === 6 ? 6 : 4 };
-          this.store(key, { expires: this.now() + (value === null ? this.negativeTtlMs : this.ttlMs), value });
-          this.inflight.delete(key);
-          resolve(value);
-        });
-      });
+      let settle!: (v: ResolvedAddress | null) => void;
+      p = new Promise<ResolvedAddress | null>((resolve) => (settle = resolve));
+      // registered before the lookup starts: a lookup function may call back synchronously
       this.inflight.set(key, p);
+      const done = (value: ResolvedAddress | null): void => {
+        if (this.inflight.get(key) !== p) return; // answered already
+        this.store(key, { expires: this.now() + (value === null ? this.negativeTtlMs : this.ttlMs), value });
+        this.inflight.delete(key);
+        settle(value);
+      };
+      try {
+        this.lookup(host, (err, address, family) => done(err || !address ? null : { address, family: family === 6 ? 6 : 4 }));
+      } catch {
+        done(null); // dns.lookup throws on arguments it refuses
+      }
     }
     return p;
   }

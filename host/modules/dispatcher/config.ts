@@ -41,6 +41,8 @@ export interface DispatcherConfig {
   ds_hash_expire: number;
   ds_hash_initexpire: number;
   ds_hash_check_interval: number;
+  /** siphon: calls the call-load table keeps at most; the oldest is forgotten when full (call-load.ts). */
+  ds_hash_max_entries: number;
   /** 1 = a bad destination aborts the load; 0 = skip it. */
   ds_load_mode: number;
   ds_attrs_none: number;
@@ -81,6 +83,7 @@ export const DISPATCHER_DEFAULTS: Readonly<DispatcherConfig> = Object.freeze({
   ds_hash_expire: 7200,
   ds_hash_initexpire: 7200,
   ds_hash_check_interval: 30,
+  ds_hash_max_entries: 100_000,
   ds_load_mode: 0,
   ds_attrs_none: 0,
   reload_delta: 0,
@@ -123,6 +126,7 @@ export const dispatcherConfigSchema = {
     ds_hash_expire: { ...int(1), default: 7200 },
     ds_hash_initexpire: { ...int(1), default: 7200 },
     ds_hash_check_interval: { ...int(1), default: 30 },
+    ds_hash_max_entries: { ...int(1, 10_000_000), default: 100_000 },
     ds_load_mode: { ...int(0, 1), default: 0 },
     ds_attrs_none: { ...int(0, 1), default: 0 },
     reload_delta: { ...int(0), default: 0 },

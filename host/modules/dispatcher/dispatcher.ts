@@ -6,8 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { SiphonError } from '../../errors/registry.js';
-import { CallLoadTable } from './call-load.js';
+import { Errors, SiphonError } from '../../errors/registry.js';
+import { CallLoadTable, type CallLoadEntry } from './call-load.js';
 import type { DispatcherConfig } from './config.js';
 import type { DestinationSource } from './db.js';
 import { DsFlag, isIpLiteral, isSkipped, type Destination, type DestinationSpec } from './destination.js';
@@ -103,6 +103,7 @@ export class Dispatcher extends EventEmitter {
   readonly callLoad: CallLoadTable | null;
   private pingTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private callLoadWarnAt = -Infinity;
   private lastReloadAt = 0;
   /** global keepalive switch (dispatcher.ping_active). */
   pingActive = 1;
@@ -115,7 +116,9 @@ export class Dispatcher extends EventEmitter {
     this.log = opts.log;
     this.prober = opts.prober ?? null;
     this.resolve = opts.resolve;
-    this.callLoad = cfg.ds_hash_size > 0 ? new CallLoadTable(cfg.ds_hash_expire, cfg.ds_hash_initexpire) : null;
+    this.callLoad = cfg.ds_hash_size > 0
+      ? new CallLoadTable(cfg.ds_hash_expire, cfg.ds_hash_initexpire, Date.now, cfg.ds_hash_max_entries, (e, evicted) => this.onCallLoadEvicted(e, evicted))
+      : null;
     this.selectOpts = {
       useDefault: cfg.use_default !== 0,
       hashUserOnly: (cfg.flags & 1) !== 0,
@@ -499,6 +502,18 @@ export class Dispatcher extends EventEmitter {
     const d = this.findByDuid(e.setid, e.duid);
     if (d && d.load > 0) d.load--;
     return true;
+  }
+
+  /** a call-load entry dropped to make room (table full) or replaced: its destination carries one call less. */
+  private onCallLoadEvicted(e: CallLoadEntry, evicted: number): void {
+    const d = this.findByDuid(e.setid, e.duid);
+    if (d && d.load > 0) d.load--;
+    const now = Date.now();
+    if (evicted > 0 && now - this.callLoadWarnAt >= 10_000) {
+      // at most every 10 s; the statistics count every one (call_load_evicted)
+      this.callLoadWarnAt = now;
+      this.log?.warn({ module: 'dispatcher', code: Errors.DS_CALL_LOAD_FULL.code, max: this.cfg.ds_hash_max_entries, evicted }, 'call-load table full: the oldest calls are forgotten [E8010]');
+    }
   }
 
   /** drops expired call-load entries (ds_ht_timer). */

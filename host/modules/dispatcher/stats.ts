@@ -28,5 +28,6 @@ export function dispatcherStatistics(ds: Dispatcher): Record<string, number> {
     reloads: c.reloads,
     reload_failures: c.reloadFailures,
     active_calls: ds.callLoad?.size ?? 0,
+    call_load_evicted: ds.callLoad?.evicted ?? 0,
   };
 }

@@ -4,6 +4,7 @@
  * ul.add table AOR contact expires q path flags cflags methods, ul.db_users/db_contacts/
  * db_expired_contacts table.
  */
+import { MAX_DELTA_SECONDS } from './planner.js';
 import { RpcFault, type RpcMethod, type RpcValue } from '../../rpc/types.js';
 import { DbMode } from './config.js';
 import { isValid, Q_UNSPECIFIED, type Contact } from './contact.js';
@@ -20,7 +21,10 @@ function str(v: RpcValue | undefined): string | null {
 
 function num(v: RpcValue | undefined): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && /^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$/.test(v)) return Number(v);
+  if (typeof v === 'string' && /^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$/.test(v)) {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : null; // 400 digits parse as Infinity
+  }
   return null;
 }
 
@@ -176,7 +180,8 @@ export function registrarRpcMethods(reg: Registrar): RpcMethod[] {
         const existing = (await storage(loc.contacts(key.aor, key.username, key.domain))).find((c) => c.contact === contactUri);
         const fields: Partial<Contact> = {
           // 0 expires means a permanent contact
-          expires: expires === 0 ? 0 : now + Math.trunc(expires),
+          // clamped to the delta-seconds range like save() (planner.ts): never past 2^32-1 s, never NaN
+          expires: expires === 0 ? 0 : now + Math.min(Math.max(Math.trunc(expires), 0), MAX_DELTA_SECONDS),
           q: Math.round(q * 1000),
           path: path === '0' ? null : path,
           flags: Math.trunc(flags),
