@@ -9,31 +9,15 @@
  * Node ports 23400-23401 (this area's range, 23400-23499); the UAs bind port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
-import { moduleSchemas } from '../../host/core/modules.js';
-import { createLogger } from '../../host/log/logger.js';
-import { buildPlugins, PLUGIN } from '../integration/modules/helpers.js';
-import { invite, registerText, Ua, until } from './helpers.js';
+import type { SiphonNode } from '../../host/core/app.js';
+import { buildPlugins } from '../integration/modules/helpers.js';
+import { invite, registerText, startDefaultNode, Ua, until } from './helpers.js';
 
 const UNLIMITED_PORT = 23400;
 const DEFAULT_PORT = 23401;
 
-async function node(port: number, registrar: string[]): Promise<SiphonNode> {
-  const yaml = [
-    'core:',
-    `  listen: [udp:127.0.0.1:${port}]`,
-    '  ctl: []',
-    '  warmup: 0',
-    '  log_level: warn',
-    'modules:',
-    '  registrar:',
-    ...registrar.map((l) => `    ${l}`),
-    'routing:',
-    `  plugin: ${JSON.stringify(PLUGIN.default)}`,
-  ].join('\n');
-  const config = parseConfig(yaml, null, { moduleSchemas: moduleSchemas() });
-  return startNode(config, createLogger({ level: 'warn', destination: { write: () => {} } }), { controlPlane: false });
+function node(port: number, registrar: string): Promise<SiphonNode> {
+  return startDefaultNode(port, [], [`registrar: { ${registrar} }`]);
 }
 
 /** `n` contacts spread over the UAS sockets, 50 per Contact header line. */
@@ -52,8 +36,8 @@ const uas: Ua[] = [];
 beforeAll(async () => {
   await buildPlugins();
   // nat_received 0: the contacts are reached at their own addresses, not at the REGISTER's source
-  unlimited = await node(UNLIMITED_PORT, ['db_mode: 0', 'max_contacts: 0', 'nat_received: 0']);
-  defaults = await node(DEFAULT_PORT, ['db_mode: 0', 'nat_received: 0']);
+  unlimited = await node(UNLIMITED_PORT, 'db_mode: 0, max_contacts: 0, nat_received: 0');
+  defaults = await node(DEFAULT_PORT, 'db_mode: 0, nat_received: 0');
   uac = await Ua.open();
   for (let i = 0; i < 20; i++) {
     const u = await Ua.open();

@@ -4,8 +4,33 @@
  * and a bounded wait on a condition (no sleeps).
  */
 import dgram from 'node:dgram';
+import { parseConfig } from '../../host/config/load.js';
+import { startNode, type SiphonNode } from '../../host/core/app.js';
+import { moduleSchemas } from '../../host/core/modules.js';
+import { createLogger } from '../../host/log/logger.js';
 import { parseMessage } from '../../host/sip/parser.js';
 import type { SipMessage } from '../../host/sip/types.js';
+import { PLUGIN } from '../integration/modules/helpers.js';
+
+/**
+ * An in-process node on udp:127.0.0.1:<port> routing with plugins/default (built by the caller
+ * with buildPlugins()); `core` and `modules` are extra YAML lines of those sections (2-space indented).
+ */
+export function startDefaultNode(port: number, core: string[], modules: string[]): Promise<SiphonNode> {
+  const yaml = [
+    'core:',
+    `  listen: [udp:127.0.0.1:${port}]`,
+    '  ctl: []',
+    '  warmup: 0',
+    ...core.map((l) => `  ${l}`),
+    'modules:',
+    ...modules.map((l) => `  ${l}`),
+    'routing:',
+    `  plugin: ${JSON.stringify(PLUGIN.default)}`,
+  ].join('\n');
+  const config = parseConfig(yaml, null, { moduleSchemas: moduleSchemas() });
+  return startNode(config, createLogger({ level: 'error', destination: { write: () => {} } }), { controlPlane: false });
+}
 
 export interface Got {
   msg: SipMessage;

@@ -6,12 +6,9 @@
  * Node port 23402 (this area's range 23400-23499); the UAs bind port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
-import { moduleSchemas } from '../../host/core/modules.js';
-import { createLogger } from '../../host/log/logger.js';
-import { buildPlugins, PLUGIN } from '../integration/modules/helpers.js';
-import { invite, replyTo, Ua, until } from './helpers.js';
+import type { SiphonNode } from '../../host/core/app.js';
+import { buildPlugins } from '../integration/modules/helpers.js';
+import { invite, replyTo, startDefaultNode, Ua, until } from './helpers.js';
 
 const PORT = 23402;
 
@@ -21,20 +18,8 @@ let uas: Ua;
 
 beforeAll(async () => {
   await buildPlugins();
-  const yaml = [
-    'core:',
-    `  listen: [udp:127.0.0.1:${PORT}]`,
-    '  ctl: []',
-    '  warmup: 0',
-    // wt_timer 100 ms: an answered INVITE leaves the table soon after its 200 (RFC 6026 Accepted)
-    '  tm: { max_transactions: 3, retry_after: 7, wt_timer: 100 }',
-    'modules:',
-    '  registrar: { db_mode: 0 }',
-    'routing:',
-    `  plugin: ${JSON.stringify(PLUGIN.default)}`,
-  ].join('\n');
-  const config = parseConfig(yaml, null, { moduleSchemas: moduleSchemas() });
-  node = await startNode(config, createLogger({ level: 'error', destination: { write: () => {} } }), { controlPlane: false });
+  // wt_timer 100 ms: an answered INVITE leaves the table soon after its 200 (RFC 6026 Accepted)
+  node = await startDefaultNode(PORT, ['tm: { max_transactions: 3, retry_after: 7, wt_timer: 100 }'], ['registrar: { db_mode: 0 }']);
   uac = await Ua.open();
   uas = await Ua.open();
   uas.answer = { INVITE: [180, 'Ringing'] };
