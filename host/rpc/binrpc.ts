@@ -40,10 +40,16 @@ export interface BinrpcServerOptions {
   maxReplyBytes?: number;
   /** Largest request accepted; a bigger one closes the connection. Default 64 KiB. */
   maxRequestBytes?: number;
+  /** Stream connections open at once over all stream listeners; more are closed. Default 32. */
+  maxConnections?: number;
+  /** A packet started on a stream must be complete within this, ms. Default 20 s (tcp_msg_read_timeout). */
+  packetTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_REPLY = 128 * 1024;
 const DEFAULT_MAX_REQUEST = 64 * 1024;
+const DEFAULT_MAX_CONNECTIONS = 32;
+const DEFAULT_PACKET_TIMEOUT_MS = 20_000;
 /** UDP payload limit for IPv4. */
 const MAX_DATAGRAM = 65507;
 
@@ -58,10 +64,14 @@ export class BinrpcServer {
   private readonly connections = new Set<Socket>();
   private readonly maxReply: number;
   private readonly maxRequest: number;
+  private readonly maxConnections: number;
+  private readonly packetTimeout: number;
 
   constructor(private readonly opts: BinrpcServerOptions) {
     this.maxReply = opts.maxReplyBytes ?? DEFAULT_MAX_REPLY;
     this.maxRequest = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST;
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.packetTimeout = opts.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
   }
 
   /** the addresses actually listened on (a TCP/UDP port 0 is resolved). */
@@ -133,16 +143,48 @@ export class BinrpcServer {
     };
   }
 
-  /** Frames packets off a stream and answers them one after the other. */
+  /**
+   * Frames packets off a stream and answers them one after the other. Bounded like a TCP peer in
+   * Kamailio's core: at most `maxConnections` streams (tcp_max_connections), a started packet must be
+   * complete within `packetTimeoutMs` (tcp_msg_read_timeout; an idle connection between packets may
+   * stay, as kamcmd's interactive mode needs), reading pauses while a request runs or while the
+   * client does not read its replies (at most one request and one chunk are buffered), and chunks are
+   * joined only once enough bytes for the header or the packet are there (linear reassembly).
+   */
   private serveStream(sock: Socket): void {
+    if (this.connections.size >= this.maxConnections) {
+      this.opts.log?.warn({ max: this.maxConnections }, 'BINRPC: too many control connections, closing the new one');
+      sock.destroy();
+      return;
+    }
     this.connections.add(sock);
-    let pending: Buffer | null = null;
+    const chunks: Buffer[] = [];
+    let buffered = 0;
+    /** bytes to have before framing is tried again. */
+    let need = 1;
     let busy = false;
+    let deadline: NodeJS.Timeout | null = null;
+    const arm = (): void => {
+      if (buffered > 0 && !busy) {
+        deadline ??= setTimeout(() => {
+          this.opts.log?.warn({ buffered }, 'BINRPC: packet not completed in time, closing connection');
+          sock.destroy();
+        }, this.packetTimeout);
+      } else if (deadline) {
+        clearTimeout(deadline);
+        deadline = null;
+      }
+    };
     const pump = async (): Promise<void> => {
       if (busy) return;
       busy = true;
+      arm();
+      sock.pause();
       try {
-        while (pending && !sock.destroyed) {
+        while (buffered >= need && !sock.destroyed) {
+          const pending = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+          chunks.length = 0;
+          chunks.push(pending);
           let header;
           try {
             header = parseHeader(pending);
@@ -152,28 +194,45 @@ export class BinrpcServer {
             sock.destroy();
             return;
           }
-          if (!header) break;
+          if (!header) {
+            need = buffered + 1;
+            break;
+          }
           const total = header.headerLength + header.bodyLength;
           if (total > this.maxRequest) {
             sock.end(this.writer.fault(header.cookie, FaultCode.BAD_PARAMS, 'request too big'));
             return;
           }
-          if (pending.length < total) break;
+          if (buffered < total) {
+            need = total;
+            break;
+          }
           const packet = pending.subarray(0, total);
-          pending = pending.length > total ? pending.subarray(total) : null;
+          chunks.length = 0;
+          if (buffered > total) chunks.push(pending.subarray(total));
+          buffered -= total;
+          need = 1;
           const reply = await this.answer(packet, header.type, header.cookie, header.headerLength, this.maxReply);
-          if (!sock.destroyed) sock.write(reply);
+          // a client that does not read its replies is not read from either
+          if (!sock.destroyed && !sock.write(reply)) await drained(sock);
         }
       } finally {
         busy = false;
+        if (!sock.destroyed) sock.resume();
+        arm();
       }
     };
     sock.on('data', (chunk: Buffer) => {
-      pending = pending ? Buffer.concat([pending, chunk]) : chunk;
-      void pump();
+      chunks.push(chunk);
+      buffered += chunk.length;
+      if (buffered >= need) void pump();
+      else arm();
     });
     sock.on('error', () => undefined);
-    sock.on('close', () => this.connections.delete(sock));
+    sock.on('close', () => {
+      this.connections.delete(sock);
+      if (deadline) clearTimeout(deadline);
+    });
   }
 
   private async serveDatagram(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
@@ -231,6 +290,19 @@ export class BinrpcServer {
       return this.writer.fault(cookie, FaultCode.FAILURE, `internal server error: ${errorText(e)}`);
     }
   }
+}
+
+/** resolves when `sock` drained its write buffer or closed. */
+function drained(sock: Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      resolve();
+    };
+    sock.on('drain', done);
+    sock.on('close', done);
+  });
 }
 
 function errorText(e: unknown): string {

@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiphonMetrics } from '../../host/metrics/metrics.js';
+import { BinrpcServer } from '../../host/rpc/binrpc.js';
+import { BinrpcClient } from '../../host/rpc/binrpc-client.js';
+import { BinrpcWriter } from '../../host/rpc/binrpc-codec.js';
 import { startControlPlane, type ControlHttpOptions, type ControlPlane } from '../../host/rpc/control-plane.js';
 import { registerCoreMethods } from '../../host/rpc/core-methods.js';
 import { MethodRegistry } from '../../host/rpc/registry.js';
@@ -412,5 +415,105 @@ describe('plugin.load / plugin.reload: only regular files inside the plugin dire
     expect(err.code).toBe(500);
     expect(err.message).toMatch(/^"\/etc\/passwd" is not a regular file inside the plugin directories .*E4060/);
     expect(err.message).not.toMatch(/root:/);
+  });
+});
+
+// ---- BINRPC stream listener (kamcmd, siphon rpc) -------------------------------------------------
+
+describe('BINRPC stream listener: bounded like a TCP peer', () => {
+  let tmp: string;
+  let sockPath: string;
+  let server: BinrpcServer;
+  const slow = { release: (): void => undefined, started: 0 };
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'siphon-ctl-binrpc-'));
+    sockPath = path.join(tmp, 'ctl.sock');
+    const registry = new MethodRegistry();
+    registerCoreMethods(registry, { name: 'siphon', version: '0.0.0', startedAt: new Date(), statisticsProviders: () => [], getLogLevel: () => 'info', setLogLevel: () => undefined });
+    registry.register({
+      name: 'test.slow',
+      help: 'answers when the test releases it',
+      handler: () => new Promise((resolve) => {
+        slow.started++;
+        slow.release = () => resolve('released');
+      }),
+    });
+    server = new BinrpcServer({ registry, maxConnections: 4, packetTimeoutMs: 300 });
+    await server.listen(`unix:${sockPath}`);
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const connectRaw = (): Promise<net.Socket> =>
+    new Promise((resolve) => {
+      const s = net.connect(sockPath, () => resolve(s));
+      s.on('error', () => undefined);
+    });
+  const closedWithin = (s: net.Socket, ms: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (s.destroyed) return resolve(true);
+      const t = setTimeout(() => resolve(false), ms);
+      s.on('close', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  const echo = async (): Promise<void> => {
+    const c = await BinrpcClient.connect(`unix:${sockPath}`, { timeoutMs: 5000 });
+    try {
+      expect(await c.call('core.echo', ['ok'])).toEqual(['ok']);
+    } finally {
+      await c.close();
+    }
+  };
+
+  it('a packet left incomplete is closed after the packet deadline; an idle connection stays', async () => {
+    const idle = await connectRaw();
+    const partial = await connectRaw();
+    const request = new BinrpcWriter().request(7, 'core.echo', ['x']);
+    partial.write(request.subarray(0, request.length - 2));
+    expect(await closedWithin(partial, 8000)).toBe(true);
+    expect(idle.destroyed).toBe(false); // kamcmd's interactive mode keeps a connection open between calls
+    idle.destroy();
+    await echo();
+  });
+
+  it('at most maxConnections streams: the next one is closed at once', async () => {
+    const held = await Promise.all([connectRaw(), connectRaw(), connectRaw(), connectRaw()]);
+    const extra = await connectRaw();
+    expect(await closedWithin(extra, 5000)).toBe(true);
+    for (const s of held) s.destroy();
+    for (let i = 0; i < 100; i++) {
+      if ((server as unknown as { connections: Set<net.Socket> }).connections.size === 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    await echo();
+  });
+
+  it('while a request runs, the server does not read: a pipelined flood is not buffered', async () => {
+    const s = await connectRaw();
+    s.write(new BinrpcWriter().request(1, 'test.slow', []));
+    for (let i = 0; i < 1000 && slow.started === 0; i++) await new Promise((r) => setImmediate(r));
+    expect(slow.started).toBe(1);
+    // 32 MiB of well-formed requests queued behind it: the kernel takes a few hundred KiB, the rest waits in the client
+    const one = new BinrpcWriter().request(2, 'core.echo', ['y'.repeat(60_000)]);
+    // written as separate chunks: writableLength drops by a chunk each time one reaches the kernel
+    for (let i = 0; i < Math.ceil((32 << 20) / one.length); i++) s.write(one);
+    // the server side of this connection: how much it took in. Poll until it stops growing (or clearly grows)
+    const conn = () => [...(server as unknown as { connections: Set<net.Socket> }).connections][0]!;
+    let last = -1;
+    for (let stable = 0, i = 0; stable < 30 && i < 500 && last < 4 << 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      stable = conn().bytesRead === last ? stable + 1 : 0;
+      last = conn().bytesRead;
+    }
+    // one request and what one read brings in besides, not the flood
+    expect(last).toBeLessThan(1 << 20);
+    slow.release();
+    s.destroy();
+    await echo();
   });
 });
