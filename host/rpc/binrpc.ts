@@ -44,12 +44,15 @@ export interface BinrpcServerOptions {
   maxConnections?: number;
   /** A packet started on a stream must be complete within this, ms. Default 20 s (tcp_msg_read_timeout). */
   packetTimeoutMs?: number;
+  /** UDP requests running at once; further datagrams are dropped. Default 16. */
+  maxDatagramsInFlight?: number;
 }
 
 const DEFAULT_MAX_REPLY = 128 * 1024;
 const DEFAULT_MAX_REQUEST = 64 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 32;
 const DEFAULT_PACKET_TIMEOUT_MS = 20_000;
+const DEFAULT_MAX_DATAGRAMS_IN_FLIGHT = 16;
 /** UDP payload limit for IPv4. */
 const MAX_DATAGRAM = 65507;
 
@@ -66,12 +69,17 @@ export class BinrpcServer {
   private readonly maxRequest: number;
   private readonly maxConnections: number;
   private readonly packetTimeout: number;
+  private readonly maxDatagramsInFlight: number;
+  private datagramsInFlight = 0;
+  /** datagram requests dropped because `maxDatagramsInFlight` were running. */
+  datagramsDropped = 0;
 
   constructor(private readonly opts: BinrpcServerOptions) {
     this.maxReply = opts.maxReplyBytes ?? DEFAULT_MAX_REPLY;
     this.maxRequest = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST;
     this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.packetTimeout = opts.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
+    this.maxDatagramsInFlight = opts.maxDatagramsInFlight ?? DEFAULT_MAX_DATAGRAMS_IN_FLIGHT;
   }
 
   /** the addresses actually listened on (a TCP/UDP port 0 is resolved). */
@@ -136,7 +144,16 @@ export class BinrpcServer {
       sock.bind(addr.port, addr.host, () => resolve());
     });
     sock.on('error', (e) => this.opts.log?.warn({ err: e }, 'BINRPC udp socket error'));
-    sock.on('message', (msg, rinfo) => void this.serveDatagram(sock, msg, rinfo));
+    sock.on('message', (msg, rinfo) => {
+      // each datagram is a request of its own; only so many run at once (ctl reads its datagram socket
+      // in one process, one request at a time); the rest is dropped as an overflowing socket would
+      if (this.datagramsInFlight >= this.maxDatagramsInFlight) {
+        this.datagramsDropped++;
+        return;
+      }
+      this.datagramsInFlight++;
+      void this.serveDatagram(sock, msg, rinfo).finally(() => this.datagramsInFlight--);
+    });
     return {
       address: formatCtlAddress({ ...addr, port: sock.address().port }),
       close: () => new Promise<void>((r) => sock.close(() => r())),

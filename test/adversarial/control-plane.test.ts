@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,8 @@ import { pluginRpcMethods } from '../../host/wasm/rpc.js';
 import { captureLogger, guest, wat } from '../runtime/helpers.js';
 
 const TOKEN = 's3cret-token-0123456789abcdef';
+/** the BINRPC UDP listener (ctl addresses need a port); nobody else uses 21470-21479. */
+const UDP_PORT = 21470;
 
 interface Reply {
   status: number;
@@ -424,7 +427,8 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
   let tmp: string;
   let sockPath: string;
   let server: BinrpcServer;
-  const slow = { release: (): void => undefined, started: 0 };
+  /** test.slow calls waiting to be answered, and how many started. */
+  const slow = { waiting: [] as Array<() => void>, started: 0, releaseAll: (): void => slow.waiting.splice(0).forEach((r) => r()) };
 
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(tmpdir(), 'siphon-ctl-binrpc-'));
@@ -436,11 +440,12 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
       help: 'answers when the test releases it',
       handler: () => new Promise((resolve) => {
         slow.started++;
-        slow.release = () => resolve('released');
+        slow.waiting.push(() => resolve('released'));
       }),
     });
-    server = new BinrpcServer({ registry, maxConnections: 4, packetTimeoutMs: 300 });
+    server = new BinrpcServer({ registry, maxConnections: 4, packetTimeoutMs: 300, maxDatagramsInFlight: 3 });
     await server.listen(`unix:${sockPath}`);
+    await server.listen(`udp:127.0.0.1:${UDP_PORT}`);
   });
   afterAll(async () => {
     await server?.close();
@@ -512,8 +517,28 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
     }
     // one request and what one read brings in besides, not the flood
     expect(last).toBeLessThan(1 << 20);
-    slow.release();
+    slow.releaseAll();
     s.destroy();
     await echo();
+  });
+
+  it('UDP: at most maxDatagramsInFlight requests run at once, the rest of a flood is dropped', async () => {
+    slow.started = 0;
+    const u = dgram.createSocket('udp4');
+    await new Promise<void>((r) => u.connect(UDP_PORT, '127.0.0.1', () => r()));
+    const req = new BinrpcWriter().request(3, 'test.slow', []);
+    for (let i = 0; i < 50; i++) u.send(req);
+    for (let i = 0; i < 500 && slow.started + server.datagramsDropped < 50; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(slow.started).toBe(3);
+    expect(server.datagramsDropped).toBe(47);
+    u.close();
+    // the three running ones answer once released; the listener then serves again
+    slow.releaseAll();
+    const c = await BinrpcClient.connect(`udp:127.0.0.1:${UDP_PORT}`, { timeoutMs: 5000 });
+    try {
+      expect(await c.call('core.echo', ['u'])).toEqual(['u']);
+    } finally {
+      await c.close();
+    }
   });
 });
