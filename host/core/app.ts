@@ -27,6 +27,7 @@ import { SiphonMetrics } from '../metrics/metrics.js';
 import type { TransactionTimers } from '../transaction/index.js';
 import type { SipMessage } from '../sip/types.js';
 import { DbMode, RegistrarModule } from '../modules/registrar/index.js';
+import { DbStatistics } from '../db/stats.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -48,7 +49,7 @@ export function pluginPolicyFrom(config: SiphonConfig, startedWith?: string): Pl
 }
 
 /** Initialises the modules that have a section in `modules`. */
-export async function initModules(config: SiphonConfig, log: Logger, extra: Pick<ModuleInitContext, 'localRequests'> = {}): Promise<SiphonModule[]> {
+export async function initModules(config: SiphonConfig, log: Logger, extra: Pick<ModuleInitContext, 'localRequests' | 'dbStats'> = {}): Promise<SiphonModule[]> {
   const started: SiphonModule[] = [];
   try {
     for (const [name, section] of Object.entries(config.modules)) {
@@ -221,7 +222,8 @@ export async function startNode(
     request: (r) =>
       socketsOpen.then(() => (tmRequests ? tmRequests.request(r) : Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'transaction layer not started')))),
   };
-  const modules = await initModules(config, log, { localRequests });
+  const dbStats = new DbStatistics();
+  const modules = await initModules(config, log, { localRequests, dbStats });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules), prefetchDone: registrarPrefetchDone(modules) });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
@@ -248,6 +250,8 @@ export async function startNode(
   const startedAt = new Date();
   const statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];
   // the TCP limits' counters (host/transport/README.md)
+  // timeouts, refusals and commits of the modules' databases (host/db/README.md)
+  statisticsProviders.push({ name: 'db', statistics: () => dbStats.statistics() });
   statisticsProviders.push({ name: 'tcp', statistics: () => tcpStatistics(config.core.listenAddresses.map((a) => server.listenerFor(a.uri))) });
   let plane: ControlPlane | null = null;
   try {

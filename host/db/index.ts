@@ -9,10 +9,12 @@ import { isSiphonError, SiphonError } from '../errors/registry.js';
 import { EmbeddedDatabase } from './embedded.js';
 import { openMysql } from './mysql.js';
 import { redactUrl } from './url.js';
+import type { DbStatistics } from './stats.js';
 import type { Database, DbLimits, TableDef } from './types.js';
 
 export type { Database, Table, TableDef, ColumnDef, Row, Where, SqlRunner, DbLimits } from './types.js';
 export { DB_LIMIT_DEFAULTS, resolveDbLimits } from './limits.js';
+export { DbStatistics } from './stats.js';
 export { EmbeddedDatabase } from './embedded.js';
 export { MysqlDatabase, openMysql } from './mysql.js';
 export { createTableSql, VERSION_TABLE } from './schema.js';
@@ -24,11 +26,21 @@ export interface OpenDatabaseOptions {
   log?: Logger;
   /** core.db: timeouts and queue bounds (defaults: DB_LIMIT_DEFAULTS). */
   limits?: DbLimits;
+  /** the node's `db` statistics group, which then counts this handle. */
+  stats?: DbStatistics;
 }
 
 export async function openDatabase(url: string | null | undefined, opts: OpenDatabaseOptions): Promise<Database> {
-  if (url === undefined || url === null || url === '') return new EmbeddedDatabase(path.join(opts.dataDir, 'db'), { log: opts.log, limits: opts.limits });
-  if (/^mysql:\/\//i.test(url)) return openMysql(url, { log: opts.log, limits: opts.limits });
+  if (url === undefined || url === null || url === '') {
+    const db = new EmbeddedDatabase(path.join(opts.dataDir, 'db'), { log: opts.log, limits: opts.limits });
+    opts.stats?.add(db);
+    return db;
+  }
+  if (/^mysql:\/\//i.test(url)) {
+    const db = await openMysql(url, { log: opts.log, limits: opts.limits });
+    opts.stats?.add(db);
+    return db;
+  }
   throw new SiphonError('DB_URL', `unsupported database URL "${redactUrl(url)}" (use mysql://user:password@host:port/database, or no URL for the embedded store)`);
 }
 

@@ -29,6 +29,8 @@ export interface ModuleInitContext {
   db?: import('../db/types.js').DbLimits;
   /** core.max_branches: modules that add branches (registrar lookup) add at most max_branches - 1. (additive) */
   maxBranches?: number;
+  /** the node's `db` statistics group; databases the module opens are counted there. (additive) */
+  dbStats?: import('../db/stats.js').DbStatistics;
 }
 
 export interface SiphonModule {

@@ -143,6 +143,9 @@ describe('a node whose MySQL hangs', () => {
     expect(JSON.stringify(await rpc('dispatcher.list'))).toContain('sip:127.0.0.1:16509');
     expect(await request('OPTIONS')).toBe(200);
     expect(logs.some((l) => /E5010/.test(l))).toBe(true);
+    const stats = (await node.rpc.call('stats.get_statistics', ['db:'])) as string[];
+    const timeouts = Number(/^db:timeouts = (\d+)$/.exec(stats.find((l) => l.startsWith('db:timeouts')) ?? '')?.[1]);
+    expect(timeouts).toBeGreaterThanOrEqual(3); // the REGISTER's prefetch and the two reloads
   });
 
   it('registers again (200) once the database answers', async () => {
