@@ -60,6 +60,24 @@ async function eventually<T>(f: () => Promise<T>, ms: number): Promise<T> {
   }
 }
 
+describe('MySQL with a slow query', () => {
+  it('a query past the deadline fails with E5010; the next one runs at once on a fresh connection', async () => {
+    const direct = await openMysql(`mysql://root@127.0.0.1:3306/${DB}`, { limits: { query_timeout: 300, max_connections: 1 } });
+    try {
+      const t0 = performance.now();
+      const e = await failure(direct.query('SELECT SLEEP(5) AS late'));
+      expect(e.code).toBe(5010);
+      expect(direct.counters.destroyed).toBe(1);
+      // one connection allowed: had the busy one gone back to the pool (or kept the slot), this
+      // would queue behind SLEEP(5) on it
+      expect(await direct.query('SELECT 7 AS mine')).toEqual([{ mine: 7 }]);
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      await direct.close();
+    }
+  });
+});
+
 describe('MySQL with the server hung', () => {
   it('answers normally through the relay', async () => {
     expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
