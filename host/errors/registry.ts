@@ -133,6 +133,8 @@ export const Errors = {
   REG_TOO_MANY_CONTACTS: { code: 9110, title: 'too many registered contacts' },
   /** db_mode 3: too many REGISTERs for one AOR waiting for the previous one to commit. */
   REG_AOR_BUSY: { code: 9111, title: 'too many concurrent REGISTERs for one AOR' },
+  /** registrar max_location_contacts: a memory location table is full; REGISTERs adding contacts get 503. */
+  REG_TABLE_FULL: { code: 9112, title: 'location table full' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

@@ -39,6 +39,12 @@ export interface RegistrarConfig {
   max_contacts: number;
   /** seconds put in Retry-After of the 503 (0 = no header). */
   retry_after: number;
+  /**
+   * siphon: contacts one memory table (db_mode 0/1) holds at most, every AOR together; a REGISTER
+   * that would add more gets 503 + Retry-After (retry_after, else 60). 0 = unlimited. Kamailio has
+   * no count: usrloc lives in shared memory (`-m`) and a save fails when that is exhausted.
+   */
+  max_location_contacts: number;
   /** q for contacts without a q parameter, in thousandths (380 = 0.38); -1 = unspecified. */
   default_q: number;
   /** lookup: other contacts become branches. */
@@ -86,6 +92,7 @@ export const REGISTRAR_DEFAULTS: Readonly<RegistrarConfig> = Object.freeze({
   max_expires: 0,
   max_contacts: 10,
   retry_after: 0,
+  max_location_contacts: 250_000,
   default_q: -1,
   append_branches: true,
   desc_time_order: false,
@@ -121,6 +128,7 @@ export const registrarConfigSchema = {
     max_expires: { ...int(0), default: 0 },
     max_contacts: { ...int(0), default: 10 },
     retry_after: { ...int(0), default: 0 },
+    max_location_contacts: { ...int(0), default: 250_000 },
     default_q: { ...int(-1, 1000), default: -1 },
     append_branches: { type: 'boolean', default: true },
     desc_time_order: { type: 'boolean', default: false },

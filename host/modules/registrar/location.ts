@@ -44,6 +44,8 @@ export class Location {
   readonly counters: LocationCounters = { expired: 0, dbWriteErrors: 0 };
   private readonly backend: LocationBackend | null;
   private readonly records = new Map<string, AorRecord>();
+  /** contacts held in memory, every AOR together (registrar max_location_contacts bounds it). */
+  contactCount = 0;
   private readonly log: Logger;
   private readonly timerInterval: number;
   readonly now: () => number;
@@ -73,7 +75,7 @@ export class Location {
     let n = 0;
     for (const c of await this.backend!.loadAll()) {
       if (!isValid(c, now)) continue;
-      this.recordOf(c.aor).apply({ op: 'insert', contact: c });
+      this.contactCount += this.recordOf(c.aor).apply({ op: 'insert', contact: c });
       n++;
     }
     return n;
@@ -111,7 +113,7 @@ export class Location {
     this.requireMemory();
     if (changes.length === 0) return;
     const rec = this.recordOf(aor);
-    for (const ch of changes) rec.apply(ch);
+    for (const ch of changes) this.contactCount += rec.apply(ch);
     if (rec.size === 0) this.records.delete(aor);
     if (this.dbMode === DbMode.WRITE_THROUGH && !memoryOnly) this.queueWrite(() => this.writeChanges(changes));
   }
@@ -295,11 +297,13 @@ class AorRecord {
     return (this.listCache ??= [...this.byRuid.values()]);
   }
 
-  /** insert (appended), update (in place) or delete one contact: O(1). */
-  apply(ch: ContactChange): void {
+  /** insert (appended), update (in place) or delete one contact: O(1). Returns the change in size. */
+  apply(ch: ContactChange): number {
     this.listCache = null;
+    const before = this.byRuid.size;
     if (ch.op === 'delete') this.byRuid.delete(ch.contact.ruid);
     else this.byRuid.set(ch.contact.ruid, ch.contact);
+    return this.byRuid.size - before;
   }
 
   get size(): number {

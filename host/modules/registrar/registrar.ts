@@ -14,7 +14,7 @@ import type { SipMessage } from '../../sip/types.js';
 import { DbMode, type RegistrarConfig } from './config.js';
 import { compareContacts, isValid, qText, Q_UNSPECIFIED, remaining, RuidGenerator, type Contact } from './contact.js';
 import { AorGate } from './aor-gate.js';
-import { Location } from './location.js';
+import { Location, type ContactChange } from './location.js';
 import { parseDeltaSeconds, RegisterPlanner, SaveFlag, type Plan, type RegisterRequest } from './planner.js';
 import { METHOD_BITS, methodsMask, parseContactValue, parseUriParts, type ContactValue } from './uri.js';
 
@@ -77,6 +77,8 @@ export interface RegistrarCounters {
   aorBusy: number;
   /** lookups that had more contacts than max_branches could fork to (the rest were not appended). */
   branchesCapped: number;
+  /** REGISTERs refused because a memory table held max_location_contacts (503, E9112). */
+  tableFull: number;
 }
 
 /** db_mode 3: REGISTERs that may hold or wait for one AOR at once; more are refused (E9111). */
@@ -87,7 +89,7 @@ const AOR_HOLD_MS = 10_000;
 const REASONS: Record<number, string> = { 400: 'Bad Request', 423: 'Interval Too Brief', 500: 'Server Internal Error', 503: 'Service Unavailable' };
 
 export class Registrar {
-  readonly counters: RegistrarCounters = { accepted: 0, rejected: 0, tooManyContacts: 0, aorBusy: 0, branchesCapped: 0 };
+  readonly counters: RegistrarCounters = { accepted: 0, rejected: 0, tooManyContacts: 0, aorBusy: 0, branchesCapped: 0, tableFull: 0 };
   private readonly tables = new Map<string, Location>();
   private readonly ruids = new RuidGenerator();
   private readonly order: (a: Contact, b: Contact) => number;
@@ -102,6 +104,7 @@ export class Registrar {
   /** the gate's release of a prefetched REGISTER, and the writes its save() queued. */
   private readonly holds = new WeakMap<SipMessage, { release: () => void; commits: Promise<unknown>[] }>();
   private busyWarnAt = -Infinity;
+  private tableFullWarnAt = -Infinity;
   /**
    * core.max_branches (set by the module from the core config): lookup() appends at most
    * maxBranches - 1 branches besides the new R-URI, as Kamailio's append_branch() refuses more.
@@ -171,7 +174,12 @@ export class Registrar {
     if (!existing) return this.reject(-1, 500, req.key.aor, `table ${tableName} is db-only and the AOR was not prefetched`);
     const plan = this.planner.plan(req, existing, loc.now());
     if (!plan.ok) return this.refused(plan, req.key.aor);
-    if (loc.memoryBacked) loc.applySync(req.key.aor, plan.changes, (flags & SaveFlag.MEMORY_ONLY) !== 0);
+    if (loc.memoryBacked) {
+      // max_location_contacts: the table as a whole is bounded too (AORs are chosen by the sender)
+      const max = this.cfg.max_location_contacts;
+      if (max > 0 && plan.code === 1 && loc.contactCount + netGrowth(plan.changes) > max) return this.tableFull(loc, req.key.aor);
+      loc.applySync(req.key.aor, plan.changes, (flags & SaveFlag.MEMORY_ONLY) !== 0);
+    }
     else {
       this.snapshots.get(msg)!.set(snapshotKey(loc, req.key), plan.after.slice());
       const result = this.accept(plan, req.key.aor, loc.now());
@@ -327,6 +335,19 @@ export class Registrar {
       source,
       flags,
     };
+  }
+
+  /** the memory table holds max_location_contacts: 503 + Retry-After (transient; Kamailio fails the save when shm is exhausted). */
+  private tableFull(loc: Location, aor: string): SaveResult {
+    this.counters.tableFull++;
+    const now = Date.now();
+    if (now - this.tableFullWarnAt >= 10_000) {
+      this.tableFullWarnAt = now;
+      this.log.warn({ table: loc.name, max: this.cfg.max_location_contacts, refused: this.counters.tableFull, code: Errors.REG_TABLE_FULL.code }, 'registrar: location table full, new contacts refused [E9112]');
+    }
+    const r = this.reject(-1, 503, aor, `location table ${loc.name} holds max_location_contacts`, 'Service Unavailable');
+    r.reply.headers.push(`Retry-After: ${this.cfg.retry_after > 0 ? this.cfg.retry_after : 60}`);
+    return r;
   }
 
   private refused(plan: Plan & { ok: false }, aor: string): SaveResult {
@@ -515,6 +536,13 @@ export class Registrar {
   get dbOnly(): boolean {
     return this.cfg.db_mode === DbMode.DB_ONLY;
   }
+}
+
+/** contacts a plan adds to a table (inserts minus deletes). */
+function netGrowth(changes: readonly ContactChange[]): number {
+  let n = 0;
+  for (const ch of changes) n += ch.op === 'insert' ? 1 : ch.op === 'delete' ? -1 : 0;
+  return n;
 }
 
 function snapshotKey(loc: Location, key: AorKey): string {

@@ -34,5 +34,6 @@ export function registrarStatistics(reg: Registrar): Record<string, number> {
     aor_busy: reg.counters.aorBusy,
     held_aors: reg.heldAors,
     lookup_branches_capped: reg.counters.branchesCapped,
+    location_table_full: reg.counters.tableFull,
   };
 }

@@ -61,6 +61,23 @@ describe('max_contacts', () => {
   });
 });
 
+describe('max_location_contacts', () => {
+  it('bounds a memory table across AORs: a REGISTER adding past it gets 503 + Retry-After, refreshes and removals still work', () => {
+    const { reg, loc } = memoryRegistrar({ max_location_contacts: 5 });
+    for (let i = 0; i < 5; i++) expect(reg.saveSync('location', register({ to: `sip:u${i}@example.com`, contacts: [`<sip:u${i}@h>`] }), SRC, LOCAL).reply.code).toBe(200);
+    expect(loc.contactCount).toBe(5);
+    const full = reg.saveSync('location', register({ to: 'sip:spoofed@example.com', contacts: ['<sip:x@h>'] }), SRC, LOCAL);
+    expect(full.reply.code).toBe(503);
+    expect(full.reply.headers).toContain('Retry-After: 60');
+    expect(loc.contactsSync('spoofed')).toHaveLength(0);
+    expect(reg.counters.tableFull).toBe(1);
+    expect(reg.saveSync('location', register({ to: 'sip:u0@example.com', cseq: 2, contacts: ['<sip:u0@h>'], expires: 900 }), SRC, LOCAL).reply.code).toBe(200);
+    expect(reg.saveSync('location', register({ to: 'sip:u1@example.com', cseq: 2, contacts: ['<sip:u1@h>'], expires: 0 }), SRC, LOCAL).reply.code).toBe(200);
+    expect(loc.contactCount).toBe(4);
+    expect(reg.saveSync('location', register({ to: 'sip:new@example.com', contacts: ['<sip:n@h>'] }), SRC, LOCAL).reply.code).toBe(200);
+  });
+});
+
 describe('Expires bounds', () => {
   it('parses delta-seconds linearly and clamps at 2^32-1 (RFC 3261 §20.19)', () => {
     expect(parseDeltaSeconds(' 3600 ')).toBe(3600);
