@@ -12,7 +12,7 @@ import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.j
 import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
-import { SiphonServer } from './server.js';
+import { SiphonServer, type FloodGuard } from './server.js';
 import { tcpStatistics } from '../transport/tcp.js';
 import { warmUp } from './warmup.js';
 import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
@@ -28,6 +28,7 @@ import type { TransactionTimers } from '../transaction/index.js';
 import type { SipMessage } from '../sip/types.js';
 import { DbMode, RegistrarModule } from '../modules/registrar/index.js';
 import { DbStatistics } from '../db/stats.js';
+import { PikeModule } from '../modules/pike/index.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -137,6 +138,12 @@ export function registrarPrefetchDone(modules: readonly SiphonModule[]): ((msg: 
   return (msg) => reg.prefetchDone(msg);
 }
 
+/** pike's host check when `modules.pike.auto` is drop or 503 (host/modules/pike/README.md). */
+export function floodGuard(modules: readonly SiphonModule[]): FloodGuard | null {
+  const mod = modules.find((m): m is PikeModule => m instanceof PikeModule);
+  return mod && mod.pike.cfg.auto !== 'off' ? mod.pike : null;
+}
+
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
 export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
   const tm = config.core.tm;
@@ -227,6 +234,7 @@ export async function startNode(
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules), prefetchDone: registrarPrefetchDone(modules) });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
+  server.setFloodGuard(floodGuard(modules));
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
   // message-path counters (array increments) and the transaction counters, read when /metrics is scraped
   server.metrics = metrics;

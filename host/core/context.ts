@@ -47,6 +47,11 @@ export interface MessageContext {
    * proxy core on first use. (additive)
    */
   tmState?: unknown;
+  /**
+   * true when the host's flood check (`modules.pike.auto`) already counted this request before the
+   * plugin ran, so pike_check_req() does not count it twice. (additive, pike)
+   */
+  floodChecked?: boolean;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

@@ -19,6 +19,8 @@ export class RequestContext implements MessageContext {
   replied = false;
   replyHeaders?: string[];
   tmState: unknown = undefined;
+  /** MessageContext.floodChecked (pike's host check). */
+  floodChecked = false;
   private varsMap: Map<string, string> | null = null;
   private logger: Logger | null = null;
 

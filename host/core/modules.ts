@@ -7,11 +7,13 @@ import type { SiphonModule } from '../modules/types.js';
 import { createDispatcherModule } from '../modules/dispatcher/index.js';
 import { createRegistrarModule } from '../modules/registrar/index.js';
 import { createSecFilterModule } from '../modules/secfilter/index.js';
+import { createPikeModule } from '../modules/pike/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
   registrar: () => createRegistrarModule(),
   secfilter: () => createSecFilterModule(),
+  pike: () => createPikeModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

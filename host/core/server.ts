@@ -53,6 +53,17 @@ import { Errors } from '../errors/registry.js';
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
 
+/**
+ * A per-source check of every request before transactions, sanity and the plugin see it: pike's
+ * `auto` mode (host/modules/pike). (additive)
+ */
+export interface FloodGuard {
+  /** counts one request of `address`: 0 pass, 1 drop silently, 2 refuse with 503. */
+  shed(address: string): number;
+  /** extra header lines of that 503 (Retry-After). */
+  readonly retryAfterHeaders: readonly string[];
+}
+
 export interface ServerOptions {
   config: SiphonConfig;
   log: Logger;
@@ -109,6 +120,9 @@ export interface PipelineStats {
   overloadRejected: number;
   /** new requests refused with 503 because the transaction table was full (core.tm.max_transactions). (additive) */
   transactionsFullRejected: number;
+  /** requests of blocked sources dropped / answered 503 by the flood guard (modules.pike.auto). (additive) */
+  floodDropped: number;
+  floodRejected: number;
 }
 
 export interface ServerStats extends PipelineStats {
@@ -144,6 +158,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     responsesProxied: 0,
     overloadRejected: 0,
     transactionsFullRejected: 0,
+    floodDropped: 0,
+    floodRejected: 0,
   };
   /** the transaction layer and the proxy core; null when transactions are disabled. */
   readonly transactions: TransactionLayer | null = null;
@@ -164,6 +180,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private outbound: ChannelProvider | null = null;
   /** core.overload's load shedding; null when off. (additive) */
   readonly overload: OverloadGuard | null = null;
+  /** modules.pike.auto; null when off. (additive) */
+  private floodGuard: FloodGuard | null = null;
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
@@ -306,6 +324,15 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     return false;
   };
 
+  /**
+   * Sheds the requests of flooding sources before any other work (modules.pike.auto). The server's
+   * own addresses are never checked: kamailio.cfg's WITH_ANTIFLOOD block runs pike only
+   * `if (src_ip != myself)`. (additive)
+   */
+  setFloodGuard(guard: FloodGuard | null): void {
+    this.floodGuard = guard;
+  }
+
   // ---- the receive path ---------------------------------------------------------------------
 
   receive(buf: Buffer, source: Endpoint, channel: Channel): void {
@@ -322,6 +349,21 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       if (m !== null) {
         if (msg.kind === 'response') m.replyIn(msg.status);
         else m.requestIn(msg.method);
+      }
+      // modules.pike.auto: a flooding source costs a parse and a table hit, nothing more
+      const guard = this.floodGuard;
+      if (guard !== null && msg.kind === 'request' && !this.myAddresses.has(source.address)) {
+        const shed = guard.shed(source.address);
+        if (shed !== 0) {
+          c.requests++;
+          if (shed === 2 && msg.method !== 'ACK') {
+            c.floodRejected++;
+            this.send(msg, source, channel, 503, 'Service Unavailable', guard.retryAfterHeaders);
+          } else {
+            c.floodDropped++;
+          }
+          return;
+        }
       }
       const proxy = this.proxy;
       if (proxy !== null) {
@@ -430,6 +472,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     const id = this.nextContextId;
     this.nextContextId = id >= 0x7fffffff ? 1 : id + 1;
     const ctx = new RequestContext(id, msg, source, channel, this.log, this);
+    if (this.floodGuard !== null && !this.myAddresses.has(source.address)) ctx.floodChecked = true;
     const router = this.router;
     let action: Action;
     const proxy = this.proxy;

@@ -104,6 +104,11 @@ export const Errors = {
   SECF_BAD_RULE: { code: 7001, title: 'bad secfilter rule' },
   SECF_RELOAD: { code: 7002, title: 'secfilter reload failed' },
   SECF_RELOAD_TOO_SOON: { code: 7003, title: 'secfilter reload refused: ongoing reload or reload_delta not elapsed' },
+  // ---- 7100-7119 pike (flood detection) ----
+  /** a source went over reqs_density_per_unit requests per sampling_time_unit (host/modules/pike). */
+  PIKE_BLOCKED: { code: 7100, title: 'pike: source blocked for flooding' },
+  /** every slot of the pike table holds a blocked source: a new source is not tracked. */
+  PIKE_TABLE_FULL: { code: 7101, title: 'pike table full of blocked sources: new sources not tracked' },
 
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },

@@ -536,3 +536,5 @@ export * from "./secfilter";
 export * from "./dispatcher";
 // registrar (save/lookup/registered/unregister), Kamailio return codes; -6 without modules.registrar
 export * from "./registrar";
+// pike (pike_check_req/pike_check_ip), Kamailio return codes; -6 without modules.pike
+export * from "./pike";

@@ -13,6 +13,7 @@ import { MODULE_NAMESPACES } from '../../wasm/loader.js';
 import { SecFilterImports } from '../../modules/secfilter/abi.js';
 import { DispatcherImports } from '../../modules/dispatcher/abi.js';
 import { RegistrarImports } from '../../modules/registrar/abi.js';
+import { PikeImports } from '../../modules/pike/abi.js';
 import { tmImportProviders } from '../../proxy/abi.js';
 
 // ---- module imports without the modules (additive) -----------------------------------------------
@@ -26,6 +27,7 @@ const MODULE_IMPORT_PROVIDERS: Readonly<Record<string, () => ImportProvider>> = 
   secfilter: () => new SecFilterImports(undefined as never),
   dispatcher: () => new DispatcherImports(undefined as never),
   registrar: () => new RegistrarImports(undefined as never),
+  pike: () => new PikeImports(undefined as never),
 };
 
 /** an API under which no function can do anything (names are all check reads). */

@@ -17,6 +17,12 @@ export interface SecFilterConfig {
    * collector once no check uses them, so the value is accepted for compatibility and not used.
    */
   cleanup_interval: number;
+  /**
+   * User agents written as blacklist rules into the embedded store's `secfilter` table when this
+   * node creates it (first start); afterwards the table is the operator's (siphon secfilter add/rm).
+   * Not used with db_url (the MySQL table is provisioned like Kamailio's). (siphon)
+   */
+  seed_ua_blacklist: string[];
 }
 
 export const SECFILTER_DEFAULTS: Readonly<SecFilterConfig> = Object.freeze({
@@ -28,6 +34,7 @@ export const SECFILTER_DEFAULTS: Readonly<SecFilterConfig> = Object.freeze({
   dst_exact_match: 1,
   reload_delta: 5,
   cleanup_interval: 60,
+  seed_ua_blacklist: [] as string[],
 });
 
 const ident = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
@@ -46,6 +53,8 @@ export const secfilterConfigSchema = {
     dst_exact_match: { type: 'integer', default: 1 },
     reload_delta: { type: 'integer', default: 5 },
     cleanup_interval: { type: 'integer', minimum: 1, default: 60 },
+    // the data column is VARCHAR(64); a seed is a handful of names, not a rule store
+    seed_ua_blacklist: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 64 }, default: [] },
   },
 } as const;
 

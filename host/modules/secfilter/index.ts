@@ -11,7 +11,8 @@ import { resolveSecFilterConfig, secfilterConfigSchema, type SecFilterConfig } f
 import { secfilterRpcMethods } from './rpc.js';
 import { SecFilter } from './secfilter.js';
 import { TableRuleSource } from './source.js';
-import { secfilterTableDef, type SecfilterColumns } from './table.js';
+import { ACTION_BLACKLIST, secfilterTableDef, TYPE_CODE, type SecfilterColumns } from './table.js';
+import type { Logger } from 'pino';
 
 export { SecFilter, HeaderKind, headerPartsOf } from './secfilter.js';
 export { SecFilterImports } from './abi.js';
@@ -55,14 +56,20 @@ export class SecFilterModule implements SiphonModule {
     }
     try {
       const def = secfilterTableDef(columnsOf(cfg));
-      // The embedded store creates its empty table on first use; MySQL must have been prepared
-      // (kamdbctl or `siphon db migrate`) and carry version 1, as Kamailio requires.
-      if (db.kind === 'embedded') await db.ensureTable(def);
-      else await checkTableVersion(db, def);
+      const source = new TableRuleSource(db, columnsOf(cfg));
+      // The embedded store creates its table on first use (with the seed rules); MySQL must have been
+      // prepared (kamdbctl or `siphon db migrate`) and carry version 1, as Kamailio requires.
+      if (db.kind === 'embedded') {
+        const fresh = (await db.tableVersion(def.name)) === null;
+        await db.ensureTable(def);
+        if (fresh) await seedTable(source, cfg.seed_ua_blacklist, log);
+      } else {
+        await checkTableVersion(db, def);
+      }
       const sf = new SecFilter({
         dstExactMatch: cfg.dst_exact_match !== 0,
         reloadDelta: cfg.reload_delta,
-        source: new TableRuleSource(db, columnsOf(cfg)),
+        source,
         log,
       });
       await sf.load();
@@ -91,6 +98,12 @@ export class SecFilterModule implements SiphonModule {
     this.ownedDb = null;
     this.sf = null;
   }
+}
+
+/** `seed_ua_blacklist` into a table this node just created (README "Config keys"). */
+async function seedTable(source: TableRuleSource, uas: readonly string[], log: Logger): Promise<void> {
+  for (const ua of uas) await source.add({ action: ACTION_BLACKLIST, type: TYPE_CODE.ua, data: ua });
+  if (uas.length > 0) log.info({ table: source.description, rules: uas.length }, 'secfilter: new table seeded with the user-agent blacklist of seed_ua_blacklist');
 }
 
 export function createSecFilterModule(opts?: SecFilterModuleOptions): SecFilterModule {

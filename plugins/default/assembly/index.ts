@@ -5,7 +5,9 @@
  *
  * Without `modules.registrar`, save()/lookup() answer -6: REGISTER gets 501 and initial requests for a
  * user of ours 404. With `modules.secfilter` configured, REQINIT also runs the secfilter checks (block at
- * the end of this file; `routing.config.scanner_action: reply|drop`); without it those calls answer -6.
+ * the end of this file; `routing.config.scanner_action: reply|drop`); without it those calls answer -6
+ * and REQINIT drops (or refuses) the well-known scanners by User-Agent itself, as kamailio.cfg does.
+ * With `modules.pike`, REQINIT drops flooding sources (kamailio.cfg WITH_ANTIFLOOD).
  *
  * Each function below shows the kamailio.cfg block it mirrors. A route function returns an Action
  * when it finished the request, or PASS to let request_route go on (Kamailio: the block did not `exit`).
@@ -15,8 +17,10 @@ import {
   is_method, has_totag, has_ruri_user, is_myself_ruri, mf_process_maxfwd_header,
   sl_reply, msg_get, var_get, xlog, xnotice, L_NOTICE, L_INFO, exit, drop,
   t_relay, t_on_failure, t_reply, t_is_canceled, record_route, loose_route,
-  save, lookup,
+  save, lookup, is_myself,
 } from "../../../sdk/assembly";
+// pike REQINIT block (antiflood(), after reqinit())
+import { pike_check_req } from "../../../sdk/assembly";
 // secfilter REQINIT block (see the end of this file)
 import {
   Status, L_ALERT, cfg_read,
@@ -39,6 +43,16 @@ const LOCATION_TABLE = "location";
 const SCANNER_REPLY: i32 = 0;
 const SCANNER_DROP: i32 = 1;
 let scannerActionValue: i32 = -1;
+
+/** Built-in scanner check (no secfilter): lower-case fragments of scanner User-Agents. */
+const SCANNERS: string[] = [
+  "friendly-scanner", "friendly-request", "sipvicious", "sipcli", "sip-scan", "sundayddr",
+  "vaxsipuseragent", "vaxipuseragent", "sivus",
+];
+
+/** Only the first bytes of a User-Agent are looked at (the names above sit at its start). */
+const SCANNER_UA_PREFIX: i32 = 128;
+
 
 /*
  * request_route {
@@ -86,15 +100,28 @@ onRequest((ctx: Context): i32 => {
 
 /*
  * route[REQINIT] {
+ *   # secfilter: blacklisted source dropped; a whitelisted (trusted) one skips the next checks
+ *   #!ifdef WITH_ANTIFLOOD ... pike_check_req() ... #!endif        (antiflood() below)
+ *   if ($ua =~ "friendly-scanner|sipcli|VaxSIPUserAgent") exit;   (scanner checks below)
  *   if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
  *   if (is_method("OPTIONS") && uri == myself && $rU == $null) { sl_send_reply("200", "Keepalive"); exit; }
  *   if (!sanity_check("17895", "7")) { xlog("Malformed SIP request from $si:$sp\n"); exit; }
  * }
  */
 function reqinit(): i32 {
-  // secfilter checks first, as in the secfilter module's example REQINIT (block at the end of this file)
-  const filtered = secfilterReqinit();
-  if (filtered != PASS) return filtered;
+  // secfilter's source lists first: kamailio.cfg says to exclude trusted peers from pike
+  const ip = secf_check_ip();
+  if (ip == -2) {
+    xlog(L_ALERT, "secfilter: blacklisted source $si:$sp dropped ($rm $ru)\n");
+    return drop();
+  }
+  if (ip != 2) {
+    const flood = antiflood();
+    if (flood != PASS) return flood;
+    // with secfilter its lists decide (operators edit them); without it, the built-in scanner list
+    const filtered = ip == Status.UNIMPLEMENTED || ip == Status.NOT_ALLOWED ? scannerReqinit() : secfilterReqinit();
+    if (filtered != PASS) return filtered;
+  }
 
   // RFC 3261 §16.3 step 3: a request whose Max-Forwards is 0 is answered 483, never forwarded
   const mf = mf_process_maxfwd_header(MAX_FORWARDS_LIMIT);
@@ -305,7 +332,7 @@ function currentReplied(): bool {
 
 /*
  * route[REQINIT] {                       # the secfilter additions, kamailio.cfg style
- *   $var(ip) = secf_check_ip();
+ *   $var(ip) = secf_check_ip();           # (in reqinit(), before antiflood())
  *   if ($var(ip) == -2) { xalert("blacklisted $si\n"); drop; }
  *   if ($var(ip) == 2) return;           # whitelisted source: trusted
  *   if (secf_check_ua() == -2) { sl_send_reply("403", "Forbidden"); exit; }   # or drop
@@ -317,21 +344,8 @@ function currentReplied(): bool {
  * (`siphon secfilter add bl ua friendly-scanner`), so operators manage them without rebuilding.
  */
 function secfilterReqinit(): i32 {
-  const ip = secf_check_ip();
-  if (ip == Status.UNIMPLEMENTED || ip == Status.NOT_ALLOWED) return PASS; // no secfilter module here
-  if (ip == -2) {
-    xlog(L_ALERT, "secfilter: blacklisted source $si:$sp dropped ($rm $ru)\n");
-    return drop();
-  }
-  if (ip == 2) return PASS; // a whitelisted address skips the other filters
-
-  if (secf_check_ua() == -2) {
-    if (scannerAction() == SCANNER_DROP) {
-      xlog(L_NOTICE, "secfilter: scanner $ua from $si:$sp dropped\n");
-      return drop();
-    }
-    return secfilterRefuse("Forbidden - Scanner", "secfilter: scanner $ua from $si:$sp refused\n");
-  }
+  // secf_check_ip() ran in reqinit(): blacklisted sources are dropped, whitelisted ones skip this block
+  if (secf_check_ua() == -2) return refuseScanner();
 
   // secf_check_sqli_all() returns -1 on a hit (Kamailio 0, see sdk/assembly/secfilter.ts)
   if (secf_check_sqli_all() == -1) {
@@ -355,6 +369,15 @@ function secfilterReqinit(): i32 {
     return secfilterRefuse("Forbidden - Contact Blacklisted", "");
   }
   return PASS;
+}
+
+/** A scanner by User-Agent: dropped, or 403 with `routing.config.scanner_action: reply`. */
+function refuseScanner(): i32 {
+  if (scannerAction() == SCANNER_DROP) {
+    xlog(L_NOTICE, "scanner $ua from $si:$sp dropped\n");
+    return drop();
+  }
+  return secfilterRefuse("Forbidden - Scanner", "scanner $ua from $si:$sp refused\n");
 }
 
 /** 403 with `reason` (an ACK is never answered: dropped), after logging `logFmt` when not empty. */
@@ -389,4 +412,57 @@ function configString(json: string, key: string): string | null {
   if (p >= json.length || json.charCodeAt(p) != 0x22 /* " */) return null;
   const end = json.indexOf("\"", p + 1);
   return end < 0 ? null : json.substring(p + 1, end);
+}
+
+// =============================================================================================
+// REQINIT without secfilter: the well-known scanners by User-Agent (kamailio.cfg's
+// `if ($ua =~ "friendly-scanner|sipcli|VaxSIPUserAgent") exit;`, which runs without any module).
+// With secfilter the same names are rules of its user-agent blacklist (config/siphon.yaml seeds them).
+// =============================================================================================
+
+function scannerReqinit(): i32 {
+  const ua = msg_get(Field.USER_AGENT);
+  if (ua === null || ua.length == 0) return PASS;
+  const head = (ua.length > SCANNER_UA_PREFIX ? ua.substring(0, SCANNER_UA_PREFIX) : ua).toLowerCase();
+  for (let i = 0; i < SCANNERS.length; i++) {
+    if (head.includes(SCANNERS[i])) return refuseScanner();
+  }
+  return PASS;
+}
+
+// =============================================================================================
+// REQINIT flood detection (pike module). Runs only when `modules.pike` is configured: without it
+// pike_check_req() answers -6 and this block passes.
+// =============================================================================================
+
+/*
+ * route[REQINIT] {                        # kamailio.cfg, WITH_ANTIFLOOD
+ *   if (src_ip != myself) {
+ *     if ($sht(ipban=>$si) != $null) exit;            # siphon: modules.pike.block_time
+ *     if (!pike_check_req()) {
+ *       xlog("L_ALERT", "ALERT: pike blocking $rm from $fu (IP:$si:$sp)\n");
+ *       $sht(ipban=>$si) = 1;
+ *       exit;
+ *     }
+ *   }
+ * }
+ * pike_check_req(): 1 fine, -1 blocked earlier (dropped silently), -2 blocked by this request (logged).
+ */
+function antiflood(): i32 {
+  if (sourceIsMyself()) return PASS;
+  const r = pike_check_req();
+  if (r == -2) {
+    xlog(L_ALERT, "ALERT: pike blocking $rm from $fu (IP:$si:$sp)\n");
+    return drop();
+  }
+  if (r == -1) return drop();
+  return PASS; // 1, or -6 without modules.pike
+}
+
+/** kamailio.cfg `src_ip == myself`: the source address is one of ours (a loop to self, a local client). */
+function sourceIsMyself(): bool {
+  const si = msg_get(Field.SRC_IP);
+  const rp = msg_get(Field.LOCAL_PORT);
+  if (si === null || rp === null) return false;
+  return is_myself(si.includes(":") ? "[" + si + "]:" + rp : si + ":" + rp);
 }

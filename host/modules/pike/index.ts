@@ -1,0 +1,55 @@
+/**
+ * The pike module (Kamailio pike): flood detection per source address. See README.md.
+ */
+import type { RpcMethod } from '../../rpc/types.js';
+import type { ImportProvider } from '../../wasm/types.js';
+import type { ModuleInitContext, SiphonModule } from '../types.js';
+import { PikeImports } from './abi.js';
+import { pikeConfigSchema, resolvePikeConfig } from './config.js';
+import { Pike } from './pike.js';
+import { pikeRpcMethods } from './rpc.js';
+
+export { Pike, Shed } from './pike.js';
+export { PikeImports } from './abi.js';
+export { pikeRpcMethods, RPC_MAX_ROWS } from './rpc.js';
+export { PikeTable, PIKE_OK, PIKE_BLOCKED, PIKE_NEW_BLOCK, type PikeState, type SourceView } from './table.js';
+export { PIKE_DEFAULTS, pikeConfigSchema, resolvePikeConfig, type PikeConfig, type PikeAuto } from './config.js';
+
+export class PikeModule implements SiphonModule {
+  readonly name = 'pike';
+  readonly configSchema = pikeConfigSchema;
+  private p: Pike | null = null;
+
+  get pike(): Pike {
+    if (!this.p) throw new Error('pike module not initialised');
+    return this.p;
+  }
+
+  async init(ctx: ModuleInitContext): Promise<void> {
+    const cfg = resolvePikeConfig(ctx.config);
+    const p = new Pike(cfg, { log: ctx.log.child({ module: 'pike' }) });
+    p.start();
+    this.p = p;
+  }
+
+  imports(): ImportProvider[] {
+    return this.p ? [new PikeImports(this.p)] : [];
+  }
+
+  rpcMethods(): RpcMethod[] {
+    return this.p ? pikeRpcMethods(this.p) : [];
+  }
+
+  statistics(): Record<string, number> {
+    return this.p ? this.p.statistics() : {};
+  }
+
+  async close(): Promise<void> {
+    this.p?.stop();
+    this.p = null;
+  }
+}
+
+export function createPikeModule(): PikeModule {
+  return new PikeModule();
+}

@@ -1,0 +1,131 @@
+/**
+ * Flood detection (Kamailio pike): counts requests per source address over sampling windows and
+ * reports the sources past the limit. What to do with a flooding source is the caller's decision:
+ * the routing plugin (pike_check_req(), plugins/default REQINIT drops it, like kamailio.cfg's
+ * WITH_ANTIFLOOD block) or the host's optional check before the plugin (`auto: drop|503`).
+ *
+ * All state is in this object and its PikeState (no module-level globals).
+ */
+import type { Logger } from 'pino';
+import { Errors } from '../../errors/registry.js';
+import type { PikeConfig } from './config.js';
+import { PikeStats } from './stats.js';
+import { PIKE_NEW_BLOCK, PIKE_OK, PikeTable, type PikeState, type SourceView } from './table.js';
+
+/** What the host check decided (SiphonServer's FloodGuard). */
+export const enum Shed {
+  PASS = 0,
+  DROP = 1,
+  REFUSE = 2,
+}
+
+export interface PikeOptions {
+  log?: Logger;
+  /** monotonic clock in ms (tests inject one). */
+  now?: () => number;
+  /** the state; default a PikeTable sized by `max_entries`. */
+  state?: PikeState;
+}
+
+export class Pike {
+  readonly cfg: PikeConfig;
+  readonly state: PikeState;
+  readonly stats = new PikeStats();
+  /** `Retry-After: <retry_after>` for the 503 of `auto: 503` (built once). */
+  readonly retryAfterHeaders: readonly string[];
+  private readonly now: () => number;
+  private readonly log: Logger | undefined;
+  private timer: NodeJS.Timeout | null = null;
+  /** `untracked` at the last sweep (E7101 is logged once per window while it grows). */
+  private lastUntracked = 0;
+
+  constructor(cfg: PikeConfig, opts: PikeOptions = {}) {
+    this.cfg = cfg;
+    this.log = opts.log;
+    this.now = opts.now ?? (() => performance.now());
+    this.state =
+      opts.state ??
+      new PikeTable({
+        capacity: cfg.max_entries,
+        windowMs: cfg.sampling_time_unit * 1000,
+        maxHits: cfg.reqs_density_per_unit,
+        latencyMs: cfg.remove_latency * 1000,
+        blockMs: cfg.block_time * 1000,
+        onUnblock: (address) => this.log?.info({ src: address }, 'pike: source unblocked'),
+      });
+    this.retryAfterHeaders = cfg.retry_after > 0 ? [`Retry-After: ${cfg.retry_after}`] : [];
+  }
+
+  /**
+   * Kamailio pike_check_req() for a source address: 1 not blocked, -1 blocked (detected earlier),
+   * -2 detected as flooding by this request. Logs the first detection (Kamailio logs at
+   * pike_log_level "PIKE - BLOCKing ip").
+   */
+  check(address: string): number {
+    this.stats.checks++;
+    const v = this.state.hit(address, this.now());
+    if (v === PIKE_NEW_BLOCK && this.log) {
+      this.log.warn(
+        { src: address, code: Errors.PIKE_BLOCKED.code, reqs_density_per_unit: this.cfg.reqs_density_per_unit, sampling_time_unit: this.cfg.sampling_time_unit },
+        `pike: blocking ${address}: more than ${this.cfg.reqs_density_per_unit} requests in ${this.cfg.sampling_time_unit} s [E${Errors.PIKE_BLOCKED.code}]`,
+      );
+    }
+    return v;
+  }
+
+  /** The host check (`auto`): PASS, or DROP / REFUSE (503) for a blocked source. */
+  shed(address: string): Shed {
+    if (this.check(address) === PIKE_OK) return Shed.PASS;
+    if (this.cfg.auto === '503') {
+      this.stats.autoRejected++;
+      return Shed.REFUSE;
+    }
+    this.stats.autoDropped++;
+    return Shed.DROP;
+  }
+
+  unblock(address: string): boolean {
+    const done = this.state.unblock(address, this.now());
+    if (done) {
+      this.stats.unblockedByRpc++;
+      this.log?.info({ src: address }, 'pike: source unblocked by RPC');
+    }
+    return done;
+  }
+
+  /** sources, as of now (RPC). */
+  sources(blockedOnly: boolean): SourceView[] {
+    const out: SourceView[] = [];
+    this.state.forEach(this.now(), blockedOnly, (v) => out.push(v));
+    return out;
+  }
+
+  /** expires idle entries and unblocks quiet sources once per sampling window (Kamailio's timers). */
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.tick(), this.cfg.sampling_time_unit * 1000);
+    this.timer.unref();
+  }
+
+  /** one sampling window: sweep, and report a table that could not track new sources. */
+  tick(): void {
+    this.state.sweep(this.now());
+    const u = this.state.counters.untracked;
+    if (u !== this.lastUntracked) {
+      this.log?.warn(
+        { code: Errors.PIKE_TABLE_FULL.code, untracked: u - this.lastUntracked, max_entries: this.cfg.max_entries, blocked: this.state.blockedCount },
+        `pike: table full of blocked sources, ${u - this.lastUntracked} requests of new sources not tracked (max_entries ${this.cfg.max_entries}) [E${Errors.PIKE_TABLE_FULL.code}]`,
+      );
+      this.lastUntracked = u;
+    }
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  statistics(): Record<string, number> {
+    return this.stats.toStatistics(this.state);
+  }
+}
