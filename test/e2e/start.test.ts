@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,48 @@ describe('siphon start with the default plugin (UDP and TCP)', () => {
     expect(text).toMatch(/^To: .*;tag=/m);
     expect(text).toMatch(/^Via: SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK-e2e-[^;\r\n]+;rport=\d+/m);
     expect(text).toMatch(/^Content-Length: 0\r$/m);
+  });
+
+  it('safe by default: drops an OPTIONS from User-Agent friendly-scanner (secfilter seeded, built-in list)', async () => {
+    const scanner = (lp: number) =>
+      Buffer.from(
+        optionsRequest(port, 'udp', lp)
+          .toString('latin1')
+          .replace('Content-Length: 0\r\n', 'User-Agent: friendly-scanner\r\nContent-Length: 0\r\n'),
+        'latin1',
+      );
+    expect(await udpRequest(port, scanner, 1000)).toBeNull();
+    // the evidence that it was dropped on purpose, not lost: the route's log line (bounded wait)
+    const end = Date.now() + 5000;
+    while (!/scanner friendly-scanner from 127\.0\.0\.1:\d+ dropped/.test(srv.stdout()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(srv.stdout()).toMatch(/scanner friendly-scanner from 127\.0\.0\.1:\d+ dropped/);
+    // a normal client is still answered
+    expect(statusOf((await udpRequest(port, (lp) => optionsRequest(port, 'udp', lp)))!)).toBe(200);
+  });
+
+  it('safe by default: pike drops a flooding source (127.0.0.2) past 30 requests per 2 s', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.2', () => r()));
+    const lp = sock.address().port;
+    let replies = 0;
+    sock.on('message', () => replies++);
+    try {
+      // 60 OPTIONS in two bursts of 30, each burst answered before the next is sent (no socket-buffer loss)
+      for (let i = 0; i < 30; i++) sock.send(optionsRequest(port, 'udp', lp).toString('latin1').replaceAll('127.0.0.1:' + lp, '127.0.0.2:' + lp), port, '127.0.0.1');
+      const end = Date.now() + 5000;
+      while (replies < 29 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 30; i++) sock.send(optionsRequest(port, 'udp', lp).toString('latin1').replaceAll('127.0.0.1:' + lp, '127.0.0.2:' + lp), port, '127.0.0.1');
+      // the node logs the block (E7100); then no further answer comes
+      const end2 = Date.now() + 5000;
+      while (!srv.stdout().includes('"code":7100') && Date.now() < end2) await new Promise((r) => setTimeout(r, 20));
+      expect(srv.stdout()).toMatch(/pike: blocking 127\.0\.0\.2/);
+      expect(replies).toBeGreaterThanOrEqual(29);
+      expect(replies).toBeLessThan(60);
+    } finally {
+      sock.close();
+    }
+    // 127.0.0.1 (the server's own address, like kamailio.cfg's src_ip==myself) is never counted
+    expect(statusOf((await udpRequest(port, (lp2) => optionsRequest(port, 'udp', lp2)))!)).toBe(200);
   });
 
   it('answers OPTIONS to itself with 200 over TCP on the same connection', async () => {

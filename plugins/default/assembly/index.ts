@@ -118,7 +118,7 @@ function reqinit(): i32 {
   if (ip != 2) {
     const flood = antiflood();
     if (flood != PASS) return flood;
-    // with secfilter its lists decide (operators edit them); without it, the built-in scanner list
+    // secfilter's lists, then the built-in scanner list (a UA secfilter whitelists skips it)
     const filtered = ip == Status.UNIMPLEMENTED || ip == Status.NOT_ALLOWED ? scannerReqinit() : secfilterReqinit();
     if (filtered != PASS) return filtered;
   }
@@ -345,7 +345,12 @@ function currentReplied(): bool {
  */
 function secfilterReqinit(): i32 {
   // secf_check_ip() ran in reqinit(): blacklisted sources are dropped, whitelisted ones skip this block
-  if (secf_check_ua() == -2) return refuseScanner();
+  const ua = secf_check_ua();
+  if (ua == -2) return refuseScanner();
+  if (ua != 2) {
+    const scanner = scannerReqinit();
+    if (scanner != PASS) return scanner;
+  }
 
   // secf_check_sqli_all() returns -1 on a hit (Kamailio 0, see sdk/assembly/secfilter.ts)
   if (secf_check_sqli_all() == -1) {
@@ -415,9 +420,10 @@ function configString(json: string, key: string): string | null {
 }
 
 // =============================================================================================
-// REQINIT without secfilter: the well-known scanners by User-Agent (kamailio.cfg's
-// `if ($ua =~ "friendly-scanner|sipcli|VaxSIPUserAgent") exit;`, which runs without any module).
-// With secfilter the same names are rules of its user-agent blacklist (config/siphon.yaml seeds them).
+// REQINIT built-in scanner list: the well-known scanners by User-Agent (kamailio.cfg's
+// `if ($ua =~ "friendly-scanner|sipcli|VaxSIPUserAgent") exit;`, which needs no module). With
+// secfilter the same names are also rules of its user-agent blacklist (config/siphon.yaml seeds a new
+// table with them) and a user agent it whitelists is not checked here.
 // =============================================================================================
 
 function scannerReqinit(): i32 {

@@ -33,10 +33,12 @@ afterAll(async () => {
 });
 
 describe('module imports without the module', () => {
-  it('plugins/default loads and routes: keepalive 200, no secfilter verdicts', async () => {
+  it('plugins/default loads and routes: keepalive 200, no secfilter verdicts, scanners still refused', async () => {
     expect((await client.request(19705, {}))?.status).toBe(200);
-    // a scanner UA is nobody's business without secfilter
-    expect((await client.request(19705, { ua: 'friendly-scanner' }))?.status).toBe(200);
+    expect((await client.request(19705, { ua: 'Linphone/5.2' }))?.status).toBe(200);
+    // kamailio.cfg drops scanners by User-Agent without any module: the built-in list (scanner_action reply: 403)
+    expect((await client.request(19705, { ua: 'friendly-scanner' }))?.status).toBe(403);
+    expect((await client.request(19705, { ua: 'SIPVicious 0.3' }))?.status).toBe(403);
     const r = await client.request(19705, { method: 'MESSAGE', ruri: 'sip:bob@127.0.0.1:19705' });
     expect(r).not.toBeNull();
     expect([403, 500]).not.toContain(r!.status);
