@@ -160,6 +160,7 @@ async function moduleCopies(config: SiphonConfig, dataDir: string, log: Logger):
     delete copy.db_url;
     if (name === 'registrar') copy.db_mode = 0;
     if (name === 'dispatcher') copy.ds_ping_interval = 0;
+    if (name === 'secfilter') delete copy.seed_ua_blacklist; // an empty throwaway table: no seeding writes
     // the warm-up's caller sends thousands of requests a second: its pike copy counts them but
     // never blocks, so the plugin twin runs its whole route (the node's own table is untouched)
     if (name === 'pike') copy.reqs_density_per_unit = WARMUP_PIKE_DENSITY;

@@ -247,7 +247,7 @@ export class FakeHost {
       sip: sip as WebAssembly.ModuleImports,
       // module and transaction namespaces answer -6 UNIMPLEMENTED, as the host does for a module that
       // is not configured (docs/abi/v1.md "Module namespaces"): plugins must keep working without them
-      ...Object.fromEntries(['secfilter', 'dispatcher', 'registrar', 'tm', 'rr'].map((ns) => [ns, unimplementedNamespace()])),
+      ...Object.fromEntries(['secfilter', 'dispatcher', 'registrar', 'pike', 'tm', 'rr'].map((ns) => [ns, unimplementedNamespace()])),
     };
   }
 }
