@@ -99,6 +99,7 @@ export const Errors = {
   RPC_HTTP_AUTH: { code: 6013, title: 'control HTTP request lacks the bearer token' },
   RPC_HTTP_TOO_LARGE: { code: 6014, title: 'JSON-RPC request body too large' },
   RPC_HTTP_TOKEN: { code: 6015, title: 'cannot use the control HTTP token' },
+  RPC_HTTP_BUSY: { code: 6016, title: 'too many JSON-RPC requests in progress' },
 
   // ---- 7xxx secfilter ------------------------------------------------------------------------
   SECF_BAD_RULE: { code: 7001, title: 'bad secfilter rule' },

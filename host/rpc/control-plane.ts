@@ -26,6 +26,7 @@ export interface ControlHttpOptions {
   maxConnections?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  maxInFlight?: number;
 }
 
 export interface ControlPlaneOptions {
@@ -75,6 +76,7 @@ function createControlHttpServer(o: ControlHttpOptions, registry: RpcRegistry, m
       log,
       guard: new HttpGuard({ listenHost: o.host, token: o.token ?? null }),
       maxBodyBytes: o.maxBodyBytes,
+      maxInFlight: o.maxInFlight,
     }),
   );
   server.maxConnections = o.maxConnections ?? D.max_connections;

@@ -37,6 +37,8 @@ export const CONTROL_HTTP_DEFAULTS = {
   headers_timeout: 5000,
   /** deadline for the whole request (headers + body), ms (Kamailio: tcp_msg_read_timeout). */
   request_timeout: 10_000,
+  /** JSON-RPC requests in progress at once over the listener (pipelined ones included); more get 503. */
+  max_in_flight: 32,
   /** largest request head (request line + headers), bytes; Node's default is 16 KiB. */
   max_header_bytes: 8192,
 } as const;

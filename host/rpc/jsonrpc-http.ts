@@ -50,6 +50,8 @@ export interface JsonRpcHttpOptions {
   guard: HttpGuard;
   /** largest request body, default CONTROL_HTTP_DEFAULTS.max_body_bytes (1 MiB). */
   maxBodyBytes?: number;
+  /** JSON-RPC requests in progress at once (body read + call), default CONTROL_HTTP_DEFAULTS.max_in_flight. */
+  maxInFlight?: number;
 }
 
 /** Most requests one batch may carry (JSON-RPC 2.0 §6 sets no bound); more is -32600. */
@@ -154,7 +156,11 @@ function refuse(res: ServerResponse, r: Refusal): void {
  */
 export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBody = opts.maxBodyBytes ?? CONTROL_HTTP_DEFAULTS.max_body_bytes;
+  const maxInFlight = opts.maxInFlight ?? CONTROL_HTTP_DEFAULTS.max_in_flight;
   const guard = opts.guard;
+  // HTTP/1.1 pipelining lets one connection start any number of calls (Node parses and dispatches
+  // every request of a chunk); this bounds them over the whole listener
+  let inFlight = 0;
   return (req, res) => {
     const refusal = guard.check(req);
     if (refusal !== null) {
@@ -185,6 +191,15 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
         headers: { accept: 'application/json' },
       });
     }
+    if (inFlight >= maxInFlight) {
+      return refuse(res, {
+        status: 503,
+        error: new SiphonError('RPC_HTTP_BUSY', `${maxInFlight} requests are in progress; retry`),
+        headers: { 'retry-after': '1' },
+      });
+    }
+    inFlight++;
+    res.once('close', () => inFlight--);
     const tooLarge: Refusal = {
       status: 413,
       error: new SiphonError('RPC_HTTP_TOO_LARGE', `the request body exceeds ${maxBody} bytes (core.http.max_body_bytes)`),

@@ -168,6 +168,35 @@ describe('control HTTP listener: a web page cannot reach it', () => {
     expect((await request(l.port, { method: 'OPTIONS', headers: { host, 'access-control-request-method': 'POST' } })).status).toBe(403);
   });
 
+  it('pipelined requests on one connection start at most max_in_flight calls; the rest get 503 E6016', async () => {
+    const p = await listen({ maxInFlight: 4 }, (r) =>
+      r.register({ name: 'test.hold', help: 'answers when released', handler: () => new Promise((resolve) => held.push(() => resolve('done'))) }),
+    );
+    const held: Array<() => void> = [];
+    try {
+      const body = call('test.hold');
+      const one = `POST /RPC HTTP/1.1\r\nHost: 127.0.0.1:${p.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const s = net.connect(p.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      let got = '';
+      s.on('data', (d) => (got += d.toString('latin1')));
+      s.on('connect', () => s.write(one.repeat(200)));
+      for (let i = 0; i < 500 && held.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(held.length).toBe(4);
+      held.splice(0).forEach((r) => r());
+      // responses come in order: 4 answers, then 196 refusals (the refusal closes the connection after it)
+      for (let i = 0; i < 500 && !/ 503 /.test(got); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(got.match(/HTTP\/1\.1 200 /g)?.length).toBe(4);
+      expect(got).toMatch(/HTTP\/1\.1 503 [^]*E6016/);
+      s.destroy();
+      // slots are back
+      const r = await request(p.port, { headers: { host: `127.0.0.1:${p.port}`, 'content-type': 'application/json' }, body: call('test.count') });
+      expect(r.status).toBe(200);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a batch of more than 100 requests is -32600; 100 run', async () => {
     const many = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', method: 'core.echo', params: [i], id: i })));
     const big = await request(l.port, { headers: { host, ...json }, body: many(101) });
