@@ -161,6 +161,20 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
   // HTTP/1.1 pipelining lets one connection start any number of calls (Node parses and dispatches
   // every request of a chunk); this bounds them over the whole listener
   let inFlight = 0;
+  /** counts `res` as in progress until it closes, or answers 503 when the listener is full. */
+  const admitted = (res: ServerResponse): boolean => {
+    if (inFlight >= maxInFlight) {
+      refuse(res, {
+        status: 503,
+        error: new SiphonError('RPC_HTTP_BUSY', `${maxInFlight} requests are in progress; retry`),
+        headers: { 'retry-after': '1' },
+      });
+      return false;
+    }
+    inFlight++;
+    res.once('close', () => inFlight--);
+    return true;
+  };
   return (req, res) => {
     const refusal = guard.check(req);
     if (refusal !== null) {
@@ -171,6 +185,7 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
     if (path === '/metrics') {
       if (!opts.metrics) return send(res, 404, 'text/plain', 'metrics disabled\n');
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD', connection: 'close' });
+      if (!admitted(res)) return;
       opts.metrics.text().then(
         (text) => send(res, 200, opts.metrics!.contentType, text),
         (e: unknown) => {
@@ -191,15 +206,7 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
         headers: { accept: 'application/json' },
       });
     }
-    if (inFlight >= maxInFlight) {
-      return refuse(res, {
-        status: 503,
-        error: new SiphonError('RPC_HTTP_BUSY', `${maxInFlight} requests are in progress; retry`),
-        headers: { 'retry-after': '1' },
-      });
-    }
-    inFlight++;
-    res.once('close', () => inFlight--);
+    if (!admitted(res)) return;
     const tooLarge: Refusal = {
       status: 413,
       error: new SiphonError('RPC_HTTP_TOO_LARGE', `the request body exceeds ${maxBody} bytes (core.http.max_body_bytes)`),
