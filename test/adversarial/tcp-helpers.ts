@@ -107,6 +107,38 @@ export async function until(cond: () => boolean, ms = 5000, what = 'condition'):
   }
 }
 
+/**
+ * The non-reading client: writes `make(i)` 100 per write and never reads, until the connection closes
+ * or `serverStopped()` holds while our writes wait (the server stopped reading us). Returns the count.
+ */
+export async function flood(s: net.Socket, serverStopped: () => boolean, make: (i: number) => string = request, max = 60_000): Promise<number> {
+  s.pause(); // never read: the replies pile up in the kernel, then in the server's queue
+  let sent = 0;
+  let gone = s.destroyed;
+  s.once('close', () => (gone = true));
+  while (!gone && sent < max) {
+    let batch = '';
+    for (let i = 0; i < 100; i++) batch += make(sent + i);
+    sent += 100;
+    if (s.write(batch)) continue;
+    const drained = await new Promise<boolean>((resolve) => {
+      const done = (v: boolean) => {
+        clearInterval(poll);
+        s.off('drain', onDrain);
+        s.off('close', onClose);
+        resolve(v);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const poll = setInterval(() => serverStopped() && done(false), 10);
+      s.on('drain', onDrain);
+      s.on('close', onClose);
+    });
+    if (!drained) break;
+  }
+  return sent;
+}
+
 /** Sends one request and resolves with its whole reply (the sink's replies end with an empty body); rejects after `ms`. */
 export async function ask(s: net.Socket, n: number, ms = 5000): Promise<string> {
   const got = new Promise<string>((resolve, reject) => {

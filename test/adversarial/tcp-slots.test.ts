@@ -73,7 +73,7 @@ describe('slowloris: partial headers', () => {
 
   it('partial-header peers from many sources cannot hold the table: slots come back at the deadline', async () => {
     const sink = new ReplyingSink();
-    const l = await listen(sink, { maxConnections: 24, limits: { outboundReserve: 4, acceptIpLimit: 0, msgReadTimeout: 1, msgDataTimeout: 1 } });
+    const l = await listen(sink, { maxConnections: 24, limits: { outboundReserve: 4, acceptIpLimit: 0, msgReadTimeout: 3, msgDataTimeout: 3 } });
     await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const s = await connect(l, `127.0.1.${1 + i}`);
@@ -86,7 +86,7 @@ describe('slowloris: partial headers', () => {
     const early = await connect(l, '127.0.0.2');
     expect(await closed(early)).toBe(true);
     // ... and the slots free up once the deadline passes: a good client then gets in and is answered
-    await until(() => l.inboundCount === 0, 5000, 'the dribblers to be closed');
+    await until(() => l.inboundCount === 0, 10_000, 'the dribblers to be closed');
     const good = await connect(l, '127.0.0.2');
     expect(await ask(good, 6)).toMatch(/^SIP\/2\.0 200 OK/);
     expect(l.stats.readTimeouts).toBe(20);
