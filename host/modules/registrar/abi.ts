@@ -49,7 +49,13 @@ export class RegistrarImports implements ImportProvider {
       if (r.code !== 1) return r.code;
       ctx.msg.setRequestUri(r.ruri!);
       if (r.dstUri) ctx.dstUri = r.dstUri;
-      if (r.branches.length > 0) (ctx.branches ??= []).push(...r.branches.map((b) => b.uri));
+      if (r.branches.length > 0) {
+        // the message's destination set holds max_branches - 1 entries over every lookup of this
+        // request (Kamailio dset: append_branch fails once full, a second lookup adds no more)
+        const list = (ctx.branches ??= []);
+        const room = reg.maxBranches - 1 - list.length;
+        for (let i = 0; i < r.branches.length && i < room; i++) list.push(r.branches[i]!.uri);
+      }
       return 1;
     };
     const readUri = (up: number, ul: number): string | null => api.readString(up, ul);

@@ -54,6 +54,23 @@ describe('registrar imports', () => {
     expect(f.registered_uri!(tp, tl, up, ul)).toBe(-1);
   });
 
+  it('lookup called again on one request adds no branch past max_branches - 1 (Kamailio dset)', () => {
+    const { reg } = memoryRegistrar({ max_contacts: 0 });
+    reg.maxBranches = 4;
+    let ctx: MessageContext | null = null;
+    const { api, str } = hostApi(() => ctx);
+    const f = new RegistrarImports(reg).functions(api) as unknown as Record<string, Fn>;
+    const [tp, tl] = str('location');
+    ctx = context(register({ contacts: Array.from({ length: 10 }, (_, i) => `<sip:a${i}@h${i}>`) }), []);
+    expect(f.save!(tp, tl, 0)).toBe(1);
+    ctx = context(request('INVITE', 'sip:a@example.com'), []);
+    expect(f.lookup!(tp, tl)).toBe(1);
+    expect(ctx.branches).toHaveLength(3);
+    const [up, ul] = str('sip:a@example.com');
+    expect(f.lookup_uri!(tp, tl, up, ul)).toBe(1);
+    expect(ctx.branches).toHaveLength(3);
+  });
+
   it('returns ABI statuses outside a message, on bad memory and for db-only tables', () => {
     const { reg } = memoryRegistrar();
     let ctx: MessageContext | null = null;
