@@ -105,20 +105,98 @@ export class StatelessReplier {
 export function topViaForReply(via: Via, source: Endpoint): string {
   let text = via.raw;
   if (via.rport === null) {
-    text = text.replace(RPORT_EMPTY, `;rport=${source.port}`);
+    const at = findViaParam(text, 'rport', false);
+    if (at >= 0) text = `${text.slice(0, at)};rport=${source.port}${text.slice(paramEnd)}`;
   }
   const hostDiffers = stripBrackets(via.host).toLowerCase() !== source.address.toLowerCase();
   if (via.received !== undefined) {
-    text = text.replace(RECEIVED_PARAM, `;received=${source.address}`);
+    const at = findViaParam(text, 'received', true);
+    if (at >= 0) text = `${text.slice(0, at)};received=${source.address}${text.slice(paramEnd)}`;
   } else if (hostDiffers) {
     text = `${text};received=${source.address}`;
   }
   return text;
 }
 
-/** `;rport` without a value, case-insensitive, followed by another param or the end. */
-const RPORT_EMPTY = /\s*;\s*rport(?=\s*(?:;|$))/i;
-const RECEIVED_PARAM = /\s*;\s*received\s*=\s*[^;\s]*/i;
+/** end of the parameter the last findViaParam() hit found (a module slot instead of a result object) */
+let paramEnd = 0;
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10;
+}
+
+/**
+ * Finds the first Via parameter `name` (lower-case; matched case-insensitively) in a Via element's
+ * text: with a value when `withValue` (`;received=1.2.3.4`), without one otherwise (`;rport`, RFC 3581
+ * §4). Returns the offset where its span starts (blanks before the ';' included) and leaves the
+ * offset after it (after the value, or after the name) in `paramEnd`; -1 when absent.
+ *
+ * One forward pass (quoted-strings skipped as a unit): this replaces the regexes
+ * /\s*;\s*rport(?=\s*(?:;|$))/i and /\s*;\s*received\s*=\s*[^;\s]*\/i, whose leading \s* backtracked
+ * over every run of blanks (quadratic: one 64 KB Via stalled the node for seconds).
+ */
+export function findViaParam(text: string, name: string, withValue: boolean): number {
+  const len = text.length;
+  const nlen = name.length;
+  let blankStart = -1;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      // a quoted-string (RFC 3261 §25.1) cannot hold the parameter: skip it with its quoted-pairs
+      for (i++; i < len; i++) {
+        const q = text.charCodeAt(i);
+        if (q === 92 /* \ */) i++;
+        else if (q === 34) break;
+      }
+      blankStart = -1;
+      continue;
+    }
+    if (isBlank(c)) {
+      if (blankStart < 0) blankStart = i;
+      continue;
+    }
+    if (c !== 59 /* ; */) {
+      blankStart = -1;
+      continue;
+    }
+    const start = blankStart >= 0 ? blankStart : i;
+    blankStart = -1;
+    let k = i + 1;
+    while (k < len && isBlank(text.charCodeAt(k))) k++;
+    if (len - k < nlen) return -1;
+    let m = 0;
+    while (m < nlen && (text.charCodeAt(k + m) | 0x20) === name.charCodeAt(m)) m++;
+    // not this parameter: resume right after the ';' (the blanks after it may start the next span,
+    // as the regex's leftmost match would; each blank is scanned at most twice)
+    if (m < nlen) continue;
+    const nameEnd = k + nlen;
+    let e = nameEnd;
+    while (e < len && isBlank(text.charCodeAt(e))) e++;
+    if (withValue) {
+      if (e < len && text.charCodeAt(e) === 61 /* = */) {
+        e++;
+        while (e < len && isBlank(text.charCodeAt(e))) e++;
+        if (e < len && text.charCodeAt(e) === 34) {
+          for (e++; e < len; e++) {
+            const q = text.charCodeAt(e);
+            if (q === 92) e++;
+            else if (q === 34) { e++; break; }
+          }
+          if (e > len) e = len;
+        } else {
+          while (e < len && text.charCodeAt(e) !== 59 && !isBlank(text.charCodeAt(e))) e++;
+        }
+        paramEnd = e;
+        return start;
+      }
+    } else if (e === len || text.charCodeAt(e) === 59) {
+      paramEnd = nameEnd; // blanks after the name stay, as the regex's lookahead left them
+      return start;
+    }
+    i = nameEnd - 1;
+  }
+  return -1;
+}
 
 function headerLines(lines: readonly string[]): string {
   let s = '';

@@ -1031,6 +1031,9 @@ function viaValue(channel: Channel, proto: Proto, branch: string): string {
   return `SIP/2.0/${proto === 'tcp' ? 'TCP' : 'UDP'} ${host}:${local.port};branch=${branch}`;
 }
 
+// Linear: every attempt must start with LF + the literal name, and the only backtracking is over the
+// blanks after that name (disjoint runs for distinct starts); the \d+ ends the match. It reads at
+// most RECEIVED_MF_WINDOW bytes.
 const MAX_FORWARDS_RE = /\r?\n[Mm][Aa][Xx]-[Ff][Oo][Rr][Ww][Aa][Rr][Dd][Ss][ \t]*:[ \t]*(\d+)/;
 
 /**

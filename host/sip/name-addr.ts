@@ -17,18 +17,48 @@ import { isValidUri, uriScheme } from './uri.js';
 
 /** Resolves the quoted-pairs of the inside of a quoted-string (RFC 3261 §25.1). */
 export function unquote(s: string, from: number, to: number): string {
-  if (s.indexOf('\\', from) < 0 || s.indexOf('\\', from) >= to) return s.slice(from, to);
+  let bs = s.indexOf('\\', from);
+  if (bs < 0 || bs >= to) return s.slice(from, to);
+  // copies the runs between quoted-pairs as slices (not one concatenation per character)
   let out = '';
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 92 && i + 1 < to) {
-      out += s[i + 1];
-      i++;
-    } else {
-      out += s[i];
-    }
+  let copied = from;
+  while (bs >= 0 && bs + 1 < to) {
+    out += s.slice(copied, bs);
+    copied = bs + 1; // the escaped character starts the next run
+    bs = s.indexOf('\\', bs + 2);
+    if (bs >= to) break;
   }
-  return out;
+  return out + s.slice(copied, to);
+}
+
+/**
+ * A token display name as the parser returns it: runs of LWS collapsed to one SP when the name holds
+ * a line break, a tab or two blanks in a row (else returned as is). One pass (no regex).
+ */
+function collapseLws(name: string): string {
+  const len = name.length;
+  let plain = true;
+  for (let i = 0; i < len && plain; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 9 || c === 13 || c === 10 || (isWs(c) && i + 1 < len && isWs(name.charCodeAt(i + 1)))) plain = false;
+  }
+  if (plain) return name;
+  let out = '';
+  let runStart = 0;
+  let i = 0;
+  while (i < len) {
+    if (!isWs(name.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < len && isWs(name.charCodeAt(j))) j++;
+    out += name.slice(runStart, i);
+    out += ' ';
+    runStart = j;
+    i = j;
+  }
+  return out + name.slice(runStart);
 }
 
 /**
@@ -83,7 +113,7 @@ export function parseNameAddr(text: string, validateUri = true): NameAddr | null
     }
     if (k < end && text.charCodeAt(k) === 60) {
       const name = text.slice(i, k).trim();
-      if (name.length > 0) displayName = /\s\s|\t|\r|\n/.test(name) ? name.replace(/\s+/g, ' ') : name;
+      if (name.length > 0) displayName = collapseLws(name);
       angle = k;
     }
   }

@@ -166,9 +166,16 @@ function parse(buf: Buffer, maxSize: number, maxHeaders: number): ParseResult {
       if (nameEnd > p && colon < end && head.charCodeAt(colon) === 58) known = findKnownHeader(head, p, nameEnd, hash);
     }
     if (nameEnd === p || colon >= end || head.charCodeAt(colon) !== 58 /* : */) {
-      // slow path, only for a defect: tell a line without colon from a bad name
-      const at = head.indexOf(':', p);
-      if (at < 0 || at >= end) {
+      // slow path, only for the first defect: tell a line without colon from a bad name. The colon
+      // is looked for within this line only (an indexOf to the end of the message for each of
+      // thousands of colon-less lines would make the scan quadratic).
+      if (defect !== null) {
+        p = end;
+        continue;
+      }
+      let at = p;
+      while (at < end && head.charCodeAt(at) !== 58) at++;
+      if (at >= end) {
         defect ??= { reason: 'Malformed header line', detail: `header line without colon at byte ${p}` };
       } else {
         let badEnd = at;
@@ -296,6 +303,7 @@ function parseStartLine(
   const lastSp = line.lastIndexOf(' ');
   const version = line.length - lastSp === 8 && line.endsWith(' SIP/2.0') ? 'SIP/2.0' : line.slice(lastSp + 1);
   const versionOk = version === 'SIP/2.0' || version.toUpperCase() === 'SIP/2.0';
+  // anchored, and the two digit runs are separated by a literal '.': one attempt, linear backtracking
   const sipish = versionOk || /^SIP\/\d+\.\d+$/i.test(version);
   if (!isToken(method)) return { status: 0, reason: 'Bad Request', detail: `bad method ${JSON.stringify(method.slice(0, 40))}` };
   msg.method = method;

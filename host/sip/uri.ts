@@ -148,8 +148,11 @@ function parseUriParams(s: string, from: number, to: number, out: Array<[string,
     // s[i] is ';'
     let end = s.indexOf(';', i + 1);
     if (end < 0 || end > to) end = to;
-    const eq = s.indexOf('=', i + 1);
-    const hasValue = eq >= 0 && eq < end;
+    // '=' looked for within this parameter only: an indexOf to the end of the URI for each of
+    // thousands of ";a" parameters would be quadratic
+    let eq = i + 1;
+    while (eq < end && s.charCodeAt(eq) !== 61 /* = */) eq++;
+    const hasValue = eq < end;
     const nameEnd = hasValue ? eq : end;
     if (nameEnd === i + 1) return false; // empty parameter name (";;" or ";=x")
     if (!allChars(s, i + 1, nameEnd, PARAM_CHARS)) return false;

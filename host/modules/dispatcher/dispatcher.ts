@@ -405,6 +405,7 @@ export class Dispatcher extends EventEmitter {
       if (!p) return { rc: -1 };
       const host = p.host.startsWith('[') ? p.host.slice(1, -1) : p.host;
       port = p.portText !== undefined ? Number(p.portText) : 0;
+      // linear: a literal prefix, then one greedy class that ends the match (no backtracking)
       const tm = /;transport=([a-z0-9]+)/i.exec(uri);
       proto = tm ? tm[1]!.toLowerCase() : isIpLiteral(p.host) || port !== 0 ? (p.scheme === 'sips' ? 'tcp' : 'udp') : 'none';
       if (isIpLiteral(p.host)) address = host;

@@ -15,6 +15,7 @@ function uriPart(uri: string | undefined, part: 'user' | 'host'): string {
 /** Expands `$ci $fu $fU $fd $ft $tu $tU $td $ru $rU $rd $rm $si $sp $var(x) $avp(x) $hdr(Name)` in `template`. */
 export function expandPv(template: string, ctx: MessageContext): string {
   const m = ctx.msg;
+  // the template is configuration (hash_pvar), not message text; the values substituted are not rescanned
   return template.replace(/\$(var|avp|hdr)\(([^)]+)\)|\$([A-Za-z]{2})/g, (all, fn: string | undefined, arg: string | undefined, short: string | undefined) => {
     if (fn === 'var' || fn === 'avp') return ctx.vars.get(arg!) ?? '';
     if (fn === 'hdr') return m.header(arg!) ?? '';
@@ -58,6 +59,9 @@ export function digestUsername(ctx: MessageContext): string | undefined {
   for (const h of ['proxy-authorization', 'authorization']) {
     const v = ctx.msg.header(h);
     if (!v) continue;
+    // Linear: each attempt needs the literal "username" after a separator; the quoted branch's
+    // alternatives are disjoint ([^"\\] vs \\.), and when it fails the token branch always matches
+    // (a '"' is a [^\s,] char), so at most one attempt scans to the end of the value.
     const m = /(?:^|[\s,])username\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/i.exec(v);
     if (m) return (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1');
   }

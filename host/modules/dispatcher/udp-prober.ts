@@ -29,6 +29,10 @@ export interface UdpProberOptions {
   port?: number;
 }
 
+// Both regexes read at most the first 2048 bytes of a reply (onMessage) and are linear: STATUS_LINE
+// is anchored (one attempt, [^\r\n]* then a literal); in VIA_BRANCH `^` (multiline) admits one
+// attempt per line, the lazy [^\r\n]*? stops at each ';' and the [ \t]* after it backtracks only over
+// the blanks following that ';' (disjoint runs), and the captured [^;,\s]+ ends the match.
 const STATUS_LINE = /^SIP\/2\.0 ([1-6][0-9]{2})(?: ([^\r\n]*))?\r?\n/;
 const VIA_BRANCH = /^(?:via|v)[ \t]*:[^\r\n]*?;[ \t]*branch=([^;,\s]+)/im;
 

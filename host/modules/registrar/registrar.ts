@@ -552,9 +552,14 @@ function snapshotKey(loc: Location, key: AorKey): string {
 /** Next hop of a contact: the first Path entry (RFC 3327 §5.3), else its received address. */
 function nextHop(c: Contact): string | null {
   if (c.path) {
-    const first = c.path.split(',')[0]!.trim();
-    const m = /<([^>]*)>/.exec(first);
-    return m ? m[1]! : first;
+    // indexOf scans instead of split(',') and /<([^>]*)>/: the regex retried at every '<' and ran to
+    // the end each time (quadratic on a Path of 64 KB of '<'); the same result in one pass.
+    const path = c.path;
+    const comma = path.indexOf(',');
+    const first = (comma < 0 ? path : path.slice(0, comma)).trim();
+    const lt = first.indexOf('<');
+    const gt = lt < 0 ? -1 : first.indexOf('>', lt + 1);
+    return gt < 0 ? first : first.slice(lt + 1, gt);
   }
   return c.received;
 }

@@ -61,6 +61,7 @@ export function parseUriParts(text: string): UriParts | null {
     port = Number(portText);
     if (port > 65535) return null;
   }
+  // linear: a literal prefix, then one greedy class that ends the match (no backtracking)
   const tm = /;transport=([^;?]+)/i.exec(params);
   return { scheme, user, host, port, transport: tm ? tm[1]!.toLowerCase() : undefined };
 }
