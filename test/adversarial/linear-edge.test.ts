@@ -1,0 +1,315 @@
+/**
+ * A linear edge (issue 10): 64 KB runs of spaces, tabs, line folds, quotes, escapes, semicolons,
+ * commas, angle brackets ... in every header the server reads, sent over real UDP to an in-process
+ * node running plugins/default with the registrar (use_path) and secfilter loaded. Each hostile
+ * message must be handled at a cost comparable to a benign message of the same size and shape
+ * (CPU time of this process, relative: no wall-clock thresholds), and the next request must be
+ * answered. Before the scanners replaced them, the header-folding regex (host/sip/message.ts), the
+ * Via rport/received regexes (host/core/sl.ts) and the registrar's Path regex cost seconds here.
+ * Port 23470 (server), clients on ephemeral ports.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import dgram from 'node:dgram';
+import path from 'node:path';
+import { parseConfig } from '../../host/config/load.js';
+import { createLogger } from '../../host/log/logger.js';
+import { startNode, type SiphonNode } from '../../host/core/app.js';
+import { moduleSchemas } from '../../host/core/modules.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const PORT = 23470;
+/** bytes of every hostile and benign message (a UDP datagram under the 65,535-byte message limit) */
+const SIZE = 64_000;
+/** a hostile message may cost this many times the benign one of the same case, plus FLOOR_MS */
+const FACTOR = 20;
+const FLOOR_MS = 40;
+
+let node: SiphonNode;
+let dataDir: string;
+let client: dgram.Socket;
+let sink: dgram.Socket;
+let clientPort = 0;
+let sinkPort = 0;
+const logs: string[] = [];
+
+/** datagrams received by the client, in order */
+const inbox: string[] = [];
+let wake: (() => void) | null = null;
+
+beforeAll(async () => {
+  await run(process.execPath, [path.join(ROOT, 'scripts/build-plugins.mjs'), 'default'], { cwd: ROOT, timeout: 120_000 });
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'siphon-linear-'));
+  const yaml = [
+    'core:',
+    '  listen:',
+    `    - udp:127.0.0.1:${PORT}`,
+    '  log_level: warn',
+    '  warmup: 0',
+    '  ctl: []',
+    `  data_dir: ${JSON.stringify(dataDir)}`,
+    'modules:',
+    '  registrar:',
+    '    db_mode: 0',
+    '    use_path: true',
+    '  secfilter: {}',
+    'routing:',
+    `  plugin: ${path.join(ROOT, 'plugins/default/build/default.wasm')}`,
+  ].join('\n');
+  const config = parseConfig(yaml, path.join(ROOT, 'config/adversarial-test.yaml'), { moduleSchemas: moduleSchemas() });
+  const log = createLogger({ level: 'warn', destination: { write: (s: string) => void logs.push(s) } });
+  node = await startNode(config, log);
+  client = dgram.createSocket('udp4');
+  client.on('message', (m) => {
+    inbox.push(m.toString('latin1'));
+    wake?.();
+  });
+  await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+  clientPort = client.address().port;
+  // where relayed requests go (registered contacts, Route targets): absorbed, never answered
+  sink = dgram.createSocket('udp4');
+  sink.on('message', () => {});
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
+  sinkPort = sink.address().port;
+}, 180_000);
+
+afterAll(async () => {
+  client?.close();
+  sink?.close();
+  await node?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+// ---- requests -------------------------------------------------------------------------------------
+
+let seq = 0;
+
+interface Parts {
+  method: string;
+  ruri: string;
+  via: string;
+  from: string;
+  to: string;
+  callId: string;
+  cseq: string;
+  maxForwards: string;
+  extra: string[];
+  contentLength: string;
+}
+
+function baseParts(method: string, id: number, user: string): Parts {
+  return {
+    method,
+    ruri: method === 'REGISTER' ? `sip:127.0.0.1:${PORT}` : `sip:${user}@127.0.0.1:${PORT}`,
+    via: `SIP/2.0/UDP 127.0.0.1:${clientPort};branch=z9hG4bK-lin-${id};rport`,
+    from: `<sip:${user}@127.0.0.1>;tag=f${id}`,
+    to: method === 'REGISTER' ? `<sip:${user}@127.0.0.1>` : `<sip:${user}@127.0.0.1>`,
+    callId: `lin-${process.pid}-${id}`,
+    cseq: `${id} ${method}`,
+    maxForwards: '70',
+    extra: [],
+    contentLength: '0',
+  };
+}
+
+function text(p: Parts): string {
+  return (
+    `${p.method} ${p.ruri} SIP/2.0\r\n` +
+    `Via: ${p.via}\r\n` +
+    `Max-Forwards: ${p.maxForwards}\r\n` +
+    `From: ${p.from}\r\n` +
+    `To: ${p.to}\r\n` +
+    `Call-ID: ${p.callId}\r\n` +
+    `CSeq: ${p.cseq}\r\n` +
+    p.extra.map((h) => `${h}\r\n`).join('') +
+    `Content-Length: ${p.contentLength}\r\n\r\n`
+  );
+}
+
+/** A header the server reads, with the place a run goes (`R`), and the request it rides in. */
+interface Case {
+  name: string;
+  method: 'OPTIONS' | 'REGISTER';
+  /** puts the run into the request */
+  apply(p: Parts, run: string, id: number, user: string): void;
+  /** a second request that makes the server use what the first stored (registrar lookup) */
+  followUp?: (id: number, user: string) => string;
+}
+
+const lookupOf = (id: number, user: string): string => text(baseParts('OPTIONS', id, user));
+
+const CASES: Case[] = [
+  { name: 'Request-URI parameters', method: 'OPTIONS', apply: (p, r) => { p.ruri += `;p=1${r}`; } },
+  { name: 'Request-URI headers', method: 'OPTIONS', apply: (p, r) => { p.ruri += `?h=${r}`; } },
+  { name: 'Via before ;rport', method: 'OPTIONS', apply: (p, r, id) => { p.via = `SIP/2.0/UDP 127.0.0.1:${clientPort};branch=z9hG4bK-lin-${id};p=v${r};x=1;rport`; } },
+  { name: 'Via before ;received', method: 'OPTIONS', apply: (p, r, id) => { p.via = `SIP/2.0/UDP 127.0.0.1:${clientPort};branch=z9hG4bK-lin-${id}${r};received=10.9.9.9;rport`; } },
+  { name: 'Via branch', method: 'OPTIONS', apply: (p, r, id) => { p.via = `SIP/2.0/UDP 127.0.0.1:${clientPort};rport;branch=z9hG4bK-lin-${id}${r}`; } },
+  { name: 'Via sent-by', method: 'OPTIONS', apply: (p, r, id) => { p.via = `SIP/2.0/UDP${r}127.0.0.1:${clientPort};branch=z9hG4bK-lin-${id};rport`; } },
+  { name: 'From quoted display name', method: 'OPTIONS', apply: (p, r, id, u) => { p.from = `"A${r}" <sip:${u}@127.0.0.1>;tag=f${id}`; } },
+  { name: 'From tag', method: 'OPTIONS', apply: (p, r, id, u) => { p.from = `<sip:${u}@127.0.0.1>;tag=f${id}${r}`; } },
+  { name: 'To token display name', method: 'OPTIONS', apply: (p, r, _id, u) => { p.to = `B${r}<sip:${u}@127.0.0.1>`; } },
+  { name: 'To parameters', method: 'OPTIONS', apply: (p, r, _id, u) => { p.to = `<sip:${u}@127.0.0.1>;x=y${r}`; } },
+  { name: 'Call-ID', method: 'OPTIONS', apply: (p, r, id) => { p.callId = `lin-${id}${r}@h`; } },
+  { name: 'CSeq', method: 'OPTIONS', apply: (p, r, id) => { p.cseq = `${id}${r}OPTIONS`; } },
+  { name: 'Max-Forwards', method: 'OPTIONS', apply: (p, r) => { p.maxForwards = `70${r}`; } },
+  { name: 'Content-Length', method: 'OPTIONS', apply: (p, r) => { p.contentLength = `0${r}`; } },
+  { name: 'User-Agent', method: 'OPTIONS', apply: (p, r) => { p.extra.push(`User-Agent: agent${r}x`); } },
+  { name: 'Authorization quoted params', method: 'OPTIONS', apply: (p, r) => { p.extra.push(`Authorization: Digest username="alice", realm="example.org"${r}, nonce="abc", uri="sip:x", response="0"`); } },
+  { name: 'Route (in dialog)', method: 'OPTIONS', apply: (p, r, id, u) => { p.ruri = `sip:${u}@127.0.0.1:${sinkPort}`; p.to += `;tag=t${id}`; p.extra.push(`Route: <sip:127.0.0.1:${PORT};lr>${r}`); } },
+  { name: 'Contact display name', method: 'REGISTER', apply: (p, r, _id, u) => { p.extra.push(`Contact: "C${r}" <sip:${u}@127.0.0.1:${sinkPort}>;expires=60`); } },
+  { name: 'Contact parameters', method: 'REGISTER', apply: (p, r, _id, u) => { p.extra.push(`Contact: <sip:${u}@127.0.0.1:${sinkPort}>;q=0.5${r};expires=60`); } },
+  { name: 'Expires', method: 'REGISTER', apply: (p, r, _id, u) => { p.extra.push(`Contact: <sip:${u}@127.0.0.1:${sinkPort}>`, `Expires: 60${r}`); } },
+  { name: 'Record-Route (copied into the 200)', method: 'REGISTER', apply: (p, r, _id, u) => { p.extra.push(`Contact: <sip:${u}@127.0.0.1:${sinkPort}>`, `Record-Route: <sip:rr@127.0.0.1;lr>${r}`); } },
+  {
+    name: 'Path (then a lookup through it)',
+    method: 'REGISTER',
+    apply: (p, r, _id, u) => { p.extra.push(`Contact: <sip:${u}@127.0.0.1:${sinkPort}>`, `Path: <sip:p@127.0.0.1:${sinkPort};lr${r}`); },
+    followUp: lookupOf,
+  },
+  { name: 'unknown header, folded', method: 'OPTIONS', apply: (p, r) => { p.extra.push(`Subject: a${r}\r\n b`); } },
+];
+
+/** runs, each filling the message up to SIZE bytes */
+const PATTERNS: Array<[string, string]> = [
+  ['spaces', ' '],
+  ['tabs', '\t'],
+  ['line folds', '\r\n '],
+  ['blanks before a fold', ''], // special: blanks, then a non-blank, then a fold (built below)
+  ['quotes', '"'],
+  ['quoted-pair escapes', '\\"'],
+  ['backslashes', '\\'],
+  ['semicolons', ';'],
+  ['commas', ','],
+  ['angle brackets', '<'],
+  ['nesting <"(', '<"('],
+  ['parameters', ';a'],
+];
+const BENIGN = 'a';
+
+function fill(unit: string, n: number): string {
+  if (unit === '') return `${' '.repeat(Math.max(0, n - 5))}x\r\n x`;
+  return unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+}
+
+/** The request of `c` with a run of `unit` sized so the datagram is SIZE bytes. */
+function build(c: Case, unit: string, user: string): { msg: string; id: number } {
+  const id = ++seq;
+  const probe = baseParts(c.method, id, user);
+  c.apply(probe, '', id, user);
+  const n = SIZE - Buffer.byteLength(text(probe), 'latin1');
+  const p = baseParts(c.method, id, user);
+  c.apply(p, fill(unit, n), id, user);
+  return { msg: text(p), id };
+}
+
+// ---- measuring ------------------------------------------------------------------------------------
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** waits until a datagram whose text includes `needle` arrives; returns the datagrams before it. */
+async function until(needle: string, timeoutMs: number): Promise<string[] | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const at = inbox.findIndex((m) => m.includes(needle));
+    if (at >= 0) return inbox.splice(0, at + 1).slice(0, at);
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, left);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+    wake = null;
+  }
+}
+
+interface Outcome {
+  cpu: number;
+  /** status codes of the replies that came before the probe's */
+  statuses: number[];
+  alive: boolean;
+}
+
+/**
+ * Sends the messages in order, then a probe (a keepalive OPTIONS to the server itself); the CPU
+ * spent until the probe's reply, and whether it came.
+ */
+async function measure(msgs: string[]): Promise<Outcome> {
+  inbox.length = 0;
+  const t0 = cpuMs();
+  for (const m of msgs) client.send(Buffer.from(m, 'latin1'), PORT, '127.0.0.1');
+  const id = ++seq;
+  const p = baseParts('OPTIONS', id, '');
+  p.ruri = `sip:127.0.0.1:${PORT}`;
+  p.to = `<sip:127.0.0.1:${PORT}>`;
+  client.send(text(p), PORT, '127.0.0.1');
+  const before = await until(p.callId, 15_000);
+  const cpu = cpuMs() - t0;
+  const statuses = (before ?? []).map((m) => Number(/^SIP\/2\.0 (\d{3})/.exec(m)?.[1] ?? 0));
+  return { cpu, statuses, alive: before !== null };
+}
+
+function messagesFor(c: Case, unit: string, k: number): string[] {
+  const user = `u${k}-${seq + 1}`;
+  const { msg } = build(c, unit, user);
+  const out = [msg];
+  if (c.followUp) out.push(c.followUp(++seq, user));
+  return out;
+}
+
+/**
+ * The cheapest of up to `tries` runs. With a budget, a run within it ends the loop, and so does one
+ * far over it (not noise of a loaded machine: super-linear work, measured once is enough).
+ */
+async function cheapest(c: Case, unit: string, k: number, tries: number, budget = 0): Promise<Outcome> {
+  let best: Outcome | null = null;
+  for (let t = 0; t < tries; t++) {
+    const o = await measure(messagesFor(c, unit, k));
+    if (best === null || o.cpu < best.cpu) best = { ...o, alive: o.alive && (best?.alive ?? true) };
+    if (budget > 0 && (o.cpu <= budget || o.cpu > 5 * budget)) break;
+  }
+  return best!;
+}
+
+// ---- the test -------------------------------------------------------------------------------------
+
+describe('hostile runs in every header the server reads (64 KB datagrams over UDP)', () => {
+  it('costs each hostile message at most a constant factor more than a benign one, and keeps answering', async () => {
+    expect((await measure([])).alive).toBe(true);
+    // warm the paths once (JIT), unmeasured
+    for (let k = 0; k < CASES.length; k++) await measure(messagesFor(CASES[k]!, BENIGN, k));
+    const report: string[] = [];
+    const failures: string[] = [];
+    let answered = 0;
+    let total = 0;
+    for (let k = 0; k < CASES.length; k++) {
+      const c = CASES[k]!;
+      const benign = await cheapest(c, BENIGN, k, 3);
+      const budget = FACTOR * benign.cpu + FLOOR_MS;
+      for (const [pname, unit] of PATTERNS) {
+        const o = await cheapest(c, unit, k, 3, budget);
+        total++;
+        if (o.statuses.length > 0) answered++;
+        report.push(`${c.name} / ${pname}: ${o.cpu.toFixed(1)} ms (benign ${benign.cpu.toFixed(1)} ms) -> ${o.statuses.join(',') || 'no reply'}`);
+        if (!o.alive) failures.push(`${c.name} / ${pname}: the next request was not answered`);
+        else if (o.cpu > budget) failures.push(`${c.name} / ${pname}: ${o.cpu.toFixed(0)} ms CPU, budget ${budget.toFixed(0)} ms (benign ${benign.cpu.toFixed(1)} ms)`);
+        for (const s of o.statuses) if (s < 100 || s > 699) failures.push(`${c.name} / ${pname}: unreadable reply`);
+      }
+    }
+    if (process.env.SIPHON_LINEAR_REPORT) console.log(report.join('\n'));
+    expect(failures, failures.join('\n')).toEqual([]);
+    // most hostile messages still carry a readable Via and get an answer (400 or a normal reply);
+    // the rest (Via itself unreadable) are dropped as RFC 3261 §18.2.1 leaves no reply path
+    expect(answered, report.join('\n')).toBeGreaterThan(total * 0.8);
+    expect((await measure([])).alive).toBe(true);
+  }, 600_000);
+});
