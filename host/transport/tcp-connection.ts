@@ -26,6 +26,8 @@ const PONG = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** first size of a header reassembly buffer; it doubles as needed, up to max_message_size + one read. */
 const MIN_STORE = 2048;
+/** the most one socket read delivers (libuv reads TCP in 64 KiB buffers). */
+const READ_MAX = 65536;
 
 export type TcpDirection = 'in' | 'out';
 
@@ -199,7 +201,8 @@ export class TcpConnection implements Channel {
     let store = this.store!;
     const len = this.storeLen + chunk.length;
     if (len > store.length) {
-      const grown = Buffer.allocUnsafe(Math.max(len, store.length * 2));
+      // doubling, capped at max_message_size plus one read (the caller closes past max_message_size)
+      const grown = Buffer.allocUnsafe(Math.max(len, Math.min(store.length * 2, this.listener.maxMessageSize + READ_MAX)));
       store.copy(grown, 0, 0, this.storeLen);
       this.store = store = grown;
     }
@@ -277,7 +280,7 @@ export class TcpConnection implements Channel {
    */
   send(buf: Buffer, address: string, port: number): void {
     if (this.write(buf)) {
-      this.listener.stats.sent++;
+      if (!this.closed) this.listener.stats.sent++; // else dropped by the queue limits (counted there)
       return;
     }
     this.listener.sendTo(buf, address, port);

@@ -272,7 +272,7 @@ export class TcpListener implements Listener {
     const key = peerKey(address, port);
     const existing = this.byPeer.get(key);
     if (existing?.write(buf)) {
-      this.stats.sent++;
+      if (existing.isOpen) this.stats.sent++; // else dropped by the queue limits (counted there)
       return;
     }
     // outbound connections may use every slot, the outbound reserve included
