@@ -14,6 +14,7 @@ import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
 import { SiphonServer, type FloodGuard } from './server.js';
 import { tcpStatistics } from '../transport/tcp.js';
+import { tcpRpcMethods } from '../transport/rpc.js';
 import { warmUp } from './warmup.js';
 import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
@@ -280,6 +281,7 @@ export async function startNode(
       },
     });
     registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT, pathPolicy: pluginPolicyFrom(config, opts.pluginFile), log }));
+    registry.registerAll(tcpRpcMethods(() => config.core.listenAddresses.map((a) => server.listenerFor(a.uri))));
     for (const m of modules) registry.registerAll(m.rpcMethods());
     for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
     if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);

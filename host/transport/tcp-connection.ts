@@ -31,6 +31,8 @@ const READ_MAX = 65536;
 
 export type TcpDirection = 'in' | 'out';
 
+let nextId = 1;
+
 /** One TCP connection; it is the Channel of every message it carries. */
 export class TcpConnection implements Channel {
   readonly proto = 'tcp' as const;
@@ -38,6 +40,8 @@ export class TcpConnection implements Channel {
   /** the peer (reused for every message on this connection). */
   readonly source: Endpoint;
   readonly key: string;
+  /** a number for core.tcp_list (Kamailio's connection id). */
+  readonly id = nextId++;
   /** performance.now() when accepted or opened. */
   readonly openedAt = performance.now();
   /** a complete SIP message arrived (msg_data_timeout no longer applies). */

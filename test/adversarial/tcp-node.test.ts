@@ -92,6 +92,16 @@ describe('core.tcp limits in a running node', () => {
     const dribblers = await Promise.all(Array.from({ length: 10 }, () => open('127.0.0.3')));
     for (const d of dribblers) if (!d.destroyed) d.write('OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.3;bra');
 
+    // what an operator sees meanwhile (Kamailio core.tcp_list / core.tcp_info)
+    type Row = { src_ip: string; partial_message: number; direction: string; state: string };
+    const list = async () => (await node.rpc.call('core.tcp_list', [])) as Row[];
+    for (let i = 0; i < 200 && (await list()).filter((r) => r.src_ip === '127.0.0.3' && r.partial_message === 1).length < 4; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const rows = await list();
+    expect(rows.filter((r) => r.src_ip === '127.0.0.3' && r.partial_message === 1 && r.direction === 'in')).toHaveLength(4);
+    expect(await node.rpc.call('core.tcp_info', [])).toMatchObject({ max_connections: 2048, opened_connections: 5, inbound_connections: 5 });
+
     // a client that never reads, its replies made large by a long Via branch (echoed in every reply)
     const hog = await open('127.0.0.4');
     const pad = 'x'.repeat(4000);
