@@ -242,9 +242,16 @@ export function resultRecords(result: RpcValue | undefined): readonly RpcValue[]
 const END = Symbol('end');
 type Item = { name: string | null; value: RpcValue } | typeof END;
 
+/**
+ * Deepest struct/array nesting a request may use. kamcmd and Kamailio's RPC methods nest two or three
+ * levels; a body of nothing but "open array" bytes would otherwise recurse once per byte.
+ */
+export const MAX_NESTING = 32;
+
 /** Reads the records of one packet body. */
 class BodyReader {
   private p: number;
+  private depth = 0;
 
   constructor(
     private readonly body: Uint8Array,
@@ -321,7 +328,12 @@ class BodyReader {
     }
   }
 
+  private nest(): void {
+    if (++this.depth > MAX_NESTING) this.bad(`struct/array nesting deeper than ${MAX_NESTING}`);
+  }
+
   private struct(): RpcValue {
+    this.nest();
     const names: (string | null)[] = [];
     const values: RpcValue[] = [];
     for (;;) {
@@ -330,6 +342,7 @@ class BodyReader {
       names.push(it.name);
       values.push(it.value);
     }
+    this.depth--;
     if (values.length > 0 && names.every((n) => n === null)) return values;
     const obj: { [key: string]: RpcValue } = {};
     for (let i = 0; i < values.length; i++) obj[names[i] ?? String(i)] = values[i]!;
@@ -337,12 +350,14 @@ class BodyReader {
   }
 
   private array(): RpcValue[] {
+    this.nest();
     const out: RpcValue[] = [];
     for (;;) {
       const it = this.item(false);
       if (it === END) break;
       out.push(it.value);
     }
+    this.depth--;
     return out;
   }
 }

@@ -3,6 +3,7 @@ import {
   BinrpcType,
   BinrpcWriter,
   decodeBody,
+  MAX_NESTING,
   decodePacket,
   parseHeader,
   resultRecords,
@@ -121,6 +122,20 @@ describe('BINRPC codec', () => {
     expect(() => decodeBody(Buffer.from([0x83]))).toThrow(/unbalanced/);
     expect(() => decodeBody(Buffer.from([0x51, 0x61]))).toThrow(/truncated/);
     expect(() => decodeBody(Buffer.from([0x25, 0x61, 0x00, 0x00]))).toThrow(/outside a struct/);
+  });
+
+  it('refuses nesting deeper than MAX_NESTING with RPC_PROTOCOL, without recursing per byte', () => {
+    // 0x04 opens an array, 0x84 closes one
+    const nested = (depth: number) => Buffer.concat([Buffer.alloc(depth, 0x04), Buffer.alloc(depth, 0x84)]);
+    expect(decodeBody(nested(MAX_NESTING))).toHaveLength(1);
+    let err: unknown;
+    try {
+      decodeBody(nested(100_000)); // a body of "open array" bytes: no stack overflow, a clear error
+    } catch (e) {
+      err = e;
+    }
+    expect(isSiphonError(err, 'RPC_PROTOCOL')).toBe(true);
+    expect(String(err)).toMatch(/nesting deeper than 32/);
   });
 
   it('decodes records written by Kamailio in forms siphon does not emit (bytes, S-flag ints)', () => {
