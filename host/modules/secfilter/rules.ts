@@ -7,6 +7,12 @@ import { SiphonError } from '../../errors/registry.js';
 import { PrefixIndex } from './prefix-index.js';
 import { ACTION_BLACKLIST, ACTION_DESTINATION, ACTION_WHITELIST, RULE_TYPES, type RuleType, type SecfilterRule } from './table.js';
 
+/**
+ * Longest rule value: Kamailio's secfilter `data` column is VARCHAR(64). Also what keeps the prefix
+ * index build (one level per character) shallow.
+ */
+export const MAX_RULE_LENGTH = 64;
+
 export class RuleList {
   static readonly EMPTY = new RuleList([]);
   readonly index: PrefixIndex;
@@ -82,6 +88,10 @@ export class RuleSet {
       }
       if (data.length === 0) {
         warnings?.push({ rule, message: 'empty data would match everything; rule skipped' });
+        continue;
+      }
+      if (data.length > MAX_RULE_LENGTH) {
+        warnings?.push({ rule, message: `data longer than ${MAX_RULE_LENGTH} characters (VARCHAR(64) in Kamailio's table); rule skipped` });
         continue;
       }
       if (action === ACTION_DESTINATION) {

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { SiphonError } from '../../errors/registry.js';
 import type { NameAddr, SipMessage } from '../../sip/types.js';
 import { parseHeaderParts, partsFromNameAddr, type HeaderParts } from './header-parts.js';
-import { RuleSet, type ListKind, type RuleLoadWarning } from './rules.js';
+import { MAX_RULE_LENGTH, RuleSet, type ListKind, type RuleLoadWarning } from './rules.js';
 import type { RuleSource } from './source.js';
 import { looksLikeSqlInjection } from './sqli.js';
 import { Counter, HeaderKind, SecFilterStats } from './stats.js';
@@ -158,6 +158,7 @@ export class SecFilter {
   /** appends a rule in memory only (secfilter.add_bl/add_wl/add_dst); gone after the next reload. */
   addRule(kind: ListKind | 'destination', type: RuleType, value: string): void {
     if (value.length === 0) throw new SiphonError('SECF_BAD_RULE', 'empty value would match everything');
+    if (value.length > MAX_RULE_LENGTH) throw new SiphonError('SECF_BAD_RULE', `value longer than ${MAX_RULE_LENGTH} characters`);
     this.current = this.current.withRule(kind, type, value);
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PrefixIndex } from '../../../host/modules/secfilter/prefix-index.js';
-import { RuleSet } from '../../../host/modules/secfilter/rules.js';
+import { RuleSet, type RuleLoadWarning } from '../../../host/modules/secfilter/rules.js';
 import { HeaderKind, SecFilter } from '../../../host/modules/secfilter/secfilter.js';
 import { parseHeaderParts } from '../../../host/modules/secfilter/header-parts.js';
 import { isSiphonError } from '../../../host/errors/registry.js';
@@ -121,6 +121,16 @@ describe('destination blacklist', () => {
   it('rejects action/type out of range like Kamailio', () => {
     expect(() => RuleSet.fromRules([{ action: 3, type: 0, data: 'x' }])).toThrow(/E7001/);
     expect(() => RuleSet.fromRules([{ action: 0, type: 5, data: 'x' }])).toThrow(/E7001/);
+  });
+  it('keeps rule values within VARCHAR(64): longer rows skipped with a warning, longer RPC values refused', () => {
+    const warnings: RuleLoadWarning[] = [];
+    const set = RuleSet.fromRules([{ action: BL, type: T.ua, data: 'x'.repeat(100_000) }, { action: BL, type: T.ua, data: 'y'.repeat(64) }], warnings);
+    expect(set.blacklist.ua.entries).toEqual(['y'.repeat(64)]);
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/longer than 64/)]);
+    const sf = filter([]);
+    // a 100,000-character value would have built a 100,000-level trie (one recursion per character)
+    expect(() => sf.addRule('blacklist', 'ua', 'z'.repeat(100_000))).toThrow(/longer than 64 characters \[E7001/);
+    sf.addRule('blacklist', 'ua', 'z'.repeat(64));
   });
 });
 
