@@ -24,19 +24,20 @@ import * as crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { Errors } from '../errors/registry.js';
-import { isValidRequestUri, RECEIVED_MF_WINDOW, SipMessageImpl } from '../sip/message.js';
+import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import type { Channel } from '../transport/types.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
 import { stripBrackets } from '../transport/reply-route.js';
 import {
-  buildCancel, ClientState, RequestMatch, type ClientTransaction, type ClientTransactionUser, type SentRequest,
-  type ServerTransaction, type ServerTransactionUser, type TransactionLayer,
+  buildCancel, ClientState, RequestMatch, type ClientTransactionUser, type SentRequest,
+  type ServerTransaction, type TransactionLayer,
 } from '../transaction/index.js';
-import { pickBestResponse } from './best-response.js';
+import { BranchState, ProxyTransaction, REASON_478, REASON_487, TmRequestState, type ProxyBranch } from './cell.js';
 import { DestinationSet, type BranchTarget } from './dset.js';
 import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
+import { ensureMaxForwardsProcessed } from './max-forwards.js';
 import type { IsMyself } from './record-route.js';
 import { nextHopOf, Resolver, type NextHop, type ResolvedAddress } from './resolver.js';
 
@@ -93,10 +94,6 @@ export interface ProxyStats {
   branchesRefused: number;
 }
 
-/** Kamailio tm reasons of locally generated replies. */
-const REASON_408 = 'Request Timeout';
-const REASON_487 = 'Request Terminated';
-const REASON_478 = 'Unresolvable destination';
 const RELAY_TOO_MANY_HOPS = -3;
 /** Kamailio's max_branches default. */
 export const DEFAULT_MAX_BRANCHES = 12;
@@ -109,17 +106,6 @@ function relayFailureReply(rc: number, cell: ProxyTransaction): [number, string]
   if (best === 482) return [482, 'Loop Detected'];
   if (best >= 300 && best !== 503) return [best, best === 487 ? REASON_487 : 'Relay Failed'];
   return [500, 'Server Internal Error'];
-}
-
-/** tm state of one request context (armed routes and timeouts before t_relay, the transaction after). */
-class TmRequestState {
-  branchRoute = NO_ROUTE;
-  replyRoute = NO_ROUTE;
-  failureRoute = NO_ROUTE;
-  fr: number | undefined;
-  frInv: number | undefined;
-  relayPending = false;
-  cell: ProxyTransaction | null = null;
 }
 
 /**
@@ -136,260 +122,6 @@ const IGNORE_RESPONSES: ClientTransactionUser = {
   onClientTimeout() {},
 };
 
-const enum BranchState {
-  /** waiting for DNS. */
-  Resolving = 0,
-  /** client transaction running. */
-  Pending = 1,
-  /** final response, timeout or local failure. */
-  Done = 2,
-}
-
-/** One outgoing branch of a proxy transaction. */
-class ProxyBranch implements ClientTransactionUser {
-  state = BranchState.Resolving;
-  ct: ClientTransaction | null = null;
-  /** final status (0 = none yet). */
-  status = 0;
-  reason = '';
-  /** the final response received (null for local outcomes: timeout, unresolvable ...). */
-  response: SipMessage | null = null;
-  provisional = false;
-  cancelPending = false;
-  cancelSent = false;
-
-  /**
-   * the branch's own copy of the request, edited by branch_route and sendBranch(); released (null)
-   * once its bytes are handed to the client transaction, which alone re-sends them: a transaction
-   * waiting in wt state then keeps no parsed copy of the request per branch. null from the start
-   * for a branch serialized straight from the relayed request (no branch_route, see startBranch).
-   */
-  request: SipMessage | null;
-
-  constructor(
-    readonly cell: ProxyTransaction,
-    readonly index: number,
-    request: SipMessage | null,
-    /** the request method (kept when `request` is released). */
-    readonly method: string,
-  ) {
-    this.request = request;
-  }
-
-  onClientResponse(_ct: ClientTransaction, msg: SipMessage, source: Endpoint): void {
-    this.cell.onBranchResponse(this, msg, source);
-  }
-
-  onClientTimeout(): void {
-    this.cell.onBranchTimeout(this);
-  }
-}
-
-/** Kamailio's "cell": one server transaction and its branches. */
-export class ProxyTransaction implements ServerTransactionUser {
-  readonly branches: ProxyBranch[] = [];
-  branchRoute = NO_ROUTE;
-  replyRoute = NO_ROUTE;
-  failureRoute = NO_ROUTE;
-  fr: number | undefined;
-  frInv: number | undefined;
-  canceled = false;
-  cancelReasons: string[] | undefined;
-  inFailureRoute = false;
-  /** true while relay() creates branches: completion is checked once they all exist. */
-  relaying = false;
-  /** R-URI and $du when the last relay happened (failure_route starts from them). */
-  relayRuri = '';
-  relayDst: string | null = null;
-  private maxForwardsDone = false;
-  private terminated = false;
-  /**
-   * the request context (failure_route and serial forking run on it); released (null) with the
-   * server transaction's request once a final response went upstream (onServerFinal).
-   */
-  ctx: MessageContext | null;
-  /** where the request came from and the socket it arrived on (hook contexts of branch/reply routes). */
-  readonly source: Endpoint;
-  readonly local: Endpoint;
-
-  constructor(
-    readonly proxy: ProxyCore,
-    readonly server: ServerTransaction,
-    ctx: MessageContext,
-    readonly state: TmRequestState,
-    /** the plugin version that created the transaction (pinned for later hooks). */
-    readonly hooks: TmHooks | null,
-  ) {
-    this.ctx = ctx;
-    this.source = ctx.source;
-    this.local = ctx.local;
-    server.user = this;
-  }
-
-  /** the request being proxied; null once a final response was sent (ServerTransaction.request). */
-  get request(): SipMessage | null {
-    return this.server.request;
-  }
-
-  /** the branch count still waiting for a final outcome. */
-  get pendingBranches(): number {
-    let n = 0;
-    for (const b of this.branches) if (b.state !== BranchState.Done) n++;
-    return n;
-  }
-
-  onServerTerminated(): void {
-    this.terminated = true;
-    this.proxy.releaseHooks(this.hooks);
-  }
-
-  /**
-   * A final response went upstream (RFC 3261 §16.7 steps 8-10): the response context is over, no
-   * failure_route or new branch can follow (relay() refuses once finalSent). What only that search
-   * needed is dropped so the transaction waiting out its timers (wt, H, J) holds no parsed message:
-   * the request context, the best-response candidates and the relay-time R-URI. Kept: the branches'
-   * client transactions (CANCEL of branches still pending, §16.7 step 10; 2xx retransmissions,
-   * §16.7 step 5), statuses, and the endpoints reply_route hook contexts use.
-   */
-  onServerFinal(): void {
-    this.ctx = null;
-    this.relayRuri = '';
-    for (const b of this.branches) b.response = null;
-  }
-
-  /** RFC 3261 §16.6 step 3 (once per transaction): decrement Max-Forwards, or add 70 when absent; false: 483. */
-  prepareMaxForwards(): boolean {
-    if (this.maxForwardsDone) return true;
-    const req = this.request;
-    if (req === null || !ensureMaxForwardsProcessed(req)) return false;
-    this.maxForwardsDone = true;
-    return true;
-  }
-
-  // ---- responses ---------------------------------------------------------------------------
-
-  onBranchResponse(branch: ProxyBranch, resp: SipMessage, source: Endpoint): void {
-    const proxy = this.proxy;
-    const status = resp.status;
-    if (this.replyRoute !== NO_ROUTE && this.hooks?.onReplyRoute !== undefined) {
-      const hctx = proxy.newHookContext(resp, source, this.local, null);
-      const action = proxy.runHook(this, branch.index, () => this.hooks!.onReplyRoute!(hctx, this.replyRoute, status));
-      if (action === Action.DROP && status < 200) {
-        this.afterProvisional(branch);
-        return;
-      }
-    }
-    if (status < 200) {
-      this.afterProvisional(branch);
-      // §16.7 step 5: 100 is not forwarded; other provisionals are, until a final was sent
-      if (status > 100 && !this.server.finalSent) proxy.forwardUpstream(this, resp);
-      return;
-    }
-    if (status < 300) {
-      const first = branch.state !== BranchState.Done;
-      branch.state = BranchState.Done;
-      branch.status = status;
-      proxy.forwardUpstream(this, resp); // every 2xx goes upstream (§16.7 step 5)
-      // §16.7 step 10: once a 2xx was forwarded, the other pending branches are cancelled
-      if (first) this.cancelBranches(branch);
-      return;
-    }
-    if (branch.state === BranchState.Done) return;
-    branch.state = BranchState.Done;
-    branch.status = status;
-    branch.reason = resp.reason;
-    // kept as a best-response candidate (§16.7 step 6) only while no final went upstream
-    if (!this.server.finalSent) branch.response = resp;
-    if (status >= 600) this.cancelBranches(branch); // §16.7 step 5: a 6xx ends the search
-    this.checkCompletion();
-  }
-
-  private afterProvisional(branch: ProxyBranch): void {
-    branch.provisional = true;
-    if (branch.cancelPending) this.proxy.sendCancel(this, branch);
-  }
-
-  onBranchTimeout(branch: ProxyBranch): void {
-    if (branch.state === BranchState.Done) return;
-    // RFC 3261 §16.8: an INVITE branch that had a provisional is CANCELed
-    if (branch.provisional && branch.method === 'INVITE') this.proxy.sendCancel(this, branch);
-    this.finishLocally(branch, this.canceled ? 487 : 408, this.canceled ? REASON_487 : REASON_408);
-  }
-
-  /** a branch ends without a response (timeout, unresolvable, dropped ...). */
-  finishLocally(branch: ProxyBranch, status: number, reason: string): void {
-    if (branch.state === BranchState.Done) return;
-    branch.state = BranchState.Done;
-    branch.status = status;
-    branch.reason = reason;
-    this.checkCompletion();
-  }
-
-  /** CANCEL every pending branch except `except` (RFC 3261 §9.1, §16.10). */
-  cancelBranches(except: ProxyBranch | null): void {
-    for (const b of this.branches) {
-      if (b === except || b.state === BranchState.Done) continue;
-      if (b.state === BranchState.Resolving) {
-        this.finishLocally(b, 487, REASON_487);
-        continue;
-      }
-      if (b.provisional) this.proxy.sendCancel(this, b);
-      else b.cancelPending = true; // §9.1: no CANCEL before a provisional response
-    }
-  }
-
-  /** an upstream CANCEL for this transaction. */
-  cancel(reasons: string[] | undefined): void {
-    if (this.canceled) return;
-    this.canceled = true;
-    this.cancelReasons = reasons;
-    this.cancelBranches(null);
-  }
-
-  /** every branch ended: failure_route, then the best response upstream (§16.7 step 6). */
-  checkCompletion(): void {
-    if (this.pendingBranches > 0 || this.inFailureRoute || this.relaying || this.terminated) return;
-    if (this.server.finalSent) return; // a 2xx went up already
-    const proxy = this.proxy;
-    if (this.failureRoute !== NO_ROUTE && this.hooks?.failureRoute !== undefined) {
-      const route = this.failureRoute;
-      this.failureRoute = NO_ROUTE; // Kamailio: failure_route must re-arm itself with t_on_failure
-      proxy.runFailureRoute(this, route);
-      if (this.server.finalSent || this.pendingBranches > 0) return;
-    }
-    this.sendBestResponse();
-  }
-
-  private sendBestResponse(): void {
-    const proxy = this.proxy;
-    const statuses = this.branches.map((b) => b.status);
-    const best = pickBestResponse(statuses);
-    if (best < 0) {
-      proxy.replyLocally(this, this.canceled ? 487 : 408, this.canceled ? REASON_487 : REASON_408);
-      return;
-    }
-    const b = this.branches[best]!;
-    if (b.status === 503) {
-      proxy.replyLocally(this, 500, 'Server Internal Error'); // §16.7 step 6
-      return;
-    }
-    if (b.response !== null) proxy.forwardUpstream(this, b.response);
-    else proxy.replyLocally(this, b.status, b.reason);
-  }
-
-  /** the status the transaction's best branch has (Kamailio $T_reply_code); 0 = none. */
-  bestStatus(): number {
-    const best = pickBestResponse(this.branches.map((b) => b.status));
-    return best < 0 ? 0 : this.branches[best]!.status;
-  }
-
-  /** @internal */
-  addBranch(request: SipMessage | null, method: string): ProxyBranch {
-    const b = new ProxyBranch(this, this.branches.length, request, method);
-    this.branches.push(b);
-    return b;
-  }
-}
 
 export class ProxyCore {
   readonly layer: TransactionLayer;
@@ -1017,6 +749,9 @@ export class ProxyCore {
   }
 }
 
+export { ensureMaxForwardsProcessed } from './max-forwards.js';
+export { ProxyTransaction } from './cell.js';
+
 // ---- helpers ----------------------------------------------------------------------------------
 
 /** the channel a request context arrived on, when the context exposes it (RequestContext does). */
@@ -1031,35 +766,6 @@ function viaValue(channel: Channel, proto: Proto, branch: string): string {
   return `SIP/2.0/${proto === 'tcp' ? 'TCP' : 'UDP'} ${host}:${local.port};branch=${branch}`;
 }
 
-// Linear: every attempt must start with LF + the literal name, and the only backtracking is over the
-// blanks after that name (disjoint runs for distinct starts); the \d+ ends the match. It reads at
-// most RECEIVED_MF_WINDOW bytes.
-const MAX_FORWARDS_RE = /\r?\n[Mm][Aa][Xx]-[Ff][Oo][Rr][Ww][Aa][Rr][Dd][Ss][ \t]*:[ \t]*(\d+)/;
-
-/**
- * RFC 3261 §16.6 step 3: the forwarded request carries Max-Forwards decremented by one, or 70 when
- * the request had none. When the plugin already did it (maxfwd_process, as kamailio.cfg does in
- * REQINIT), the value differs from the received one and is left alone, so it is never decremented twice.
- * Returns false when the request arrived with Max-Forwards 0 and must not be forwarded (§16.3 step 3:
- * 483; the plugin normally answers it itself after maxfwd_process).
- */
-export function ensureMaxForwardsProcessed(msg: SipMessage): boolean {
-  const current = msg.maxForwards;
-  // the parse usually knows what the scan below would find (SipMessageImpl.receivedMaxForwards)
-  let received = msg instanceof SipMessageImpl ? msg.receivedMaxForwards() : undefined;
-  if (received === undefined) {
-    const head = msg.raw.toString('latin1', 0, Math.min(msg.raw.length, RECEIVED_MF_WINDOW));
-    const m = MAX_FORWARDS_RE.exec(head);
-    received = m === null ? undefined : Number(m[1]);
-  }
-  if (received === 0) return false;
-  if (current === undefined) {
-    if (msg.headerCount('max-forwards') === 0) msg.setHeader('Max-Forwards', '70');
-    return true;
-  }
-  if (received !== undefined && current === received && current > 0) msg.setHeader('Max-Forwards', String(current - 1));
-  return true;
-}
 
 /**
  * §16.11: a stateless proxy's branch must be the same for a retransmission and differ between
