@@ -12,7 +12,7 @@ import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.j
 import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
-import { SiphonServer, type FloodGuard } from './server.js';
+import { SiphonServer } from './server.js';
 import { tcpStatistics } from '../transport/tcp.js';
 import { tcpRpcMethods } from '../transport/rpc.js';
 import { warmUp } from './warmup.js';
@@ -139,10 +139,15 @@ export function registrarPrefetchDone(modules: readonly SiphonModule[]): ((msg: 
   return (msg) => reg.prefetchDone(msg);
 }
 
-/** pike's host check when `modules.pike.auto` is drop or 503 (host/modules/pike/README.md). */
-export function floodGuard(modules: readonly SiphonModule[]): FloodGuard | null {
+/**
+ * pike on a server (host/modules/pike/README.md): pike_check_req() leaves the server's own addresses
+ * out, and the host check runs when `modules.pike.auto` is drop or 503.
+ */
+export function wirePike(modules: readonly SiphonModule[], server: SiphonServer): void {
   const mod = modules.find((m): m is PikeModule => m instanceof PikeModule);
-  return mod && mod.pike.cfg.auto !== 'off' ? mod.pike : null;
+  if (!mod) return;
+  mod.pike.setOwnAddress(server.isOwnAddress);
+  server.setFloodGuard(mod.pike.cfg.auto !== 'off' ? mod.pike : null);
 }
 
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
@@ -235,7 +240,7 @@ export async function startNode(
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules), prefetchDone: registrarPrefetchDone(modules) });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
-  server.setFloodGuard(floodGuard(modules));
+  wirePike(modules, server);
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
   // message-path counters (array increments) and the transaction counters, read when /metrics is scraped
   server.metrics = metrics;

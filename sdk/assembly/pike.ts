@@ -23,7 +23,10 @@ declare function raw_pike_check_req(): i32;
 @external("pike", "pike_check_ip")
 declare function raw_pike_check_ip(p: usize, l: i32): i32;
 
-/** Counts this request against its source address `$si`: 1, -1 blocked, -2 newly blocked. */
+/**
+ * Counts this request against its source address `$si`: 1, -1 blocked, -2 newly blocked. The server's
+ * own addresses answer 1 and are not counted (kamailio.cfg runs pike only `if (src_ip != myself)`).
+ */
 export function pike_check_req(): i32 {
   return raw_pike_check_req();
 }

@@ -1,7 +1,8 @@
 /**
  * Plugin imports, namespace `pike` (Kamailio pike's functions, same names and return codes):
  *
- *   pike_check_req() -> i32          the source address `$si` of the running request
+ *   pike_check_req() -> i32          the source address `$si` of the running request (the server's
+ *                                    own addresses answer 1 uncounted: kamailio.cfg's src_ip != myself)
  *   pike_check_ip(p, l) -> i32       the given address (KEMI pike_check_ip), e.g. an X-Forwarded-For
  *
  * 1 not blocked (also when the table could not track the source: Kamailio answers true on internal
@@ -38,7 +39,7 @@ export class PikeImports implements ImportProvider {
         const ctx = api.current();
         if (!ctx) return NOT_ALLOWED;
         if (ctx.floodChecked === true) return PIKE_OK;
-        return pike.check(ctx.source.address);
+        return pike.checkSource(ctx.source.address);
       },
       pike_check_ip: ((p: number, l: number) => {
         api.charge(1);

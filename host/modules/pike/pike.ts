@@ -38,6 +38,8 @@ export class Pike {
   private timer: NodeJS.Timeout | null = null;
   /** `untracked` at the last sweep (E7101 is logged once per window while it grows). */
   private lastUntracked = 0;
+  /** the server's own addresses (kamailio.cfg `src_ip == myself`); none until a server is wired. */
+  private ownAddress: (ip: string) => boolean = () => false;
 
   constructor(cfg: PikeConfig, opts: PikeOptions = {}) {
     this.cfg = cfg;
@@ -71,6 +73,19 @@ export class Pike {
       );
     }
     return v;
+  }
+
+  /**
+   * pike_check_req() for a request from `address`: the server's own addresses answer 1 uncounted
+   * (kamailio.cfg runs pike only `if (src_ip != myself)`: loops to self, local clients).
+   */
+  checkSource(address: string): number {
+    return this.ownAddress(address) ? PIKE_OK : this.check(address);
+  }
+
+  /** which addresses are the server's own (set by the node's wiring, host/core/app.ts). */
+  setOwnAddress(isOwn: (ip: string) => boolean): void {
+    this.ownAddress = isOwn;
   }
 
   /** The host check (`auto`): PASS, or DROP / REFUSE (503) for a blocked source. */

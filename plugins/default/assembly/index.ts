@@ -17,7 +17,7 @@ import {
   is_method, has_totag, has_ruri_user, is_myself_ruri, mf_process_maxfwd_header,
   sl_reply, msg_get, var_get, xlog, xnotice, L_NOTICE, L_INFO, exit, drop,
   t_relay, t_on_failure, t_reply, t_is_canceled, record_route, loose_route,
-  save, lookup, is_myself,
+  save, lookup,
 } from "../../../sdk/assembly";
 // pike REQINIT block (antiflood(), after reqinit())
 import { pike_check_req } from "../../../sdk/assembly";
@@ -455,7 +455,7 @@ function scannerReqinit(): i32 {
  * pike_check_req(): 1 fine, -1 blocked earlier (dropped silently), -2 blocked by this request (logged).
  */
 function antiflood(): i32 {
-  if (sourceIsMyself()) return PASS;
+  // the `src_ip != myself` test is the host's: pike_check_req() answers 1 for our own addresses
   const r = pike_check_req();
   if (r == -2) {
     xlog(L_ALERT, "ALERT: pike blocking $rm from $fu (IP:$si:$sp)\n");
@@ -463,12 +463,4 @@ function antiflood(): i32 {
   }
   if (r == -1) return drop();
   return PASS; // 1, or -6 without modules.pike
-}
-
-/** kamailio.cfg `src_ip == myself`: the source address is one of ours (a loop to self, a local client). */
-function sourceIsMyself(): bool {
-  const si = msg_get(Field.SRC_IP);
-  const rp = msg_get(Field.LOCAL_PORT);
-  if (si === null || rp === null) return false;
-  return is_myself(si.includes(":") ? "[" + si + "]:" + rp : si + ":" + rp);
 }

@@ -67,6 +67,16 @@ describe('plugin imports (namespace pike)', () => {
     expect(v).toEqual([1, 1, 1, 1, -2, -1, -1]);
   });
 
+  it("pike_check_req never counts the server's own addresses (kamailio.cfg src_ip != myself)", () => {
+    const { pike } = makePike();
+    pike.setOwnAddress((ip) => ip === '127.0.0.1');
+    const own = new PikeImports(pike).functions(api(ctxFrom('127.0.0.1'))).pike_check_req as () => number;
+    for (let i = 0; i < 50; i++) expect(own()).toBe(1);
+    expect(pike.state.size).toBe(0);
+    const other = new PikeImports(pike).functions(api(ctxFrom('127.0.0.2'))).pike_check_req as () => number;
+    expect(Array.from({ length: 5 }, () => other())).toEqual([1, 1, 1, 1, -2]);
+  });
+
   it('pike_check_req answers -4 without a message and 1 without counting when the host already checked', () => {
     const { pike } = makePike();
     expect((new PikeImports(pike).functions(api(null)).pike_check_req as () => number)()).toBe(-4);
