@@ -42,6 +42,13 @@ export const CORE_DEFAULTS = {
   dns_cache: { max_entries: 4096, ttl: 60, negative_ttl: 5, max_pending: 256 },
 } as const;
 
+/** keys of routing.limits (each a positive integer; defaults in host/wasm/types.ts DEFAULT_PLUGIN_LIMITS). */
+export const ROUTING_LIMIT_KEYS = [
+  'functions_max', 'tables_max', 'table_max_elements', 'data_max_bytes', 'globals_max',
+  'metering_timeout_ms', 'name_max_bytes', 'value_max_bytes', 'global_vars_max', 'global_vars_max_bytes',
+  'msg_vars_max', 'msg_vars_max_bytes', 'msg_edit_max_bytes', 'log_line_max_bytes', 'log_lines_max',
+] as const;
+
 export const ROUTING_DEFAULTS = {
   plugin: 'default',
   memory_max_pages: 256,
@@ -258,6 +265,12 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           hook_timeout_ms: { type: 'integer', minimum: 1, maximum: 60_000, default: ROUTING_DEFAULTS.hook_timeout_ms },
           init_timeout_ms: { type: 'integer', minimum: 1, maximum: 600_000, default: ROUTING_DEFAULTS.init_timeout_ms },
           config: { type: 'object', default: {} },
+          /** sandbox limits (docs/abi/v1.md "Limits", host/wasm/types.ts DEFAULT_PLUGIN_LIMITS); absent keys: the defaults. */
+          limits: {
+            type: 'object',
+            additionalProperties: false,
+            properties: Object.fromEntries(ROUTING_LIMIT_KEYS.map((k) => [k, { type: 'integer', minimum: 1 }])),
+          },
         },
       },
     },

@@ -82,6 +82,8 @@ export interface RoutingConfig {
   init_timeout_ms: number;
   /** free-form, passed to the plugin as JSON (sip.cfg_read). */
   config: Record<string, unknown>;
+  /** sandbox limits (schema ROUTING_LIMIT_KEYS); absent or a key left out: the default. (additive) */
+  limits?: Partial<Record<(typeof import('./schema.js').ROUTING_LIMIT_KEYS)[number], number>>;
 }
 
 export interface ConfigSource {

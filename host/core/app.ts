@@ -9,7 +9,7 @@ import type { ModuleInitContext, SiphonModule } from '../modules/types.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonError } from '../errors/registry.js';
 import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.js';
-import { loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
+import { limitsFromConfig, loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { PACKAGE_ROOT, VERSION } from './version.js';
 import { SiphonServer } from './server.js';
@@ -82,8 +82,8 @@ export async function closeModules(modules: readonly SiphonModule[], log: Logger
 export function pluginLimitsFrom(config: SiphonConfig): Partial<PluginLimits> {
   const r = config.routing;
   return {
-    memoryMaxPages: r.memory_max_pages,
-    gasPerHook: r.gas_per_hook,
+    // memory_max_pages, gas_per_hook, max_module_bytes and routing.limits (host/wasm/runtime.ts)
+    ...limitsFromConfig(r),
     hookTimeoutMs: r.hook_timeout_ms,
     initTimeoutMs: r.init_timeout_ms,
   };

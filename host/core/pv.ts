@@ -7,8 +7,9 @@
  *
  * Names are parsed once: a spec cache maps a name to its compiled form and a format cache maps a
  * format string to its segment list, so a plugin calling xlog with the same format per message
- * never reparses it. Both caches are bounded (cleared when full) so a plugin building formats
- * dynamically cannot grow host memory without limit.
+ * never reparses it. Both caches are process-wide and bounded in entries and in characters, and
+ * only short keys are cached (cleared when full), so a plugin building names or formats dynamically
+ * (or passing huge ones) cannot grow host memory: at most CACHE_LIMIT × (key max + its spec).
  */
 import type { MessageContext } from './context.js';
 import type { NameAddr, SipMessage } from '../sip/types.js';
@@ -22,6 +23,8 @@ const enum Pv {
 
 /** id of `$shv(name)`: the plugin's GLOBAL variables, which the caller passes to evalSpec. */
 export const PV_SHV: number = Pv.SHV;
+/** id of `$var(name)`: the message's variables (ctx.vars); sip.pv_set budgets writes to it. */
+export const PV_VAR: number = Pv.VAR;
 
 const PV_BY_NAME: ReadonlyMap<string, Pv> = new Map<string, Pv>([
   ['rm', Pv.RM], ['ru', Pv.RU], ['rU', Pv.RUSER], ['rd', Pv.RHOST], ['rp', Pv.RPORT], ['rz', Pv.RSCHEME],
@@ -48,6 +51,9 @@ export interface PvSpec {
 export const PV_NULL_TEXT = '<null>';
 
 const CACHE_LIMIT = 1024;
+/** longest name / format kept in the caches (characters); longer ones are parsed every time. */
+const SPEC_KEY_MAX = 256;
+const FORMAT_KEY_MAX = 1024;
 const specCache = new Map<string, PvSpec | null>();
 const formatCache = new Map<string, ReadonlyArray<string | PvSpec>>();
 
@@ -73,6 +79,7 @@ export function compilePv(name: string): PvSpec | null {
   const cached = specCache.get(name);
   if (cached !== undefined) return cached;
   const spec = parseSpec(name);
+  if (name.length > SPEC_KEY_MAX) return spec;
   if (specCache.size >= CACHE_LIMIT) specCache.clear();
   specCache.set(name, spec);
   return spec;
@@ -350,6 +357,7 @@ export function compileFormat(fmt: string): ReadonlyArray<string | PvSpec> {
   const cached = formatCache.get(fmt);
   if (cached !== undefined) return cached;
   const out: Array<string | PvSpec> = [];
+  const close = matchParens(fmt);
   let lit = '';
   let i = 0;
   while (i < fmt.length) {
@@ -358,7 +366,7 @@ export function compileFormat(fmt: string): ReadonlyArray<string | PvSpec> {
       lit += fmt[i++];
       continue;
     }
-    const end = pvEnd(fmt, i + 1);
+    const end = pvEnd(fmt, i + 1, close);
     if (end < 0) {
       lit += fmt[i++];
       continue;
@@ -371,6 +379,7 @@ export function compileFormat(fmt: string): ReadonlyArray<string | PvSpec> {
     i = end;
   }
   if (lit) out.push(lit);
+  if (fmt.length > FORMAT_KEY_MAX) return out;
   if (formatCache.size >= CACHE_LIMIT) formatCache.clear();
   formatCache.set(fmt, out);
   return out;
@@ -380,40 +389,46 @@ const isNameChar = (c: number): boolean =>
   (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
 
 /** end index (exclusive) of the variable starting after '$' at `i`, or -1 when none starts there. */
-function pvEnd(fmt: string, i: number): number {
-  if (fmt.charCodeAt(i) === 0x28 /* ( */) return matchParen(fmt, i);
+function pvEnd(fmt: string, i: number, close: Int32Array | null): number {
+  if (fmt.charCodeAt(i) === 0x28 /* ( */) return close ? close[i] : -1;
   if (!isNameChar(fmt.charCodeAt(i))) return -1;
   let j = i;
   while (j < fmt.length && isNameChar(fmt.charCodeAt(j))) j++;
   if (fmt.charCodeAt(j) === 0x28) {
-    const close = matchParen(fmt, j);
-    return close < 0 ? j : close;
+    const end = close ? close[j] : -1;
+    return end < 0 ? j : end;
   }
   return j;
 }
 
-/** index after the ')' matching the '(' at `open`, or -1. */
-function matchParen(fmt: string, open: number): number {
-  let depth = 0;
-  for (let j = open; j < fmt.length; j++) {
+/**
+ * For every '(' the index after its matching ')' (-1 when unmatched), in one pass with a stack, so
+ * a format of many unclosed `$(` costs O(n), not O(n²) rescans; null when there is no '('.
+ */
+function matchParens(fmt: string): Int32Array | null {
+  if (fmt.indexOf('(') < 0) return null;
+  const close = new Int32Array(fmt.length).fill(-1);
+  const open: number[] = [];
+  for (let j = 0; j < fmt.length; j++) {
     const c = fmt.charCodeAt(j);
-    if (c === 0x28) depth++;
-    else if (c === 0x29 && --depth === 0) return j + 1;
+    if (c === 0x28) open.push(j);
+    else if (c === 0x29 && open.length > 0) close[open.pop()!] = j + 1;
   }
-  return -1;
+  return close;
 }
 
 /**
  * Kamailio xlog expansion: each variable replaced by its value, `<null>` when unknown or unset.
- * `globals` backs `$shv(name)`.
+ * `globals` backs `$shv(name)`. The result is cut at `max` characters (Kamailio xlog's buf_size):
+ * expansion stops there, so a format repeating `$hdr(X)` cannot build a huge string.
  */
-export function expandFormat(fmt: string, ctx: MessageContext | null, globals?: ReadonlyMap<string, string>): string {
+export function expandFormat(fmt: string, ctx: MessageContext | null, globals?: ReadonlyMap<string, string>, max = Infinity): string {
   const segs = compileFormat(fmt);
   let out = '';
-  for (let i = 0; i < segs.length; i++) {
+  for (let i = 0; i < segs.length && out.length < max; i++) {
     const s = segs[i];
     if (typeof s === 'string') out += s;
     else out += (s.id >= 0 ? evalSpec(s, ctx, globals) : null) ?? PV_NULL_TEXT;
   }
-  return out;
+  return out.length > max ? out.slice(0, max) : out;
 }

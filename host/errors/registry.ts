@@ -69,6 +69,8 @@ export const Errors = {
   /** plugin.load / plugin.reload: the path is not a regular file inside routing.plugin_dirs (host/wasm/plugin-path.ts). */
   PLUGIN_PATH_REFUSED: { code: 4060, title: 'plugin path refused' },
   PLUGIN_FILE_TOO_LARGE: { code: 4061, title: 'plugin file exceeds routing.max_module_bytes' },
+  PLUGIN_LIMIT: { code: 4040, title: 'plugin refused: over a load-time limit' },
+  PLUGIN_BUDGET: { code: 4041, title: 'plugin call refused: over a host memory budget' },
 
   // ---- 5xxx database layer -------------------------------------------------------------------
   DB_URL: { code: 5001, title: 'bad database URL' },

@@ -4,19 +4,29 @@
  *
  * Rules every function here follows (docs/abi/v1.md "Status codes", wasm-host.md §7.4):
  *  - never throws into Wasm: each body runs in try/catch and answers -7 INTERNAL on a host bug
- *    (the one deliberate throw is env.abort's PluginAbort, which ends the hook);
+ *    (the deliberate throws are env.abort's PluginAbort and budget.ts GasExhausted, which end the hook);
  *  - every (ptr, len) / (out, cap) is bound-checked → -3 INVALID_MEMORY; a negative length or
  *    capacity is -2 BAD_ARGUMENT (docs/abi/v1.md "Global rules" 5);
  *  - message imports outside a message hook (e.g. in plugin_init) → -4 NOT_ALLOWED;
- *  - host work proportional to its size is charged to the plugin's gas.
+ *  - names and values are length-checked (routing.limits) before they are read → -5 LIMIT;
+ *  - host work is charged to the plugin's gas before it is done, 1 unit per 8 bytes read, written,
+ *    scanned or stored (budget.ts), on top of the HOST_CALL_GAS the guest paid for the call;
+ *  - host memory the plugin can make the host hold (variables, edits, log lines) is budgeted.
  * One set of closures is built per instance (it captures that instance's memory); the state that
  * must outlive an instance (GLOBAL variables, config) lives in the AbiHost the plugin owns.
  */
 import type { Logger } from 'pino';
 import type { MessageContext } from '../core/context.js';
-import { compilePv, evalSpec, expandFormat, PV_SHV, setPv, uriHost, uriPort, type PvSpec } from '../core/pv.js';
-import type { HostCallApi, ImportProvider } from './types.js';
+import { compilePv, evalSpec, expandFormat, PV_SHV, PV_VAR, setPv, uriHost, uriPort, type PvSpec } from '../core/pv.js';
 import { GuestMemory, Status } from './guest-memory.js';
+import {
+  bytesGas, charge, deleteVar, GasExhausted, spendEdit, spendLogLine, storeVar, type GasHandle, type HostBudgets,
+} from './budget.js';
+
+export { GasExhausted, type GasCounter, type GasHandle } from './budget.js';
+export { createHostCallApi, createProviderImports } from './abi-modules.js';
+export { defaultReason } from './reasons.js';
+import { defaultReason } from './reasons.js';
 
 /** Thrown by env.abort: the plugin called abort()/assert() (AssemblyScript). Ends the hook. */
 export class PluginAbort extends Error {
@@ -100,30 +110,10 @@ export const MAX_HEADER_FIELDS = 256;
 /** most reply_hdr_add lines per message. */
 export const MAX_REPLY_HEADERS = 64;
 
-/** RFC 3261 §21 reason phrases, used when sl_reply gets an empty reason. */
-const REASONS: Readonly<Record<number, string>> = {
-  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
-  200: 'OK', 202: 'Accepted', 300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Moved Temporarily',
-  305: 'Use Proxy', 380: 'Alternative Service', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable',
-  407: 'Proxy Authentication Required', 408: 'Request Timeout', 410: 'Gone', 413: 'Request Entity Too Large',
-  414: 'Request-URI Too Long', 415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 420: 'Bad Extension',
-  421: 'Extension Required', 423: 'Interval Too Brief', 429: 'Too Many Requests', 480: 'Temporarily Unavailable',
-  481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete',
-  485: 'Ambiguous', 486: 'Busy Here', 487: 'Request Terminated', 488: 'Not Acceptable Here', 491: 'Request Pending',
-  493: 'Undecipherable', 500: 'Server Internal Error', 501: 'Not Implemented', 502: 'Bad Gateway',
-  503: 'Service Unavailable', 504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large',
-  600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable',
-};
-
-/** the §21 phrase for a code, else the generic phrase of its class. */
-export function defaultReason(code: number): string {
-  return REASONS[code] ?? REASONS[Math.floor(code / 100) * 100] ?? 'Unknown';
-}
-
-/** bounds of the per-plugin GLOBAL variable store. */
-export const GLOBAL_VARS_MAX_ENTRIES = 10_000;
-export const VAR_VALUE_MAX_BYTES = 64 * 1024;
+/** longest reason phrase sl_reply takes (bytes). */
+const REASON_MAX_BYTES = 1024;
+/** longest env.abort message kept (characters): the text is logged. */
+const ABORT_TEXT_MAX = 1024;
 
 /** RFC 3261 §7.3.1 field-name token, and values without CR/LF (no header injection). */
 const TOKEN = /^[A-Za-z0-9!%'*+\-.^_`|~]+$/;
@@ -146,31 +136,13 @@ export interface AbiHost {
   readonly isMyself?: (host: string, port: number | undefined) => boolean;
   /** Kamailio maxfwd max_limit. */
   readonly maxForwardsLimit: number;
-}
-
-/** the injected gas counter of one instance (host/wasm/metering.ts exports __gas_get/__gas_set). */
-export interface GasCounter {
-  get(): number;
-  set(value: number): void;
-}
-
-/** per-instance handle on the gas counter; null until the instance exists. */
-export interface GasHandle {
-  counter: GasCounter | null;
-}
-
-function charge(g: GasHandle, units: number): void {
-  const c = g.counter;
-  if (c !== null && units > 0) c.set(c.get() - units);
-}
-
-/** charges an output copy of n bytes (1 unit per 64 bytes; free below that) and passes n through. */
-function charged(g: GasHandle, n: number): number {
-  if (n >= 64) charge(g, n >> 6);
-  return n;
+  /** routing.limits: the host memory budgets (budget.ts). */
+  readonly limits: HostBudgets;
 }
 
 function reportInternal(host: AbiHost, fn: string, err: unknown): number {
+  // out of gas is not a host failure: it ends the hook (the failure policy logs E4011)
+  if (err instanceof GasExhausted) throw err;
   try {
     (host.current()?.log ?? host.log).error({ plugin: host.label, hostFunction: fn, err }, 'host function failed');
   } catch {
@@ -187,8 +159,8 @@ export function createEnvImports(host: AbiHost, mem: GuestMemory): Record<string
       let text = '(no message)';
       let where: string | null = null;
       try {
-        text = mem.readAsString(msg >>> 0) ?? text;
-        where = mem.readAsString(file >>> 0);
+        text = mem.readAsString(msg >>> 0, ABORT_TEXT_MAX) ?? text;
+        where = mem.readAsString(file >>> 0, ABORT_TEXT_MAX);
       } catch {
         // keep the defaults: an abort must still end the hook
       }
@@ -203,15 +175,53 @@ export function createEnvImports(host: AbiHost, mem: GuestMemory): Record<string
 /** The `sip` namespace for one instance. */
 export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle): Record<string, (...a: never[]) => number | bigint> {
   const logBindings = { plugin: host.label };
+  const limits = host.limits;
   const loggerFor = (): Logger => host.current()?.log ?? host.log;
+  /** log lines and edits outside a message are counted against the host itself. */
+  const spendKey = (): object => host.current() ?? host;
 
   /** the message context, or null when message imports are not allowed now. */
   const msgCtx = (): MessageContext | null => host.current();
 
+  /** a name argument: LIMIT past name_max_bytes, else charged and read (null: outside memory). */
+  const readName = (np: number, nl: number, token: boolean): string | number => {
+    if (nl > limits.nameMaxBytes) return Status.LIMIT;
+    if (!mem.inBounds(np, nl)) return Status.INVALID_MEMORY;
+    charge(g, bytesGas(nl));
+    return (token ? mem.readToken(np, nl) : mem.readUtf8(np, nl)) ?? Status.INVALID_MEMORY;
+  };
+  /** a value argument: LIMIT past `max` bytes, else charged and read. */
+  const readValue = (vp: number, vl: number, max: number): string | number => {
+    if (vl > max) return Status.LIMIT;
+    if (!mem.inBounds(vp, vl)) return Status.INVALID_MEMORY;
+    charge(g, bytesGas(vl));
+    return mem.readUtf8(vp, vl) ?? Status.INVALID_MEMORY;
+  };
+  /** snprintf output: charged by the value's size before it is measured and copied. */
+  const writeOut = (out: number, cap: number, value: string): number => {
+    charge(g, bytesGas(value.length));
+    return mem.writeUtf8(out, cap, value);
+  };
+  /** a variable write into a budgeted store (MSG or GLOBAL limits). */
+  const setVar = (store: Map<string, string>, global: boolean, name: string, value: string): number => {
+    charge(g, bytesGas(name.length + value.length));
+    return global
+      ? storeVar(store, name, value, limits.globalVarsMax, limits.globalVarsMaxBytes)
+      : storeVar(store, name, value, limits.msgVarsMax, limits.msgVarsMaxBytes);
+  };
+  /** a log line: counted against log_lines_max, then cut at log_line_max_bytes. */
+  const emit = (logger: Logger, method: 'fatal' | 'error' | 'warn' | 'info' | 'debug', text: string): number => {
+    if (!spendLogLine(spendKey(), limits.logLinesMax)) return Status.LIMIT;
+    logger[method](logBindings, text.length > limits.logLineMaxBytes ? text.slice(0, limits.logLineMaxBytes) : text);
+    return 1;
+  };
+
   const writeField = (ctx: MessageContext, field: number, out: number, cap: number): number => {
     if (field === Field.BODY) {
       const body = ctx.msg.body;
-      return body.length === 0 ? Status.NOT_FOUND : charged(g, mem.writeBytes(out, cap, body, 0));
+      if (body.length === 0) return Status.NOT_FOUND;
+      charge(g, bytesGas(cap < body.length ? cap : body.length));
+      return mem.writeBytes(out, cap, body, 0);
     }
     let value: string | null | undefined;
     if (field === Field.CSEQ_METHOD) value = ctx.msg.cseq?.method;
@@ -221,7 +231,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
       if (spec === undefined || spec === null) return Status.BAD_ARGUMENT;
       value = evalSpec(spec, ctx);
     }
-    return value === null || value === undefined ? Status.NOT_FOUND : charged(g, mem.writeUtf8(out, cap, value));
+    return value === null || value === undefined ? Status.NOT_FOUND : writeOut(out, cap, value);
   };
 
   return {
@@ -242,12 +252,12 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (len < 0) return Status.BAD_ARGUMENT;
-        const value = mem.readUtf8(ptr, len);
-        if (value === null) return Status.INVALID_MEMORY;
         if (field < 0 || field > Field.REASON) return Status.BAD_ARGUMENT;
         const pv = WRITABLE_FIELD.get(field);
         if (pv === undefined) return Status.NOT_ALLOWED;
-        charge(g, len >> 6);
+        const value = readValue(ptr, len, limits.msgEditMaxBytes);
+        if (typeof value === 'number') return value;
+        if (!spendEdit(ctx, len, limits.msgEditMaxBytes)) return Status.LIMIT;
         return setPv(pv, value, ctx);
       } catch (e) {
         return reportInternal(host, 'msg_set', e);
@@ -259,8 +269,8 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (nl <= 0) return Status.BAD_ARGUMENT;
-        const name = mem.readToken(np, nl);
-        if (name === null) return Status.INVALID_MEMORY;
+        const name = readName(np, nl, true);
+        if (typeof name === 'number') return name;
         return ctx.msg.headerCount(name);
       } catch (e) {
         return reportInternal(host, 'hdr_count', e);
@@ -272,15 +282,16 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (nl <= 0 || cap < 0) return Status.BAD_ARGUMENT;
-        const name = mem.readToken(np, nl);
-        if (name === null || !mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        if (!mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        const name = readName(np, nl, true);
+        if (typeof name === 'number') return name;
         let value: string | undefined;
         if (idx === 0) value = ctx.msg.header(name);
         else {
           const values = ctx.msg.headerValues(name);
           value = values[idx < 0 ? values.length + idx : idx];
         }
-        return value === undefined ? Status.NOT_FOUND : charged(g, mem.writeUtf8(out, cap, value));
+        return value === undefined ? Status.NOT_FOUND : writeOut(out, cap, value);
       } catch (e) {
         return reportInternal(host, 'hdr_get', e);
       }
@@ -291,12 +302,14 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (nl < 0 || vl < 0) return Status.BAD_ARGUMENT;
-        const name = mem.readToken(np, nl);
-        const value = mem.readUtf8(vp, vl);
-        if (name === null || value === null) return Status.INVALID_MEMORY;
+        const name = readName(np, nl, true);
+        if (typeof name === 'number') return name;
+        const value = readValue(vp, vl, limits.msgEditMaxBytes);
+        if (typeof value === 'number') return value;
         if (!TOKEN.test(name) || HAS_CRLF.test(value) || (where !== 0 && where !== 1)) return Status.BAD_ARGUMENT;
         if (ctx.msg.fields().length >= MAX_HEADER_FIELDS) return Status.LIMIT;
-        charge(g, 1 + (vl >> 6));
+        // the bytes the message gains (name, ": ", value, CRLF) count against msg_edit_max_bytes
+        if (!spendEdit(ctx, nl + vl + 4, limits.msgEditMaxBytes)) return Status.LIMIT;
         ctx.msg.addHeader(name, value, where === 1 ? 'first' : 'last');
         return 1;
       } catch (e) {
@@ -309,9 +322,8 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (nl <= 0 || idx < -1) return Status.BAD_ARGUMENT;
-        const name = mem.readToken(np, nl);
-        if (name === null) return Status.INVALID_MEMORY;
-        charge(g, 1);
+        const name = readName(np, nl, true);
+        if (typeof name === 'number') return name;
         return ctx.msg.removeHeader(name, idx === -1 ? undefined : idx);
       } catch (e) {
         return reportInternal(host, 'hdr_remove', e);
@@ -323,12 +335,13 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (nl < 0 || cap < 0) return Status.BAD_ARGUMENT;
-        const name = mem.readUtf8(np, nl);
-        if (name === null || !mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        if (!mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        const name = readName(np, nl, false);
+        if (typeof name === 'number') return name;
         const spec = compilePv(name);
         if (spec === null) return Status.UNIMPLEMENTED;
         const value = evalSpec(spec, ctx, host.globals);
-        return value === null ? Status.NOT_FOUND : charged(g, mem.writeUtf8(out, cap, value));
+        return value === null ? Status.NOT_FOUND : writeOut(out, cap, value);
       } catch (e) {
         return reportInternal(host, 'pv_get', e);
       }
@@ -339,18 +352,16 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (nl < 0 || vl < 0) return Status.BAD_ARGUMENT;
-        const name = mem.readUtf8(np, nl);
-        const value = mem.readUtf8(vp, vl);
-        if (name === null || value === null) return Status.INVALID_MEMORY;
-        if (vl > VAR_VALUE_MAX_BYTES) return Status.LIMIT;
+        const name = readName(np, nl, false);
+        if (typeof name === 'number') return name;
+        const value = readValue(vp, vl, limits.valueMaxBytes);
+        if (typeof value === 'number') return value;
         const spec = compilePv(name);
         if (spec === null) return Status.UNIMPLEMENTED;
-        if (spec.id === PV_SHV) {
-          if (host.globals.size >= GLOBAL_VARS_MAX_ENTRIES && !host.globals.has(spec.arg!)) return Status.LIMIT;
-          host.globals.set(spec.arg!, value);
-          return 0;
-        }
-        charge(g, 1 + (vl >> 6));
+        // $shv and $var are the GLOBAL and MSG stores of var_set, with the same budgets
+        if (spec.id === PV_SHV) return setVar(host.globals, true, spec.arg!, value);
+        if (spec.id === PV_VAR) return setVar(ctx.vars, false, spec.arg!, value);
+        if (!spendEdit(ctx, vl, limits.msgEditMaxBytes)) return Status.LIMIT;
         return setPv(name, value, ctx);
       } catch (e) {
         return reportInternal(host, 'pv_set', e);
@@ -363,12 +374,13 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         // Kamailio sl_send_reply is a request_route function (capability matrix, v1).
         if (!ctx || host.hook() !== 'request_route') return Status.NOT_ALLOWED;
         if (rl < 0) return Status.BAD_ARGUMENT;
-        const reason = mem.readUtf8(rp, rl);
-        if (reason === null) return Status.INVALID_MEMORY;
+        const reason = readValue(rp, rl, REASON_MAX_BYTES);
+        if (typeof reason === 'number') return reason;
         if (code < 100 || code > 699 || HAS_CRLF.test(reason)) return Status.BAD_ARGUMENT;
         // RFC 3261 §17.1.1.3 / §17.1.2: an ACK is never answered
         if (ctx.msg.method === 'ACK') return -1;
-        charge(g, 10);
+        // building and sending the reply copies the request's headers
+        charge(g, 10 + bytesGas(ctx.msg.raw.length));
         // the context's slReply appends ctx.replyHeaders (reply_hdr_add) itself
         const sent = ctx.slReply(code, reason === '' ? defaultReason(code) : reason);
         if (sent && code >= 200) ctx.replied = true;
@@ -383,12 +395,12 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const ctx = msgCtx();
         if (!ctx) return Status.NOT_ALLOWED;
         if (len < 0) return Status.BAD_ARGUMENT;
-        const line = mem.readUtf8(ptr, len);
-        if (line === null) return Status.INVALID_MEMORY;
+        const line = readValue(ptr, len, limits.msgEditMaxBytes);
+        if (typeof line === 'number') return line;
         const colon = line.indexOf(':');
         if (colon <= 0 || !TOKEN.test(line.slice(0, colon).trimEnd()) || HAS_CRLF.test(line)) return Status.BAD_ARGUMENT;
         const lines = (ctx.replyHeaders ??= []);
-        if (lines.length >= MAX_REPLY_HEADERS) return Status.LIMIT;
+        if (lines.length >= MAX_REPLY_HEADERS || !spendEdit(ctx, len + 2, limits.msgEditMaxBytes)) return Status.LIMIT;
         lines.push(line);
         return 1;
       } catch (e) {
@@ -408,11 +420,14 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         if (!host.log.isLevelEnabled(method)) return 1;
         const logger = ctx?.log ?? host.log;
         if (!logger.isLevelEnabled(method)) return 1;
-        let text = expandFormat(mem.readUtf8(fp, fl)!, ctx, host.globals);
+        // Kamailio xlog: the line is cut at buf_size; a longer format cannot print more than that
+        const max = limits.logLineMaxBytes;
+        const len = fl < max ? fl : max;
+        // reading and compiling the format, then at most one line of output
+        charge(g, bytesGas(len) + bytesGas(max));
+        let text = expandFormat(mem.readUtf8(fp, len)!, ctx, host.globals, max);
         if (text.endsWith('\n')) text = text.slice(0, -1); // Kamailio formats end in \n; pino adds its own
-        charge(g, 1 + (text.length >> 4));
-        logger[method](logBindings, text);
-        return 1;
+        return emit(logger, method, text);
       } catch (e) {
         return reportInternal(host, 'xlog', e);
       }
@@ -426,9 +441,9 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         if (!host.log.isLevelEnabled(method)) return 1;
         const logger = loggerFor();
         if (!logger.isLevelEnabled(method)) return 1;
-        charge(g, 1 + (len >> 4));
-        logger[method](logBindings, mem.readUtf8(ptr, len)!);
-        return 1;
+        const n = len < limits.logLineMaxBytes ? len : limits.logLineMaxBytes;
+        charge(g, bytesGas(n));
+        return emit(logger, method, mem.readUtf8(ptr, n)!);
       } catch (e) {
         return reportInternal(host, 'log', e);
       }
@@ -449,10 +464,11 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const store = varStore(host, scope);
         if (typeof store === 'number') return store;
         if (nl < 0 || cap < 0) return Status.BAD_ARGUMENT;
-        const name = mem.readUtf8(np, nl);
-        if (name === null || !mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        if (!mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        const name = readName(np, nl, false);
+        if (typeof name === 'number') return name;
         const value = store.get(name);
-        return value === undefined ? Status.NOT_FOUND : charged(g, mem.writeUtf8(out, cap, value));
+        return value === undefined ? Status.NOT_FOUND : writeOut(out, cap, value);
       } catch (e) {
         return reportInternal(host, 'var_get', e);
       }
@@ -463,19 +479,15 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const store = varStore(host, scope);
         if (typeof store === 'number') return store;
         if (nl <= 0 || vl < -1) return Status.BAD_ARGUMENT;
-        const name = mem.readUtf8(np, nl);
-        if (name === null) return Status.INVALID_MEMORY;
+        const name = readName(np, nl, false);
+        if (typeof name === 'number') return name;
         if (vl === -1) {
-          store.delete(name);
+          deleteVar(store, name);
           return 0;
         }
-        const value = mem.readUtf8(vp, vl);
-        if (value === null) return Status.INVALID_MEMORY;
-        if (vl > VAR_VALUE_MAX_BYTES) return Status.LIMIT;
-        if (scope === Scope.GLOBAL && store.size >= GLOBAL_VARS_MAX_ENTRIES && !store.has(name)) return Status.LIMIT;
-        charge(g, 1 + (vl >> 6));
-        store.set(name, value);
-        return 0;
+        const value = readValue(vp, vl, limits.valueMaxBytes);
+        if (typeof value === 'number') return value;
+        return setVar(store, scope === Scope.GLOBAL, name, value);
       } catch (e) {
         return reportInternal(host, 'var_set', e);
       }
@@ -484,7 +496,10 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
     cfg_read(off: number, out: number, cap: number): number {
       try {
         if (off < 0 || cap < 0) return Status.BAD_ARGUMENT;
-        charge(g, cap >> 6);
+        if (!mem.inBounds(out, cap)) return Status.INVALID_MEMORY;
+        // charged for the bytes actually copied (the old charge of cap >> 6 could wrap the i32 counter)
+        const avail = off < host.config.length ? host.config.length - off : 0;
+        charge(g, bytesGas(avail < cap ? avail : cap));
         return mem.writeBytes(out, cap, host.config, off);
       } catch (e) {
         return reportInternal(host, 'cfg_read', e);
@@ -507,8 +522,8 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
       try {
         if (!msgCtx()) return Status.NOT_ALLOWED;
         if (len < 0) return Status.BAD_ARGUMENT;
-        const text = mem.readUtf8(ptr, len);
-        if (text === null) return Status.INVALID_MEMORY;
+        const text = readValue(ptr, len, limits.valueMaxBytes);
+        if (typeof text === 'number') return text;
         // a SIP/SIPS URI, or a bare host[:port]
         const uri = /^sips?:/i.test(text) ? text : `sip:${text}`;
         const h = uriHost(uri);
@@ -557,22 +572,4 @@ function varStore(host: AbiHost, scope: number): Map<string, string> | number {
   if (scope === Scope.GLOBAL) return host.globals;
   // TX (1) is reserved in v1.0: -2 like any unknown scope (docs/abi/v1.md var_get)
   return Status.BAD_ARGUMENT;
-}
-
-/** The HostCallApi handed to module ImportProviders for one instance. */
-export function createHostCallApi(host: AbiHost, mem: GuestMemory, g: GasHandle): HostCallApi {
-  return {
-    current: () => host.current(),
-    hook: () => host.hook(),
-    readString: (ptr, len) => mem.readUtf8(ptr, len),
-    writeString: (out, cap, value) => mem.writeUtf8(out, cap, value),
-    charge: (units) => charge(g, units),
-  };
-}
-
-/** Links every provider namespace; a provider that throws while building is a host bug. */
-export function createProviderImports(providers: readonly ImportProvider[], api: HostCallApi): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const p of providers) out[p.namespace] = p.functions(api);
-  return out;
 }

@@ -141,14 +141,16 @@ export class GuestMemory {
   }
 
   /**
-   * An AssemblyScript string (UTF-16LE, byte length as u32 at ptr-4), as env.abort passes them.
-   * Returns null for ptr 0 or anything out of bounds.
+   * An AssemblyScript string (UTF-16LE, byte length as u32 at ptr-4), as env.abort passes them,
+   * cut at maxChars. Returns null for ptr 0 or anything out of bounds.
    */
-  readAsString(ptr: number): string | null {
+  readAsString(ptr: number, maxChars: number): string | null {
     const v = this.bytes();
     if (ptr < 4 || ptr > v.length) return null;
     const len = v.readUInt32LE(ptr - 4);
     if (ptr + len > v.length) return null;
-    return v.ucs2Slice(ptr, ptr + (len & ~1));
+    // at most maxChars characters: the text is logged, and the guest chose the length
+    const n = len < maxChars * 2 ? len & ~1 : maxChars * 2;
+    return v.ucs2Slice(ptr, ptr + n);
   }
 }

@@ -6,7 +6,7 @@
  * Every refusal is a SiphonError E4xxx whose message names the file and the reason.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { SiphonError } from '../errors/registry.js';
 import { ENV_IMPORTS, SIP_IMPORTS } from './abi-v1.js';
@@ -67,6 +67,73 @@ export function readCustomSection(bytes: Uint8Array, name: string): Uint8Array |
     pos = end;
   }
   return null;
+}
+
+/** What the load-time limits look at, read from the raw sections (binary format §5.5). */
+export interface ModuleCounts {
+  /** imported + defined functions (every import of an accepted plugin is a function or the memory). */
+  functions: number;
+  /** defined tables with their initial size. */
+  tables: number[];
+  globals: number;
+  /** bytes of the data section. */
+  dataBytes: number;
+}
+
+/**
+ * Counts functions, tables, globals and data bytes without binaryen: O(module size), run before
+ * the module reaches the metering pass, so a module over the limits costs nothing more to refuse.
+ * Returns null when the sections do not parse (WebAssembly.validate has refused those already).
+ */
+export function countModule(bytes: Uint8Array): ModuleCounts | null {
+  let pos = 8;
+  const leb = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= bytes.length || shift > 35) return -1;
+      const b = bytes[pos++];
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+    }
+  };
+  const counts: ModuleCounts = { functions: 0, tables: [], globals: 0, dataBytes: 0 };
+  while (pos < bytes.length) {
+    const id = bytes[pos++];
+    const size = leb();
+    if (size < 0 || pos + size > bytes.length) return null;
+    const end = pos + size;
+    if (id === 2 || id === 3) counts.functions += leb(); // import section: every import counted as a function
+    else if (id === 6) counts.globals += leb();
+    else if (id === 11) counts.dataBytes += size;
+    else if (id === 4) {
+      const n = leb();
+      for (let i = 0; i < n && pos < end; i++) {
+        pos++; // element reference type
+        const flags = bytes[pos++];
+        counts.tables.push(leb());
+        if (flags & 1) leb(); // maximum
+      }
+    }
+    pos = end;
+  }
+  return counts;
+}
+
+/** Refuses a module over one of the load-time limits (routing.limits), naming the limit. */
+export function checkCounts(bytes: Uint8Array, where: string, limits: PluginLimits): void {
+  const c = countModule(bytes);
+  if (c === null) throw new SiphonError('PLUGIN_INVALID_WASM', 'module sections do not parse', { where });
+  const refuse = (what: string, n: number, max: number, key: string): never => {
+    throw new SiphonError('PLUGIN_LIMIT', `module has ${n} ${what}, the limit is ${max} (routing.limits.${key})`, { where });
+  };
+  if (c.functions > limits.functionsMax) refuse('functions', c.functions, limits.functionsMax, 'functions_max');
+  if (c.globals > limits.globalsMax) refuse('globals', c.globals, limits.globalsMax, 'globals_max');
+  if (c.tables.length > limits.tablesMax) refuse('tables', c.tables.length, limits.tablesMax, 'tables_max');
+  const big = Math.max(0, ...c.tables);
+  if (big > limits.tableMaxElements) refuse('table elements', big, limits.tableMaxElements, 'table_max_elements');
+  if (c.dataBytes > limits.dataMaxBytes) refuse('bytes of data segments', c.dataBytes, limits.dataMaxBytes, 'data_max_bytes');
 }
 
 /**
@@ -219,19 +286,29 @@ const PROBE_API = {
 /** Reads, validates, meters and compiles a plugin file. */
 export async function loadAndValidate(path: string, limits: PluginLimits, providers: readonly ImportProvider[]): Promise<ValidatedPlugin> {
   let bytes: Uint8Array;
+  const tooBig = (n: number): SiphonError =>
+    new SiphonError('PLUGIN_LIMIT', `module is ${n} bytes, the limit is ${limits.moduleMaxBytes} (routing.max_module_bytes)`, { where: path });
   try {
+    // the size is checked before the file is read, and again after (it may have changed)
+    const size = (await stat(path)).size;
+    if (size > limits.moduleMaxBytes) throw tooBig(size);
     bytes = await readFile(path);
   } catch (cause) {
+    if (cause instanceof SiphonError) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     throw new SiphonError('PLUGIN_NOT_FOUND', code === 'ENOENT' ? 'no such file' : `cannot read: ${code ?? String(cause)}`, { where: path, cause });
   }
+  if (bytes.length > limits.moduleMaxBytes) throw tooBig(bytes.length);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (!WebAssembly.validate(bytes)) {
     throw new SiphonError('PLUGIN_INVALID_WASM', 'WebAssembly.validate refused the file', { where: path });
   }
+  checkCounts(bytes, path, limits);
   const { name, version } = pluginIdentity(bytes, path);
   const metered = await meterModule(bytes, path, {
     initialGas: limits.gasInit,
+    tableMaxElements: limits.tableMaxElements,
+    timeoutMs: limits.meteringTimeoutMs,
     inspect: (shape) => checkShape(shape, path, limits, providers),
   });
   let module: WebAssembly.Module;

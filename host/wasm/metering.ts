@@ -28,6 +28,9 @@ type BModule = InstanceType<Binaryen['Module']>;
 interface BinaryenWrappers {
   Loop: { setBody(expr: number, body: number): void };
   Function: { getBody(fn: number): number; setBody(fn: number, body: number): void };
+  Call: { setTarget(expr: number, name: string): void };
+  RefFunc: { getFunc(expr: number): string; setFunc(expr: number, name: string): void };
+  Table: { hasMax(t: number): boolean; setMax(t: number, max: number): void };
 }
 
 let binaryenPromise: Promise<Binaryen> | null = null;
@@ -45,8 +48,22 @@ export const GAS_GLOBAL = '__gas';
  */
 export const GAS_GET = '__gas_get';
 export const GAS_SET = '__gas_set';
+/**
+ * `__gas_charge(units) -> remaining`: the host's charge for its own work, saturating (a charge larger
+ * than what is left, or any charge once the counter is negative, leaves -1; never wraps). `units`
+ * is read unsigned, so a negative i32 is a huge charge, not a refund.
+ */
+export const GAS_CHARGE = '__gas_charge';
 /** export names the host adds; a plugin exporting one of them is refused. */
-export const RESERVED_EXPORTS: readonly string[] = [GAS_GLOBAL, GAS_GET, GAS_SET];
+export const RESERVED_EXPORTS: readonly string[] = [GAS_GLOBAL, GAS_GET, GAS_SET, GAS_CHARGE];
+/** prefix of the per-import wrappers (see instrument): `__gas_imp_<index>`. */
+const IMPORT_WRAPPER = '__gas_imp_';
+/**
+ * Gas every host call costs before the host does anything (docs/abi/v1.md "Gas"), charged by the
+ * guest itself in the import's wrapper, so no host call is ever free: ~ the guest work a host call's
+ * fixed cost (30-150 ns) stands for at ~1.7 ns per unit (wasm-host.md §4.2).
+ */
+export const HOST_CALL_GAS = 20;
 const SCRATCH = ['__gas_bulk_a', '__gas_bulk_b', '__gas_bulk_c'] as const;
 
 export interface ImportShape {
@@ -82,6 +99,10 @@ export interface MeteredModule {
 export interface MeteringOptions {
   /** initial value of `__gas`: the budget of the start function run at instantiation. */
   initialGas: number;
+  /** the maximum every table defined by the module is rewritten to (table.grow past it returns -1). */
+  tableMaxElements?: number;
+  /** the metering child is killed past this many ms (E4013); in-process metering cannot be stopped. */
+  timeoutMs?: number;
   /** called after the shape is known and before instrumenting; throw to refuse the module. */
   inspect?: (shape: ModuleShape) => void;
 }
@@ -208,7 +229,7 @@ function nodeFeatures(b: Binaryen): number {
  */
 export async function meterModule(bytes: Uint8Array, where: string, opts: MeteringOptions): Promise<MeteredModule> {
   if (!meteringInWorker()) return meterInProcess(bytes, where, opts);
-  const metered = await meterInWorker(bytes, where, opts.initialGas);
+  const metered = await meterInWorker(bytes, where, opts);
   opts.inspect?.(metered.shape);
   return metered;
 }
@@ -232,25 +253,44 @@ interface WorkerReply {
   detail?: string;
 }
 
-async function meterInWorker(bytes: Uint8Array, where: string, initialGas: number): Promise<MeteredModule> {
+/** what the parent sends the metering child (metering-worker.ts). */
+export interface WorkerRequest {
+  bytes: Uint8Array;
+  where: string;
+  initialGas: number;
+  tableMaxElements?: number;
+}
+
+async function meterInWorker(bytes: Uint8Array, where: string, opts: MeteringOptions): Promise<MeteredModule> {
   const child = fork(fileURLToPath(new URL('./metering-worker.js', import.meta.url)), [], {
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  let timer: NodeJS.Timeout | undefined;
   try {
     const replied = once(child, 'message') as Promise<[WorkerReply]>;
     const exited = once(child, 'exit').then(([code]) => {
       throw new Error(`metering process exited with ${String(code)} before answering`);
     });
-    child.send({ bytes, where, initialGas });
-    const [reply] = await Promise.race([replied, exited]);
+    // a module crafted to make binaryen slow must not hold the load queue: kill the child past the limit
+    const timedOut = new Promise<never>((_, reject) => {
+      if (opts.timeoutMs === undefined) return;
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new SiphonError('PLUGIN_METERING', `metering took longer than ${opts.timeoutMs} ms (routing.limits.metering_timeout_ms); process killed`, { where }));
+      }, opts.timeoutMs);
+    });
+    const request: WorkerRequest = { bytes, where, initialGas: opts.initialGas, tableMaxElements: opts.tableMaxElements };
+    child.send(request);
+    const [reply] = await Promise.race([replied, exited, timedOut]);
     if (reply.ok && reply.result) return { ...reply.result, binary: new Uint8Array(reply.result.binary) };
     throw new SiphonError(reply.errorName ?? 'PLUGIN_METERING', reply.detail ?? 'metering process failed', { where });
   } catch (cause) {
     if (cause instanceof SiphonError) throw cause;
     throw new SiphonError('PLUGIN_METERING', `metering process failed: ${String(cause)}`, { where, cause });
   } finally {
-    if (child.exitCode === null) child.kill();
+    clearTimeout(timer);
+    if (child.exitCode === null) child.kill('SIGKILL');
   }
 }
 
@@ -267,6 +307,7 @@ export async function meterInProcess(bytes: Uint8Array, where: string, opts: Met
     const shape = readShape(b, mod);
     opts.inspect?.(shape);
     const checkpoints = instrument(b, mod, opts.initialGas, where);
+    if (opts.tableMaxElements !== undefined) capTables(b, mod, opts.tableMaxElements, where);
     if (!mod.validate()) {
       throw new SiphonError('PLUGIN_METERING', 'instrumented module does not validate', { where });
     }
@@ -282,7 +323,7 @@ function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string
   for (const g of [GAS_GLOBAL, ...SCRATCH]) {
     if (mod.getGlobal(g)) throw new SiphonError('PLUGIN_METERING', `module already has a global named ${g}`, { where });
   }
-  for (const f of [GAS_GET, GAS_SET]) {
+  for (const f of [GAS_GET, GAS_SET, GAS_CHARGE]) {
     if (mod.getFunction(f)) throw new SiphonError('PLUGIN_METERING', `module already has a function named ${f}`, { where });
   }
   mod.addGlobal(GAS_GLOBAL, i32, true, mod.i32.const(initialGas | 0));
@@ -291,6 +332,18 @@ function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string
   mod.addFunctionExport(GAS_GET, GAS_GET);
   mod.addFunction(GAS_SET, i32, b.none, [], mod.global.set(GAS_GLOBAL, mod.local.get(0, i32)));
   mod.addFunctionExport(GAS_SET, GAS_SET);
+  // __gas_charge(units): gas = (gas < 0 || units >u gas) ? -1 : gas - units; return gas (never wraps)
+  const units = mod.local.get(0, i32);
+  const gasNow = (): number => mod.global.get(GAS_GLOBAL, i32);
+  mod.addFunction(GAS_CHARGE, i32, i32, [], mod.block(null, [
+    mod.global.set(GAS_GLOBAL, mod.select(
+      mod.i32.or(mod.i32.lt_s(gasNow(), mod.i32.const(0)), mod.i32.gt_u(units, gasNow())),
+      mod.i32.const(-1),
+      mod.i32.sub(gasNow(), mod.local.get(0, i32)),
+    )),
+    gasNow(),
+  ], i32));
+  mod.addFunctionExport(GAS_CHARGE, GAS_CHARGE);
   let scratchAdded = false;
   const fields = childFields(b);
   let checkpoints = 0;
@@ -340,6 +393,20 @@ function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string
     checkpoints++;
   };
 
+  // every imported function gets a wrapper `charge(HOST_CALL_GAS); r = import(...); if (__gas < 0) trap; r`
+  // and every reference to the import (call, ref.func, element segments) is pointed at the wrapper:
+  // a host call is charged before the host runs, and an exhausted budget stops the guest as soon as
+  // the host returns, even if the host charged gas it could not refuse (docs/abi/v1.md "Gas").
+  const wrappers = new Map<string, string>();
+  const nfAll = mod.getNumFunctions();
+  for (let i = 0; i < nfAll; i++) {
+    const f = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    if (!f.module) continue;
+    const name = `${IMPORT_WRAPPER}${i}`;
+    if (mod.getFunction(name)) throw new SiphonError('PLUGIN_METERING', `module already has a function named ${name}`, { where });
+    wrappers.set(f.name, name);
+  }
+
   const walk = (root: number, fnName: string): void => {
     const stack: number[] = [root];
     while (stack.length > 0) {
@@ -350,6 +417,11 @@ function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string
       if (kids === undefined) {
         throw new SiphonError('PLUGIN_METERING', `function ${fnName} uses an instruction kind (${id}) the metering pass does not support`, { where });
       }
+      if (id === b.RefFuncId) {
+        const target = wrappers.get((b as unknown as BinaryenWrappers).RefFunc.getFunc(expr));
+        if (target !== undefined) (b as unknown as BinaryenWrappers).RefFunc.setFunc(expr, target);
+        continue;
+      }
       if (kids.length === 0) continue; // leaves (binaryen's getExpressionInfo has no wrapper for some)
       const info = b.getExpressionInfo(expr) as unknown as Record<string, unknown> & { id: number };
       for (const k of kids) {
@@ -357,7 +429,10 @@ function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string
         if (Array.isArray(v)) for (const c of v) stack.push(c as number);
         else if (typeof v === 'number' && v !== 0) stack.push(v);
       }
-      if (info.id === b.LoopId) {
+      if (info.id === b.CallId) {
+        const target = wrappers.get(info.target as string);
+        if (target !== undefined) (b as unknown as BinaryenWrappers).Call.setTarget(expr, target);
+      } else if (info.id === b.LoopId) {
         const body = info.body as number;
         (b as unknown as BinaryenWrappers).Loop.setBody(expr, mod.block(null, [charge(1), body], b.auto));
         checkpoints++;
@@ -375,12 +450,67 @@ function instrument(b: Binaryen, mod: BModule, initialGas: number, where: string
   for (let i = 0; i < nf; i++) {
     const fn = mod.getFunctionByIndex(i);
     const f = b.getFunctionInfo(fn);
-    if (f.module || !f.body || f.name === GAS_GET || f.name === GAS_SET) continue; // imported, or ours
+    if (f.module || !f.body || f.name === GAS_GET || f.name === GAS_SET || f.name === GAS_CHARGE) continue; // imported, or ours
     walk(f.body, f.name);
     const fw = (b as unknown as BinaryenWrappers).Function;
     const body = fw.getBody(fn);
     fw.setBody(fn, mod.block(null, [charge(1), body], b.auto));
     checkpoints++;
   }
+
+  for (let i = 0; i < nfAll; i++) {
+    const f = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    const wrapper = f.module ? wrappers.get(f.name) : undefined;
+    if (wrapper === undefined) continue;
+    const params = b.expandType(f.params);
+    const args = params.map((t, k) => mod.local.get(k, t));
+    const check = mod.if(mod.i32.lt_s(mod.global.get(GAS_GLOBAL, i32), mod.i32.const(0)), mod.unreachable());
+    const single = f.results !== b.none && b.expandType(f.results).length === 1;
+    const body = f.results === b.none
+      ? mod.block(null, [charge(HOST_CALL_GAS), mod.call(f.name, args, b.none), check], b.none)
+      : single
+        ? mod.block(null, [
+          charge(HOST_CALL_GAS),
+          mod.local.set(params.length, mod.call(f.name, args, f.results)),
+          check,
+          mod.local.get(params.length, f.results),
+        ], f.results)
+        : mod.block(null, [charge(HOST_CALL_GAS), mod.call(f.name, args, f.results)], f.results);
+    mod.addFunction(wrapper, f.params, f.results, single ? [f.results] : [], body);
+    checkpoints++;
+  }
+  retargetElements(b, mod, wrappers);
   return checkpoints;
+}
+
+/** element segments naming an import are rebuilt naming its wrapper (call_indirect is charged too). */
+function retargetElements(b: Binaryen, mod: BModule, wrappers: ReadonlyMap<string, string>): void {
+  const segs: Array<ReturnType<Binaryen['getElementSegmentInfo']>> = [];
+  const n = mod.getNumElementSegments();
+  for (let i = 0; i < n; i++) segs.push(b.getElementSegmentInfo(mod.getElementSegmentByIndex(i)));
+  for (const seg of segs) {
+    if (!seg.data.some((f) => wrappers.has(f))) continue;
+    const names = seg.data.map((f) => wrappers.get(f) ?? f);
+    const offset = seg.offset;
+    mod.removeElementSegment(seg.name);
+    if (seg.table) mod.addActiveElementSegment(seg.table, seg.name, names, offset);
+    else mod.addPassiveElementSegment(seg.name, names);
+  }
+}
+
+/**
+ * Rewrites the maximum of every table the module defines to at most `cap` elements, so `table.grow`
+ * past it returns -1 instead of allocating host memory (a 1-gas table.grow could ask V8 for
+ * millions of entries). The loader already refused tables whose initial size is above the cap.
+ */
+function capTables(b: Binaryen, mod: BModule, cap: number, where: string): void {
+  const T = (b as unknown as BinaryenWrappers).Table;
+  const n = mod.getNumTables();
+  for (let i = 0; i < n; i++) {
+    const ref = mod.getTableByIndex(i);
+    const t = b.getTableInfo(ref);
+    if (t.module) continue; // imported tables are refused by checkShape
+    if (t.initial > cap) throw new SiphonError('PLUGIN_LIMIT', `table ${t.name} has ${t.initial} elements, the limit is ${cap} (routing.limits.table_max_elements)`, { where });
+    if (t.max === undefined || t.max > cap || !T.hasMax(ref)) T.setMax(ref, cap);
+  }
 }

@@ -20,7 +20,7 @@ import {
 } from './abi-v1.js';
 import { GuestMemory } from './guest-memory.js';
 import { hookGuard, isHookTimeout, type HookGuard } from './watchdog/index.js';
-import { GAS_GET, GAS_SET } from './metering.js';
+import { GAS_CHARGE, GAS_GET, GAS_SET } from './metering.js';
 import { HOST_ABI_MINOR, type ValidatedPlugin } from './loader.js';
 import type { ImportProvider, LoadedPlugin, PluginInfo, PluginLimits, PluginStats } from './types.js';
 
@@ -72,7 +72,8 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
   /** the last hook failure, for tests and `siphon plugin` diagnostics. */
   lastFailure: PluginFailure | null = null;
 
-  private readonly limits: PluginLimits;
+  /** the limits it runs under (AbiHost: the host memory budgets come from here). */
+  readonly limits: PluginLimits;
   private readonly providers: readonly ImportProvider[];
   private active: LiveInstance | null = null;
   private spare: LiveInstance | null = null;
@@ -329,7 +330,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
       // the module-level start function runs here, with __gas at its initial value (gasInit)
       const instance = this.guard.call(this.limits.initTimeoutMs, () => new WebAssembly.Instance(p.module, imports)) as WebAssembly.Instance;
       const ex = instance.exports as Record<string, unknown>;
-      gas = { get: ex[GAS_GET] as () => number, set: ex[GAS_SET] as (v: number) => void };
+      gas = { get: ex[GAS_GET] as () => number, set: ex[GAS_SET] as (v: number) => void, charge: ex[GAS_CHARGE] as (u: number) => number };
       gasHandle.counter = gas;
       if (p.startExport) {
         gas.set(this.limits.gasInit);

@@ -5,6 +5,7 @@
  *   const action = plugin.requestRoute(ctx);
  */
 import { isAbsolute, join, resolve } from 'node:path';
+import type { RoutingConfig } from '../config/types.js';
 import { loadAndValidate, withUnconfiguredModules } from './loader.js';
 import { WasmPlugin } from './plugin.js';
 import { DEFAULT_PLUGIN_LIMITS, type LoadPluginOptions, type LoadedPlugin, type PluginLimits } from './types.js';
@@ -21,6 +22,16 @@ export function resolvePluginPath(nameOrPath: string, rootDir: string): string {
     return join(resolve(rootDir), 'plugins', nameOrPath, 'build', `${nameOrPath}.wasm`);
   }
   return isAbsolute(nameOrPath) ? nameOrPath : resolve(rootDir, nameOrPath);
+}
+
+/** routing.gas_per_hook, memory_max_pages, max_module_bytes and routing.limits (snake_case keys) as PluginLimits overrides. */
+export function limitsFromConfig(routing: RoutingConfig): Partial<PluginLimits> {
+  const out: Partial<PluginLimits> = { memoryMaxPages: routing.memory_max_pages, gasPerHook: routing.gas_per_hook, moduleMaxBytes: routing.max_module_bytes };
+  for (const [k, v] of Object.entries(routing.limits ?? {})) {
+    const key = k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof PluginLimits;
+    if (key in DEFAULT_PLUGIN_LIMITS) out[key] = v;
+  }
+  return out;
 }
 
 /** limits with defaults applied, validated. */

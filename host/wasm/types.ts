@@ -14,6 +14,30 @@ export interface PluginLimits {
   hookTimeoutMs: number;
   /** wall-clock bound of instantiation (start function + plugin_init) in ms (default 1000). */
   initTimeoutMs: number;
+  // ---- sandbox limits (routing.limits; docs/abi/v1.md "Limits"; host/wasm/budget.ts) ----
+  /** load: largest module file (bytes; routing.max_module_bytes, the same bound plugin.load applies). */
+  moduleMaxBytes: number;
+  /** load: most functions (defined + imported). */
+  functionsMax: number;
+  /** load: most tables, and most elements per table (table maximums are rewritten to this). */
+  tablesMax: number;
+  tableMaxElements: number;
+  /** load: most bytes in the data section. */
+  dataMaxBytes: number;
+  /** load: most globals. */
+  globalsMax: number;
+  /** load: the metering child is killed past this (ms). */
+  meteringTimeoutMs: number;
+  /** run: host memory budgets (budget.ts HostBudgets). */
+  nameMaxBytes: number;
+  valueMaxBytes: number;
+  globalVarsMax: number;
+  globalVarsMaxBytes: number;
+  msgVarsMax: number;
+  msgVarsMaxBytes: number;
+  msgEditMaxBytes: number;
+  logLineMaxBytes: number;
+  logLinesMax: number;
 }
 
 export interface PluginInfo {
@@ -90,6 +114,22 @@ export const DEFAULT_PLUGIN_LIMITS: Readonly<PluginLimits> = {
   gasInit: 10_000_000,
   hookTimeoutMs: 100,
   initTimeoutMs: 1000,
+  moduleMaxBytes: 8 * 1024 * 1024,
+  functionsMax: 10_000,
+  tablesMax: 4,
+  tableMaxElements: 10_000,
+  dataMaxBytes: 1024 * 1024,
+  globalsMax: 1000,
+  meteringTimeoutMs: 60_000,
+  nameMaxBytes: 256,
+  valueMaxBytes: 64 * 1024,
+  globalVarsMax: 10_000,
+  globalVarsMaxBytes: 1024 * 1024,
+  msgVarsMax: 256,
+  msgVarsMaxBytes: 128 * 1024,
+  msgEditMaxBytes: 65_535,
+  logLineMaxBytes: 4096,
+  logLinesMax: 100,
 };
 
 /** What the server hands to `loadPlugin()` (host/wasm/runtime.ts). */

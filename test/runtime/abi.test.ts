@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { MessageContext } from '../../host/core/context.js';
 import { createSipImports, type AbiHost, type GasHandle } from '../../host/wasm/abi-v1.js';
 import { GuestMemory } from '../../host/wasm/guest-memory.js';
+import { DEFAULT_PLUGIN_LIMITS } from '../../host/wasm/types.js';
 import { captureLogger, INVITE, makeCtx, parseSip, type TestContext } from './helpers.js';
 
 type Fn = (...a: number[]) => number;
@@ -40,7 +41,14 @@ beforeEach(async () => {
   current = t.ctx;
   hook = 'request_route';
   let counter = 1_000_000;
-  gas = { counter: { get: () => counter, set: (v) => { counter = v; } } };
+  gas = {
+    counter: {
+      get: () => counter,
+      set: (v) => { counter = v; },
+      // the semantics of metering.ts __gas_charge: saturating, -1 once exhausted
+      charge: (u) => (counter = counter < 0 || u > counter ? -1 : counter - u),
+    },
+  };
   const host: AbiHost = {
     label: 'test@1.0.0',
     log: captureLogger([]),
@@ -50,6 +58,7 @@ beforeEach(async () => {
     config: Buffer.from('{"a":1}'),
     isMyself: (h, p) => myself.has(`${h}:${p ?? ''}`),
     maxForwardsLimit: 256,
+    limits: DEFAULT_PLUGIN_LIMITS,
   };
   sip = createSipImports(host, mem, gas) as unknown as Record<string, Fn>;
 });
@@ -265,11 +274,11 @@ describe('replies, logs, variables, config, capability rules', () => {
     expect(sip.log_enabled(0)).toBe(1); // L_WARN
   });
 
-  it('host work is charged to the gas counter', () => {
+  it('host work is charged to the gas counter, 1 unit per 8 bytes (docs/abi/v1.md "Gas")', () => {
     const before = gas.counter!.get();
     const [fp, fl] = put('x'.repeat(640));
     sip.log(-1, fp, fl);
-    expect(before - gas.counter!.get()).toBe(1 + (640 >> 4));
+    expect(before - gas.counter!.get()).toBe(640 / 8);
   });
 });
 
