@@ -4,7 +4,7 @@
  * within the measured range (wasm-host.md §4.2: +0–50 %; asserted loosely to stay stable on a busy box).
  */
 import { describe, expect, it } from 'vitest';
-import { meterModule } from '../../host/wasm/metering.js';
+import { HOST_CALL_GAS, meterModule } from '../../host/wasm/metering.js';
 import { wat } from './helpers.js';
 
 const WORK = `(module
@@ -76,5 +76,59 @@ describe('metering pass', () => {
     });
     // measured +0–14 % on tight loops; allow generous noise from the shared 2-core machine
     expect(withGas / base).toBeLessThan(3);
+  });
+});
+
+describe('gas cannot wrap or be skipped (issue 10)', () => {
+  const GUEST = `(module
+    (import "sip" "now_ms" (func $now (result i64)))
+    (type $t (func (result i64)))
+    (table 1 funcref)
+    (elem (i32.const 0) $now)
+    (func (export "direct") (param $n i32)
+      (loop $l (drop (call $now)) (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n))))
+    (func (export "indirect") (param $n i32)
+      (loop $l (drop (call_indirect (type $t) (i32.const 0))) (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))))`;
+
+  async function instance(now: () => bigint = () => 0n) {
+    const metered = await meterModule(wat(GUEST), 'g.wasm', { initialGas: 1_000_000, tableMaxElements: 100 });
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(metered.binary), { sip: { now_ms: now } }).exports as Record<string, unknown>;
+    return { ex: ex as Record<string, (...a: number[]) => number>, gas: ex.__gas as WebAssembly.Global };
+  }
+
+  it('__gas_charge saturates: 2^32-1 (or any negative i32) exhausts, never adds', async () => {
+    const { ex, gas } = await instance();
+    gas.value = 1000;
+    expect(ex.__gas_charge(10)).toBe(990);
+    expect(ex.__gas_charge(0xffffffff)).toBe(-1); // ToInt32 → -1: read unsigned, a huge charge
+    expect(ex.__gas_charge(0)).toBe(-1); // once exhausted it stays exhausted
+    gas.value = 5;
+    expect(ex.__gas_charge(0x80000000)).toBe(-1);
+    gas.value = 5;
+    expect(ex.__gas_charge(5)).toBe(0);
+  });
+
+  it('every import call costs HOST_CALL_GAS, also through call_indirect (element segments retargeted)', async () => {
+    const { ex, gas } = await instance();
+    gas.value = 1_000_000;
+    ex.direct(100);
+    expect(1_000_000 - (gas.value as number)).toBe(1 + 100 * (1 + HOST_CALL_GAS));
+    gas.value = 1_000_000;
+    ex.indirect(100);
+    expect(1_000_000 - (gas.value as number)).toBe(1 + 100 * (1 + HOST_CALL_GAS));
+  });
+
+  it('a host call that exhausts the budget traps the guest as soon as it returns', async () => {
+    let calls = 0;
+    let g: WebAssembly.Global | null = null;
+    const { ex, gas } = await instance(() => {
+      calls++;
+      g!.value = -1; // as budget.ts charge() leaves it when a host charge cannot be paid
+      return 0n;
+    });
+    g = gas;
+    gas.value = 1_000_000;
+    expect(() => ex.direct(1000)).toThrow(WebAssembly.RuntimeError);
+    expect(calls).toBe(1);
   });
 });
