@@ -40,6 +40,22 @@ function compile(text: string, custom: Record<string, string> = {}): Uint8Array 
   }
 }
 
+/** appends a custom section of `size` bytes (binary format §5.5.3) without going through binaryen. */
+function withCustomSection(bytes: Uint8Array, name: string, size: number): Uint8Array {
+  const leb = (n: number): number[] => {
+    const out: number[] = [];
+    do {
+      let b = n & 0x7f;
+      n = Math.floor(n / 128);
+      if (n > 0) b |= 0x80;
+      out.push(b);
+    } while (n > 0);
+    return out;
+  };
+  const head = [...leb(name.length), ...Buffer.from(name)];
+  return Buffer.concat([bytes, Buffer.from([0, ...leb(head.length + size), ...head]), Buffer.alloc(size)]);
+}
+
 class Client {
   private sock!: dgram.Socket;
   port = 0;
@@ -116,6 +132,9 @@ beforeAll(async () => {
     '  hot_swap: { max_failures: 100000 }',
     'routing:',
     `  plugin: ${JSON.stringify(file)}`,
+    // the meter is under test here, not the time guard behind it (test/adversarial/watchdog.test.ts)
+    '  hook_timeout_ms: 60000',
+    '  init_timeout_ms: 60000',
   ].join('\n');
   node = await startNode(parseConfig(yaml, null), createLogger({ level: 'warn', destination: { write: (l: string) => void logLines.push(l) } }));
   client = await Client.open();
@@ -238,9 +257,9 @@ describe('modules over the load-time limits are refused with E4040 naming the fi
     return e!;
   };
 
-  it('a huge module (module_max_bytes)', async () => {
-    const e = await refusal('huge.wasm', compile(guest(''), { pad: 'x'.repeat(5 * MiB) }));
-    expect(e.message).toMatch(/module is \d+ bytes, the limit is 4194304 \(routing\.limits\.module_max_bytes\) \[E4040/);
+  it('a huge module (routing.max_module_bytes)', async () => {
+    const e = await refusal('huge.wasm', withCustomSection(compile(guest('')), 'pad', 9 * MiB));
+    expect(e.message).toMatch(/module is \d+ bytes, the limit is 8388608 \(routing\.max_module_bytes\) \[E4040/);
   });
 
   it('too many functions (functions_max)', async () => {
