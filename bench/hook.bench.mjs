@@ -103,16 +103,22 @@ async function bench(label, kind) {
   writeFileSync(file, compile(guestWat(kind)));
   const plugin = await loadPlugin(file, { log });
   const rounds = [];
+  const cpuRounds = [];
   for (let r = 0; r < 7; r++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < N; i++) plugin.requestRoute(ctx);
     rounds.push(Number(process.hrtime.bigint() - t0) / N);
+    const c = process.cpuUsage(c0);
+    cpuRounds.push(((c.user + c.system) * 1000) / N);
   }
   const measured = rounds.slice(2).sort((a, b) => a - b); // 2 warm-up rounds
   const median = measured[Math.floor(measured.length / 2)];
+  // CPU time per call: steadier than wall time when other processes share the cores
+  const cpu = cpuRounds.slice(2).sort((a, b) => a - b)[2];
   const gasPerCall = plugin.stats.gasUsedTotal / plugin.stats.calls;
   if (plugin.stats.traps + plugin.stats.gasExhausted + plugin.stats.aborts > 0) throw new Error(`${label}: hook failed`);
-  console.log(`${label.padEnd(44)} ${median.toFixed(0).padStart(6)} ns/op   (gas/call ${gasPerCall})`);
+  console.log(`${label.padEnd(44)} ${median.toFixed(0).padStart(6)} ns/op   (cpu ${cpu.toFixed(0)} ns/op, gas/call ${gasPerCall})`);
   plugin.close();
   return median;
 }
