@@ -308,3 +308,35 @@ describe('pike table under a spray of spoofed sources (max_entries)', () => {
     }
   }, 60_000);
 });
+
+describe('the start-up warm-up and pike', () => {
+  it("drives its calls through a pike copy that never blocks, and leaves the node's table empty", async () => {
+    const yaml = [
+      'core:',
+      '  listen: [udp:127.0.0.1:16709]',
+      '  ctl: []',
+      '  warmup: 400',
+      '  log_level: warn',
+      'modules:',
+      '  registrar:',
+      '    db_mode: 0',
+      '  pike:',
+      '    reqs_density_per_unit: 5',
+      '    auto: drop',
+      'routing:',
+      `  plugin: ${JSON.stringify(PLUGIN.default)}`,
+    ].join('\n');
+    const logs: string[] = [];
+    const config = parseConfig(yaml, null, { moduleSchemas: moduleSchemas() });
+    const node = await startNode(config, createLogger({ level: 'info', destination: { write: (l: string) => void logs.push(l) } }));
+    try {
+      const done = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'warm-up done');
+      expect(done).toBeDefined();
+      // every plugin round relayed its call: the copy's limit (5) was never applied to the warm-up caller
+      expect(done!.relayed).toBeGreaterThanOrEqual(3 * 400 + 3 * 100); // 400 proxied calls, then 100 plugin rounds
+      expect(pikeOf(node).statistics()).toMatchObject({ tracked: 0, checks: 0, blocked_ips: 0 });
+    } finally {
+      await node.stop();
+    }
+  }, 60_000);
+});
