@@ -207,7 +207,8 @@ export class Registrar {
     const rKey = this.aorOf(msg.requestUri);
     if (rKey && rKey.aor !== toKey?.aor) keys.push(rKey);
     if (keys.length === 0) return;
-    if (toKey) await this.hold(msg, toKey.aor);
+    // busy AOR: its rows are not loaded, so save() answers 500 as for a failed read (never a blind insert)
+    if (toKey && !(await this.hold(msg, toKey.aor))) keys.shift();
     const snap = new Map<string, Contact[]>();
     for (const loc of dbTables) {
       for (const key of keys) {
@@ -223,10 +224,10 @@ export class Registrar {
 
   /**
    * A prefetched REGISTER holds its AOR until prefetchDone() and its writes committed (aor-gate.ts):
-   * a retransmission arriving meanwhile reads after the first copy's row is in. Throws E9111 when
-   * too many REGISTERs for the AOR are in flight (the imports then answer -6, the plugin 500).
+   * a retransmission arriving meanwhile reads after the first copy's row is in. False (E9111) when
+   * too many REGISTERs for the AOR are in flight: the AOR is then not loaded and save() answers 500.
    */
-  private async hold(msg: SipMessage, aor: string): Promise<void> {
+  private async hold(msg: SipMessage, aor: string): Promise<boolean> {
     const p = this.gate.acquire(aor);
     if (p === null) {
       this.counters.aorBusy++;
@@ -235,9 +236,10 @@ export class Registrar {
         this.busyWarnAt = now;
         this.log.warn({ aor, code: Errors.REG_AOR_BUSY.code, refused: this.counters.aorBusy }, 'registrar: too many concurrent REGISTERs for one AOR [E9111]');
       }
-      throw new SiphonError('REG_AOR_BUSY', `more than ${AOR_MAX_WAITING} REGISTERs for ${aor} in flight`);
+      return false;
     }
     this.holds.set(msg, { release: await p, commits: [] });
+    return true;
   }
 
   /** routing of a prefetched message ended: its AOR is released once its queued writes settled. */
