@@ -40,7 +40,7 @@ export const Errors = {
   OVERLOADED: { code: 3004, title: 'overloaded: refusing new dialogs' },
   /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
   TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },
-  TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for its source' },
+  TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for that peer address' },
   TCP_WRITE_QUEUE_FULL: { code: 3012, title: 'tcp connection closed: write queue full (peer not reading)' },
   TCP_SEND_TIMEOUT: { code: 3013, title: 'tcp connection closed: write queue stalled for send_timeout' },
   TCP_READ_TIMEOUT: { code: 3014, title: 'tcp connection closed: message not complete within msg_read_timeout' },

@@ -69,7 +69,7 @@ export class TcpConnection implements Channel {
     peerAddress: string,
     peerPort: number,
     readonly direction: TcpDirection,
-    /** accept-limit bucket (sourceIpKey) of an inbound connection; '' for outbound ones. */
+    /** the peer's accept_iplimit bucket (sourceIpKey). */
     readonly ipKey: string,
   ) {
     this.local = listener.local;

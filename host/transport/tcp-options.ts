@@ -23,7 +23,10 @@ export interface TcpLimits {
   msgReadTimeout: number;
   /** seconds an accepted connection may stay open without delivering a SIP message (tcp_msg_data_timeout, 20). */
   msgDataTimeout: number;
-  /** accepted connections per source IP (IPv6: per /64); 0 = no limit (tcp_accept_iplimit, Kamailio 1024). */
+  /**
+   * connections per peer IP (IPv6: per /64), accepted and opened; 0 = no limit (tcp_accept_iplimit,
+   * Kamailio 1024, which counts accepted connections only).
+   */
   acceptIpLimit: number;
   /** connections of max_connections only outbound connections may use (no Kamailio equivalent). */
   outboundReserve: number;

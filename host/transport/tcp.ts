@@ -5,8 +5,9 @@
  * - `max_connections` open connections in all (Kamailio tcp_max_connections). Accepted connections
  *   may use all but `outbound_reserve` of them, so peers connecting to us can never take the slots
  *   the proxy needs to forward over TCP.
- * - `accept_iplimit` accepted connections per source IP, IPv6 per /64 (Kamailio tcp_accept_iplimit;
- *   a Map of counts, so an accept costs O(1) where Kamailio walks every connection).
+ * - `accept_iplimit` connections per peer IP, accepted and opened, IPv6 per /64 (Kamailio
+ *   tcp_accept_iplimit, which counts accepted ones only; a Map of counts, so an accept costs O(1)
+ *   where Kamailio walks every connection).
  * - `wq_max` bytes in all write queues together (Kamailio tcp_wq_max).
  * - A sweep (Kamailio's tcp_check_timer), every quarter of the shortest deadline and at least once a
  *   second, closes connections past msg_read_timeout, msg_data_timeout, send_timeout or
@@ -66,7 +67,7 @@ export class TcpListener implements Listener {
   /** open connections by peer `address:port` (inbound and outbound). */
   private readonly byPeer = new Map<string, TcpConnection>();
   private readonly all = new Set<TcpConnection>();
-  /** accepted connections per sourceIpKey (entries are deleted at 0: at most maxInbound keys). */
+  /** connections per peer sourceIpKey, both directions (entries are deleted at 0: at most max_connections keys). */
   private readonly perIp = new Map<string, number>();
   private inbound = 0;
   /** sum of the connections' `queued` (refreshed on writes, drains and sweeps; may run high in between). */
@@ -149,7 +150,7 @@ export class TcpListener implements Listener {
     const n = this.perIp.get(ipKey) ?? 0;
     if (this.limits.acceptIpLimit > 0 && n >= this.limits.acceptIpLimit) {
       this.stats.ipLimitRefused++;
-      this.refuse(socket, 'TCP_IP_LIMIT', { peer: `${address}:${port}`, source: ipKey, max: this.limits.acceptIpLimit });
+      this.refuse(socket, 'TCP_IP_LIMIT', { peer: `${address}:${port}`, address: ipKey, max: this.limits.acceptIpLimit, direction: 'in' });
       return;
     }
     this.perIp.set(ipKey, n + 1);
@@ -177,12 +178,10 @@ export class TcpListener implements Listener {
     this.queuedTotal -= conn.queued;
     conn.queued = 0;
     if (this.byPeer.get(conn.key) === conn) this.byPeer.delete(conn.key);
-    if (conn.direction === 'in') {
-      this.inbound--;
-      const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
-      if (n > 0) this.perIp.set(conn.ipKey, n);
-      else this.perIp.delete(conn.ipKey);
-    }
+    if (conn.direction === 'in') this.inbound--;
+    const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
+    if (n > 0) this.perIp.set(conn.ipKey, n);
+    else this.perIp.delete(conn.ipKey);
   }
 
   /** a connection's write queue is now `bytes` long. */
@@ -278,24 +277,36 @@ export class TcpListener implements Listener {
     // outbound connections may use every slot, the outbound reserve included
     if (this.closing || this.all.size >= this.maxConnections) {
       this.stats.sendErrors++;
-      this.log.warn({ dst: key, code: 3003 }, 'tcp send failed: connection limit reached [E3003]');
+      this.warn('TRANSPORT_SEND', { dst: key, reason: 'connection limit reached (max_connections)' });
       return;
     }
     const family = net.isIPv6(address) ? 6 : net.isIPv4(address) ? 4 : 0;
     if (family !== this.local.family) {
       this.stats.sendErrors++;
-      this.log.warn({ dst: key, code: 3003 }, 'tcp send failed: destination is not an address of this listener\'s family [E3003]');
+      this.warn('TRANSPORT_SEND', { dst: key, reason: "destination is not an address of this listener's family" });
       return;
     }
+    // the per-IP limit counts connections we open too: replies to a closed connection go to the
+    // peer's address and a port of its choosing (RFC 3261 §18.2.2), so without it one peer could make
+    // us hold max_connections connects to ports it black-holes
+    const ipKey = sourceIpKey(address);
+    const n = this.perIp.get(ipKey) ?? 0;
+    if (this.limits.acceptIpLimit > 0 && n >= this.limits.acceptIpLimit) {
+      this.stats.sendErrors++;
+      this.stats.ipLimitRefused++;
+      this.warn('TCP_IP_LIMIT', { dst: key, address: ipKey, max: this.limits.acceptIpLimit, direction: 'out' });
+      return;
+    }
+    this.perIp.set(ipKey, n + 1);
     const socket = net.connect({ host: address, port, localAddress: this.local.address, noDelay: true });
-    const conn = new TcpConnection(socket, this, address, port, 'out', '');
+    const conn = new TcpConnection(socket, this, address, port, 'out', ipKey);
     this.adopt(conn);
     let connected = false;
     socket.once('connect', () => (connected = true));
     socket.once('error', (err) => {
       this.stats.sendErrors++;
       if (!connected) this.stats.connectFailed++;
-      this.log.warn({ dst: key, err: err.message, code: 3003 }, 'tcp connect failed [E3003]');
+      this.warn('TRANSPORT_SEND', { dst: key, err: err.message, reason: 'tcp connect failed' });
     });
     // net.Socket buffers writes until connected (counted in its write queue)
     conn.write(buf);

@@ -94,7 +94,7 @@ describe('slowloris: partial headers', () => {
   });
 });
 
-describe('accept_iplimit (Kamailio tcp_accept_iplimit)', () => {
+describe('accept_iplimit (Kamailio tcp_accept_iplimit; here it counts the connections we open too)', () => {
   it('one source cannot take more than accept_iplimit connections; others still get in and are answered', async () => {
     const sink = new ReplyingSink();
     const l = await listen(sink, { maxConnections: 40, limits: { outboundReserve: 4, acceptIpLimit: 8, msgReadTimeout: 60, msgDataTimeout: 60 } });
@@ -114,6 +114,35 @@ describe('accept_iplimit (Kamailio tcp_accept_iplimit)', () => {
     await until(() => l.inboundCount === 8, 5000, 'the close to be seen');
     const again = await connect(l, '127.0.0.5');
     expect(await ask(again, 8)).toMatch(/^SIP\/2\.0 200 OK/);
+  });
+
+  it('counts the connections we open too: replies sent to ports a peer chooses cannot fill the table', async () => {
+    // a peer that closes its connection gets replies on new connections to its address and the
+    // Via sent-by port it chose (RFC 3261 §18.2.2): six such ports, a limit of four
+    const hops = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const srv = net.createServer((c) => c.on('data', () => {}));
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.7', () => r()));
+        return srv;
+      }),
+    );
+    try {
+      const sink = new ReplyingSink();
+      const l = await listen(sink, { limits: { acceptIpLimit: 4 } });
+      for (const h of hops) l.sendTo(Buffer.from(request(20)), '127.0.0.7', (h.address() as net.AddressInfo).port);
+      expect(l.connectionCount).toBe(4);
+      expect(l.stats.ipLimitRefused).toBe(2);
+      expect(l.stats.sendErrors).toBe(2);
+      // ... and the peer's own connections count against the same limit
+      const late = await connect(l, '127.0.0.7');
+      expect(await closed(late)).toBe(true);
+      expect(l.stats.ipLimitRefused).toBe(3);
+      // another address is not affected
+      const other = await connect(l, '127.0.0.8');
+      expect(await ask(other, 21)).toMatch(/^SIP\/2\.0 200 OK/);
+    } finally {
+      hops.forEach((h) => h.close());
+    }
   });
 
   it('counts IPv4-mapped addresses as IPv4 and IPv6 sources per /64', () => {
