@@ -50,7 +50,8 @@ export async function startSiphon(args: string[], opts: { readyPorts?: Array<{ p
       clearTimeout(t);
     },
   };
-  const deadline = Date.now() + 20_000;
+  // start-up includes the warm-up: seconds on a loaded 2-core machine; stay inside vitest's 60-s hook timeout
+  const deadline = Date.now() + 45_000;
   for (const p of opts.readyPorts ?? []) {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`siphon exited with ${proc.exitCode}: ${err}${out}`);

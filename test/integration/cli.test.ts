@@ -92,8 +92,15 @@ describe('siphon start', () => {
       const lp = sock.address().port;
       let reply: string | null = null;
       sock.on('message', (m) => (reply = m.toString()));
+      // the node answers once it has logged 'siphon started' (after its warm-up; seconds on a loaded machine)
+      await new Promise<void>((resolve, reject) => {
+        const check = () => { if (out.includes('siphon started')) resolve(); };
+        proc.stdout.on('data', check);
+        proc.once('exit', (code) => reject(new Error(`siphon exited ${code} before starting: ${out}`)));
+        check();
+      });
       const msg = `OPTIONS sip:x@127.0.0.1:15221 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-cli;rport\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: cli-start-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
-      for (let i = 0; i < 100 && reply === null; i++) {
+      for (let i = 0; i < 50 && reply === null; i++) {
         sock.send(msg, 15221, '127.0.0.1');
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -108,5 +115,5 @@ describe('siphon start', () => {
     } finally {
       if (proc.exitCode === null) proc.kill('SIGKILL');
     }
-  }, 30_000);
+  }, 60_000);
 });
