@@ -22,6 +22,11 @@ export interface PikeConfig {
   auto: PikeAuto;
   /** Retry-After (s) of the 503 of `auto: 503`. */
   retry_after: number;
+  /**
+   * source addresses never counted (kamailio.cfg: "exclude checking trusted peers, such as pstn
+   * gateways"); exact IPv4/IPv6 addresses, looked up in a Set.
+   */
+  trusted: string[];
 }
 
 export const PIKE_DEFAULTS: Readonly<PikeConfig> = Object.freeze({
@@ -32,6 +37,7 @@ export const PIKE_DEFAULTS: Readonly<PikeConfig> = Object.freeze({
   max_entries: 65536,
   auto: 'off' as PikeAuto,
   retry_after: 10,
+  trusted: [] as string[],
 });
 
 /** JSON schema of `modules.pike` (ajv, useDefaults). */
@@ -47,6 +53,7 @@ export const pikeConfigSchema = {
     max_entries: { type: 'integer', minimum: 16, maximum: 4_194_304, default: 65536 },
     auto: { enum: ['off', 'drop', '503', 503], default: 'off' }, // YAML reads `auto: 503` as a number
     retry_after: { type: 'integer', minimum: 0, maximum: 86_400, default: 10 },
+    trusted: { type: 'array', maxItems: 4096, items: { type: 'string', minLength: 2, maxLength: 45, pattern: '^[0-9A-Fa-f.:]+$' }, default: [] },
   },
 } as const;
 
@@ -56,5 +63,7 @@ export function resolvePikeConfig(section: Record<string, unknown> | Partial<Pik
   for (const [k, v] of Object.entries(section)) if (v !== undefined && k in PIKE_DEFAULTS) out[k] = v;
   const cfg = out as unknown as PikeConfig;
   cfg.auto = String(cfg.auto) as PikeAuto;
+  // the form Node reports source addresses in: lower-case IPv6
+  cfg.trusted = (cfg.trusted ?? []).map((a) => a.toLowerCase());
   return cfg;
 }

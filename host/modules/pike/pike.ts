@@ -7,7 +7,8 @@
  * All state is in this object and its PikeState (no module-level globals).
  */
 import type { Logger } from 'pino';
-import { Errors } from '../../errors/registry.js';
+import { isIP } from 'node:net';
+import { Errors, SiphonError } from '../../errors/registry.js';
 import type { PikeConfig } from './config.js';
 import { PikeStats } from './stats.js';
 import { PIKE_NEW_BLOCK, PIKE_OK, PikeTable, type PikeState, type SourceView } from './table.js';
@@ -40,6 +41,8 @@ export class Pike {
   private lastUntracked = 0;
   /** the server's own addresses (kamailio.cfg `src_ip == myself`); none until a server is wired. */
   private ownAddress: (ip: string) => boolean = () => false;
+  /** `trusted`: never counted. */
+  private readonly trusted: ReadonlySet<string>;
 
   constructor(cfg: PikeConfig, opts: PikeOptions = {}) {
     this.cfg = cfg;
@@ -56,6 +59,8 @@ export class Pike {
         onUnblock: (address) => this.log?.info({ src: address }, 'pike: source unblocked'),
       });
     this.retryAfterHeaders = cfg.retry_after > 0 ? [`Retry-After: ${cfg.retry_after}`] : [];
+    for (const a of cfg.trusted) if (isIP(a) === 0) throw new SiphonError('CONFIG_SCHEMA', `modules.pike.trusted: '${a}' is not an IPv4 or IPv6 address`);
+    this.trusted = new Set(cfg.trusted);
   }
 
   /**
@@ -76,11 +81,12 @@ export class Pike {
   }
 
   /**
-   * pike_check_req() for a request from `address`: the server's own addresses answer 1 uncounted
-   * (kamailio.cfg runs pike only `if (src_ip != myself)`: loops to self, local clients).
+   * pike_check_req() for a request from `address`: the server's own addresses and the `trusted`
+   * ones answer 1 uncounted (kamailio.cfg runs pike only `if (src_ip != myself)` and tells to exclude
+   * trusted peers such as PSTN gateways).
    */
   checkSource(address: string): number {
-    return this.ownAddress(address) ? PIKE_OK : this.check(address);
+    return this.ownAddress(address) || this.trusted.has(address) ? PIKE_OK : this.check(address);
   }
 
   /** which addresses are the server's own (set by the node's wiring, host/core/app.ts). */
@@ -90,7 +96,7 @@ export class Pike {
 
   /** The host check (`auto`): PASS, or DROP / REFUSE (503) for a blocked source. */
   shed(address: string): Shed {
-    if (this.check(address) === PIKE_OK) return Shed.PASS;
+    if (this.trusted.has(address) || this.check(address) === PIKE_OK) return Shed.PASS;
     if (this.cfg.auto === '503') {
       this.stats.autoRejected++;
       return Shed.REFUSE;

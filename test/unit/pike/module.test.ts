@@ -77,6 +77,17 @@ describe('plugin imports (namespace pike)', () => {
     expect(Array.from({ length: 5 }, () => other())).toEqual([1, 1, 1, 1, -2]);
   });
 
+  it('trusted peers are never counted, by pike_check_req nor by the host check', () => {
+    const { pike } = makePike({ trusted: ['192.0.2.50', '2001:DB8::50'], auto: 'drop' });
+    const req = new PikeImports(pike).functions(api(ctxFrom('192.0.2.50'))).pike_check_req as () => number;
+    for (let i = 0; i < 50; i++) {
+      expect(req()).toBe(1);
+      expect(pike.shed('192.0.2.50')).toBe(Shed.PASS);
+      expect(pike.shed('2001:db8::50')).toBe(Shed.PASS);
+    }
+    expect(pike.state.size).toBe(0);
+  });
+
   it('pike_check_req answers -4 without a message and 1 without counting when the host already checked', () => {
     const { pike } = makePike();
     expect((new PikeImports(pike).functions(api(null)).pike_check_req as () => number)()).toBe(-4);
@@ -184,7 +195,7 @@ describe('logs and config', () => {
     const validate = ajv.compile(pikeConfigSchema);
     const cfg: Record<string, unknown> = {};
     expect(validate(cfg)).toBe(true);
-    expect(cfg).toEqual({ sampling_time_unit: 2, reqs_density_per_unit: 30, remove_latency: 120, block_time: 0, max_entries: 65536, auto: 'off', retry_after: 10 });
+    expect(cfg).toEqual({ sampling_time_unit: 2, reqs_density_per_unit: 30, remove_latency: 120, block_time: 0, max_entries: 65536, auto: 'off', retry_after: 10, trusted: [] });
     const c503 = { auto: 503 };
     expect(validate(c503)).toBe(true);
     expect(resolvePikeConfig(c503).auto).toBe('503');
@@ -192,6 +203,8 @@ describe('logs and config', () => {
     expect(validate({ sampling_time_unit: 0 })).toBe(false);
     expect(validate({ auto: 'reject' })).toBe(false);
     expect(validate({ unknown_key: 1 })).toBe(false);
+    expect(validate({ trusted: ['10.0.0.0/8'] })).toBe(false);
+    expect(() => new Pike(resolvePikeConfig({ trusted: ['1:2:3:4:5:6:7:8:9'] }))).toThrow(/not an IPv4 or IPv6 address.*E1003/);
   });
 
   it('the module wires imports, RPC methods and statistics, and stops its timer on close', async () => {
