@@ -11,7 +11,8 @@
  * -1 for text that is not an IPv4/IPv6 address, as Kamailio does. With the host check on
  * (`auto: drop|503`) the request was already counted before the plugin ran: pike_check_req() then
  * answers 1 without counting it twice (a blocked request never reaches the plugin).
- * Gas: 1 unit per call (one table hit), plus 1 per byte of pike_check_ip's argument (at most 64).
+ * Gas (besides the 20 the wrapper charges for any import): 1 per call (one table hit), plus 1 per byte
+ * of pike_check_ip's argument (at most 64) and the read's own charge.
  */
 import { isIP } from 'node:net';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
