@@ -27,6 +27,8 @@ export interface PikeConfig {
    * gateways"); exact IPv4/IPv6 addresses, looked up in a Set.
    */
   trusted: string[];
+  /** IPv6 sources are counted per prefix of this length (16..128, a multiple of 16; 128 = per address). */
+  ipv6_prefix: number;
 }
 
 export const PIKE_DEFAULTS: Readonly<PikeConfig> = Object.freeze({
@@ -38,6 +40,7 @@ export const PIKE_DEFAULTS: Readonly<PikeConfig> = Object.freeze({
   auto: 'off' as PikeAuto,
   retry_after: 10,
   trusted: [] as string[],
+  ipv6_prefix: 64,
 });
 
 /** JSON schema of `modules.pike` (ajv, useDefaults). */
@@ -53,6 +56,7 @@ export const pikeConfigSchema = {
     max_entries: { type: 'integer', minimum: 16, maximum: 4_194_304, default: 65536 },
     auto: { enum: ['off', 'drop', '503', 503], default: 'off' }, // YAML reads `auto: 503` as a number
     retry_after: { type: 'integer', minimum: 0, maximum: 86_400, default: 10 },
+    ipv6_prefix: { type: 'integer', enum: [16, 32, 48, 64, 80, 96, 112, 128], default: 64 },
     trusted: { type: 'array', maxItems: 4096, items: { type: 'string', minLength: 2, maxLength: 45, pattern: '^[0-9A-Fa-f.:]+$' }, default: [] },
   },
 } as const;

@@ -12,6 +12,7 @@ import { Errors, SiphonError } from '../../errors/registry.js';
 import type { PikeConfig } from './config.js';
 import { PikeStats } from './stats.js';
 import { PIKE_NEW_BLOCK, PIKE_OK, PikeTable, type PikeState, type SourceView } from './table.js';
+import { ipv6PrefixKey } from './ipv6.js';
 
 /** What the host check decided (SiphonServer's FloodGuard). */
 export const enum Shed {
@@ -43,6 +44,8 @@ export class Pike {
   private ownAddress: (ip: string) => boolean = () => false;
   /** `trusted`: never counted. */
   private readonly trusted: ReadonlySet<string>;
+  /** 16-bit groups of an IPv6 source that make its key (8 = the whole address). */
+  private readonly v6Groups: number;
 
   constructor(cfg: PikeConfig, opts: PikeOptions = {}) {
     this.cfg = cfg;
@@ -61,6 +64,17 @@ export class Pike {
     this.retryAfterHeaders = cfg.retry_after > 0 ? [`Retry-After: ${cfg.retry_after}`] : [];
     for (const a of cfg.trusted) if (isIP(a) === 0) throw new SiphonError('CONFIG_SCHEMA', `modules.pike.trusted: '${a}' is not an IPv4 or IPv6 address`);
     this.trusted = new Set(cfg.trusted);
+    this.v6Groups = cfg.ipv6_prefix >> 4;
+  }
+
+  /**
+   * The table key of a source: an IPv4 address as is (also one written IPv4-mapped, `::ffff:a.b.c.d`),
+   * an IPv6 address reduced to its `ipv6_prefix` (ipv6.ts).
+   */
+  keyOf(address: string): string {
+    if (address.indexOf(':') < 0) return address;
+    if (address.startsWith('::ffff:') && address.indexOf('.') > 0) return address.slice(7);
+    return this.v6Groups >= 8 ? address : ipv6PrefixKey(address, this.v6Groups);
   }
 
   /**
@@ -70,11 +84,12 @@ export class Pike {
    */
   check(address: string): number {
     this.stats.checks++;
-    const v = this.state.hit(address, this.now());
+    const key = this.keyOf(address);
+    const v = this.state.hit(key, this.now());
     if (v === PIKE_NEW_BLOCK && this.log) {
       this.log.warn(
-        { src: address, code: Errors.PIKE_BLOCKED.code, reqs_density_per_unit: this.cfg.reqs_density_per_unit, sampling_time_unit: this.cfg.sampling_time_unit },
-        `pike: blocking ${address}: more than ${this.cfg.reqs_density_per_unit} requests in ${this.cfg.sampling_time_unit} s [E${Errors.PIKE_BLOCKED.code}]`,
+        { src: address, key, code: Errors.PIKE_BLOCKED.code, reqs_density_per_unit: this.cfg.reqs_density_per_unit, sampling_time_unit: this.cfg.sampling_time_unit },
+        `pike: blocking ${key === address ? address : `${key} (${address})`}: more than ${this.cfg.reqs_density_per_unit} requests in ${this.cfg.sampling_time_unit} s [E${Errors.PIKE_BLOCKED.code}]`,
       );
     }
     return v;
@@ -105,8 +120,10 @@ export class Pike {
     return Shed.DROP;
   }
 
+  /** unblocks the source of `address` (its IPv6 prefix, or the key itself as pike.list shows it). */
   unblock(address: string): boolean {
-    const done = this.state.unblock(address, this.now());
+    const key = address.endsWith(`::/${this.cfg.ipv6_prefix}`) ? address : this.keyOf(address);
+    const done = this.state.unblock(key, this.now());
     if (done) {
       this.stats.unblockedByRpc++;
       this.log?.info({ src: address }, 'pike: source unblocked by RPC');

@@ -79,7 +79,9 @@ export function pikeRpcMethods(pike: Pike): RpcMethod[] {
       help: 'Unblock a source address now (its counters restart from zero).',
       handler(params) {
         const v = params[0];
-        if (typeof v !== 'string' || isIP(v) === 0) throw new RpcFault(400, 'Usage: pike.unblock <IPv4 or IPv6 address>');
+        // an address, or an IPv6 prefix key as pike.list shows it (2001:db8:0:1::/64)
+        const addr = typeof v === 'string' ? v.replace(/\/\d{1,3}$/, '') : '';
+        if (typeof v !== 'string' || isIP(addr) === 0) throw new RpcFault(400, 'Usage: pike.unblock <IPv4 or IPv6 address, or an IPv6 prefix as pike.list shows it>');
         if (!pike.unblock(v.toLowerCase())) throw new RpcFault(404, `${v} is not blocked`);
         return `Unblocked ${v}`;
       },

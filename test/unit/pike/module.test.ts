@@ -105,7 +105,7 @@ describe('plugin imports (namespace pike)', () => {
     const a = api(ctxFrom('192.0.2.9'), strings);
     const check = new PikeImports(pike).functions(a).pike_check_ip as (p: number, l: number) => number;
     expect(check(100, 11)).toBe(1);
-    expect(pike.sources(false).map((s) => s.address)).toEqual(['2001:db8::1']);
+    expect(pike.sources(false).map((s) => s.address)).toEqual(['2001:db8:0:0::/64']); // per /64 (ipv6_prefix)
     expect(check(200, 9)).toBe(-1);
     expect(check(300, 7)).toBe(-3);
     expect(check(100, 0)).toBe(-1);
@@ -195,7 +195,7 @@ describe('logs and config', () => {
     const validate = ajv.compile(pikeConfigSchema);
     const cfg: Record<string, unknown> = {};
     expect(validate(cfg)).toBe(true);
-    expect(cfg).toEqual({ sampling_time_unit: 2, reqs_density_per_unit: 30, remove_latency: 120, block_time: 0, max_entries: 65536, auto: 'off', retry_after: 10, trusted: [] });
+    expect(cfg).toEqual({ sampling_time_unit: 2, reqs_density_per_unit: 30, remove_latency: 120, block_time: 0, max_entries: 65536, auto: 'off', retry_after: 10, trusted: [], ipv6_prefix: 64 });
     const c503 = { auto: 503 };
     expect(validate(c503)).toBe(true);
     expect(resolvePikeConfig(c503).auto).toBe('503');
