@@ -16,11 +16,12 @@
  * must outlive an instance (GLOBAL variables, config) lives in the AbiHost the plugin owns.
  */
 import type { Logger } from 'pino';
+import { Errors } from '../errors/registry.js';
 import type { MessageContext } from '../core/context.js';
 import { compilePv, evalSpec, expandFormat, PV_SHV, PV_VAR, setPv, uriHost, uriPort, type PvSpec } from '../core/pv.js';
 import { GuestMemory, Status } from './guest-memory.js';
 import {
-  bytesGas, charge, deleteVar, GasExhausted, spendEdit, spendLogLine, storeVar, type GasHandle, type HostBudgets,
+  bytesGas, charge, deleteVar, firstRefusal, GasExhausted, spendEdit, spendLogLine, storeVar, type GasHandle, type HostBudgets,
 } from './budget.js';
 
 export { GasExhausted, type GasCounter, type GasHandle } from './budget.js';
@@ -183,16 +184,27 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
   /** the message context, or null when message imports are not allowed now. */
   const msgCtx = (): MessageContext | null => host.current();
 
+  /**
+   * -5 LIMIT for a call refused by the routing.limits key `key`; the first refusal per plugin version
+   * and key is logged with E4041, so an operator sees which budget a plugin runs into.
+   */
+  const refused = (key: string): number => {
+    if (firstRefusal(host, key)) {
+      loggerFor().warn({ code: Errors.PLUGIN_BUDGET.code, plugin: host.label, limit: `routing.limits.${key}`, hook: host.hook() },
+        `plugin call refused: over routing.limits.${key} (-5; logged once per plugin version) [E${Errors.PLUGIN_BUDGET.code} ${Errors.PLUGIN_BUDGET.title}]`);
+    }
+    return Status.LIMIT;
+  };
   /** a name argument: LIMIT past name_max_bytes, else charged and read (null: outside memory). */
   const readName = (np: number, nl: number, token: boolean): string | number => {
-    if (nl > limits.nameMaxBytes) return Status.LIMIT;
+    if (nl > limits.nameMaxBytes) return refused('name_max_bytes');
     if (!mem.inBounds(np, nl)) return Status.INVALID_MEMORY;
     charge(g, bytesGas(nl));
     return (token ? mem.readToken(np, nl) : mem.readUtf8(np, nl)) ?? Status.INVALID_MEMORY;
   };
   /** a value argument: LIMIT past `max` bytes, else charged and read. */
   const readValue = (vp: number, vl: number, max: number): string | number => {
-    if (vl > max) return Status.LIMIT;
+    if (vl > max) return refused(max === limits.valueMaxBytes ? 'value_max_bytes' : max === limits.msgEditMaxBytes ? 'msg_edit_max_bytes' : 'sl_reply reason');
     if (!mem.inBounds(vp, vl)) return Status.INVALID_MEMORY;
     charge(g, bytesGas(vl));
     return mem.readUtf8(vp, vl) ?? Status.INVALID_MEMORY;
@@ -205,13 +217,14 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
   /** a variable write into a budgeted store (MSG or GLOBAL limits). */
   const setVar = (store: Map<string, string>, global: boolean, name: string, value: string): number => {
     charge(g, bytesGas(name.length + value.length));
-    return global
+    const rc = global
       ? storeVar(store, name, value, limits.globalVarsMax, limits.globalVarsMaxBytes)
       : storeVar(store, name, value, limits.msgVarsMax, limits.msgVarsMaxBytes);
+    return rc === 0 ? 0 : refused(global ? 'global_vars_max(_bytes)' : 'msg_vars_max(_bytes)');
   };
   /** a log line: counted against log_lines_max, then cut at log_line_max_bytes. */
   const emit = (logger: Logger, method: 'fatal' | 'error' | 'warn' | 'info' | 'debug', text: string): number => {
-    if (!spendLogLine(spendKey(), limits.logLinesMax)) return Status.LIMIT;
+    if (!spendLogLine(spendKey(), limits.logLinesMax)) return refused('log_lines_max');
     logger[method](logBindings, text.length > limits.logLineMaxBytes ? text.slice(0, limits.logLineMaxBytes) : text);
     return 1;
   };
@@ -257,7 +270,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         if (pv === undefined) return Status.NOT_ALLOWED;
         const value = readValue(ptr, len, limits.msgEditMaxBytes);
         if (typeof value === 'number') return value;
-        if (!spendEdit(ctx, len, limits.msgEditMaxBytes)) return Status.LIMIT;
+        if (!spendEdit(ctx, len, limits.msgEditMaxBytes)) return refused('msg_edit_max_bytes');
         return setPv(pv, value, ctx);
       } catch (e) {
         return reportInternal(host, 'msg_set', e);
@@ -309,7 +322,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         if (!TOKEN.test(name) || HAS_CRLF.test(value) || (where !== 0 && where !== 1)) return Status.BAD_ARGUMENT;
         if (ctx.msg.fields().length >= MAX_HEADER_FIELDS) return Status.LIMIT;
         // the bytes the message gains (name, ": ", value, CRLF) count against msg_edit_max_bytes
-        if (!spendEdit(ctx, nl + vl + 4, limits.msgEditMaxBytes)) return Status.LIMIT;
+        if (!spendEdit(ctx, nl + vl + 4, limits.msgEditMaxBytes)) return refused('msg_edit_max_bytes');
         ctx.msg.addHeader(name, value, where === 1 ? 'first' : 'last');
         return 1;
       } catch (e) {
@@ -361,7 +374,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         // $shv and $var are the GLOBAL and MSG stores of var_set, with the same budgets
         if (spec.id === PV_SHV) return setVar(host.globals, true, spec.arg!, value);
         if (spec.id === PV_VAR) return setVar(ctx.vars, false, spec.arg!, value);
-        if (!spendEdit(ctx, vl, limits.msgEditMaxBytes)) return Status.LIMIT;
+        if (!spendEdit(ctx, vl, limits.msgEditMaxBytes)) return refused('msg_edit_max_bytes');
         return setPv(name, value, ctx);
       } catch (e) {
         return reportInternal(host, 'pv_set', e);
@@ -400,7 +413,8 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const colon = line.indexOf(':');
         if (colon <= 0 || !TOKEN.test(line.slice(0, colon).trimEnd()) || HAS_CRLF.test(line)) return Status.BAD_ARGUMENT;
         const lines = (ctx.replyHeaders ??= []);
-        if (lines.length >= MAX_REPLY_HEADERS || !spendEdit(ctx, len + 2, limits.msgEditMaxBytes)) return Status.LIMIT;
+        if (lines.length >= MAX_REPLY_HEADERS) return Status.LIMIT;
+        if (!spendEdit(ctx, len + 2, limits.msgEditMaxBytes)) return refused('msg_edit_max_bytes');
         lines.push(line);
         return 1;
       } catch (e) {

@@ -129,3 +129,17 @@ export function spendLogLine(key: SpendKey, max: number): boolean {
   s.logLines++;
   return true;
 }
+
+const refusalsSeen = new WeakMap<object, Set<string>>();
+
+/** true the first time `owner` (a plugin version) hits the budget `key`: the host logs E4041 once per version and key. */
+export function firstRefusal(owner: object, key: string): boolean {
+  let seen = refusalsSeen.get(owner);
+  if (seen === undefined) {
+    seen = new Set();
+    refusalsSeen.set(owner, seen);
+  }
+  if (seen.has(key)) return false;
+  seen.add(key);
+  return true;
+}

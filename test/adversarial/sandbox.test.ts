@@ -5,7 +5,8 @@
  * burst are all answered 200; counters (gas exhausted, traps, instance rebuilds) say why, and host
  * memory stays bounded. Modules over the load-time limits are refused with E4040 naming the file.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { storeUsage } from '../../host/wasm/budget.js';
 import type { WasmPlugin } from '../../host/wasm/plugin.js';
 import { loadPlugin } from '../../host/wasm/runtime.js';
 import { DEFAULT_PLUGIN_LIMITS, type PluginStats } from '../../host/wasm/types.js';
-import { captureLogger, FIXTURES, tempWasm } from '../runtime/helpers.js';
+import { captureLogger, FIXTURES, ROOT, tempWasm } from '../runtime/helpers.js';
 
 const PORT = 16740;
 const MiB = 1024 * 1024;
@@ -218,6 +219,10 @@ describe('hostile plugins are answered 500 while the node keeps serving', () => 
     expect(storeUsage(g)).toBeLessThanOrEqual(DEFAULT_PLUGIN_LIMITS.globalVarsMaxBytes);
     expect(g.size).toBeLessThanOrEqual(DEFAULT_PLUGIN_LIMITS.globalVarsMax);
     expect(g.size).toBeGreaterThan(0);
+    // the operator sees which budget the plugin runs into, once per plugin version (E4041)
+    const warned = logLines.filter((l) => l.includes('"code":4041'));
+    expect(warned.some((l) => l.includes('routing.limits.global_vars_max(_bytes)'))).toBe(true);
+    expect(warned.filter((l) => l.includes('routing.limits.global_vars_max(_bytes)'))).toHaveLength(1);
   });
 
   it('host-call flood (now_ms, random_u32, log_enabled) → out of gas: no host call is free', async () => {
@@ -229,7 +234,7 @@ describe('hostile plugins are answered 500 while the node keeps serving', () => 
     const before = logLines.length;
     const d = await burst(Attack.LOG_FLOOD, 2);
     expect(d.gasExhausted).toBe(2);
-    const lines = logLines.slice(before).filter((l) => l.includes('"plugin":"hostile@1.0.0"') && !l.includes('"code":4011'));
+    const lines = logLines.slice(before).filter((l) => l.includes('"plugin":"hostile@1.0.0"') && !/"code":40[14]1/.test(l));
     expect(lines.length).toBeLessThanOrEqual(2 * DEFAULT_PLUGIN_LIMITS.logLinesMax);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(DEFAULT_PLUGIN_LIMITS.logLineMaxBytes + 512);
   });
@@ -281,4 +286,19 @@ describe('modules over the load-time limits are refused with E4040 naming the fi
     const e = await refusal('data.wasm', compile(guest(data).replace('(memory 1)', '(memory 17)')));
     expect(e.message).toMatch(/bytes of data segments, the limit is 1048576 \(routing\.limits\.data_max_bytes\)/);
   });
+});
+
+describe('metering runs in a child process that is killed past metering_timeout_ms', () => {
+  // only the build (dist/) meters in a child; from TypeScript sources it runs in-process (metering.ts)
+  const distMetering = path.join(ROOT, 'dist/host/wasm/metering.js');
+  const bytes = compile('(module (func (export "f") (loop $l (br $l))))');
+
+  it.skipIf(!existsSync(distMetering))('a child past the limit is killed: E4013 naming the file and the key', async () => {
+    const { meterModule } = (await import(pathToFileURL(distMetering).href)) as typeof import('../../host/wasm/metering.js');
+    const e = await meterModule(bytes, 'slow.wasm', { initialGas: 1000, timeoutMs: 1 }).then(() => null, (err: Error) => err);
+    expect(e?.message).toMatch(/^slow\.wasm: metering took longer than 1 ms \(routing\.limits\.metering_timeout_ms\); process killed \[E4013/);
+    // within the limit the same child answers
+    const ok = await meterModule(bytes, 'ok.wasm', { initialGas: 1000, timeoutMs: 120_000 });
+    expect(ok.checkpoints).toBe(2);
+  }, 150_000);
 });
