@@ -6,7 +6,11 @@
  * The guests are WAT compiled here with binaryen; the message comes from dist/host/sip/parser.js
  * when it exists, else from a minimal stand-in with the same header() contract.
  *
- *   node bench/hook.bench.mjs [iterations]
+ *   node bench/hook.bench.mjs [iterations] [--compare DIR]
+ *
+ * --compare DIR: also load the runtime of another build (DIR/dist, e.g. a `git archive` of an older
+ * commit built with tsc) and alternate rounds between the two in this one process, so a loaded
+ * machine slows both alike; prints the best CPU ns per call of each.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +27,10 @@ if (!existsSync(path.join(ROOT, 'dist/host/wasm/runtime.js'))) {
 }
 const { loadPlugin } = await import(dist('host/wasm/runtime.js'));
 
-const N = Number(process.argv[2] ?? 300_000);
+const args = process.argv.slice(2);
+const cmpAt = args.indexOf('--compare');
+const compareDir = cmpAt >= 0 ? path.resolve(args.splice(cmpAt, 2)[1]) : null;
+const N = Number(args[0] ?? 300_000);
 const HEADERS = ['From', 'To', 'Call-ID', 'CSeq', 'User-Agent'];
 
 function guestWat(body) {
@@ -121,6 +128,28 @@ async function bench(label, kind) {
   console.log(`${label.padEnd(44)} ${median.toFixed(0).padStart(6)} ns/op   (cpu ${cpu.toFixed(0)} ns/op, gas/call ${gasPerCall})`);
   plugin.close();
   return median;
+}
+
+if (compareDir) {
+  const other = (await import(pathToFileURL(path.join(compareDir, 'dist/host/wasm/runtime.js')).href)).loadPlugin;
+  for (const kind of ['empty', 'reads']) {
+    const file = path.join(dir, `${kind}-cmp.wasm`);
+    writeFileSync(file, compile(guestWat(kind)));
+    const plugins = { this: await loadPlugin(file, { log }), [compareDir]: await other(file, { log }) };
+    const best = Object.fromEntries(Object.keys(plugins).map((k) => [k, Infinity]));
+    for (let r = 0; r < 16; r++) {
+      for (const [k, p] of Object.entries(plugins)) {
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < N; i++) p.requestRoute(ctx);
+        const c = process.cpuUsage(c0);
+        if (r >= 2) best[k] = Math.min(best[k], ((c.user + c.system) * 1000) / N);
+      }
+    }
+    console.log(`compare ${kind.padEnd(6)} best CPU ns/call over 14 alternating rounds: ` +
+      Object.entries(best).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' | '));
+  }
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
 }
 
 console.log(`siphon hook bench — node ${process.version}, ${N} calls × 5 rounds (median), message: ${source}`);

@@ -51,9 +51,16 @@ export function charge(g: GasHandle, units: number): void {
   if (c.charge(units > 0 && units < I32_MAX ? units : I32_MAX) < 0) throw new GasExhausted();
 }
 
-/** gas for host work over n bytes: 1 unit per 8 bytes, rounded up (docs/abi/v1.md "Gas"). */
+/**
+ * Bytes of host work covered by the call's own HOST_CALL_GAS (20 units ≈ 35 ns of guest work, more
+ * than copying 64 bytes costs): short names and values, the common case, need no second JS → Wasm
+ * call to charge them (bench/RESULTS.md, hook bench).
+ */
+export const FREE_BYTES = 64;
+
+/** gas for host work over n bytes: 1 unit per 8 bytes, rounded up, when n > FREE_BYTES (docs/abi/v1.md "Gas"). */
 export function bytesGas(n: number): number {
-  return n > 0 ? (n < I32_MAX - 7 ? (n + 7) >>> 3 : I32_MAX) : 0;
+  return n > FREE_BYTES ? (n < I32_MAX - 7 ? (n + 7) >>> 3 : I32_MAX) : 0;
 }
 
 /**
