@@ -306,13 +306,13 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     return this.listeners.find((l) => l.address.uri === uri)?.listener;
   }
 
+  /** kamailio.cfg `src_ip == myself`: `ip` is one of the server's own addresses (any port). (additive) */
+  isOwnAddress = (ip: string): boolean => this.myAddresses.has(ip);
+
   /**
    * Kamailio check_self: is host[:port] one of our listen addresses or aliases? A missing port means
    * 5060, as Kamailio's URI parsing does; an alias without a port matches every port.
    */
-  /** kamailio.cfg `src_ip == myself`: `ip` is one of the server's own addresses (any port). (additive) */
-  isOwnAddress = (ip: string): boolean => this.myAddresses.has(ip);
-
   isMyself = (host: string, port: number | undefined): boolean => {
     const h = stripBrackets(host).toLowerCase();
     const p = port ?? 5060;
