@@ -65,7 +65,7 @@ if (cluster.isPrimary) {
   };
   const { configFromArgs } = await import(dist('host/cli/config-options.js'));
   const { createLogger, flushLogs } = await import(dist('host/log/logger.js'));
-  const { startNode } = await import(dist('host/core/app.js'));
+  const { startNode } = await import(dist('host/server/app.js'));
   const { config, pluginFile } = await configFromArgs({ config: values.config, listen: values.listen, plugin: values.plugin });
   const log = createLogger({ level: process.env.SIPHON_LOG_LEVEL ?? 'warn', base: { pid: process.pid, worker: cluster.worker.id } });
   const node = await startNode(config, log, { pluginFile, controlPlane: false });

@@ -59,7 +59,7 @@ let sink = 0;
 async function loadBuild(label, dir, port) {
   const dist = (p) => pathToFileURL(path.join(dir, 'dist', p)).href;
   const { parseConfig } = await import(dist('host/config/load.js'));
-  const { startNode } = await import(dist('host/core/app.js'));
+  const { startNode } = await import(dist('host/server/app.js'));
   const { parseMessage } = await import(dist('host/sip/parser.js'));
   // a pool of distinct datagrams, as real traffic has (no single-string caches win by accident)
   const pool = Array.from({ length: 1024 }, (_, i) => options(100000 + i, port));

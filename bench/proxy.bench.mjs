@@ -2,7 +2,7 @@
 /**
  * In-process cost of one stateful proxied call: INVITE → 100 (local) → 180 → 200 → ACK (by Route)
  * → BYE (by Route) → 200, six received and eight sent messages through parse, the transaction layer,
- * the proxy (record_route, loose_route, t_relay) and the serializer, as host/core/warmup.ts drives
+ * the proxy (record_route, loose_route, t_relay) and the serializer, as host/server/warmup.ts drives
  * them (a JS route, no plugin, no sockets: socket costs and the plugin are left out; see
  * bench/RESULTS.md for the socket-level figures). Every round builds a fresh throwaway server, so
  * transactions (kept wt_timer after their final reply) pile up within a round as in a real run.
@@ -23,7 +23,7 @@ const CALLS = arg('--calls', 20000);
 const ROUNDS = arg('--rounds', 5);
 
 const { parseConfig } = await import(path.join(ROOT, 'dist/host/config/load.js'));
-const { warmUp } = await import(path.join(ROOT, 'dist/host/core/warmup.js'));
+const { warmUp } = await import(path.join(ROOT, 'dist/host/server/warmup.js'));
 const config = parseConfig('core:\n  listen: [udp:127.0.0.1:19950]\n  warmup: 0\n', null);
 
 // calibration: ns per trivial loop iteration (≈1 ns on an idle core) to compare runs between machines

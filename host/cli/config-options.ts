@@ -5,10 +5,10 @@
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { SiphonConfig } from '../config/types.js';
-import { moduleSchemas } from '../core/modules.js';
+import { moduleSchemas } from '../server/modules.js';
 import { parseListenUri } from '../transport/listen-uri.js';
 import { resolvePluginPath } from '../wasm/runtime.js';
-import { pluginFile } from '../core/app.js';
+import { pluginFile } from '../server/app.js';
 
 export const DEFAULT_CONFIG_FILE = 'config/siphon.yaml';
 

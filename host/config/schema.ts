@@ -18,7 +18,7 @@ export const CORE_DEFAULTS = {
   /** Kamailio's BUF_SIZE is 65535; a UDP datagram cannot be larger anyway. */
   max_message_size: 65535,
   max_headers: 256,
-  /** calls driven through a private copy of the message path before the sockets open (core/warmup.ts); 0 = off. */
+  /** calls driven through a private copy of the message path before the sockets open (server/warmup.ts); 0 = off. */
   warmup: 2000,
   /**
    * tcp_connection_lifetime (120 s), tcp_max_connections (2048), and the hostile-peer limits
@@ -114,7 +114,7 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           data_dir: { type: 'string', minLength: 1, default: CORE_DEFAULTS.data_dir },
           max_message_size: { type: 'integer', minimum: 512, maximum: 1_048_576, default: CORE_DEFAULTS.max_message_size },
           max_headers: { type: 'integer', minimum: 8, maximum: 4096, default: CORE_DEFAULTS.max_headers },
-          /** warm-up calls before the sockets open (host/core/warmup.ts); 0 disables it. */
+          /** warm-up calls before the sockets open (host/server/warmup.ts); 0 disables it. */
           warmup: { type: 'integer', minimum: 0, maximum: 100_000, default: CORE_DEFAULTS.warmup },
           tcp: {
             type: 'object',
@@ -161,7 +161,7 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
            * the config tests.)
            */
           /**
-           * Load shedding (host/core/overload.ts): absent = off. When the event loop was busy for at
+           * Load shedding (host/server/overload.ts): absent = off. When the event loop was busy for at
            * least `utilization` of `sustain` windows (ms) in a row, new dialogs and registrations get
            * 503 with Retry-After `retry_after` (s) until a window falls 0.05 below.
            */

@@ -14,7 +14,7 @@ export interface CoreConfig {
   data_dir: string;
   max_message_size: number;
   max_headers: number;
-  /** calls of the start-up warm-up (host/core/warmup.ts); 0 = none. */
+  /** calls of the start-up warm-up (host/server/warmup.ts); 0 = none. */
   warmup: number;
   tcp: {
     idle_timeout: number;
@@ -36,7 +36,7 @@ export interface CoreConfig {
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];
-  /** load shedding (host/core/overload.ts); undefined = off. (additive) */
+  /** load shedding (host/server/overload.ts); undefined = off. (additive) */
   overload?: { utilization: number; window: number; sustain: number; retry_after: number };
   /** hot swap / crash-loop policy of the routing plugin, seconds; undefined = defaults. (additive) */
   hot_swap?: {

@@ -36,7 +36,7 @@ export const Errors = {
   TRANSPORT_LISTEN_URI: { code: 3001, title: 'bad listen address' },
   TRANSPORT_BIND: { code: 3002, title: 'cannot bind listen socket' },
   TRANSPORT_SEND: { code: 3003, title: 'cannot send message' },
-  /** core.overload: the event loop is saturated; new dialogs get 503 (host/core/overload.ts). */
+  /** core.overload: the event loop is saturated; new dialogs get 503 (host/server/overload.ts). */
   OVERLOADED: { code: 3004, title: 'overloaded: refusing new dialogs' },
   /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
   TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },

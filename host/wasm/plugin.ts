@@ -231,7 +231,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
 
   /**
    * Another plugin object over the same compiled module, with its own instances and other imports
-   * and logger: the warm-up's sandboxed copy (host/core/warmup.ts). Runs start + plugin_init.
+   * and logger: the warm-up's sandboxed copy (host/server/warmup.ts). Runs start + plugin_init.
    */
   twin(opts: Pick<WasmPluginOptions, 'log' | 'providers' | 'isMyself'>): WasmPlugin {
     return WasmPlugin.create(this.plugin, { limits: this.limits, config: this.config, maxForwardsLimit: this.maxForwardsLimit, ...opts });

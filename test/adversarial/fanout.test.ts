@@ -9,7 +9,7 @@
  * Node ports 23400-23401 (this area's range, 23400-23499); the UAs bind port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SiphonNode } from '../../host/core/app.js';
+import type { SiphonNode } from '../../host/server/app.js';
 import { buildPlugins } from '../integration/modules/helpers.js';
 import { invite, registerText, startDefaultNode, Ua, until } from './helpers.js';
 

@@ -5,8 +5,8 @@
  */
 import dgram from 'node:dgram';
 import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
-import { moduleSchemas } from '../../host/core/modules.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
+import { moduleSchemas } from '../../host/server/modules.js';
 import { createLogger } from '../../host/log/logger.js';
 import { parseMessage } from '../../host/sip/parser.js';
 import type { SipMessage } from '../../host/sip/types.js';

@@ -17,8 +17,8 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { parseConfig } from '../../host/config/load.js';
 import { createLogger } from '../../host/log/logger.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
-import { moduleSchemas } from '../../host/core/modules.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
+import { moduleSchemas } from '../../host/server/modules.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -13,8 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
-import { moduleSchemas } from '../../host/core/modules.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
+import { moduleSchemas } from '../../host/server/modules.js';
 import { createLogger } from '../../host/log/logger.js';
 import { PikeModule } from '../../host/modules/pike/index.js';
 import { buildPlugins, PLUGIN } from '../integration/modules/helpers.js';

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import type { SiphonNode } from '../../host/core/app.js';
+import type { SiphonNode } from '../../host/server/app.js';
 import { buildPlugins } from '../integration/modules/helpers.js';
 import { registerText, startDefaultNode, Ua, until } from './helpers.js';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import binaryen from 'binaryen';
 import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { createLogger } from '../../host/log/logger.js';
 import { storeUsage } from '../../host/wasm/budget.js';
 import type { WasmPlugin } from '../../host/wasm/plugin.js';

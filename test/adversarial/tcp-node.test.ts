@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { parseConfig } from '../../host/config/load.js';
 import { createLogger } from '../../host/log/logger.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { closed, flood, until } from './tcp-helpers.js';
 
 const PORT = 17780;

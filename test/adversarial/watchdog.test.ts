@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../host/core/context.js';
 import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { createLogger } from '../../host/log/logger.js';
 import { loadPlugin } from '../../host/wasm/runtime.js';
 import type { WasmPlugin } from '../../host/wasm/plugin.js';

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
-import { moduleSchemas } from '../../host/core/modules.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
+import { moduleSchemas } from '../../host/server/modules.js';
 import { createLogger } from '../../host/log/logger.js';
 import { buildPlugins, PLUGIN, SipClient } from './modules/helpers.js';
 

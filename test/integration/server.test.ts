@@ -11,7 +11,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { parseConfig } from '../../host/config/load.js';
 import { createLogger } from '../../host/log/logger.js';
-import { startNode, type SiphonNode } from '../../host/core/app.js';
+import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { DEFAULT_SERVER_HEADER } from '../../host/core/version.js';
 
 const run = promisify(execFile);

@@ -1,15 +1,15 @@
 /**
- * core.warmup (host/core/warmup.ts): before its sockets open a node drives whole proxied calls and
+ * core.warmup (host/server/warmup.ts): before its sockets open a node drives whole proxied calls and
  * plugin requests through a private copy of its message path; nothing of it may reach the running
  * node (counters, plugin stats, registrar contacts), and the node then serves real traffic.
  * Ports 19610-19619.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../host/config/load.js';
-import { warmUp } from '../../host/core/warmup.js';
-import { startNode } from '../../host/core/app.js';
+import { warmUp } from '../../host/server/warmup.js';
+import { startNode } from '../../host/server/app.js';
 import { createLogger } from '../../host/log/logger.js';
-import { moduleSchemas } from '../../host/core/modules.js';
+import { moduleSchemas } from '../../host/server/modules.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -6,7 +6,7 @@
 import { parseCommandArgs } from '../args.js';
 import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../log/logger.js';
-import { loadRoutingPlugin } from '../../core/app.js';
+import { loadRoutingPlugin } from '../../server/app.js';
 import { CONFIG_OPTIONS, configFromArgs, DEFAULT_CONFIG_FILE } from '../config-options.js';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
 import { MODULE_NAMESPACES } from '../../wasm/loader.js';

@@ -9,7 +9,7 @@ import { migrate, openDatabase } from '../../db/index.js';
 import type { Database, TableDef } from '../../db/types.js';
 import { defaultConfig, loadConfig } from '../../config/load.js';
 import { isSiphonError } from '../../errors/registry.js';
-import { moduleSchemas } from '../../core/modules.js';
+import { moduleSchemas } from '../../server/modules.js';
 import { columnsOf } from '../../modules/secfilter/index.js';
 import { resolveSecFilterConfig, secfilterConfigSchema } from '../../modules/secfilter/config.js';
 import { secfilterTableDef } from '../../modules/secfilter/table.js';

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { isSiphonError } from '../../errors/registry.js';
 import { checkTableVersion, openDatabase, type Database, type TableDef } from '../../db/index.js';
 import { loadConfig, defaultConfig } from '../../config/load.js';
-import { moduleSchemas } from '../../core/modules.js';
+import { moduleSchemas } from '../../server/modules.js';
 import { dispatcherConfigSchema, resolveDispatcherConfig } from '../../modules/dispatcher/config.js';
 import { DISPATCHER_TABLE, type DispatcherRow } from '../../modules/dispatcher/db.js';
 import { parseDispatcherList } from '../../modules/dispatcher/list-file.js';

@@ -16,7 +16,7 @@ import { isSiphonError } from '../../errors/registry.js';
 import { openDatabase } from '../../db/index.js';
 import type { Database } from '../../db/types.js';
 import { loadConfig, defaultConfig } from '../../config/load.js';
-import { moduleSchemas } from '../../core/modules.js';
+import { moduleSchemas } from '../../server/modules.js';
 import { columnsOf } from '../../modules/secfilter/index.js';
 import { resolveSecFilterConfig, secfilterConfigSchema } from '../../modules/secfilter/config.js';
 import { RuleSet } from '../../modules/secfilter/rules.js';

@@ -4,7 +4,7 @@
  */
 import { parseCommandArgs } from '../args.js';
 import { createLogger, flushLogs } from '../../log/logger.js';
-import { startNode } from '../../core/app.js';
+import { startNode } from '../../server/app.js';
 import { CONFIG_OPTIONS, configFromArgs, DEFAULT_CONFIG_FILE } from '../config-options.js';
 import { isSiphonError } from '../../errors/registry.js';
 

@@ -104,7 +104,7 @@ export class Pike {
     return this.ownAddress(address) || this.trusted.has(address) ? PIKE_OK : this.check(address);
   }
 
-  /** which addresses are the server's own (set by the node's wiring, host/core/app.ts). */
+  /** which addresses are the server's own (set by the node's wiring, host/server/app.ts). */
   setOwnAddress(isOwn: (ip: string) => boolean): void {
     this.ownAddress = isOwn;
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../host/config/load.js';
-import { SiphonServer } from '../../../host/core/server.js';
+import { SiphonServer } from '../../../host/server/server.js';
 import { loadPlugin } from '../../../host/wasm/runtime.js';
 import type { LoadedPlugin } from '../../../host/wasm/types.js';
 // @ts-expect-error: plain ESM script without type declarations

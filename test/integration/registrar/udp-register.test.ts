@@ -1,5 +1,5 @@
 /**
- * REGISTER over real UDP on 127.0.0.1 through the server pipeline (host/core/server.ts) with a
+ * REGISTER over real UDP on 127.0.0.1 through the server pipeline (host/server/server.ts) with a
  * router that does what a plugin's request_route does with the registrar imports:
  * REGISTER -> registrar.save("location", 0); other requests -> registrar.lookup + 302 listing the
  * target. Clients: sipsak (a real SIP tool) and a dgram socket. Ports 18560-18569.
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../../../host/config/load.js';
 import { Action, type MessageContext } from '../../../host/core/context.js';
-import { SiphonServer } from '../../../host/core/server.js';
+import { SiphonServer } from '../../../host/server/server.js';
 import { RegistrarImports } from '../../../host/modules/registrar/abi.js';
 import { resolveRegistrarConfig } from '../../../host/modules/registrar/config.js';
 import { startRegistrar, stopRegistrar } from '../../../host/modules/registrar/index.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../host/config/load.js';
-import { startNode, type SiphonNode } from '../../../host/core/app.js';
+import { startNode, type SiphonNode } from '../../../host/server/app.js';
 import { isSiphonError } from '../../../host/errors/registry.js';
 import { createLogger } from '../../../host/log/logger.js';
 import { resolvePluginPath } from '../../../host/wasm/runtime.js';

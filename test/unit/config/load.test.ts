@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadConfig, parseConfig, closest } from '../../../host/config/load.js';
 import { isSiphonError } from '../../../host/errors/registry.js';
 import { DEFAULT_SERVER_HEADER } from '../../../host/core/version.js';
-import { moduleSchemas } from '../../../host/core/modules.js';
+import { moduleSchemas } from '../../../host/server/modules.js';
 import { CORE_DEFAULTS } from '../../../host/config/schema.js';
 
 function errorOf(text: string, opts = {}): Error & { code?: number } {

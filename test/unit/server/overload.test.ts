@@ -1,11 +1,11 @@
 /**
- * core.overload's guard (host/core/overload.ts): hysteresis on the event loop's busy share, and
+ * core.overload's guard (host/server/overload.ts): hysteresis on the event loop's busy share, and
  * which requests it refuses (new dialogs and registrations only).
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { performance } from 'node:perf_hooks';
-import { OverloadGuard } from '../../../host/core/overload.js';
+import { OverloadGuard } from '../../../host/server/overload.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 
 function guardWith(readings: number[], sustain = 1): OverloadGuard {

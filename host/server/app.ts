@@ -11,7 +11,7 @@ import { SiphonError } from '../errors/registry.js';
 import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.js';
 import { limitsFromConfig, loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
-import { PACKAGE_ROOT, VERSION } from './version.js';
+import { PACKAGE_ROOT, VERSION } from '../core/version.js';
 import { SiphonServer } from './server.js';
 import { tcpStatistics } from '../transport/tcp.js';
 import { tcpRpcMethods } from '../transport/rpc.js';
@@ -322,7 +322,7 @@ export async function startNode(
   };
 }
 
-/** core/warmup.ts before the sockets open; a failure only means a colder start. */
+/** server/warmup.ts before the sockets open; a failure only means a colder start. */
 async function warmUpOrLog(config: SiphonConfig, log: Logger, plugins: PluginManager): Promise<void> {
   try {
     const r = await warmUp(config, config.core.warmup, plugins.current());

@@ -35,7 +35,7 @@ import { withUnconfiguredModules } from '../wasm/loader.js';
 import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import { looseRoute, recordRoute } from '../proxy/record-route.js';
-import { Action, type Endpoint, type MessageContext } from './context.js';
+import { Action, type Endpoint, type MessageContext } from '../core/context.js';
 import { SiphonServer, type RequestRouter } from './server.js';
 import { MODULE_FACTORIES } from './modules.js';
 import type { SiphonModule } from '../modules/types.js';

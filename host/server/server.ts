@@ -22,11 +22,11 @@
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { Action } from './context.js';
-import type { Endpoint } from './context.js';
-import { RequestContext, type ReplySender } from './message-context.js';
-import { checkRequestSanity } from './sanity.js';
-import { StatelessReplier } from './sl.js';
+import { Action } from '../core/context.js';
+import type { Endpoint } from '../core/context.js';
+import { RequestContext, type ReplySender } from '../core/message-context.js';
+import { checkRequestSanity } from '../core/sanity.js';
+import { StatelessReplier } from '../core/sl.js';
 import type { SiphonConfig } from '../config/types.js';
 import type { LoadedPlugin } from '../wasm/types.js';
 import type { ParseLimits, SipMessage } from '../sip/types.js';
@@ -39,7 +39,7 @@ import { sipStreamFramer } from '../transport/sip-framer.js';
 import type { StreamFramer } from '../transport/framing.js';
 import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
 import type { ListenAddress } from '../transport/listen-uri.js';
-import type { Proto } from './context.js';
+import type { Proto } from '../core/context.js';
 import type { ImportProvider } from '../wasm/types.js';
 import { TransactionLayer, type TransactionTimers } from '../transaction/index.js';
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
@@ -231,7 +231,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
 
   /**
    * Sends everything through `channels` instead of the listeners (the warm-up's throwaway server,
-   * core/warmup.ts, which never opens a socket). (additive)
+   * server/warmup.ts, which never opens a socket). (additive)
    */
   setOutbound(channels: ChannelProvider | null): void {
     this.outbound = channels;
