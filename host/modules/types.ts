@@ -33,6 +33,20 @@ export interface ModuleInitContext {
   dbStats?: import('../db/stats.js').DbStatistics;
 }
 
+/**
+ * Data a module must load before request_route (ABI v1 imports are synchronous and cannot wait for
+ * a database): the pipeline asks `wants(msg)` for every request that passed sanity, awaits `load`
+ * for those that want it, routes, then calls `done`. `load` must not reject (log instead; the
+ * module's imports then answer as for missing data) and must be bounded by the DB layer's timeouts.
+ */
+export interface MessagePrefetcher {
+  /** cheap and synchronous: whether `msg` needs `load` (false keeps the message on the sync path). */
+  wants(msg: import('../sip/types.js').SipMessage): boolean;
+  load(msg: import('../sip/types.js').SipMessage): Promise<void>;
+  /** routing of a loaded message ended (whatever the plugin did). */
+  done?(msg: import('../sip/types.js').SipMessage): void;
+}
+
 export interface SiphonModule {
   readonly name: string;
   /** JSON schema of `modules.<name>`. */
@@ -44,4 +58,6 @@ export interface SiphonModule {
   /** counters for stats.get_statistics, name → value. */
   statistics(): Record<string, number>;
   close(): Promise<void>;
+  /** what the module loads before routing, when it needs to (db_mode 3 registrar, auth_db's subscriber rows). (additive) */
+  prefetcher?(): MessagePrefetcher | null;
 }

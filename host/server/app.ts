@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SiphonConfig } from '../config/types.js';
-import type { ModuleInitContext, SiphonModule } from '../modules/types.js';
+import type { MessagePrefetcher, ModuleInitContext, SiphonModule } from '../modules/types.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonError } from '../errors/registry.js';
 import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.js';
@@ -27,7 +27,6 @@ import { defaultCtlPath } from '../rpc/ctl-address.js';
 import { SiphonMetrics } from '../metrics/metrics.js';
 import type { TransactionTimers } from '../transaction/index.js';
 import type { SipMessage } from '../sip/types.js';
-import { DbMode, RegistrarModule } from '../modules/registrar/index.js';
 import { DbStatistics } from '../db/stats.js';
 import { PikeModule } from '../modules/pike/index.js';
 
@@ -120,23 +119,14 @@ export interface SiphonNode {
   stop(): Promise<void>;
 }
 
-/**
- * The registrar's prefetch when it runs in db_mode 3 (DB only): the pipeline awaits it before
- * request_route so save()/lookup() from the plugin see the table's rows (registrar README).
- */
-export function registrarPrefetch(modules: readonly SiphonModule[]): ((msg: SipMessage) => Promise<void>) | undefined {
-  const mod = modules.find((m): m is RegistrarModule => m instanceof RegistrarModule);
-  if (!mod || mod.registrar.cfg.db_mode !== DbMode.DB_ONLY) return undefined;
-  const reg = mod.registrar;
-  return (msg) => reg.prefetch(msg);
-}
-
-/** the end of routing of a prefetched message: the registrar releases the AOR (db_mode 3 serialisation). */
-export function registrarPrefetchDone(modules: readonly SiphonModule[]): ((msg: SipMessage) => void) | undefined {
-  const mod = modules.find((m): m is RegistrarModule => m instanceof RegistrarModule);
-  if (!mod || mod.registrar.cfg.db_mode !== DbMode.DB_ONLY) return undefined;
-  const reg = mod.registrar;
-  return (msg) => reg.prefetchDone(msg);
+/** what the modules load before routing (registrar db_mode 3, auth_db): host/modules/types.ts MessagePrefetcher. */
+export function modulePrefetchers(modules: readonly SiphonModule[]): MessagePrefetcher[] {
+  const out: MessagePrefetcher[] = [];
+  for (const m of modules) {
+    const p = m.prefetcher?.() ?? null;
+    if (p !== null) out.push(p);
+  }
+  return out;
 }
 
 /**
@@ -238,7 +228,7 @@ export async function startNode(
   const dbStats = new DbStatistics();
   const modules = await initModules(config, log, { localRequests, dbStats });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
-  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetch: registrarPrefetch(modules), prefetchDone: registrarPrefetchDone(modules) });
+  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules) });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
   wirePike(modules, server);
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });

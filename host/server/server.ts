@@ -49,6 +49,7 @@ import { OverloadGuard } from './overload.js';
 import { Resolver } from '../proxy/resolver.js';
 import { CORE_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
 import { Errors } from '../errors/registry.js';
+import type { MessagePrefetcher } from '../modules/types.js';
 
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
@@ -77,16 +78,11 @@ export interface ServerOptions {
    */
   transactions?: boolean | { timers?: Partial<TransactionTimers> };
   /**
-   * Called once request_route finished for a message that went through `prefetch` (additive): the
-   * registrar then lets the next REGISTER of the same AOR read the table (db_mode 3 serialisation).
+   * Loaded before request_route for the requests that want it (additive): the modules' prefetchers
+   * (db_mode 3 registrar snapshots, subscriber rows for digest auth), so their synchronous plugin
+   * imports decide on data read from the DB (host/modules/types.ts MessagePrefetcher).
    */
-  prefetchDone?: (msg: SipMessage) => void;
-  /**
-   * Awaited before request_route for REGISTER and initial requests (additive): the registrar's
-   * prefetch() when it runs in db_mode 3, so its synchronous plugin imports can decide on a
-   * snapshot of the DB rows (host/modules/registrar/README.md "db_mode 3 and plugins").
-   */
-  prefetch?: (msg: SipMessage) => Promise<void>;
+  prefetchers?: readonly MessagePrefetcher[];
 }
 
 /** Pipeline counters (plain numbers; the control plane turns them into metrics). */
@@ -172,8 +168,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private myAddresses: Set<string> = new Set();
   private readonly aliases: Array<{ host: string; port: number | undefined }>;
   private started = false;
-  private readonly prefetch: ((msg: SipMessage) => Promise<void>) | null;
-  private readonly prefetchDone: ((msg: SipMessage) => void) | null;
+  private readonly prefetchers: readonly MessagePrefetcher[];
   /** `Retry-After: <core.tm.retry_after>` of the 503 a full transaction table answers. */
   private readonly tableFullRetryAfter: string;
   private tableFullWarnAt = -Infinity;
@@ -187,8 +182,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.config = opts.config;
     this.log = opts.log;
     this.router = opts.router;
-    this.prefetch = opts.prefetch ?? null;
-    this.prefetchDone = opts.prefetchDone ?? null;
+    this.prefetchers = opts.prefetchers ?? [];
     this.framer = opts.framer ?? sipStreamFramer;
     this.limits = { maxMessageSize: opts.config.core.max_message_size, maxHeaders: opts.config.core.max_headers };
     this.sl = new StatelessReplier({
@@ -413,9 +407,12 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ callid: msg.callId, src: `${source.address}:${source.port}`, status: bad.status, reason: bad.reason }, 'request failed sanity checks');
         return;
       }
-      if (this.prefetch !== null && needsPrefetch(msg)) {
-        this.routeAfterPrefetch(this.prefetch, msg, source, channel);
-        return;
+      if (this.prefetchers.length > 0) {
+        const wanted = wantedPrefetchers(this.prefetchers, msg);
+        if (wanted !== null) {
+          this.routeAfterPrefetch(wanted, msg, source, channel);
+          return;
+        }
       }
       this.route(msg, source, channel);
     } catch (e) {
@@ -452,8 +449,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.send(msg, source, channel, 503, 'Service Unavailable', [this.tableFullRetryAfter]);
   }
 
-  /** db_mode 3 registrar: load the AORs the request needs, then route it (a failed load is logged; the imports then answer -6). */
-  private routeAfterPrefetch(prefetch: (msg: SipMessage) => Promise<void>, msg: SipMessage, source: Endpoint, channel: Channel): void {
+  /** the modules' prefetchers load what the request needs, then it is routed (load() logs its own failures). */
+  private routeAfterPrefetch(wanted: MessagePrefetcher[], msg: SipMessage, source: Endpoint, channel: Channel): void {
     const go = (): void => {
       try {
         this.route(msg, source, channel);
@@ -461,11 +458,12 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
         this.counters.internalErrors++;
         this.log.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e), callid: msg.callId }, 'internal error while routing a prefetched message');
       } finally {
-        this.prefetchDone?.(msg);
+        for (const p of wanted) p.done?.(msg);
       }
     };
-    prefetch(msg).then(go, (e: unknown) => {
-      this.log.warn({ err: (e as Error).message, callid: msg.callId }, 'registrar prefetch failed; routing without it');
+    const loads = wanted.length === 1 ? wanted[0]!.load(msg) : Promise.all(wanted.map((p) => p.load(msg)));
+    loads.then(go, (e: unknown) => {
+      this.log.warn({ err: (e as Error).message, callid: msg.callId }, 'prefetch failed; routing without it');
       go();
     });
   }
@@ -579,11 +577,11 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
  * Requests whose routing may call the registrar: REGISTER (save) and initial requests (lookup). ACK,
  * CANCEL and in-dialog requests (To-tag) are routed by Route headers / the transaction layer.
  */
-function needsPrefetch(msg: SipMessage): boolean {
-  const m = msg.method;
-  if (m === 'REGISTER') return true;
-  if (m === 'ACK' || m === 'CANCEL') return false;
-  return !msg.to?.tag;
+/** the prefetchers that want `msg`, or null (the common case, no allocation). */
+function wantedPrefetchers(all: readonly MessagePrefetcher[], msg: SipMessage): MessagePrefetcher[] | null {
+  let out: MessagePrefetcher[] | null = null;
+  for (const p of all) if (p.wants(msg)) (out ??= []).push(p);
+  return out;
 }
 
 function parseAlias(text: string): { host: string; port: number | undefined } {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../../db/index.js';
 import type { RpcMethod } from '../../rpc/types.js';
 import type { ImportProvider } from '../../wasm/types.js';
-import type { ModuleInitContext, SiphonModule } from '../types.js';
+import type { MessagePrefetcher, ModuleInitContext, SiphonModule } from '../types.js';
 import { RegistrarImports } from './abi.js';
 import { DbMode, registrarConfigSchema, resolveRegistrarConfig, type RegistrarConfig } from './config.js';
 import { Location } from './location.js';
@@ -101,6 +101,25 @@ export class RegistrarModule implements SiphonModule {
 
   statistics(): Record<string, number> {
     return this.reg ? registrarStatistics(this.reg) : {};
+  }
+
+  /**
+   * db_mode 3 (DB only): REGISTERs and initial requests load their AORs' rows before routing, so
+   * save()/lookup() from the plugin see the table (README "db_mode 3 and plugins").
+   */
+  prefetcher(): MessagePrefetcher | null {
+    const reg = this.reg;
+    if (!reg || reg.cfg.db_mode !== DbMode.DB_ONLY) return null;
+    return {
+      wants: (msg) => {
+        const m = msg.method;
+        if (m === 'REGISTER') return true;
+        if (m === 'ACK' || m === 'CANCEL') return false;
+        return !msg.to?.tag;
+      },
+      load: (msg) => reg.prefetch(msg),
+      done: (msg) => reg.prefetchDone(msg),
+    };
   }
 
   async close(): Promise<void> {
