@@ -52,6 +52,16 @@ export interface MessageContext {
    * plugin ran, so pike_check_req() does not count it twice. (additive, pike)
    */
   floodChecked?: boolean;
+  /**
+   * The source URI nathelper's fix_nated_register() recorded (`sip:ip:port[;transport=x]`, Kamailio
+   * received_avp): registrar save() stores it as the contacts' `received`. (additive, nathelper)
+   */
+  natReceived?: string;
+  /**
+   * Branch flags of branch 0 (Kamailio setbflag/isbflagset, bits 0-31): save() stores them as the
+   * contacts' cflags, lookup() restores them. Unset = 0. (additive, sip flags)
+   */
+  bflags?: number;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

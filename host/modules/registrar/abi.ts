@@ -49,6 +49,8 @@ export class RegistrarImports implements ImportProvider {
       if (r.code !== 1) return r.code;
       ctx.msg.setRequestUri(r.ruri!);
       if (r.dstUri) ctx.dstUri = r.dstUri;
+      // Kamailio lookup: the contact's stored cflags come back as branch flags (isbflagset(FLB_NATB))
+      if (r.cflags) ctx.bflags = (ctx.bflags ?? 0) | r.cflags;
       if (r.branches.length > 0) {
         // the message's destination set holds max_branches - 1 entries over every lookup of this
         // request (Kamailio dset: append_branch fails once full, a second lookup adds no more)
@@ -64,7 +66,8 @@ export class RegistrarImports implements ImportProvider {
       /** save(table, flags): Kamailio save(); replies unless flag 0x02. */
       save: (tp: number, tl: number, flags: number) =>
         withTable(tp, tl, (ctx, table) => {
-          const r = reg.saveSync(table, ctx.msg, ctx.source, ctx.local, flags);
+          // what the route asked for: fix_nated_register's received, the branch flags (stored as cflags)
+          const r = reg.saveSync(table, ctx.msg, ctx.source, ctx.local, flags, { received: ctx.natReceived ?? null, bflags: ctx.bflags ?? 0 });
           api.charge(GAS_PER_CONTACT * r.reply.headers.length);
           if ((flags & SaveFlag.NO_REPLY) === 0) {
             if (r.committed !== undefined) {

@@ -64,9 +64,11 @@ export interface RegistrarConfig {
   /** registrar use_path: store Path header values and route through them on lookup. */
   use_path: boolean;
   /**
-   * siphon: record the source of the REGISTER as `received` (used as $du on lookup):
-   * 0 never, 1 when the source differs from the Contact host:port (what nathelper's
-   * fix_nated_register does after nat_uac_test), 2 always.
+   * siphon: when save() records the REGISTER's source as `received` (used as $du on lookup) on its
+   * own. 0 (default, Kamailio): never; only what the route asked for is stored (nathelper's
+   * fix_nated_register, or a `received` Contact parameter from add_rcv_param). 1: also whenever the
+   * source differs from the Contact host:port (siphon's former default: wrong for a gateway that
+   * registers another socket than it sends from). 2: always.
    */
   nat_received: number;
   /**
@@ -102,7 +104,7 @@ export const REGISTRAR_DEFAULTS: Readonly<RegistrarConfig> = Object.freeze({
   timer_interval: 60,
   server_id: 0,
   use_path: false,
-  nat_received: 1,
+  nat_received: 0,
   strict_cseq: false,
   create_tables: true,
 } as RegistrarConfig);
@@ -138,7 +140,7 @@ export const registrarConfigSchema = {
     timer_interval: { ...int(1), default: 60 },
     server_id: { ...int(0), default: 0 },
     use_path: { type: 'boolean', default: false },
-    nat_received: { ...int(0, 2), default: 1 },
+    nat_received: { ...int(0, 2), default: 0 },
     strict_cseq: { type: 'boolean', default: false },
     create_tables: { type: 'boolean', default: true },
   },

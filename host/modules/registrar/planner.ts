@@ -12,6 +12,7 @@
  *   - matching is one hashed index over the AOR's contacts built once per REGISTER: the work is
  *     O(contacts of the AOR + contacts of the request), never their product.
  */
+import { isIP } from 'node:net';
 import type { Endpoint } from '../../core/context.js';
 import type { RegistrarConfig } from './config.js';
 import { isValid, Q_UNSPECIFIED, type Contact, type RuidGenerator } from './contact.js';
@@ -54,6 +55,21 @@ export function parseDeltaSeconds(text: string): number | undefined {
   return v > MAX_DELTA_SECONDS ? MAX_DELTA_SECONDS : v;
 }
 
+/** the `received` column is varchar(128) (Kamailio usrloc). */
+export const MAX_RECEIVED_LENGTH = 128;
+
+/**
+ * A `received` Contact parameter as the registrar stores it: `sip:<IP>[:port][;transport=x]` with a
+ * numeric host (a name would need DNS, and the sender chose it) and at most 128 characters; null
+ * for anything else (ignored, as if absent).
+ */
+export function receivedParam(value: string): string | null {
+  if (value.length > MAX_RECEIVED_LENGTH) return null;
+  const u = parseUriParts(value);
+  if (u === null || u.scheme !== 'sip' || u.user !== undefined) return null;
+  return isIP(u.host.replace(/^\[|\]$/g, '')) !== 0 ? value : null;
+}
+
 /** A REGISTER reduced to what the planner needs. */
 export interface RegisterRequest {
   key: { aor: string; username: string; domain: string | null };
@@ -69,6 +85,13 @@ export interface RegisterRequest {
   socket: string;
   source: Endpoint;
   flags: number;
+  /**
+   * the `received` the route asked for (nathelper fix_nated_register, Kamailio's received_avp):
+   * stored for every contact of this REGISTER; null when the route asked for nothing.
+   */
+  routeReceived: string | null;
+  /** the request's branch flags (Kamailio stores getbflags() as the contact's cflags); undefined keeps the stored ones. */
+  cflags: number | undefined;
 }
 
 /** A refusal the planner decided: Kamailio code, SIP status, reason phrase, extra header lines. */
@@ -239,7 +262,18 @@ export class RegisterPlanner {
     }
   }
 
+  /**
+   * The contact's `received` (Kamailio registrar): a `received` Contact parameter (nathelper
+   * add_rcv_param) first, then what the route asked for (fix_nated_register); otherwise nothing,
+   * unless `nat_received` (siphon) says to record the source on its own.
+   */
   private received(cv: ContactValue, req: RegisterRequest): string | null {
+    const param = cv.params.get('received');
+    if (param) {
+      const r = receivedParam(param);
+      if (r !== null) return r;
+    }
+    if (req.routeReceived !== null) return req.routeReceived;
     const mode = this.cfg.nat_received;
     if (mode === 0) return null;
     const src = req.source;
@@ -273,7 +307,7 @@ export class RegisterPlanner {
       cseq: req.cseq,
       lastModified: now,
       flags: 0,
-      cflags: found?.cflags ?? 0,
+      cflags: req.cflags ?? found?.cflags ?? 0,
       userAgent: req.userAgent,
       socket: req.socket,
       methods: mp ? methodsMask([mp]) : req.methods,

@@ -41,6 +41,17 @@ export interface SaveResult {
   committed?: Promise<boolean>;
 }
 
+/**
+ * What the route decided about a REGISTER before save(): the `received` it asked for (nathelper
+ * fix_nated_register; Kamailio's received_avp) and the branch flags of the request (stored as the
+ * contacts' cflags, Kamailio save: the NAT flag nathelper's keepalives select by).
+ */
+export interface SaveRoute {
+  received?: string | null;
+  /** undefined: a refreshed contact keeps its stored cflags (callers without a routing context). */
+  bflags?: number;
+}
+
 export interface LookupBranch {
   uri: string;
   /** next hop: first Path URI, else `received`; null = the URI itself. */
@@ -56,6 +67,8 @@ export interface LookupResult {
   ruri?: string;
   /** $du for the best contact; null when it needs none. */
   dstUri?: string | null;
+  /** the best contact's cflags (Kamailio lookup restores them as the branch flags). */
+  cflags?: number;
   /** the other contacts, best first (empty unless append_branches). */
   branches: LookupBranch[];
 }
@@ -165,10 +178,10 @@ export class Registrar {
   // ---- save --------------------------------------------------------------------------------------
 
   /** save() for a memory-served table (db_mode 0/1); write-through writes are queued. */
-  saveSync(tableName: string, msg: SipMessage, source: Endpoint, local: Endpoint, flags = 0): SaveResult {
+  saveSync(tableName: string, msg: SipMessage, source: Endpoint, local: Endpoint, flags = 0, route: SaveRoute = {}): SaveResult {
     const loc = this.tables.get(tableName);
     if (!loc) return this.reject(-1, 500, undefined, `unknown location table "${tableName}"`);
-    const req = this.readRegister(msg, source, local, flags);
+    const req = this.readRegister(msg, source, local, flags, route);
     if ('code' in req) return req;
     const existing = this.contactsFor(loc, msg, req.key);
     if (!existing) return this.reject(-1, 500, req.key.aor, `table ${tableName} is db-only and the AOR was not prefetched`);
@@ -269,15 +282,15 @@ export class Registrar {
   }
 
   /** save() for any table; in db_mode 3 the AOR is read from and written to the DB. */
-  async save(tableName: string, msg: SipMessage, source: Endpoint, local: Endpoint, flags = 0): Promise<SaveResult> {
+  async save(tableName: string, msg: SipMessage, source: Endpoint, local: Endpoint, flags = 0, route: SaveRoute = {}): Promise<SaveResult> {
     const loc = this.tables.get(tableName);
     if (!loc) return this.reject(-1, 500, undefined, `unknown location table "${tableName}"`);
     if (loc.memoryBacked) {
-      const r = this.saveSync(tableName, msg, source, local, flags);
+      const r = this.saveSync(tableName, msg, source, local, flags, route);
       await loc.flush();
       return r;
     }
-    const req = this.readRegister(msg, source, local, flags);
+    const req = this.readRegister(msg, source, local, flags, route);
     if ('code' in req) return req;
     // read, plan and write under the AOR's gate: a concurrent copy of this REGISTER reads after the write
     const acquired = this.gate.acquire(req.key.aor);
@@ -301,7 +314,7 @@ export class Registrar {
   }
 
   /** reads the parts of a REGISTER save() needs; an error result when it cannot (400). */
-  private readRegister(msg: SipMessage, source: Endpoint, local: Endpoint, flags: number): RegisterRequest | SaveResult {
+  private readRegister(msg: SipMessage, source: Endpoint, local: Endpoint, flags: number, route: SaveRoute): RegisterRequest | SaveResult {
     if (!msg.cseq || !Number.isInteger(msg.cseq.seq)) return this.reject(-1, 400, undefined, 'bad CSeq', 'Bad Request - Invalid CSeq');
     if (!msg.to) return this.reject(-1, 400, undefined, 'no To', 'Bad Request - No To header');
     const key = this.aorOf(msg.to.uri);
@@ -336,6 +349,8 @@ export class Registrar {
       socket: `${local.proto}:${local.family === 6 ? `[${local.address}]` : local.address}:${local.port}`,
       source,
       flags,
+      routeReceived: route.received ?? null,
+      cflags: route.bflags,
     };
   }
 
@@ -437,7 +452,7 @@ export class Registrar {
         branches.push({ uri: c.contact, dstUri: nextHop(c), q: c.q, ruid: c.ruid });
       }
     }
-    return { code: 1, ruri: best.contact, dstUri: nextHop(best), branches };
+    return { code: 1, ruri: best.contact, dstUri: nextHop(best), cflags: best.cflags, branches };
   }
 
   // ---- registered / unregister -------------------------------------------------------------------

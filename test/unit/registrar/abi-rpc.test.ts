@@ -13,7 +13,7 @@ import { context, hostApi, LOCAL, log, memoryRegistrar, register, request, SRC, 
 
 describe('registrar imports', () => {
   it('save replies through slReply with every contact; lookup sets R-URI, $du and branches', () => {
-    const { reg } = memoryRegistrar();
+    const { reg } = memoryRegistrar({ nat_received: 1 });
     let ctx: MessageContext | null = null;
     const { api, str, gas } = hostApi(() => ctx);
     const f = new RegistrarImports(reg).functions(api) as unknown as Record<string, Fn>;

@@ -24,8 +24,39 @@ describe('save', () => {
       'sip:alice@10.0.0.9:5060': 600,
     });
     // highest q first in the reply
-    expect(r.reply.headers[0]).toMatch(/^Contact: <sip:alice@10\.0\.0\.9:5060>;expires=600;q=1;received="sip:127\.0\.0\.1:18501"$/);
+    // no `received`: the route asked for none (nat_received 0, Kamailio's behaviour)
+    expect(r.reply.headers[0]).toBe('Contact: <sip:alice@10.0.0.9:5060>;expires=600;q=1');
     expect(reg.counters.accepted).toBe(1);
+  });
+
+  it('stores `received` only when asked: the route (fix_nated_register), a received Contact param, or nat_received', () => {
+    const { reg } = memoryRegistrar();
+    // the route's received (Kamailio received_avp) goes to every contact of the REGISTER
+    const a = reg.saveSync('location', register({ contacts: ['<sip:a@192.168.1.5:5062>'] }), SRC, LOCAL, 0, { received: 'sip:127.0.0.1:18501' });
+    expect(a.reply.headers).toEqual(['Contact: <sip:a@192.168.1.5:5062>;expires=3600;received="sip:127.0.0.1:18501"']);
+    // add_rcv_param's Contact parameter is honoured over the route's; a garbage one is ignored
+    const b = reg.saveSync(
+      'location',
+      register({ to: 'sip:b@example.com', contacts: ['<sip:b@10.0.0.2>;received="sip:198.51.100.7:7070;transport=tcp"', '<sip:b@10.0.0.3>;received="sip:evil.example.com:5060"', `<sip:b@10.0.0.4>;received="sip:1.2.3.4:${'9'.repeat(200)}"`] }),
+      SRC,
+      LOCAL,
+    );
+    expect(b.reply.headers).toHaveLength(3);
+    expect(b.reply.headers.filter((h) => h.includes('received='))).toEqual(['Contact: <sip:b@10.0.0.2>;expires=3600;received="sip:198.51.100.7:7070;transport=tcp"']);
+    // nat_received 1 (the former default): the source whenever it differs from the Contact
+    const old = memoryRegistrar({ nat_received: 1 });
+    const c = old.reg.saveSync('location', register({ contacts: ['<sip:a@10.0.0.9:5060>', '<sip:a@127.0.0.1:18501>'] }), SRC, LOCAL);
+    expect(c.reply.headers.filter((h) => h.includes('received='))).toEqual(['Contact: <sip:a@10.0.0.9:5060>;expires=3600;received="sip:127.0.0.1:18501"']);
+  });
+
+  it('stores the branch flags as cflags (Kamailio save) and keeps them when the caller gives none', () => {
+    const { reg, loc } = memoryRegistrar();
+    reg.saveSync('location', register({ contacts: ['<sip:a@h1>'] }), SRC, LOCAL, 0, { bflags: 1 << 6 });
+    expect(loc.contactsSync('a')[0]!.cflags).toBe(64);
+    reg.saveSync('location', register({ cseq: 2, contacts: ['<sip:a@h1>'] }), SRC, LOCAL);
+    expect(loc.contactsSync('a')[0]!.cflags).toBe(64);
+    reg.saveSync('location', register({ cseq: 3, contacts: ['<sip:a@h1>'] }), SRC, LOCAL, 0, { bflags: 0 });
+    expect(loc.contactsSync('a')[0]!.cflags).toBe(0);
   });
 
   it('takes the contact expires param over the Expires header over default_expires', () => {
@@ -145,7 +176,7 @@ describe('save', () => {
 
 describe('lookup', () => {
   it('orders by q then most recent, rewrites the R-URI and returns the others as branches', () => {
-    const { reg, clock } = memoryRegistrar();
+    const { reg, clock } = memoryRegistrar({ nat_received: 1 });
     reg.saveSync('location', register({ to: 'sip:alice@example.com', contacts: ['<sip:alice@127.0.0.1:18501>;q=0.1'] }), SRC, LOCAL);
     clock.advance(1);
     reg.saveSync('location', register({ to: 'sip:alice@example.com', callId: 'c2', contacts: ['<sip:alice@127.0.0.1:18501;transport=tcp>;q=0.7'] }), SRC, LOCAL);
@@ -153,7 +184,7 @@ describe('lookup', () => {
     reg.saveSync('location', register({ to: 'sip:alice@example.com', callId: 'c3', contacts: ['<sip:alice@10.1.1.1:5060>;q=0.7'] }), SRC, LOCAL);
     const r = reg.lookupSync('location', request('INVITE', 'sip:ALICE@example.com'));
     expect(r.code).toBe(1);
-    // same q: the most recent first; its source differs from the Contact, so $du = received
+    // same q: the most recent first; its source differs from the Contact, so (nat_received 1) $du = received
     expect(r.ruri).toBe('sip:alice@10.1.1.1:5060');
     expect(r.dstUri).toBe('sip:127.0.0.1:18501');
     expect(r.branches.map((b) => b.uri)).toEqual(['sip:alice@127.0.0.1:18501;transport=tcp', 'sip:alice@127.0.0.1:18501']);
