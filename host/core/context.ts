@@ -62,6 +62,12 @@ export interface MessageContext {
    * contacts' cflags, lookup() restores them. Unset = 0. (additive, sip flags)
    */
   bflags?: number;
+  /**
+   * Digest authentication of this request (host/modules/auth): the credentials the auth functions
+   * chose, whether they were verified, whether the next challenge says stale=true. Set on first
+   * use. (additive, auth)
+   */
+  auth?: import('../sip/digest.js').DigestAuthState;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**
