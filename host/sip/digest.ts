@@ -75,6 +75,8 @@ export interface DigestAuthState {
   authorized: boolean;
   /** the nonce of `cred` was valid but expired / its state lost: the next challenge says stale=true. */
   stale: boolean;
+  /** consume_credentials() removed the header of `cred`. */
+  consumed?: boolean;
 }
 
 const ALGORITHMS: ReadonlyMap<string, DigestAlgorithm> = new Map<string, DigestAlgorithm>([
