@@ -21,6 +21,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   plugin: { summary: 'build, inspect and reload routing plugins', file: 'plugin' },
   secfilter: { summary: 'manage secfilter rules', file: 'secfilter' },
   dispatcher: { summary: 'manage dispatcher destinations', file: 'dispatcher' },
+  subscriber: { summary: 'manage auth_db subscribers (add, passwd, rm, list)', file: 'subscriber' },
 };
 
 export function usage(): string {

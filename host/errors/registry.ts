@@ -112,6 +112,17 @@ export const Errors = {
   PIKE_BLOCKED: { code: 7100, title: 'pike: source blocked for flooding' },
   /** every slot of the pike table holds a blocked source: a new source is not tracked. */
   PIKE_TABLE_FULL: { code: 7101, title: 'pike table full of blocked sources: new sources not tracked' },
+  // ---- 7220-7239 auth_db (subscribers, authorize functions) ----
+  /** a subscriber lookup failed (database down, timeout, busy): the authorize function answers -1, the route 500 (host/modules/auth_db). */
+  AUTHDB_LOOKUP: { code: 7220, title: 'auth_db: subscriber lookup failed; authentication fails closed' },
+  /** an authorize function named a table or credentials whose row was not loaded before routing: -1. */
+  AUTHDB_NOT_LOADED: { code: 7221, title: 'auth_db: subscriber row not loaded before routing' },
+  AUTHDB_BAD_SUBSCRIBER: { code: 7222, title: 'bad subscriber (user, domain or password)' },
+  AUTHDB_SUBSCRIBER_EXISTS: { code: 7223, title: 'subscriber already exists' },
+  AUTHDB_NO_SUBSCRIBER: { code: 7224, title: 'no such subscriber' },
+  AUTHDB_UNKNOWN_TABLE: { code: 7225, title: 'no such subscriber table (modules.auth_db.tables)' },
+  /** more Authorization/Proxy-Authorization headers than modules.auth_db.max_credentials: the rest are not looked up. */
+  AUTHDB_TOO_MANY_CREDENTIALS: { code: 7226, title: 'auth_db: too many credentials in one request; extra ones ignored' },
 
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },

@@ -8,12 +8,14 @@ import { createDispatcherModule } from '../modules/dispatcher/index.js';
 import { createRegistrarModule } from '../modules/registrar/index.js';
 import { createSecFilterModule } from '../modules/secfilter/index.js';
 import { createPikeModule } from '../modules/pike/index.js';
+import { createAuthDbModule } from '../modules/auth_db/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
   registrar: () => createRegistrarModule(),
   secfilter: () => createSecFilterModule(),
   pike: () => createPikeModule(),
+  auth_db: () => createAuthDbModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

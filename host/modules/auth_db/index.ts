@@ -1,0 +1,107 @@
+/**
+ * The auth_db module (Kamailio auth_db): the subscriber table in the embedded store or MySQL,
+ * www_authorize / proxy_authorize / auth_check for plugins over the auth module's digest API, the
+ * rows loaded before routing, and subscriber.* RPCs for `siphon subscriber`. See README.md.
+ */
+import { openDatabase, type Database } from '../../db/index.js';
+import type { RpcMethod } from '../../rpc/types.js';
+import type { ImportProvider } from '../../wasm/types.js';
+import type { DigestAuthApi } from '../auth/api.js';
+import type { MessagePrefetcher, ModuleInitContext, SiphonModule } from '../types.js';
+import { AuthDbImports } from './abi.js';
+import { Authorizer } from './authorize.js';
+import { authDbConfigSchema, resolveAuthDbConfig } from './config.js';
+import { SubscriberPrefetch } from './prefetch.js';
+import { authDbRpcMethods } from './rpc.js';
+import { AuthDbStats } from './stats.js';
+import { SubscriberStore } from './store.js';
+
+export { AUTH_DB_DEFAULTS, authDbConfigSchema, resolveAuthDbConfig, type AuthDbConfig } from './config.js';
+export { SubscriberStore, LIST_MAX_ROWS, type SubscriberRow, type SubscriberListing } from './store.js';
+export { subscriberTableDef, columnsOf, computeHa1, credentialColumns, parseAccount, checkPassword, SUBSCRIBER_TABLE_VERSION } from './table.js';
+export { Authorizer, AUTH_CHECK_ID_F, AUTH_CHECK_SKIPFWD_F, defaultRealm } from './authorize.js';
+export { SubscriberPrefetch, FAILED } from './prefetch.js';
+export { AuthDbImports } from './abi.js';
+export { authDbRpcMethods } from './rpc.js';
+export { AuthDbStats } from './stats.js';
+
+export interface AuthDbModuleOptions {
+  /** an open database (shared with other modules); without one, `db_url` is opened here. */
+  db?: Database;
+}
+
+export class AuthDbModule implements SiphonModule {
+  readonly name = 'auth_db';
+  readonly configSchema = authDbConfigSchema;
+  readonly stats = new AuthDbStats();
+  private store_: SubscriberStore | null = null;
+  private prefetch_: SubscriberPrefetch | null = null;
+  private authz: Authorizer | null = null;
+  private ownedDb: Database | null = null;
+  private digest: DigestAuthApi | null = null;
+
+  constructor(private readonly opts: AuthDbModuleOptions = {}) {}
+
+  get store(): SubscriberStore {
+    if (!this.store_) throw new Error('auth_db module not initialised');
+    return this.store_;
+  }
+
+  /** hands the module the auth module's digest API (app.ts wireAuthDb; Kamailio: auth_db binds auth's API at load). */
+  bindDigestAuth(api: DigestAuthApi | null): void {
+    this.digest = api;
+  }
+
+  async init(ctx: ModuleInitContext): Promise<void> {
+    const cfg = resolveAuthDbConfig(ctx.config);
+    const log = ctx.log.child({ module: 'auth_db' });
+    let db = this.opts.db ?? null;
+    if (!db) {
+      db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats });
+      this.ownedDb = db;
+    }
+    const store = new SubscriberStore(db, cfg);
+    try {
+      await store.prepare();
+    } catch (e) {
+      await this.ownedDb?.close();
+      this.ownedDb = null;
+      throw e;
+    }
+    const api = (): DigestAuthApi | null => this.digest;
+    this.store_ = store;
+    this.prefetch_ = new SubscriberPrefetch(store, cfg, this.stats, log, api);
+    this.authz = new Authorizer(cfg, this.prefetch_, this.stats, log, api);
+  }
+
+  imports(): ImportProvider[] {
+    return this.authz ? [new AuthDbImports(this.authz)] : [];
+  }
+
+  rpcMethods(): RpcMethod[] {
+    return this.store_ ? authDbRpcMethods(this.store_, this.stats) : [];
+  }
+
+  statistics(): Record<string, number> {
+    return this.stats.toStatistics();
+  }
+
+  /** requests with Authorization / Proxy-Authorization load their subscribers' rows before routing. */
+  prefetcher(): MessagePrefetcher | null {
+    const p = this.prefetch_;
+    if (!p) return null;
+    return { wants: (msg) => p.wants(msg), load: (msg) => p.load(msg), done: (msg) => p.done(msg) };
+  }
+
+  async close(): Promise<void> {
+    await this.ownedDb?.close();
+    this.ownedDb = null;
+    this.store_ = null;
+    this.prefetch_ = null;
+    this.authz = null;
+  }
+}
+
+export function createAuthDbModule(opts?: AuthDbModuleOptions): AuthDbModule {
+  return new AuthDbModule(opts);
+}
