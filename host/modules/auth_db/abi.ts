@@ -5,7 +5,7 @@
  *   proxy_authorize(rp, rl, tp, tl) -> i32      Proxy-Authorization (407); alias proxy_authenticate
  *   auth_check(rp, rl, tp, tl, flags) -> i32    www for REGISTER, proxy otherwise, + identity check
  *
- * (rp, rl) is the realm ('' = the To host for REGISTER's Authorization, else the From host), (tp, tl)
+ * (rp, rl) is the realm ('' = the To host for REGISTER, else the From host, as Kamailio's get_realm), (tp, tl)
  * the subscriber table (one of modules.auth_db.tables). Answers: 1 ok, -1 error, -2 wrong password,
  * -3 no such subscriber, -4 stale nonce, -5 no credentials for the realm, -6 nonce reused, -8 user
  * mismatch (auth_check). The ABI statuses -3/-4/-6 would read as verdicts here, so every host-side

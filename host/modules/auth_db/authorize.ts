@@ -105,7 +105,7 @@ export class Authorizer {
     return AUTH_OK;
   }
 
-  private authenticate(ctx: MessageContext, realmArg: string, table: string, hdr: AuthHeader): { code: AuthCode; cred: DigestCredentials | null } {
+  private authenticate(ctx: MessageContext, realm: string, table: string, hdr: AuthHeader): { code: AuthCode; cred: DigestCredentials | null } {
     const api = this.auth();
     if (!api) {
       if (!this.noAuthLogged) {
@@ -114,8 +114,7 @@ export class Authorizer {
       }
       return { code: AUTH_ERROR, cred: null };
     }
-    const realm = realmArg !== '' ? realmArg : defaultRealm(ctx, hdr);
-    if (realm === '') return { code: AUTH_ERROR, cred: null };
+    // an empty realm is the To host (REGISTER) or the From host: findCredentials does it (Kamailio get_realm)
     const found = api.findCredentials(ctx, realm, hdr);
     if (found.code !== AUTH_OK || found.cred === null) return { code: found.code, cred: found.cred };
     const cred = found.cred;
@@ -166,12 +165,3 @@ export class Authorizer {
   }
 }
 
-/**
- * The realm for an empty realm argument (Kamailio auth get_realm): the To host for REGISTER's
- * Authorization, the From host otherwise.
- */
-export function defaultRealm(ctx: MessageContext, hdr: AuthHeader): string {
-  const msg = ctx.msg;
-  const na = hdr === 'www' && msg.method === 'REGISTER' ? msg.to : msg.from;
-  return (na ? parseUri(na.uri)?.host : undefined) ?? '';
-}

@@ -18,8 +18,8 @@ import { SubscriberStore } from './store.js';
 
 export { AUTH_DB_DEFAULTS, authDbConfigSchema, resolveAuthDbConfig, type AuthDbConfig } from './config.js';
 export { SubscriberStore, LIST_MAX_ROWS, type SubscriberRow, type SubscriberListing } from './store.js';
-export { subscriberTableDef, columnsOf, computeHa1, credentialColumns, parseAccount, checkPassword, SUBSCRIBER_TABLE_VERSION } from './table.js';
-export { Authorizer, AUTH_CHECK_ID_F, AUTH_CHECK_SKIPFWD_F, defaultRealm } from './authorize.js';
+export { subscriberTableDef, columnsOf, credentialColumns, parseAccount, checkPassword, SUBSCRIBER_TABLE_VERSION } from './table.js';
+export { Authorizer, AUTH_CHECK_ID_F, AUTH_CHECK_SKIPFWD_F } from './authorize.js';
 export { SubscriberPrefetch, FAILED } from './prefetch.js';
 export { AuthDbImports } from './abi.js';
 export { authDbRpcMethods } from './rpc.js';
@@ -45,6 +45,12 @@ export class AuthDbModule implements SiphonModule {
   get store(): SubscriberStore {
     if (!this.store_) throw new Error('auth_db module not initialised');
     return this.store_;
+  }
+
+  /** the authorize functions (after init), for host code and tests. */
+  get authorizer(): Authorizer {
+    if (!this.authz) throw new Error('auth_db module not initialised');
+    return this.authz;
   }
 
   /** hands the module the auth module's digest API (app.ts wireAuthDb; Kamailio: auth_db binds auth's API at load). */

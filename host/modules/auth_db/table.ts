@@ -9,9 +9,9 @@
  *   ha1  = MD5(user:domain:password)
  *   ha1b = MD5(user@domain:domain:password)     (for UAs that send "user@domain" as username)
  */
-import { createHash } from 'node:crypto';
 import type { TableDef } from '../../db/index.js';
 import { SiphonError } from '../../errors/registry.js';
+import { ha1Of } from '../auth/hash.js';
 import type { AuthDbConfig } from './config.js';
 
 export const SUBSCRIBER_TABLE_VERSION = 7;
@@ -68,22 +68,14 @@ export function subscriberTableDef(name: string, c: SubscriberColumns): TableDef
   };
 }
 
-/** The digest algorithms of RFC 7616 §3.2 siphon verifies (RFC 8760 for SIP). */
-export type DigestHash = 'MD5' | 'SHA-256';
-
-/** H(user:realm:password) in lower-case hex (RFC 7616 §3.4.2, A1 without -sess). */
-export function computeHa1(hash: DigestHash, user: string, realm: string, password: string): string {
-  return createHash(hash === 'MD5' ? 'md5' : 'sha256').update(`${user}:${realm}:${password}`, 'utf8').digest('hex');
-}
-
 /**
  * The row values kamctl writes for `add`/`passwd`: HA1s with realm = domain, and the password when
  * stored (always when the module computes the HA1 from it: calculate_ha1 1).
  */
 export function credentialColumns(c: SubscriberColumns, user: string, domain: string, password: string, storePassword: boolean): Record<string, string> {
   const out: Record<string, string> = {};
-  if (c.ha1) out[c.ha1] = computeHa1('MD5', user, domain, password);
-  if (c.ha1b) out[c.ha1b] = computeHa1('MD5', `${user}@${domain}`, domain, password);
+  if (c.ha1) out[c.ha1] = ha1Of('MD5', user, domain, password);
+  if (c.ha1b) out[c.ha1b] = ha1Of('MD5', `${user}@${domain}`, domain, password);
   if (c.password) out[c.password] = storePassword ? password : '';
   return out;
 }

@@ -10,7 +10,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as subscriberCli, type SubscriberCommandIo } from '../../../host/cli/commands/subscriber.js';
 import { openDatabase } from '../../../host/db/index.js';
-import { AuthDbModule, computeHa1, resolveAuthDbConfig, SubscriberStore } from '../../../host/modules/auth_db/index.js';
+import { AuthDbModule, resolveAuthDbConfig, SubscriberStore } from '../../../host/modules/auth_db/index.js';
+import { ha1Of } from '../../../host/modules/auth/hash.js';
 import type { RpcValue } from '../../../host/rpc/types.js';
 
 let dir: string;
@@ -65,7 +66,7 @@ describe('siphon subscriber without a running node', () => {
     const p = io({ readPassword: async () => 'from-stdin' });
     expect(await subscriberCli(['-c', cfg, 'passwd', 'alice@example.com', '-'], p.io)).toBe(0);
     const s = await readStore(path.join(dir, 'data'));
-    expect((await s.lookup('subscriber', 'alice', 'example.com'))?.ha1).toBe(computeHa1('MD5', 'alice', 'example.com', 'from-stdin'));
+    expect((await s.lookup('subscriber', 'alice', 'example.com'))?.ha1).toBe(ha1Of('MD5', 'alice', 'example.com', 'from-stdin'));
     await s.db.close();
     expect(await subscriberCli(['-c', cfg, 'rm', 'alice@example.com'], c.io)).toBe(0);
     expect(await subscriberCli(['-c', cfg, 'rm', 'alice@example.com'], c.io)).toBe(1);
@@ -93,7 +94,7 @@ describe('siphon subscriber with a running node', () => {
       const c = io({ callNode: viaNode });
       expect(await subscriberCli(['-c', cfg, 'add', 'bob@example.com', 'pw'], c.io)).toBe(0);
       expect(c.out.join('')).toMatch(/through the running node/);
-      expect((await mod.store.lookup('subscriber', 'bob', 'example.com'))?.ha1).toBe(computeHa1('MD5', 'bob', 'example.com', 'pw'));
+      expect((await mod.store.lookup('subscriber', 'bob', 'example.com'))?.ha1).toBe(ha1Of('MD5', 'bob', 'example.com', 'pw'));
       const l = io({ callNode: viaNode });
       expect(await subscriberCli(['-c', cfg, 'list', 'example.com'], l.io)).toBe(0);
       expect(l.out.join('')).toMatch(/\bbob\s+example\.com\n$/);
