@@ -2,9 +2,8 @@
  * www_authorize / proxy_authorize / auth_check over the real digest core (host/modules/auth
  * DigestAuth: signed nonces, replay table) and subscriber rows on the embedded store, loaded by the
  * module's prefetcher as the server does before routing. The client side of each digest is computed
- * here with node:crypto (RFC 7616 §3.4.1), independently of the host's own digest code.
+ * with node:crypto (test/helpers/digest-client.ts), independently of the host's own digest code.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,8 @@ import { resolveAuthConfig } from '../../../host/modules/auth/config.js';
 import { DigestAuth } from '../../../host/modules/auth/digest-auth.js';
 import { AuthDbModule, parseAccount } from '../../../host/modules/auth_db/index.js';
 import type { SipMessage } from '../../../host/sip/types.js';
-import { makeCtx, parseSip } from '../../runtime/helpers.js';
+import { makeCtx } from '../../runtime/helpers.js';
+import { digestCredentials, sipRequest, type DigestAnswer } from '../../helpers/digest-client.js';
 
 const REALM = 'example.com';
 let dir: string;
@@ -38,51 +38,9 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const hex = (alg: string, s: string): string => createHash(alg.startsWith('SHA-256') ? 'sha256' : 'md5').update(s).digest('hex');
-
-interface Digest {
-  username: string;
-  password: string;
-  realm?: string;
-  alg?: 'MD5' | 'SHA-256';
-  method?: string;
-  uri?: string;
-  header?: 'Authorization' | 'Proxy-Authorization';
-}
-
-/** an Authorization line answering a fresh nonce of `auth` with qop=auth. */
-function credentials(d: Digest): string {
-  const realm = d.realm ?? REALM;
-  const alg = d.alg ?? 'MD5';
-  const uri = d.uri ?? `sip:${REALM}`;
-  const nonce = auth.newNonce();
-  const cnonce = 'c0ffee42';
-  const nc = '00000001';
-  const ha1 = hex(alg, `${d.username}:${realm}:${d.password}`);
-  const ha2 = hex(alg, `${d.method ?? 'REGISTER'}:${uri}`);
-  const response = hex(alg, `${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);
-  return `${d.header ?? 'Authorization'}: Digest username="${d.username}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${alg}, cnonce="${cnonce}", nc=${nc}, qop=auth`;
-}
-
-function request(method: string, o: { from?: string; to?: string; ruri?: string; extra?: string[] } = {}): Promise<SipMessage> {
-  const from = o.from ?? 'alice';
-  const to = o.to ?? (method === 'REGISTER' ? from : 'bob');
-  return parseSip(
-    [
-      `${method} ${o.ruri ?? (method === 'REGISTER' ? `sip:${REALM}` : `sip:${to}@${REALM}`)} SIP/2.0`,
-      'Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-authz-1',
-      'Max-Forwards: 70',
-      `From: <sip:${from}@${REALM}>;tag=f1`,
-      `To: <sip:${to}@${REALM}>`,
-      'Call-ID: authz-test-1',
-      `CSeq: 1 ${method}`,
-      ...(o.extra ?? []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n'),
-  );
-}
+/** a header line answering a fresh nonce of `auth`. */
+const credentials = (d: Omit<DigestAnswer, 'realm'> & { realm?: string }): string => digestCredentials(auth.newNonce(), { realm: REALM, ...d });
+const request = (method: string, o: { from?: string; to?: string; extra?: string[] } = {}): Promise<SipMessage> => sipRequest(method, { realm: REALM, ...o });
 
 /** prefetch as the server does, then run `f` on a context of the message. */
 async function routed(msg: SipMessage, f: (ctx: ReturnType<typeof makeCtx>['ctx']) => number): Promise<number> {
