@@ -58,7 +58,7 @@ export const ABI_V1_1_IMPORTS = new Set([
   'rr.record_route', 'rr.loose_route',
 ]);
 /**
- * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar` and `pike` (docs/abi/v1.md "Module namespaces",
+ * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike` and `auth` (docs/abi/v1.md "Module namespaces",
  * host/modules/<name>/abi.ts): the functions sdk/assembly/secfilter.ts and dispatcher.ts declare.
  * A node without the module links them to -6 UNIMPLEMENTED stubs, so a plugin may always use them.
  */
@@ -78,6 +78,7 @@ export const MODULE_IMPORTS = new Set([
   ].map((n) => `dispatcher.${n}`),
   ...['save', 'lookup', 'lookup_uri', 'registered', 'registered_uri', 'unregister', 'unregister_ruid'].map((n) => `registrar.${n}`),
   ...['pike_check_req', 'pike_check_ip'].map((n) => `pike.${n}`),
+  ...['www_challenge', 'proxy_challenge', 'auth_challenge', 'has_credentials', 'consume_credentials'].map((n) => `auth.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];

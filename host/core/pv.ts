@@ -13,12 +13,14 @@
  */
 import type { MessageContext } from './context.js';
 import type { NameAddr, SipMessage } from '../sip/types.js';
+import { parseDigestCredentials, type DigestCredentials } from '../sip/digest.js';
 
 /** The variables we know. Values are stable only within this file. */
 const enum Pv {
   RM, RU, RUSER, RHOST, RPORT, RSCHEME, DU, SI, SP, PR, RI, RP,
   FU, FUSER, FHOST, FNAME, FTAG, TU, TUSER, THOST, TNAME, TTAG,
   UA, CI, CS, CT, HDR, HDRC, VAR, RB, ML, RS, RR, TS, TV, SHV,
+  AU, AD, AUW, AR, ADU, AA, ADN, ADC, ADR, ADO,
 }
 
 /** id of `$shv(name)`: the plugin's GLOBAL variables, which the caller passes to evalSpec. */
@@ -34,6 +36,9 @@ const PV_BY_NAME: ReadonlyMap<string, Pv> = new Map<string, Pv>([
   ['ua', Pv.UA], ['ci', Pv.CI], ['cs', Pv.CS], ['ct', Pv.CT], ['hdr', Pv.HDR], ['hdrc', Pv.HDRC],
   ['var', Pv.VAR], ['rb', Pv.RB], ['ml', Pv.ML], ['rs', Pv.RS], ['rr', Pv.RR], ['Ts', Pv.TS], ['TV', Pv.TV],
   ['shv', Pv.SHV],
+  // digest credentials (Kamailio pv_get_authattr)
+  ['au', Pv.AU], ['ad', Pv.AD], ['aU', Pv.AUW], ['ar', Pv.AR], ['adu', Pv.ADU], ['aa', Pv.AA],
+  ['adn', Pv.ADN], ['adc', Pv.ADC], ['adr', Pv.ADR], ['ado', Pv.ADO],
 ]);
 
 /** variables that take a `(name)` argument. */
@@ -226,6 +231,38 @@ function nameAddrPart(na: NameAddr | undefined, part: Pv): string | null {
   }
 }
 
+/**
+ * The credentials `$au $ad $aU $ar $adu $aa $adn $adc $adr $ado` read: those the auth functions
+ * chose (ctx.auth, the header matching their realm), else, as Kamailio's pv_get_authattr, the first
+ * Proxy-Authorization or, without one, the first Authorization. None for ACK and CANCEL.
+ */
+function credentialsOf(ctx: MessageContext): DigestCredentials | null {
+  if (ctx.auth?.cred) return ctx.auth.cred;
+  const msg = ctx.msg;
+  if (msg.kind !== 'request' || msg.method === 'ACK' || msg.method === 'CANCEL') return null;
+  const proxy = firstField(msg, 'proxy-authorization');
+  if (proxy !== null) return parseDigestCredentials(proxy, 'proxy');
+  const www = firstField(msg, 'authorization');
+  return www === null ? null : parseDigestCredentials(www, 'www');
+}
+
+function authPart(ctx: MessageContext, part: Pv): string | null {
+  const c = credentialsOf(ctx);
+  if (c === null) return null;
+  switch (part) {
+    case Pv.AU: return c.user;
+    case Pv.AD: return c.domain;
+    case Pv.AUW: return c.username;
+    case Pv.AR: return c.realm;
+    case Pv.ADU: return c.uri || null;
+    case Pv.AA: return c.algorithmText;
+    case Pv.ADN: return c.nonce;
+    case Pv.ADC: return c.cnonce;
+    case Pv.ADR: return c.response;
+    default: return c.opaque;
+  }
+}
+
 /** wall clock in microseconds (for $TV(u) and $TV(sn)). */
 function nowMicros(): number {
   return Math.floor((performance.timeOrigin + performance.now()) * 1000);
@@ -278,6 +315,9 @@ export function evalSpec(spec: PvSpec, ctx: MessageContext | null, globals?: Rea
     case Pv.ML: return String(msg.raw.length);
     case Pv.RS: return isRequest ? null : String(msg.status);
     case Pv.RR: return isRequest ? null : msg.reason;
+    case Pv.AU: case Pv.AD: case Pv.AUW: case Pv.AR: case Pv.ADU: case Pv.AA:
+    case Pv.ADN: case Pv.ADC: case Pv.ADR: case Pv.ADO:
+      return authPart(ctx, spec.id as Pv);
     default: return null;
   }
 }

@@ -124,6 +124,10 @@ export const Errors = {
   /** more Authorization/Proxy-Authorization headers than modules.auth_db.max_credentials: the rest are not looked up. */
   AUTHDB_TOO_MANY_CREDENTIALS: { code: 7226, title: 'auth_db: too many credentials in one request; extra ones ignored' },
 
+  // ---- 7200-7219 auth (digest authentication) ----
+  /** modules.auth: the nonce secret could not be read from or created in the database (host/modules/auth/secret.ts). */
+  AUTH_SECRET: { code: 7200, title: 'auth: cannot load the nonce secret' },
+
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },
   DS_RELOAD: { code: 8002, title: 'dispatcher reload failed' },

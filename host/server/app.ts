@@ -31,6 +31,7 @@ import type { TransactionTimers } from '../transaction/index.js';
 import type { SipMessage } from '../sip/types.js';
 import { DbStatistics } from '../db/stats.js';
 import { PikeModule } from '../modules/pike/index.js';
+import { AuthModule } from '../modules/auth/index.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -147,13 +148,18 @@ export function modulePrefetchers(modules: readonly SiphonModule[]): MessagePref
 
 /**
  * pike on a server (host/modules/pike/README.md): pike_check_req() leaves the server's own addresses
- * out, and the host check runs when `modules.pike.auto` is drop or 503.
+ * out, the host check runs when `modules.pike.auto` is drop or 503, and the auth module's failed
+ * verifications are counted against their source.
  */
 export function wirePike(modules: readonly SiphonModule[], server: SiphonServer): void {
   const mod = modules.find((m): m is PikeModule => m instanceof PikeModule);
   if (!mod) return;
   mod.pike.setOwnAddress(server.isOwnAddress);
   server.setFloodGuard(mod.pike.cfg.auto !== 'off' ? mod.pike : null);
+  // failed digest authentications count into pike (modules.auth.pike_weight): password guessing is flooding
+  const auth = modules.find((m): m is AuthModule => m instanceof AuthModule)?.digestAuth;
+  const pike = mod.pike;
+  auth?.setFailureSink((address, weight) => void pike.penalize(address, weight));
 }
 
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */

@@ -9,12 +9,14 @@ import { createRegistrarModule } from '../modules/registrar/index.js';
 import { createSecFilterModule } from '../modules/secfilter/index.js';
 import { createPikeModule } from '../modules/pike/index.js';
 import { createAuthDbModule } from '../modules/auth_db/index.js';
+import { createAuthModule } from '../modules/auth/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
   registrar: () => createRegistrarModule(),
   secfilter: () => createSecFilterModule(),
   pike: () => createPikeModule(),
+  auth: () => createAuthModule(),
   auth_db: () => createAuthDbModule(),
 };
 

@@ -538,3 +538,5 @@ export * from "./dispatcher";
 export * from "./registrar";
 // pike (pike_check_req/pike_check_ip), Kamailio return codes; -6 without modules.pike
 export * from "./pike";
+// auth (www_challenge/proxy_challenge/auth_challenge/has_credentials/consume_credentials, AUTH_* codes); -6 without modules.auth
+export * from "./auth";

@@ -14,6 +14,7 @@ import { SecFilterImports } from '../../modules/secfilter/abi.js';
 import { DispatcherImports } from '../../modules/dispatcher/abi.js';
 import { RegistrarImports } from '../../modules/registrar/abi.js';
 import { PikeImports } from '../../modules/pike/abi.js';
+import { AuthImports } from '../../modules/auth/abi.js';
 import { tmImportProviders } from '../../proxy/abi.js';
 
 // ---- module imports without the modules (additive) -----------------------------------------------
@@ -28,6 +29,7 @@ const MODULE_IMPORT_PROVIDERS: Readonly<Record<string, () => ImportProvider>> = 
   dispatcher: () => new DispatcherImports(undefined as never),
   registrar: () => new RegistrarImports(undefined as never),
   pike: () => new PikeImports(undefined as never),
+  auth: () => new AuthImports(undefined as never),
 };
 
 /** an API under which no function can do anything (names are all check reads). */

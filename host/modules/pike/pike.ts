@@ -104,6 +104,20 @@ export class Pike {
     return this.ownAddress(address) || this.trusted.has(address) ? PIKE_OK : this.check(address);
   }
 
+  /**
+   * Counts `weight` requests of `address` without a request behind them: failed digest
+   * authentications (host/modules/auth, modules.auth.pike_weight), so a password guesser is blocked
+   * after a few attempts per window. Own and trusted addresses are not counted. Returns as check().
+   */
+  penalize(address: string, weight: number): number {
+    if (this.ownAddress(address) || this.trusted.has(address)) return PIKE_OK;
+    this.stats.penalized++;
+    const key = this.keyOf(address);
+    const v = this.state.hit(key, this.now(), Math.max(1, Math.floor(weight)));
+    if (v === PIKE_NEW_BLOCK) this.log?.warn({ src: address, key, code: Errors.PIKE_BLOCKED.code }, `pike: blocking ${key}: failed authentications [E${Errors.PIKE_BLOCKED.code}]`);
+    return v;
+  }
+
   /** which addresses are the server's own (set by the node's wiring, host/server/app.ts). */
   setOwnAddress(isOwn: (ip: string) => boolean): void {
     this.ownAddress = isOwn;

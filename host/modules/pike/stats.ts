@@ -13,6 +13,8 @@ export class PikeStats {
   autoRejected = 0;
   /** sources unblocked with pike.unblock. */
   unblockedByRpc = 0;
+  /** failed authentications counted (penalize, from modules.auth). */
+  penalized = 0;
 
   toStatistics(state: PikeState): Record<string, number> {
     const t = state.counters;
@@ -28,6 +30,7 @@ export class PikeStats {
       untracked: t.untracked,
       auto_dropped: this.autoDropped,
       auto_rejected: this.autoRejected,
+      auth_failures: this.penalized,
     };
   }
 }

@@ -60,8 +60,8 @@ export interface PikeTableOptions {
 
 /** The state interface the module owns (README.md "Sharding"). */
 export interface PikeState {
-  /** counts one request of `address` at `now` (ms) and returns 1, -1 or -2. */
-  hit(address: string, now: number): number;
+  /** counts one request (or `weight` requests) of `address` at `now` (ms) and returns 1, -1 or -2. */
+  hit(address: string, now: number, weight?: number): number;
   /** unblocks one address now (RPC); false when it is not blocked. */
   unblock(address: string, now: number): boolean;
   /** expires idle entries and unblocks quiet blocked sources; cost O(expired + blocked). */
@@ -151,7 +151,8 @@ export class PikeTable implements PikeState {
     return this.redCount;
   }
 
-  hit(address: string, now: number): number {
+  /** counts `weight` requests (1 per request; auth failures weigh more) of `address`. */
+  hit(address: string, now: number, weight = 1): number {
     const w = Math.floor(now / this.windowMs);
     let s = this.index.get(address);
     if (s === undefined) {
@@ -172,8 +173,7 @@ export class PikeTable implements PikeState {
       this.roll(s, w);
       if (this.red[s] === 1 && this.mayUnblock(s, now)) this.release(s, now, true);
     }
-    const c = this.currHits[s]!;
-    if (c < U32_MAX) this.currHits[s] = c + 1;
+    this.currHits[s] = Math.min(U32_MAX, this.currHits[s]! + weight);
     this.lastSeen[s] = now;
     if (this.red[s] === 1) return PIKE_BLOCKED;
     this.unlink(s);
