@@ -58,7 +58,7 @@ export const ABI_V1_1_IMPORTS = new Set([
   'rr.record_route', 'rr.loose_route',
 ]);
 /**
- * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike` and `auth` (docs/abi/v1.md "Module namespaces",
+ * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike`, `auth` and `auth_db` (docs/abi/v1.md "Module namespaces",
  * host/modules/<name>/abi.ts): the functions sdk/assembly/secfilter.ts and dispatcher.ts declare.
  * A node without the module links them to -6 UNIMPLEMENTED stubs, so a plugin may always use them.
  */
@@ -79,6 +79,7 @@ export const MODULE_IMPORTS = new Set([
   ...['save', 'lookup', 'lookup_uri', 'registered', 'registered_uri', 'unregister', 'unregister_ruid'].map((n) => `registrar.${n}`),
   ...['pike_check_req', 'pike_check_ip'].map((n) => `pike.${n}`),
   ...['www_challenge', 'proxy_challenge', 'auth_challenge', 'has_credentials', 'consume_credentials'].map((n) => `auth.${n}`),
+  ...['www_authorize', 'www_authenticate', 'proxy_authorize', 'proxy_authenticate', 'auth_check'].map((n) => `auth_db.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];

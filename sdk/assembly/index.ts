@@ -540,3 +540,5 @@ export * from "./registrar";
 export * from "./pike";
 // auth (www_challenge/proxy_challenge/auth_challenge/has_credentials/consume_credentials, AUTH_* codes); -6 without modules.auth
 export * from "./auth";
+// auth_db (www_authorize/proxy_authorize/auth_check), Kamailio auth return codes; -6 without modules.auth_db
+export * from "./auth_db";

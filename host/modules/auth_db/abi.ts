@@ -10,8 +10,8 @@
  * -3 no such subscriber, -4 stale nonce, -5 no credentials for the realm, -6 nonce reused, -8 user
  * mismatch (auth_check). The ABI statuses -3/-4/-6 would read as verdicts here, so every host-side
  * failure (no message in this hook, a string outside guest memory or too long) answers -1 as well.
- * Gas (besides the 20 of any import): 100 per call (row lookup in memory, one or two hashes) + the
- * bytes of realm and table.
+ * Gas (besides the 20 of any import): 200 per call (the row from memory, three or four hashes of the
+ * digest), like the other module tables, plus the reads of realm and table (1 per 8 bytes past 64).
  */
 import { AUTH_ERROR, DIGEST_LIMITS } from '../auth/api.js';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
@@ -19,7 +19,7 @@ import type { Authorizer } from './authorize.js';
 
 type Fn = (...args: never[]) => number;
 
-export const GAS_PER_CALL = 100;
+export const GAS_PER_CALL = 200;
 /** longest table name read (the config pattern allows 64). */
 const MAX_TABLE = 64;
 
@@ -35,7 +35,7 @@ export class AuthDbImports implements ImportProvider {
       const ctx = api.current();
       if (!ctx || ctx.msg.kind !== 'request') return AUTH_ERROR;
       if (rl < 0 || rl > DIGEST_LIMITS.maxName || tl <= 0 || tl > MAX_TABLE) return AUTH_ERROR;
-      api.charge(GAS_PER_CALL + rl + tl);
+      api.charge(GAS_PER_CALL);
       const realm = rl === 0 ? '' : api.readString(rp, rl);
       const table = api.readString(tp, tl);
       if (realm === null || table === null) return AUTH_ERROR;
