@@ -1,0 +1,32 @@
+/**
+ * Test plugin: kamailio.cfg's AUTH block over the SDK. auth_check (auth_db) on every request but
+ * ACK; on failure auth_challenge (401 / 407, stale=true after -4); on success 200 with the
+ * authenticated user. Every reply carries the return code (X-Auth-Rc) so a test sees what the
+ * plugin saw.
+ */
+import {
+  onRequest, Context, is_method, sl_reply, append_to_reply, pv, exit, drop,
+  auth_challenge, consume_credentials, has_credentials, AUTH_STALE_NONCE, CHALLENGE_QOP_AUTH, CHALLENGE_STALE,
+} from "../../../../../../sdk/assembly";
+import { encodeArgs, argPtrA, argLenA, argPtrB, argLenB } from "../../../../../../sdk/assembly/buffer";
+
+// auth_db's import, declared here until its SDK file exists
+// @ts-ignore: decorator
+@external("auth_db", "auth_check")
+declare function raw_auth_check(rp: usize, rl: i32, tp: usize, tl: i32, flags: i32): i32;
+
+onRequest((ctx: Context): i32 => {
+  if (is_method("ACK")) return drop();
+  encodeArgs("", "subscriber");
+  const rc = raw_auth_check(argPtrA, argLenA, argPtrB, argLenB, 1);
+  append_to_reply("X-Auth-Rc: " + rc.toString());
+  if (rc < 0) {
+    auth_challenge("", CHALLENGE_QOP_AUTH | (rc == AUTH_STALE_NONCE ? CHALLENGE_STALE : 0));
+    return exit();
+  }
+  const au = pv("$au");
+  append_to_reply("X-Auth-User: " + (au !== null ? au : "") + " " + (has_credentials("example.com") ? "1" : "0"));
+  append_to_reply("X-Consumed: " + consume_credentials().toString() + " " + (has_credentials("example.com") ? "1" : "0"));
+  sl_reply(200, "OK");
+  return exit();
+});
