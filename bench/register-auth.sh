@@ -65,8 +65,13 @@ kam_cfg="$RES/kam-register-auth.cfg"
 	grep -v '^#!KAMAILIO' "$HERE/kamailio/kam-register-auth.cfg"
 } >"$kam_cfg"
 SIPHON_CONFIG="${SIPHON_CONFIG:-$HERE/siphon-register-auth.yaml}"
+SIPHON_PLUGIN_SET="${SIPHON_PLUGIN:-}"
 SIPHON_PLUGIN="${SIPHON_PLUGIN:-$HERE/plugins/register-auth/build/register-auth.wasm}"
 siphon_cfg="$RES/siphon-register-auth.yaml"
+case " ${servers[*]} " in *" siphon "*)
+	[ -n "${SIPHON_PLUGIN_SET:-}" ] || node "$ROOT/scripts/build-plugins.mjs" --plugins-dir "$HERE/plugins" register-auth >/dev/null ||
+		{ echo "register-auth: bench/plugins/register-auth did not build" >&2; exit 1; } ;;
+esac
 # the config with this run's database; its relative paths made absolute (the copy lives in $RES)
 sed -e "s|mysql://root@127.0.0.1:3306/siphon_bench_register_auth|mysql://root@127.0.0.1:3306/$DB|" \
 	-e "s|data_dir: \.\./|data_dir: $ROOT/|" -e "s|plugin: plugins/|plugin: $HERE/plugins/|" "$SIPHON_CONFIG" >"$siphon_cfg"

@@ -93,9 +93,8 @@ describe('Kamailio (the reference): auth_db + usrloc on the same rows', () => {
   sameRows(() => port);
 });
 
-/** the same exchange against siphon's twin configuration and bench/plugins/register-auth. */
-// skipped until the auth and auth_db modules (with their SDK functions) are on main: the plugin cannot build before
-describe.skip('siphon: modules auth + auth_db + registrar on the same rows', () => {
+/** the same exchange against siphon's twin configuration and bench/plugins/register-auth (built here). */
+describe('siphon: modules auth + auth_db + registrar on the same rows', () => {
   let srv: SiphonProcess;
   let port: number;
 
