@@ -58,7 +58,7 @@ export const ABI_V1_1_IMPORTS = new Set([
   'rr.record_route', 'rr.loose_route',
 ]);
 /**
- * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike`, `auth` and `auth_db` (docs/abi/v1.md "Module namespaces",
+ * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike`, `auth`, `auth_db` and `nathelper` (docs/abi/v1.md "Module namespaces",
  * host/modules/<name>/abi.ts): the functions sdk/assembly/secfilter.ts and dispatcher.ts declare.
  * A node without the module links them to -6 UNIMPLEMENTED stubs, so a plugin may always use them.
  */
@@ -80,6 +80,10 @@ export const MODULE_IMPORTS = new Set([
   ...['pike_check_req', 'pike_check_ip'].map((n) => `pike.${n}`),
   ...['www_challenge', 'proxy_challenge', 'auth_challenge', 'has_credentials', 'consume_credentials'].map((n) => `auth.${n}`),
   ...['www_authorize', 'www_authenticate', 'proxy_authorize', 'proxy_authenticate', 'auth_check'].map((n) => `auth_db.${n}`),
+  ...[
+    'nat_uac_test', 'fix_nated_contact', 'fix_nated_register', 'add_rcv_param', 'set_contact_alias', 'handle_ruri_alias',
+    'force_rport', 'is_rfc1918',
+  ].map((n) => `nathelper.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];

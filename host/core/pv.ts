@@ -21,6 +21,7 @@ const enum Pv {
   FU, FUSER, FHOST, FNAME, FTAG, TU, TUSER, THOST, TNAME, TTAG,
   UA, CI, CS, CT, HDR, HDRC, VAR, RB, ML, RS, RR, TS, TV, SHV,
   AU, AD, AUW, AR, ADU, AA, ADN, ADC, ADR, ADO,
+  BF,
 }
 
 /** id of `$shv(name)`: the plugin's GLOBAL variables, which the caller passes to evalSpec. */
@@ -39,6 +40,7 @@ const PV_BY_NAME: ReadonlyMap<string, Pv> = new Map<string, Pv>([
   // digest credentials (Kamailio pv_get_authattr)
   ['au', Pv.AU], ['ad', Pv.AD], ['aU', Pv.AUW], ['ar', Pv.AR], ['adu', Pv.ADU], ['aa', Pv.AA],
   ['adn', Pv.ADN], ['adc', Pv.ADC], ['adr', Pv.ADR], ['ado', Pv.ADO],
+  ['bf', Pv.BF],
 ]);
 
 /** variables that take a `(name)` argument. */
@@ -318,6 +320,8 @@ export function evalSpec(spec: PvSpec, ctx: MessageContext | null, globals?: Rea
     case Pv.AU: case Pv.AD: case Pv.AUW: case Pv.AR: case Pv.ADU: case Pv.AA:
     case Pv.ADN: case Pv.ADC: case Pv.ADR: case Pv.ADO:
       return authPart(ctx, spec.id as Pv);
+    // Kamailio $bf: the branch flags of branch 0, decimal (setbflag/isbflagset in the SDK)
+    case Pv.BF: return String((ctx.bflags ?? 0) >>> 0);
     default: return null;
   }
 }
@@ -349,7 +353,7 @@ export const PV_SET_READ_ONLY = -4;
 export const PV_SET_UNSUPPORTED = -6;
 
 /**
- * Assigns a writable pseudo-variable: `$ru $rU $rd $rp $du $var(x)`. An empty value unsets `$du`
+ * Assigns a writable pseudo-variable: `$ru $rU $rd $rp $du $var(x) $bf`. An empty value unsets `$du`
  * and removes the user or port of the R-URI (Kamailio: assigning $null). Returns 0, -2 (bad
  * value), -4 (read-only variable, or an R-URI part on a reply) or -6 (unknown variable).
  */
@@ -373,6 +377,12 @@ export function setPv(name: string, value: string, ctx: MessageContext): number 
       const part = spec.id === Pv.RUSER ? 'user' : spec.id === Pv.RHOST ? 'host' : 'port';
       const next = rewriteUri(msg.requestUri, part, value);
       return next === null ? PV_SET_BAD_VALUE : trySetRuri(msg, next);
+    }
+    case Pv.BF: {
+      // 0 .. 2^32-1 in decimal; the registrar stores them as the contacts' cflags (Kamailio save)
+      if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0xffffffff) return PV_SET_BAD_VALUE;
+      ctx.bflags = Number(value) >>> 0;
+      return PV_SET_OK;
     }
     case Pv.SHV:
       return PV_SET_UNSUPPORTED; // needs the plugin's GLOBAL store: sip.pv_set handles it

@@ -128,6 +128,14 @@ export const Errors = {
   /** modules.auth: the nonce secret could not be read from or created in the database (host/modules/auth/secret.ts). */
   AUTH_SECRET: { code: 7200, title: 'auth: cannot load the nonce secret' },
 
+  // ---- 7300-7319 nathelper (NAT traversal, keepalives) ----
+  /** a NAT keepalive could not be sent (no listening socket reaches the contact, no route). */
+  NAT_PING_SEND: { code: 7300, title: 'nathelper: keepalive could not be sent' },
+  /** a pinged contact did not answer SIP keepalives for keepalive_timeout seconds and was removed. */
+  NAT_CONTACT_REMOVED: { code: 7301, title: 'nathelper: contact removed, no answer to keepalives within keepalive_timeout' },
+  /** more contacts to ping than natping_max_contacts: the rest wait for the next round. */
+  NAT_PING_CAPPED: { code: 7302, title: 'nathelper: natping_max_contacts reached, contacts left for the next round' },
+
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },
   DS_RELOAD: { code: 8002, title: 'dispatcher reload failed' },

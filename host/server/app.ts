@@ -32,6 +32,8 @@ import type { SipMessage } from '../sip/types.js';
 import { DbStatistics } from '../db/stats.js';
 import { PikeModule } from '../modules/pike/index.js';
 import { AuthModule } from '../modules/auth/index.js';
+import { NathelperModule } from '../modules/nathelper/index.js';
+import { RegistrarModule } from '../modules/registrar/index.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -162,6 +164,23 @@ export function wirePike(modules: readonly SiphonModule[], server: SiphonServer)
   auth?.setFailureSink((address, weight) => void pike.penalize(address, weight));
 }
 
+/**
+ * nathelper's keepalives (host/modules/nathelper/README.md): they ping the registrar's memory tables
+ * from the listening sockets (4-byte UDP pings) or through tm (SIP pings). Called once the sockets
+ * are open.
+ */
+export function wireNathelper(modules: readonly SiphonModule[], server: SiphonServer): void {
+  const nat = modules.find((m): m is NathelperModule => m instanceof NathelperModule);
+  if (!nat) return;
+  const reg = modules.find((m): m is RegistrarModule => m instanceof RegistrarModule);
+  nat.attach(reg ? reg.registrar : null, (buf, address, port) => {
+    const channel = server.channelFor('udp', address.includes(':') ? 6 : 4, address, port);
+    if (channel === null) return false;
+    channel.send(buf, address, port);
+    return true;
+  });
+}
+
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
 export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
   const tm = config.core.tm;
@@ -287,6 +306,7 @@ export async function startNode(
     if (config.core.warmup > 0) await warmUpOrLog(config, log, plugins);
     await server.start();
     socketsOpened();
+    wireNathelper(modules, server);
     registerCoreMethods(registry, {
       name: 'siphon',
       version: VERSION,

@@ -10,6 +10,7 @@ import { createSecFilterModule } from '../modules/secfilter/index.js';
 import { createPikeModule } from '../modules/pike/index.js';
 import { createAuthDbModule } from '../modules/auth_db/index.js';
 import { createAuthModule } from '../modules/auth/index.js';
+import { createNathelperModule } from '../modules/nathelper/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
@@ -18,6 +19,7 @@ export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   pike: () => createPikeModule(),
   auth: () => createAuthModule(),
   auth_db: () => createAuthDbModule(),
+  nathelper: () => createNathelperModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

@@ -542,3 +542,8 @@ export * from "./pike";
 export * from "./auth";
 // auth_db (www_authorize/proxy_authorize/auth_check), Kamailio auth return codes; -6 without modules.auth_db
 export * from "./auth_db";
+// nathelper (nat_uac_test, fix_nated_contact/register, add_rcv_param, aliases, force_rport,
+// is_rfc1918), Kamailio return codes; -6 without modules.nathelper
+export * from "./nathelper";
+// branch flags of branch 0 (setbflag/resetbflag/isbflagset) over $bf
+export * from "./flags";

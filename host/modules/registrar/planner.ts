@@ -64,7 +64,7 @@ export const MAX_RECEIVED_LENGTH = 128;
  * for anything else (ignored, as if absent).
  */
 export function receivedParam(value: string): string | null {
-  if (value.length > MAX_RECEIVED_LENGTH) return null;
+  if (value.length > MAX_RECEIVED_LENGTH || value.slice(0, 4).toLowerCase() !== 'sip:' || /[\s<>"]/.test(value)) return null;
   const u = parseUriParts(value);
   if (u === null || u.scheme !== 'sip' || u.user !== undefined) return null;
   return isIP(u.host.replace(/^\[|\]$/g, '')) !== 0 ? value : null;
