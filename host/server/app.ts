@@ -11,8 +11,7 @@ import { SiphonError } from '../errors/registry.js';
 import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.js';
 import { limitsFromConfig, loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
-import { AuthDbModule } from '../modules/auth_db/index.js';
-import { digestAuthOf } from '../modules/auth/api.js';
+import { wireAuthDb } from '../modules/auth_db/index.js';
 import { PACKAGE_ROOT, VERSION } from '../core/version.js';
 import { SiphonServer } from './server.js';
 import { tcpStatistics } from '../transport/tcp.js';
@@ -71,19 +70,6 @@ export async function initModules(config: SiphonConfig, log: Logger, extra: Pick
     throw e;
   }
   return started;
-}
-
-/**
- * auth_db verifies through the auth module's digest API (Kamailio: auth_db binds auth's API at
- * load and refuses to start without it). `required`: a node with modules.auth_db but no
- * modules.auth does not start (E1003); otherwise (warm-up copies) its functions answer -1.
- */
-export function wireAuthDb(modules: readonly SiphonModule[], required: boolean): void {
-  const mod = modules.find((m): m is AuthDbModule => m instanceof AuthDbModule);
-  if (!mod) return;
-  const api = digestAuthOf(modules);
-  if (!api && required) throw new SiphonError('CONFIG_SCHEMA', 'modules.auth_db needs modules.auth (the digest checks are the auth module\'s)');
-  mod.bindDigestAuth(api);
 }
 
 export async function closeModules(modules: readonly SiphonModule[], log: Logger): Promise<void> {

@@ -38,6 +38,7 @@ import { looseRoute, recordRoute } from '../proxy/record-route.js';
 import { Action, type Endpoint, type MessageContext } from '../core/context.js';
 import { SiphonServer, type RequestRouter } from './server.js';
 import { MODULE_FACTORIES } from './modules.js';
+import { wireAuthDb } from '../modules/auth_db/index.js';
 import type { SiphonModule } from '../modules/types.js';
 import type { LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonMetrics } from '../metrics/metrics.js';
@@ -172,6 +173,8 @@ async function moduleCopies(config: SiphonConfig, dataDir: string, log: Logger):
       await mod.close().catch(() => undefined);
     }
   }
+  // the auth_db copy checks through the auth copy's digest core (a copy without it answers -1)
+  wireAuthDb(out, false);
   return out;
 }
 

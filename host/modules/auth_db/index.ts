@@ -6,7 +6,8 @@
 import { openDatabase, type Database } from '../../db/index.js';
 import type { RpcMethod } from '../../rpc/types.js';
 import type { ImportProvider } from '../../wasm/types.js';
-import type { DigestAuthApi } from '../auth/api.js';
+import { digestAuthOf, type DigestAuthApi } from '../auth/api.js';
+import { SiphonError } from '../../errors/registry.js';
 import type { MessagePrefetcher, ModuleInitContext, SiphonModule } from '../types.js';
 import { AuthDbImports } from './abi.js';
 import { Authorizer } from './authorize.js';
@@ -106,6 +107,20 @@ export class AuthDbModule implements SiphonModule {
     this.prefetch_ = null;
     this.authz = null;
   }
+}
+
+/**
+ * auth_db verifies through the auth module's digest API (Kamailio: auth_db binds auth's API at load
+ * and refuses to start without it). Called once the node's modules are initialised (and for the
+ * warm-up's module copies). `required`: with modules.auth_db but no modules.auth the node does not
+ * start (E1003); otherwise the functions answer -1.
+ */
+export function wireAuthDb(modules: readonly SiphonModule[], required: boolean): void {
+  const mod = modules.find((m): m is AuthDbModule => m instanceof AuthDbModule);
+  if (!mod) return;
+  const api = digestAuthOf(modules);
+  if (!api && required) throw new SiphonError('CONFIG_SCHEMA', "modules.auth_db needs modules.auth (the digest checks are the auth module's)");
+  mod.bindDigestAuth(api);
 }
 
 export function createAuthDbModule(opts?: AuthDbModuleOptions): AuthDbModule {

@@ -13,6 +13,9 @@ import { resolveAuthConfig } from '../../../host/modules/auth/config.js';
 import { DigestAuth } from '../../../host/modules/auth/digest-auth.js';
 import { AuthDbModule, parseAccount } from '../../../host/modules/auth_db/index.js';
 import type { SipMessage } from '../../../host/sip/types.js';
+import { parseConfig } from '../../../host/config/load.js';
+import { closeModules, initModules } from '../../../host/server/app.js';
+import { moduleSchemas } from '../../../host/server/modules.js';
 import { makeCtx } from '../../runtime/helpers.js';
 import { digestCredentials, sipRequest, type DigestAnswer } from '../../helpers/digest-client.js';
 
@@ -161,5 +164,26 @@ describe('auth_check', () => {
   it('ACK and CANCEL pass without credentials', async () => {
     expect(await check(await request('ACK'), 1)).toBe(1);
     expect(await check(await request('CANCEL'), 1)).toBe(1);
+  });
+});
+
+describe('wiring (initModules)', () => {
+  const yaml = (modules: string): string => `core:\n  data_dir: ${JSON.stringify(path.join(dir, 'node'))}\n  ctl: []\nmodules:\n${modules}`;
+
+  it('a node with modules.auth_db but no modules.auth does not start (E1003)', async () => {
+    const config = parseConfig(yaml('  auth_db: {}\n'), null, { moduleSchemas: moduleSchemas() });
+    await expect(initModules(config, pino({ level: 'silent' }))).rejects.toThrow(/modules\.auth_db needs modules\.auth.*E1003/);
+  });
+
+  it('with modules.auth the authorize functions use its digest core', async () => {
+    const config = parseConfig(yaml(`  auth:\n    secret: ${JSON.stringify('w'.repeat(40))}\n  auth_db: {}\n`), null, { moduleSchemas: moduleSchemas() });
+    const mods = await initModules(config, pino({ level: 'silent' }));
+    try {
+      const adb = mods.find((m): m is AuthDbModule => m instanceof AuthDbModule)!;
+      const msg = await request('REGISTER');
+      expect(adb.authorizer.authorize(makeCtx(msg, { level: 'silent' }).ctx, REALM, 'subscriber', 'www')).toBe(-5);
+    } finally {
+      await closeModules(mods, pino({ level: 'silent' }));
+    }
   });
 });
