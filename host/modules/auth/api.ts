@@ -100,6 +100,12 @@ export interface DigestAuthApi {
    * that loads the users before routing.
    */
   peekCredentials(msg: SipMessage): DigestCredentials[];
+  /**
+   * Whether `cred`'s nonce carries this node's signature and has not expired, checked without
+   * recording or counting anything: a backend's prefetcher skips the database for credentials that
+   * findCredentials will refuse anyway (forged or stale nonces cost an HMAC, not a query). (additive, auth_db)
+   */
+  nonceAcceptable?(cred: DigestCredentials): boolean;
 }
 
 /** The auth module's DigestAuthApi among the node's modules (null when `modules.auth` is absent). */

@@ -219,6 +219,14 @@ export class DigestAuth implements DigestAuthApi {
     return out;
   }
 
+  nonceAcceptable(cred: DigestCredentials): boolean {
+    const f = cred.nonce === null ? null : this.codec.decode(cred.nonce);
+    if (f === null) return false;
+    const now = this.nowSec();
+    // the window checkNonce() accepts (expiry, drift), nothing counted
+    return f.expiry >= now && f.expiry <= now + this.cfg.nonce_expire + this.cfg.nonce_auth_max_drift;
+  }
+
   /** has_credentials(realm): 1 when an Authorization or Proxy-Authorization header has that realm, else -1. */
   hasCredentials(ctx: MessageContext, realm: string): number {
     const r = realmFor(ctx, realm);

@@ -80,12 +80,20 @@ export class SubscriberPrefetch {
     const loaded = new Map<string, Loaded>();
     const pending: Array<Promise<void>> = [];
     for (const cred of creds) {
+      // a forged or expired nonce is refused by findCredentials before any row is read (-1 / -4,
+      // as Kamailio's pre_auth does before its query): no query for it, so a flood of made-up
+      // credentials costs an HMAC each, not a database round trip
+      if (api.nonceAcceptable?.(cred) === false) {
+        this.stats.nonceSkipped++;
+        continue;
+      }
+      // a username we would not store (too long, a userhash) is nobody: -3 without a query
+      const nobody = cred.userhash || cred.user.length === 0 || cred.username.length > this.cfg.max_username_length;
       const domain = lookupDomain(cred);
       for (const table of this.store.tableNames()) {
         const key = keyOf(table, cred.user, domain);
         if (loaded.has(key)) continue;
-        // a username we would not store (too long, a userhash) is nobody: -3 without a query
-        if (cred.userhash || cred.user.length === 0 || cred.username.length > this.cfg.max_username_length) {
+        if (nobody) {
           loaded.set(key, null);
           continue;
         }

@@ -11,6 +11,8 @@ export class AuthDbStats {
   lookupErrors = 0;
   /** credentials headers beyond max_credentials, not looked up. */
   credentialsSkipped = 0;
+  /** credentials not looked up because their nonce is forged or expired (the functions refuse them first). */
+  nonceSkipped = 0;
   /** authorize calls answered 1. */
   authorized = 0;
   /** answered -2 (wrong password). */
@@ -30,6 +32,7 @@ export class AuthDbStats {
       lookups: this.lookups,
       lookup_errors: this.lookupErrors,
       credentials_skipped: this.credentialsSkipped,
+      nonce_skipped: this.nonceSkipped,
       authorized: this.authorized,
       invalid_password: this.invalidPassword,
       user_unknown: this.userUnknown,
