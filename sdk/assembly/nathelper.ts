@@ -39,6 +39,9 @@ declare function raw_handle_ruri_alias(): i32;
 @external("nathelper", "force_rport")
 declare function raw_force_rport(): i32;
 // @ts-ignore: decorator
+@external("nathelper", "fix_nated_sdp")
+declare function raw_fix_nated_sdp(flags: i32, p: usize, l: i32): i32;
+// @ts-ignore: decorator
 @external("nathelper", "is_rfc1918")
 declare function raw_is_rfc1918(p: usize, l: i32): i32;
 
@@ -101,6 +104,27 @@ export function handle_ruri_alias(): i32 {
 /** Kamailio force_rport(): replies go to the source port, as if the top Via had `rport` (RFC 3581). 1, -1. */
 export function force_rport(): i32 {
   return raw_force_rport();
+}
+
+// ---- fix_nated_sdp() flags (Kamailio's) ----------------------------------------------------------
+
+/** 0x01: add `a=direction:active`. */
+export const SDP_DIRECTION_ACTIVE: i32 = 0x01;
+/** 0x02: the `c=` (and `a=rtcp`) addresses become the source address (or the given one). */
+export const SDP_MEDIA_IP: i32 = 0x02;
+/** 0x04: add `a=nortpproxy:yes`. */
+export const SDP_NORTPPROXY: i32 = 0x04;
+/** 0x08: the `o=` address becomes the source address (or the given one). */
+export const SDP_ORIGIN_IP: i32 = 0x08;
+
+/**
+ * Kamailio fix_nated_sdp(flags[, ip]): rewrites the SDP body for a UA behind NAT. 1 an address was
+ * replaced, 2 none was, -1 no SDP body (or `ip` not an address). `ip` "" = the source address.
+ */
+export function fix_nated_sdp(flags: i32, ip: string = ""): i32 {
+  if (ip.length == 0) return raw_fix_nated_sdp(flags, 0, 0);
+  encodeArg(ip);
+  return raw_fix_nated_sdp(flags, argPtrA, argLenA);
 }
 
 /** Kamailio is_rfc1918(ip): 1 when `ip` is a private or shared IPv4 address (RFC 1918, RFC 6598), -1 when not. */

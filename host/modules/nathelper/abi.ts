@@ -11,7 +11,7 @@
 import { isIP } from 'node:net';
 import type { MessageContext } from '../../core/context.js';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
-import { isPrivateAddress } from './address.js';
+import { isPrivateAddress, plainAddress } from './address.js';
 import type { NathelperConfig } from './config.js';
 import { natUacTest, NAT_FLAG } from './nat-test.js';
 import {
@@ -27,6 +27,7 @@ import {
   uriParam,
   viaWithRport,
 } from './rewrite.js';
+import { fixSdp } from './sdp.js';
 import type { NathelperStats } from './stats.js';
 
 type Fn = (...args: never[]) => number;
@@ -177,6 +178,30 @@ export class NathelperImports implements ImportProvider {
           msg.addHeader('Via', next, 'first');
           return 1;
         }),
+
+      /**
+       * fix_nated_sdp(flags, ip): the SDP body rewritten (sdp.ts): 1 an address replaced, 2 none,
+       * -1 no SDP body or `ip` not a numeric address. `l` 0: the source address.
+       */
+      fix_nated_sdp: ((flags: number, p: number, l: number) =>
+        withCtx('fix_nated_sdp', (ctx) => {
+          let ip = plainAddress(ctx.source.address);
+          if (l !== 0) {
+            if (l < 0 || l > MAX_IP_TEXT) return FALSE;
+            const given = api.readString(p, l);
+            if (given === null) return INVALID_MEMORY;
+            if (isIP(given.trim()) === 0) return FALSE;
+            ip = given.trim();
+          }
+          const msg = ctx.msg;
+          const type = msg.header('content-type');
+          if (msg.body.length === 0 || type === undefined || !type.toLowerCase().startsWith('application/sdp')) return FALSE;
+          api.charge(bytesGas(msg.body.length));
+          const fixed = fixSdp(msg.body.toString('utf8'), flags, ip);
+          if (fixed === null) return FALSE;
+          msg.setBody(Buffer.from(fixed.body, 'utf8'));
+          return fixed.replaced ? 1 : 2;
+        })) as Fn,
 
       /** is_rfc1918(ip): 1 private/shared address (RFC 1918, RFC 6598), -1 not (or not an IPv4 address). */
       is_rfc1918: ((p: number, l: number) => {

@@ -200,4 +200,25 @@ describe('Contact and Via fixing', () => {
     expect(topViaForReply(m.vias[0]!, NATED)).toBe('SIP/2.0/UDP 192.168.1.5:5062;branch=z9hG4bK-n1;received=203.0.113.7;rport=40000');
     expect(m.vias[0]!.branch).toBe('z9hG4bK-n1');
   });
+
+  it('fix_nated_sdp: c=, a=rtcp and o= addresses to the source (or the given ip), attributes once, 2 when nothing changed', () => {
+    const { f, use, str } = setup();
+    // (the parse helper turns every \n into CRLF, the body's too)
+    const sdp = 'v=0\no=- 1 1 IN IP4 192.168.1.5\ns=-\nc=IN IP4 192.168.1.5\nt=0 0\nm=audio 4000 RTP/AVP 0\na=rtcp:4001 IN IP4 192.168.1.5\n';
+    const m = msg({ method: 'INVITE', body: sdp });
+    use(m);
+    expect(f.fix_nated_sdp!(0x02 | 0x01 | 0x04, 0, 0)).toBe(1);
+    const once = m.body.toString();
+    expect(once).toBe('v=0\r\no=- 1 1 IN IP4 192.168.1.5\r\ns=-\r\nc=IN IP4 203.0.113.7\r\nt=0 0\r\na=direction:active\r\na=nortpproxy:yes\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP4 203.0.113.7\r\n');
+    expect(m.toBuffer().toString()).toContain(`Content-Length: ${Buffer.byteLength(once)}\r\n`);
+    expect(f.fix_nated_sdp!(0x02 | 0x01 | 0x04, 0, 0)).toBe(2); // nothing left to replace, nothing added twice
+    expect(m.body.toString()).toBe(once);
+    const [p, l] = str('198.51.100.9');
+    expect(f.fix_nated_sdp!(0x08, p, l)).toBe(1);
+    expect(m.body.toString()).toContain('o=- 1 1 IN IP4 198.51.100.9\r\n');
+    const [bp, bl] = str('not-an-ip');
+    expect(f.fix_nated_sdp!(0x02, bp, bl)).toBe(-1);
+    use(msg({ method: 'INVITE' }));
+    expect(f.fix_nated_sdp!(0x02, 0, 0)).toBe(-1); // no body
+  });
 });
