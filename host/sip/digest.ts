@@ -94,6 +94,18 @@ function isTokenChar(c: number): boolean {
 
 const isWs = (c: number): boolean => c === 0x20 || c === 0x09;
 
+/** the content of a quoted-string with its quoted-pairs resolved; null for a CTL after a backslash. */
+function unescape(raw: string): string | null {
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    let c = raw.charCodeAt(i);
+    if (c === 0x5c) c = raw.charCodeAt(++i);
+    if (c < 0x20 && c !== 0x09) return null;
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
 /** the bound of one parameter's value. */
 function maxFor(name: string): number {
   switch (name) {
@@ -130,27 +142,26 @@ export function parseDigestCredentials(value: string, hdr: 'www' | 'proxy' = 'ww
     i++;
     while (i < n && isWs(value.charCodeAt(i))) i++;
     const max = maxFor(name);
-    let v: string;
+    let v: string | null;
     if (value.charCodeAt(i) === 0x22 /* " */) {
-      i++;
-      let out = '';
-      let closed = false;
-      while (i < n) {
+      // one scan to the closing quote; a quoted-pair (\x) is unescaped only when there is one
+      const start = ++i;
+      let escaped = false;
+      for (;;) {
+        if (i >= n || i - start > 2 * max) return null; // unterminated, or longer than any bounded value
         const c = value.charCodeAt(i);
-        if (c === 0x22) { closed = true; i++; break; }
+        if (c === 0x22) break;
         if (c === 0x5c /* \ */) {
-          if (i + 1 >= n) return null;
-          out += value[i + 1];
+          escaped = true;
           i += 2;
-        } else {
-          if (c < 0x20 && c !== 0x09) return null; // CTLs are not qdtext
-          out += value[i];
-          i++;
+          continue;
         }
-        if (out.length > max) return null;
+        if (c < 0x20 && c !== 0x09) return null; // CTLs are not qdtext
+        i++;
       }
-      if (!closed) return null;
-      v = out;
+      v = escaped ? unescape(value.slice(start, i)) : value.slice(start, i);
+      if (v === null || v.length > max) return null;
+      i++;
     } else {
       const start = i;
       while (i < n && isTokenChar(value.charCodeAt(i))) i++;

@@ -55,6 +55,8 @@ export class DigestAuth implements DigestAuthApi {
   private sink: FailureSink | null = null;
   private readonly useTable: boolean;
   private fallbackId = 0;
+  /** nonces findCredentials already decoded (verify does not pay the HMAC twice). */
+  private readonly decoded = new WeakMap<DigestCredentials, NonceFields>();
 
   constructor(readonly cfg: AuthConfig, secret: string | Buffer, opts: DigestAuthOptions = {}) {
     this.codec = new NonceCodec(secret);
@@ -268,7 +270,11 @@ export class DigestAuth implements DigestAuthApi {
 
   /** signature, expiry, then the nc / one-time state (read only: verify commits). */
   private checkNonce(ctx: MessageContext, cred: DigestCredentials): { code: AuthCode; fields?: NonceFields; nc: number | null } {
-    const f = this.codec.decode(cred.nonce!);
+    let f = this.decoded.get(cred) ?? null;
+    if (f === null) {
+      f = this.codec.decode(cred.nonce!);
+      if (f !== null) this.decoded.set(cred, f);
+    }
     const nc = cred.qop !== null && cred.nc !== null ? parseInt(cred.nc, 16) : null;
     if (f === null) {
       this.stats.failed_nonce++;

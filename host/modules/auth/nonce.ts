@@ -13,7 +13,7 @@
  * issue time (NonceTable), nonces of another node (or of this node before a restart) get one on
  * their first successful use.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export const NONCE_TEXT_LENGTH = 39;
 const NONCE_BYTES = 29;
@@ -39,10 +39,10 @@ export const enum NonceStatus {
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 export class NonceCodec {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
 
   constructor(secret: string | Buffer) {
-    this.key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
+    this.key = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret));
   }
 
   encode(f: NonceFields): string {
