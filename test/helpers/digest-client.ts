@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SipMessage } from '../../host/sip/types.js';
-import { parseSip } from '../runtime/helpers.js';
+import { parseMessage } from '../../host/sip/parser.js';
 
 export interface DigestAnswer {
   username: string;
@@ -37,22 +37,23 @@ export function digestCredentials(nonce: string, d: DigestAnswer): string {
 }
 
 /** a request from <sip:from@realm> to <sip:to@realm> (REGISTER: to = from, R-URI sip:realm). */
-export function sipRequest(method: string, o: { realm: string; from?: string; to?: string; ruri?: string; extra?: string[] }): Promise<SipMessage> {
+export async function sipRequest(method: string, o: { realm: string; from?: string; to?: string; ruri?: string; extra?: string[] }): Promise<SipMessage> {
   const from = o.from ?? 'alice';
   const to = o.to ?? (method === 'REGISTER' ? from : 'bob');
-  return parseSip(
-    [
-      `${method} ${o.ruri ?? (method === 'REGISTER' ? `sip:${o.realm}` : `sip:${to}@${o.realm}`)} SIP/2.0`,
-      'Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-digest-1',
-      'Max-Forwards: 70',
-      `From: <sip:${from}@${o.realm}>;tag=f1`,
-      `To: <sip:${to}@${o.realm}>`,
-      'Call-ID: digest-test-1',
-      `CSeq: 1 ${method}`,
-      ...(o.extra ?? []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n'),
-  );
+  const text = [
+    `${method} ${o.ruri ?? (method === 'REGISTER' ? `sip:${o.realm}` : `sip:${to}@${o.realm}`)} SIP/2.0`,
+    'Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-digest-1',
+    'Max-Forwards: 70',
+    `From: <sip:${from}@${o.realm}>;tag=f1`,
+    `To: <sip:${to}@${o.realm}>`,
+    'Call-ID: digest-test-1',
+    `CSeq: 1 ${method}`,
+    ...(o.extra ?? []),
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  const r = parseMessage(Buffer.from(text), { maxMessageSize: 65535, maxHeaders: 256 });
+  if (!r.ok) throw new Error(`unparsable test request: ${r.failure.detail}`);
+  return r.message;
 }
