@@ -82,7 +82,7 @@ export const MODULE_IMPORTS = new Set([
   ...['www_authorize', 'www_authenticate', 'proxy_authorize', 'proxy_authenticate', 'auth_check'].map((n) => `auth_db.${n}`),
   ...[
     'nat_uac_test', 'fix_nated_contact', 'fix_nated_register', 'add_rcv_param', 'set_contact_alias', 'handle_ruri_alias',
-    'force_rport', 'is_rfc1918', 'fix_nated_sdp',
+    'force_rport', 'is_rfc1918', 'fix_nated_sdp', 'add_contact_alias',
   ].map((n) => `nathelper.${n}`),
 ]);
 /** Exports the host requires from every plugin. */

@@ -33,6 +33,9 @@ declare function raw_add_rcv_param(flag: i32): i32;
 @external("nathelper", "set_contact_alias")
 declare function raw_set_contact_alias(trim: i32): i32;
 // @ts-ignore: decorator
+@external("nathelper", "add_contact_alias")
+declare function raw_add_contact_alias(): i32;
+// @ts-ignore: decorator
 @external("nathelper", "handle_ruri_alias")
 declare function raw_handle_ruri_alias(): i32;
 // @ts-ignore: decorator
@@ -94,6 +97,11 @@ export function add_rcv_param(flag: i32 = 0): i32 {
 /** Kamailio set_contact_alias([trim]): `;alias=ip~port~proto` of the source in the first Contact URI (an old alias is replaced). 1, -1. */
 export function set_contact_alias(trim: i32 = 0): i32 {
   return raw_set_contact_alias(trim);
+}
+
+/** Kamailio add_contact_alias(): the alias only when the source differs from the Contact's host:port:transport. 1 added, 2 not needed, -1. */
+export function add_contact_alias(): i32 {
+  return raw_add_contact_alias();
 }
 
 /** Kamailio handle_ruri_alias(): the R-URI's `alias` parameter is removed and becomes $du. 1 done, 2 no alias, -1 unreadable alias. */

@@ -11,12 +11,13 @@
 import { isIP } from 'node:net';
 import type { MessageContext } from '../../core/context.js';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
-import { isPrivateAddress, plainAddress } from './address.js';
+import { isPrivateAddress, plainAddress, sameAddress } from './address.js';
 import type { NathelperConfig } from './config.js';
 import { natUacTest, NAT_FLAG } from './nat-test.js';
 import {
   aliasOf,
   aliasToUri,
+  contactUriBounds,
   hostText,
   mapContactUri,
   removeUriParam,
@@ -24,6 +25,7 @@ import {
   setContactParam,
   setUriParam,
   sourceUri,
+  uriHostPort,
   uriParam,
   viaWithRport,
 } from './rewrite.js';
@@ -145,6 +147,29 @@ export class NathelperImports implements ImportProvider {
           storeContacts(ctx, values);
           return 1;
         })) as Fn,
+
+      /**
+       * add_contact_alias(): as set_contact_alias(), but only when the source differs from the first
+       * Contact URI's host, port (5060 when absent) or transport (UDP when absent): 1 added, 2 not
+       * needed, -1 no readable Contact.
+       */
+      add_contact_alias: () =>
+        withCtx('add_contact_alias', (ctx) => {
+          const values = contacts(ctx, Number.MAX_SAFE_INTEGER);
+          if (values === null) return FALSE;
+          const b = contactUriBounds(values[0]!);
+          const uri = b === null ? null : values[0]!.slice(b[0], b[1]);
+          const hp = uri === null ? null : uriHostPort(uri);
+          if (uri === null || hp === null) return FALSE;
+          const transport = uriParam(uri, 'transport');
+          const proto = typeof transport === 'string' ? transport.toLowerCase() : 'udp';
+          if (sameAddress(hp.host, ctx.source.address) && (hp.port ?? 5060) === ctx.source.port && proto === ctx.source.proto) return 2;
+          const next = mapContactUri(values[0]!, (u) => setUriParam(u, 'alias', aliasOf(ctx.source)));
+          if (next === null) return FALSE;
+          values[0] = next;
+          storeContacts(ctx, values);
+          return 1;
+        }),
 
       /**
        * handle_ruri_alias(): an R-URI `alias=ip~port~proto` parameter is removed and becomes `$du`:

@@ -175,6 +175,16 @@ describe('Contact and Via fixing', () => {
     expect(f.set_contact_alias!(1)).toBe(1); // replaced, not appended
     expect(m.header('contact')).toBe('<sip:alice@192.168.1.5:5062;transport=udp;alias=203.0.113.7~40000~1>;expires=600');
 
+    // add_contact_alias: only when the source differs from the Contact (no transport = UDP)
+    const same = msg({ contact: ['<sip:alice@203.0.113.7:40000>'] });
+    use(same);
+    expect(f.add_contact_alias!()).toBe(2);
+    expect(same.header('contact')).toBe('<sip:alice@203.0.113.7:40000>');
+    const differs = msg({ contact: ['sip:alice@192.168.1.5'] });
+    use(differs);
+    expect(f.add_contact_alias!()).toBe(1);
+    expect(differs.header('contact')).toBe('<sip:alice@192.168.1.5;alias=203.0.113.7~40000~1>');
+
     const inv = request('INVITE', 'sip:alice@192.168.1.5:5062;transport=udp;alias=203.0.113.7~40000~1');
     const ctx = use(inv);
     expect(f.handle_ruri_alias!()).toBe(1);
