@@ -75,6 +75,7 @@ export class AuthDbModule implements SiphonModule {
       this.ownedDb = null;
       throw e;
     }
+    await hintWhenEmpty(store, log);
     const api = (): DigestAuthApi | null => this.digest;
     this.store_ = store;
     this.prefetch_ = new SubscriberPrefetch(store, cfg, this.stats, log, api);
@@ -107,6 +108,20 @@ export class AuthDbModule implements SiphonModule {
     this.prefetch_ = null;
     this.authz = null;
   }
+}
+
+/**
+ * An empty subscriber table authenticates nobody: said once at start, with the command that fixes it
+ * (a lookup failure here is left to the per-request handling).
+ */
+async function hintWhenEmpty(store: SubscriberStore, log: import('pino').Logger): Promise<void> {
+  const table = store.tableNames()[0]!;
+  try {
+    if ((await store.list(table, undefined, 1)).length > 0) return;
+  } catch {
+    return;
+  }
+  log.warn({ table, where: store.db.location }, `auth_db: no subscribers in "${table}" yet, so nobody can authenticate: add one with "siphon subscriber add USER@DOMAIN PASSWORD"`);
 }
 
 /**

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../../host/db/index.js';
+import pino from 'pino';
 import {
+  AuthDbModule,
   AuthDbStats,
   authDbRpcMethods,
   checkPassword,
@@ -164,5 +166,22 @@ describe('subscriber.* RPC', () => {
     expect(await call('subscriber.rm', 'carol@example.com')).toMatch(/removed/);
     expect(await fault(call('subscriber.rm', 'carol@example.com'))).toBe(404);
     expect(stats.rpcWrites).toBe(3);
+  });
+});
+
+describe('start-up hint', () => {
+  it('an empty subscriber table is said once at start, with the command that adds one', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+    const first = new AuthDbModule();
+    await first.init({ config: {}, dataDir: dir, log });
+    expect(lines.join('')).toMatch(/no subscribers in \\"subscriber\\" yet.*siphon subscriber add USER@DOMAIN PASSWORD/);
+    await first.store.add('subscriber', parseAccount('a@example.com'), 'pw');
+    await first.close();
+    lines.length = 0;
+    const second = new AuthDbModule();
+    await second.init({ config: {}, dataDir: dir, log });
+    expect(lines.join('')).not.toMatch(/no subscribers/);
+    await second.close();
   });
 });
