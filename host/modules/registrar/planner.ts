@@ -263,17 +263,19 @@ export class RegisterPlanner {
   }
 
   /**
-   * The contact's `received` (Kamailio registrar): a `received` Contact parameter (nathelper
-   * add_rcv_param) first, then what the route asked for (fix_nated_register); otherwise nothing,
-   * unless `nat_received` (siphon) says to record the source on its own.
+   * The contact's `received` (Kamailio registrar): what the route asked for (fix_nated_register:
+   * the source the node saw), else a `received` Contact parameter (nathelper add_rcv_param, which
+   * replaces any the UA wrote); otherwise nothing, unless `nat_received` (siphon) says to record the
+   * source on its own. Kamailio prefers the Contact parameter; siphon does not let a parameter the
+   * UA may have written itself override the route's explicit fix_nated_register().
    */
   private received(cv: ContactValue, req: RegisterRequest): string | null {
+    if (req.routeReceived !== null) return req.routeReceived;
     const param = cv.params.get('received');
     if (param) {
       const r = receivedParam(param);
       if (r !== null) return r;
     }
-    if (req.routeReceived !== null) return req.routeReceived;
     const mode = this.cfg.nat_received;
     if (mode === 0) return null;
     const src = req.source;

@@ -34,7 +34,10 @@ describe('save', () => {
     // the route's received (Kamailio received_avp) goes to every contact of the REGISTER
     const a = reg.saveSync('location', register({ contacts: ['<sip:a@192.168.1.5:5062>'] }), SRC, LOCAL, 0, { received: 'sip:127.0.0.1:18501' });
     expect(a.reply.headers).toEqual(['Contact: <sip:a@192.168.1.5:5062>;expires=3600;received="sip:127.0.0.1:18501"']);
-    // add_rcv_param's Contact parameter is honoured over the route's; a garbage one is ignored
+    // the route's received wins over a received Contact parameter the UA may have written itself
+    const own = reg.saveSync('location', register({ to: 'sip:c@example.com', contacts: ['<sip:c@10.0.0.2>;received="sip:198.51.100.7:7070"'] }), SRC, LOCAL, 0, { received: 'sip:127.0.0.1:18501' });
+    expect(own.reply.headers).toEqual(['Contact: <sip:c@10.0.0.2>;expires=3600;received="sip:127.0.0.1:18501"']);
+    // add_rcv_param's Contact parameter is honoured; a garbage one is ignored
     const b = reg.saveSync(
       'location',
       register({ to: 'sip:b@example.com', contacts: ['<sip:b@10.0.0.2>;received="sip:198.51.100.7:7070;transport=tcp"', '<sip:b@10.0.0.3>;received="sip:evil.example.com:5060"', `<sip:b@10.0.0.4>;received="sip:1.2.3.4:${'9'.repeat(200)}"`] }),
