@@ -6,12 +6,15 @@
  *     source (fix_nated_register -> received -> $du; add_rcv_param; set_contact_alias + handle_ruri_alias);
  *   - a gateway registering another socket than it sends from (Via = source, nothing NATed) keeps
  *     its Contact as the target (issue #11);
+ *   - SIPp as the UA behind NAT (192.168.77.1:5062 in Via and Contact, its own socket on 127.0.0.1)
+ *     receives a SIPp call through the node;
  *   - NAT keepalives: 4 zero bytes to a NATed contact; SIP OPTIONS with keepalive_timeout, the
  *     contact that does not answer is removed, the one that answers stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import dgram from 'node:dgram';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../../../host/config/load.js';
@@ -21,26 +24,21 @@ import type { RegistrarModule } from '../../../host/modules/registrar/index.js';
 import { startNode, type SiphonNode } from '../../../host/server/app.js';
 import { moduleSchemas } from '../../../host/server/modules.js';
 import { Ua, until } from '../../adversarial/helpers.js';
+import { freePort } from '../../helpers/ports.js';
+import { sharedDir } from '../../helpers/shared.js';
+import { runSipp } from '../../helpers/sipp.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const PLUGINS = path.join(import.meta.dirname, 'plugins');
 const PLUGIN = path.join(PLUGINS, 'nat-pbx/build/nat-pbx.wasm');
+const SIPP = path.join(import.meta.dirname, 'sipp');
 
 const nodes: SiphonNode[] = [];
 const uas: Ua[] = [];
 
-/** a port the kernel picked for a UDP socket (the config refuses port 0, so the node takes this one). */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 async function node(nathelper: string[]): Promise<{ node: SiphonNode; port: number }> {
-  const port = await freeUdpPort();
+  const port = await freePort('udp'); // the config refuses port 0
   const yaml = [
     'core:',
     `  listen: [udp:127.0.0.1:${port}]`,
@@ -171,6 +169,29 @@ describe('NATed UA through the node', () => {
     expect(uas2.requests('INVITE')).toHaveLength(1);
     expect(gw.requests('INVITE')).toHaveLength(0);
   });
+});
+
+describe('SIPp behind a simulated NAT', () => {
+  it('a SIPp UAS registering 192.168.77.1:5062 from its own socket gets a SIPp call (INVITE/200/ACK/BYE)', async () => {
+    const { node: n, port } = await node(['{}']);
+    const uasPort = await freePort('udp');
+    const dir = mkdtempSync(path.join(tmpdir(), 'siphon-nat-sipp-'));
+    const uas = spawn('sipp', [`127.0.0.1:${port}`, '-sf', path.join(SIPP, 'register-nat.xml'), '-oocsf', path.join(SIPP, 'answer.xml'), '-i', '127.0.0.1',
+      '-p', String(uasPort), '-mp', String(await freePort('udp')), '-cp', String(await freePort('udp')), '-m', '1', '-nostdin', '-timeout', '40s'], { cwd: dir, stdio: 'ignore' });
+    try {
+      const reg = (n.modules.find((m) => m.name === 'registrar') as RegistrarModule).registrar;
+      await until(() => reg.registeredSync('location', 'sip:natuas@127.0.0.1') === 1, 'the SIPp UAS registered', 15_000);
+      const c = reg.table('location')!.contactsSync('natuas')[0]!;
+      expect(c.contact).toBe('sip:natuas@192.168.77.1:5062');
+      expect(c.received).toBe(`sip:127.0.0.1:${uasPort}`);
+      const r = await runSipp(port, path.join(sharedDir(), 'bench/scenarios/invite.xml'), { rate: 1, calls: 1, timeoutS: 20, extra: ['-s', 'natuas'] });
+      expect(r.errors).toBe('');
+      expect([r.successful, r.failed]).toEqual([1, 0]);
+    } finally {
+      uas.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('NAT keepalives', () => {

@@ -5,7 +5,7 @@
  * setbflag(6) (FLB_NATB) and setbflag(7) (FLB_NATSIPPING), then, by the `X-Nat-Mode` header,
  * fix_nated_register() (default), add_rcv_param() ("rcv") or set_contact_alias() ("alias");
  * save("location"). The 200 carries X-Nat: <nat_uac_test result>.
- * Other requests: lookup("location"), handle_ruri_alias() (an alias in the registered Contact
+ * Other requests (in-dialog ones too: no Record-Route): lookup("location"), handle_ruri_alias() (an alias in the registered Contact
  * becomes $du), then relay; 404 when the AOR has no contact. OPTIONS to the server itself answers
  * 200 with X-Rfc1918: is_rfc1918($hdr(X-Ip)) and X-Bf: $bf after setbflag(3)/resetbflag(3).
  */
@@ -45,9 +45,10 @@ onRequest((ctx: Context): i32 => {
     sl_reply(200, "OK");
     return exit();
   }
-  if (is_method("ACK")) return drop();
+  // every other request (ACK and BYE of a call too: there is no Record-Route) goes by its AOR
   const r = lookup("location");
   if (r != 1) {
+    if (is_method("ACK")) return drop();
     sl_reply(404, "Not Found");
     return exit();
   }
