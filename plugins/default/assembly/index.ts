@@ -21,6 +21,7 @@ import {
 } from "../../../sdk/assembly";
 import { PASS } from "./common";
 import { reqinit } from "./reqinit";
+import { auth } from "./auth";
 
 /** failure_route ids (Kamailio route names). */
 const MANAGE_FAILURE: i32 = 1;
@@ -35,6 +36,7 @@ const LOCATION_TABLE = "location";
  *   if (is_method("CANCEL")) { if (t_check_trans()) route(RELAY); exit; }
  *   route(WITHINDLG);
  *   t_check_trans();                       # retransmissions: absorbed by the host's transaction layer
+ *   route(AUTH);                           # auth.ts (WITH_AUTH)
  *   remove_hf("Route");
  *   if (is_method("INVITE|SUBSCRIBE")) record_route();
  *   route(REGISTRAR);
@@ -51,6 +53,9 @@ onRequest((ctx: Context): i32 => {
   if (verdict != PASS) return verdict;
 
   verdict = withindlg();
+  if (verdict != PASS) return verdict;
+
+  verdict = auth();
   if (verdict != PASS) return verdict;
 
   verdict = registrar();
