@@ -1,30 +1,34 @@
 /**
  * default: siphon's reference routing, in the spirit of the request_route of Kamailio's default
- * kamailio.cfg (REQINIT → CANCEL → WITHINDLG → REGISTRAR → LOCATION → RELAY, failure_route MANAGE_FAILURE):
- * a registrar and stateful proxy with record-routing.
+ * kamailio.cfg with WITH_AUTH and WITH_NAT (REQINIT → NATDETECT → CANCEL → WITHINDLG → AUTH → REGISTRAR →
+ * LOCATION → RELAY, onreply_route MANAGE_REPLY, failure_route MANAGE_FAILURE): a registrar and stateful
+ * proxy with record-routing that authenticates its users (auth.ts) and fixes NATed ones (nat.ts).
  *
  * Without `modules.registrar`, save()/lookup() answer -6: REGISTER gets 501 and initial requests for a
  * user of ours 404. With `modules.secfilter` configured, REQINIT also runs the secfilter checks (block at
  * the end of this file; `routing.config.scanner_action: reply|drop`); without it those calls answer -6
  * and REQINIT drops (or refuses) the well-known scanners by User-Agent itself, as kamailio.cfg does.
- * With `modules.pike`, REQINIT drops flooding sources (kamailio.cfg WITH_ANTIFLOOD).
+ * With `modules.pike`, REQINIT drops flooding sources (kamailio.cfg WITH_ANTIFLOOD). REQINIT is in
+ * reqinit.ts. `routing.config` switches: `auth` (auth.ts), `nat` (nat.ts), `scanner_action`.
  *
  * Each function below shows the kamailio.cfg block it mirrors. A route function returns an Action
  * when it finished the request, or PASS to let request_route go on (Kamailio: the block did not `exit`).
  */
 import {
-  onRequest, onFailure, Context, Scope,
+  onRequest, onFailure, onReply, Context, Scope, Action,
   is_method, has_totag, has_ruri_user, is_myself_ruri,
   sl_reply, var_get, xlog, L_INFO, exit, drop, Status,
-  t_relay, t_on_failure, t_reply, t_is_canceled, record_route, loose_route,
+  t_relay, t_on_failure, t_on_reply, t_reply, t_is_canceled, record_route, loose_route,
   save, lookup,
 } from "../../../sdk/assembly";
 import { PASS } from "./common";
 import { reqinit } from "./reqinit";
 import { auth } from "./auth";
+import { natdetect, natRegister, dlguri, natReply } from "./nat";
 
-/** failure_route ids (Kamailio route names). */
+/** failure_route / onreply_route ids (Kamailio route names). */
 const MANAGE_FAILURE: i32 = 1;
+const MANAGE_REPLY: i32 = 2;
 
 /** The usrloc table (Kamailio's `location` domain). */
 const LOCATION_TABLE = "location";
@@ -33,6 +37,7 @@ const LOCATION_TABLE = "location";
 /*
  * request_route {
  *   route(REQINIT);
+ *   route(NATDETECT);                      # nat.ts (WITH_NAT)
  *   if (is_method("CANCEL")) { if (t_check_trans()) route(RELAY); exit; }
  *   route(WITHINDLG);
  *   t_check_trans();                       # retransmissions: absorbed by the host's transaction layer
@@ -48,6 +53,8 @@ const LOCATION_TABLE = "location";
 onRequest((ctx: Context): i32 => {
   let verdict = reqinit();
   if (verdict != PASS) return verdict;
+
+  natdetect();
 
   verdict = cancel();
   if (verdict != PASS) return verdict;
@@ -111,7 +118,8 @@ function withindlg(): i32 {
   if (!has_totag()) return PASS;
   if (loose_route() > 0) {
     // RFC 3261 §16.12: routed by the Route set our record_route() put there (ACK of a 2xx included:
-    // tm forwards an ACK statelessly)
+    // tm forwards an ACK statelessly); a NATed UA's Contact carries our alias: route[DLGURI]
+    dlguri();
     return relayRoute();
   }
   // an in-dialog ACK without Route for us: the ACK of a non-2xx was already absorbed by the
@@ -124,7 +132,7 @@ function withindlg(): i32 {
 /*
  * route[REGISTRAR] {
  *   if (!is_method("REGISTER")) return;
- *   if (isflagset(FLT_NATS)) { setbflag(FLB_NATB); }
+ *   if (isflagset(FLT_NATS)) { setbflag(FLB_NATB); setbflag(FLB_NATSIPPING); }   # natRegister()
  *   if (!save("location")) { sl_reply_error(); }
  *   exit;
  * }
@@ -133,6 +141,7 @@ function withindlg(): i32 {
  */
 function registrar(): i32 {
   if (!is_method("REGISTER")) return PASS;
+  natRegister();
   const r = save(LOCATION_TABLE);
   if (r == Status.UNIMPLEMENTED) {
     sl_reply(501, "Not Implemented");
@@ -172,14 +181,17 @@ function location(): i32 {
 /*
  * route[RELAY] {
  *   if (is_method("INVITE|BYE|SUBSCRIBE|UPDATE")) { if (!t_is_set("branch_route")) t_on_branch("MANAGE_BRANCH"); }
- *   if (is_method("INVITE|SUBSCRIBE|UPDATE")) { if (!t_is_set("onreply_route")) t_on_reply("MANAGE_REPLY"); }
+ *   if (is_method("INVITE|SUBSCRIBE|UPDATE")) { if (!t_is_set("onreply_route")) t_on_reply("MANAGE_REPLY"); }   # INVITE
  *   if (is_method("INVITE")) { if (!t_is_set("failure_route")) t_on_failure("MANAGE_FAILURE"); }
  *   if (!t_relay()) { sl_reply_error(); }
  *   exit;
  * }
  */
 function relayRoute(): i32 {
-  if (is_method("INVITE")) t_on_failure(MANAGE_FAILURE);
+  if (is_method("INVITE")) {
+    t_on_failure(MANAGE_FAILURE);
+    t_on_reply(MANAGE_REPLY);
+  }
   const r = t_relay();
   if (r > 0) return exit();
   if (is_method("ACK")) return drop();
@@ -210,6 +222,17 @@ onFailure((ctx: Context, route: i32): i32 => {
     t_reply(480, "Temporarily Unavailable");
   }
   return exit();
+});
+
+/*
+ * onreply_route[MANAGE_REPLY] {
+ *   if (status =~ "[12][0-9][0-9]") route(NATMANAGE);
+ * }
+ * The reply is forwarded as it is, except a NATed callee's Contact gets our alias (nat.ts).
+ */
+onReply((ctx: Context, route: i32, code: i32): i32 => {
+  if (route == MANAGE_REPLY) natReply(code);
+  return Action.CONTINUE;
 });
 
 /** Kamailio $T_reply_code in failure_route (the host sets it as the MSG variable T_reply_code); 0 = none. */
