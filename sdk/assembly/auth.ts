@@ -97,6 +97,16 @@ export function has_credentials(realm: string): bool {
 }
 
 /**
+ * siphon: true when this node runs `modules.auth` (has_credentials answers -6 UNIMPLEMENTED without
+ * it). Lets a route that authenticates "when the node can" tell a lab node from a broken one; the
+ * answer does not change while the node runs, so a plugin may keep it.
+ */
+export function auth_loaded(): bool {
+  encodeArg("");
+  return raw_has_credentials(argPtrA, argLenA) != -6;
+}
+
+/**
  * Kamailio `consume_credentials()`: removes the credentials header the authorize function used, so it
  * is not relayed downstream. 1 removed, -1 none (call it after a successful authorize).
  */

@@ -11,9 +11,8 @@
  */
 import {
   is_method, is_myself, is_myself_ruri, pv, sl_reply, xlog, L_NOTICE, L_WARN, L_ERR, exit, drop, cfg_read,
-  auth_check, auth_challenge, consume_credentials, AUTH_CHECK_ID,
+  auth_check, auth_challenge, consume_credentials, auth_loaded, AUTH_CHECK_ID,
   AUTH_OK, AUTH_ERROR, AUTH_STALE_NONCE, AUTH_USER_MISMATCH, CHALLENGE_QOP_AUTH, CHALLENGE_STALE,
-  Status,
 } from "../../../sdk/assembly";
 import { PASS, configString } from "./common";
 
@@ -25,8 +24,8 @@ const MODE_ON: i32 = 1;
 const MODE_OFF: i32 = 2;
 /** `routing.config.auth`, read once per instance (-1 = not read yet). */
 let modeValue: i32 = -1;
-/** auto mode found the auth modules missing: logged once per instance, then passes. */
-let modulesMissing = false;
+/** whether the node has modules.auth: 1 yes, 0 no (logged once per instance), -1 not asked yet. */
+let loadedValue: i32 = -1;
 
 function mode(): i32 {
   if (modeValue < 0) {
@@ -51,7 +50,14 @@ function mode(): i32 {
  */
 export function auth(): i32 {
   const m = mode();
-  if (m == MODE_OFF || (m == MODE_AUTO && modulesMissing)) return PASS;
+  if (m == MODE_OFF) return PASS;
+  if (!modulesLoaded()) {
+    if (m == MODE_AUTO) return PASS;
+    xlog(L_ERR, "AUTH: routing.config.auth is on but modules.auth / modules.auth_db are not configured: $rm answered 500\n");
+    if (is_method("ACK")) return drop();
+    sl_reply(500, "Server Internal Error - Authentication Not Configured");
+    return exit();
+  }
   // ACK and CANCEL are never challenged (RFC 3261 §22.1: they cannot be resubmitted)
   if (is_method("ACK") || is_method("CANCEL")) return PASS;
 
@@ -74,7 +80,6 @@ export function auth(): i32 {
     } else {
       const flags = CHALLENGE_QOP_AUTH | (rc == AUTH_STALE_NONCE ? CHALLENGE_STALE : 0);
       const c = auth_challenge("", flags);
-      if (c == Status.UNIMPLEMENTED) return missingModules();
       if (c != 1) {
         xlog(L_ERR, "AUTH: cannot challenge $rm from $si:$sp (" + c.toString() + ")\n");
         if (is_method("ACK")) return drop();
@@ -91,14 +96,13 @@ export function auth(): i32 {
   return PASS;
 }
 
-/** auth_challenge answered -6: no `modules.auth` on this node. */
-function missingModules(): i32 {
-  if (mode() == MODE_ON) {
-    xlog(L_ERR, "AUTH: routing.config.auth is on but modules.auth / modules.auth_db are not configured: $rm answered 500\n");
-    sl_reply(500, "Server Internal Error - Authentication Not Configured");
-    return exit();
+/** modules.auth on this node (asked once per instance; auto mode logs its absence once). */
+function modulesLoaded(): bool {
+  if (loadedValue < 0) {
+    loadedValue = auth_loaded() ? 1 : 0;
+    if (loadedValue == 0 && mode() == MODE_AUTO) {
+      xlog(L_WARN, "AUTH: no modules.auth / modules.auth_db on this node: requests are not authenticated (routing.config.auth: auto)\n");
+    }
   }
-  modulesMissing = true;
-  xlog(L_WARN, "AUTH: no modules.auth / modules.auth_db on this node: requests are not authenticated (routing.config.auth: auto)\n");
-  return PASS;
+  return loadedValue == 1;
 }
