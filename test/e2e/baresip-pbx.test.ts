@@ -43,11 +43,7 @@ async function ua(user: string, password?: string): Promise<Baresip> {
 
 const outcome = (u: Baresip) => u.waitFor((e) => registered()(e) || registerFailed()(e));
 
-// Skipped until both hold on main: plugins/default authenticates (route[AUTH], the reference-route
-// work) and config/siphon.yaml offers challenges baresip 1.0 can answer (MD5 only: with SHA-256 offered
-// at all it gives up, test/e2e/baresip-auth.test.ts). Run against the route branch with
-// `algorithms: [MD5]` in config/siphon.yaml, all four pass.
-describe.skip("npm start's config with two subscribers added by the CLI", () => {
+describe("npm start's config with two subscribers added by the CLI", () => {
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(tmpdir(), 'siphon-baresip-pbx-'));
     ctl = path.join(tmp, 'ctl.sock');
