@@ -28,6 +28,11 @@ export interface NathelperConfig {
   natping_max_contacts: number;
   /** siphon: ms a SIP ping waits for its reply (the tm fr_timer otherwise). */
   sipping_timeout_ms: number;
+  /**
+   * siphon: SIP pings waiting for their reply at most (each holds a tm client transaction, from the
+   * same table as calls: core.tm.max_transactions); past it a contact's SIP ping waits for its next round.
+   */
+  sipping_max_inflight: number;
 }
 
 export const NATHELPER_DEFAULTS: Readonly<NathelperConfig> = Object.freeze({
@@ -43,6 +48,7 @@ export const NATHELPER_DEFAULTS: Readonly<NathelperConfig> = Object.freeze({
   natping_processes: 1,
   natping_max_contacts: 10_000,
   sipping_timeout_ms: 5000,
+  sipping_max_inflight: 1000,
 });
 
 const flag = { type: 'integer', minimum: -1, maximum: 31, default: -1 } as const;
@@ -65,6 +71,7 @@ export const nathelperConfigSchema = {
     natping_processes: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
     natping_max_contacts: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
     sipping_timeout_ms: { type: 'integer', minimum: 100, maximum: 60_000, default: 5000 },
+    sipping_max_inflight: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
   },
 } as const;
 

@@ -12,7 +12,9 @@
  * Bounds: one 1-second timer (unref'd); a round takes one snapshot of the memory tables (db_mode
  * 0/1: Kamailio's keepalive_timeout also needs contacts in memory) of at most `natping_max_contacts`
  * contacts (E7302 once per minute when more wait) and sends them spread over the interval, a
- * 1/interval share per second, so a large table never bursts. Contacts with a Path, a TCP/TLS
+ * 1/interval share per second, so a large table never bursts; at most `sipping_max_inflight` SIP
+ * pings wait for an answer at once (each holds a tm client transaction, retransmitted by Timer E on
+ * UDP until `sipping_timeout_ms`; Kamailio sends one stateless request). Contacts with a Path, a TCP/TLS
  * transport or a host name are not pinged (counted as skipped). The reply bookkeeping is a Map of
  * the contacts pinged in the current round, rebuilt at each round.
  */
@@ -66,6 +68,8 @@ export class NatPinger {
   /** ruid -> second of the last answer to a SIP ping (contacts of the current round only). */
   private answered = new Map<string, number>();
   private cappedLogAt = -Infinity;
+  /** SIP pings waiting for their answer (bounded by sipping_max_inflight). */
+  private inflight = 0;
   private readonly fromTag = randomBytes(4).toString('hex');
 
   constructor(
@@ -175,10 +179,17 @@ export class NatPinger {
   private ping(t: Target): void {
     const transport = this.transport!;
     if (t.sip && transport.sip) {
-      this.stats.sipPings++;
       const cfg = this.cfg;
+      // each SIP ping holds a tm client transaction until answered or timed out (the table calls use)
+      if (this.inflight >= cfg.sipping_max_inflight) {
+        this.stats.inflightCapped++;
+        return;
+      }
+      this.inflight++;
+      this.stats.sipPings++;
       transport.sip
         .request({ method: cfg.sipping_method, uri: t.uri, from: cfg.sipping_from!, fromTag: this.fromTag, dstUri: t.dstUri, timeoutMs: cfg.sipping_timeout_ms })
+        .finally(() => this.inflight--)
         .then(
           (r) => {
             if ('timeout' in r) this.stats.sipTimeouts++;

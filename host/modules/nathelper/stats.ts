@@ -27,6 +27,8 @@ export class NathelperStats {
   capped = 0;
   /** contacts not pingable: a name instead of an address, TCP, a Path. */
   skipped = 0;
+  /** SIP pings not sent because sipping_max_inflight were waiting for an answer. */
+  inflightCapped = 0;
 
   toStatistics(): Record<string, number> {
     return {
@@ -42,6 +44,7 @@ export class NathelperStats {
       natping_removed: this.removed,
       natping_capped: this.capped,
       natping_skipped: this.skipped,
+      natping_inflight_capped: this.inflightCapped,
     };
   }
 }

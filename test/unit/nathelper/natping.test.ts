@@ -50,7 +50,7 @@ describe('NAT keepalives', () => {
     add('tcp', 'sip:tcp@10.0.0.1;transport=tcp', NATB);
     add('named', 'sip:named@pc.example.com', NATB);
     pinger.onTick();
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
     expect(udp).toEqual(['203.0.113.7:40000']);
     expect(sip).toEqual([{ method: 'OPTIONS', uri: 'sip:sip@192.168.1.6:5062', from: 'sip:pinger@example.com', fromTag: expect.any(String), dstUri: 'sip:203.0.113.8:40001', timeoutMs: 5000 }]);
     expect(stats.skipped).toBe(2); // TCP, and a host name
@@ -93,6 +93,18 @@ describe('NAT keepalives', () => {
     expect(reg.registeredSync('location', 'sip:alive@example.com')).toBe(1);
     expect(stats.removed).toBe(1);
     expect(stats.sipTimeouts).toBeGreaterThanOrEqual(3);
+  });
+
+  it('at most sipping_max_inflight SIP pings wait for an answer; the rest wait for a later round', async () => {
+    const { pinger, stats, sip, add } = rig(
+      { natping_interval: 1, sipping_bflag: 7, sipping_from: 'sip:pinger@example.com', sipping_max_inflight: 3 },
+      () => null, // nobody answers
+    );
+    for (let i = 0; i < 10; i++) add(`s${i}`, `sip:s${i}@192.168.1.${i + 1}:5062`, SIPPING, `sip:203.0.113.${i + 1}:40000`);
+    pinger.onTick();
+    pinger.onTick();
+    expect(sip).toHaveLength(3);
+    expect(stats.inflightCapped).toBe(17);
   });
 
   it('nathelper.enable_ping 0 stops the rounds, 1 restarts them', () => {
