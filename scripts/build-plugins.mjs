@@ -78,7 +78,10 @@ export const MODULE_IMPORTS = new Set([
   ].map((n) => `dispatcher.${n}`),
   ...['save', 'lookup', 'lookup_uri', 'registered', 'registered_uri', 'unregister', 'unregister_ruid'].map((n) => `registrar.${n}`),
   ...['pike_check_req', 'pike_check_ip'].map((n) => `pike.${n}`),
-  ...['www_challenge', 'proxy_challenge', 'auth_challenge', 'has_credentials', 'consume_credentials'].map((n) => `auth.${n}`),
+  ...[
+    'www_challenge', 'proxy_challenge', 'auth_challenge', 'has_credentials', 'consume_credentials',
+    'auth_get_www_authenticate', 'auth_get_proxy_authenticate',
+  ].map((n) => `auth.${n}`),
   ...['www_authorize', 'www_authenticate', 'proxy_authorize', 'proxy_authenticate', 'auth_check'].map((n) => `auth_db.${n}`),
   ...[
     'nat_uac_test', 'fix_nated_contact', 'fix_nated_register', 'add_rcv_param', 'set_contact_alias', 'handle_ruri_alias',

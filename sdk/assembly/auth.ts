@@ -14,8 +14,9 @@
  * Host statuses, never verdicts: -4 NOT_ALLOWED (no message / not request_route), -3 realm outside
  * memory or over 128 bytes, -6 UNIMPLEMENTED (no `modules.auth` on this node).
  */
-import { encodeArg, argPtrA, argLenA } from "./buffer";
+import { encodeArg, argPtrA, argLenA, outPtr, outCap, growOut, decodeOut } from "./buffer";
 import { current } from "./hooks";
+import * as env from "./env";
 
 // ---- return codes of the authorize functions (Kamailio auth/api.h auth_cfg_result_t) --------------
 
@@ -35,6 +36,15 @@ export const AUTH_NO_CREDENTIALS: i32 = -5;
 export const AUTH_NONCE_REUSED: i32 = -6;
 /** the authenticated user is not the From (To for REGISTER) user (auth_check flag 1). */
 export const AUTH_USER_MISMATCH: i32 = -8;
+
+// ---- build flags of auth_get_www_authenticate / auth_get_proxy_authenticate (Kamailio) -----------
+
+/** qop="auth" in the built header. */
+export const BUILD_QOP_AUTH: i32 = 4;
+/** qop="auth-int" in the built header. */
+export const BUILD_QOP_AUTH_INT: i32 = 8;
+/** stale=true in the built header. */
+export const BUILD_STALE: i32 = 16;
 
 // ---- challenge flags (Kamailio www_challenge / proxy_challenge / auth_challenge) -----------------
 
@@ -62,6 +72,12 @@ declare function raw_has_credentials(p: usize, l: i32): i32;
 // @ts-ignore: decorator
 @external("auth", "consume_credentials")
 declare function raw_consume_credentials(): i32;
+// @ts-ignore: decorator
+@external("auth", "auth_get_www_authenticate")
+declare function raw_get_www(p: usize, l: i32, flags: i32, out: usize, cap: i32): i32;
+// @ts-ignore: decorator
+@external("auth", "auth_get_proxy_authenticate")
+declare function raw_get_proxy(p: usize, l: i32, flags: i32, out: usize, cap: i32): i32;
 
 function sent(r: i32): i32 {
   if (r == 1) current.replied = true;
@@ -112,4 +128,51 @@ export function auth_loaded(): bool {
  */
 export function consume_credentials(): i32 {
   return raw_consume_credentials();
+}
+
+function getChallenge(realm: string, flags: i32, proxy: bool): string | null {
+  encodeArg(realm);
+  let n = proxy ? raw_get_proxy(argPtrA, argLenA, flags, outPtr, outCap) : raw_get_www(argPtrA, argLenA, flags, outPtr, outCap);
+  if (n > outCap) {
+    growOut(n);
+    encodeArg(realm);
+    n = proxy ? raw_get_proxy(argPtrA, argLenA, flags, outPtr, outCap) : raw_get_www(argPtrA, argLenA, flags, outPtr, outCap);
+  }
+  return n < 0 ? null : decodeOut(n);
+}
+
+/**
+ * Kamailio `auth_get_www_authenticate(realm, flags, pvdest)`: the challenge header lines
+ * ("WWW-Authenticate: Digest ...\r\n", one per configured algorithm, one nonce) without sending
+ * anything; BUILD_* flags. null when the realm is unusable or the module is absent.
+ */
+export function auth_get_www_authenticate(realm: string, flags: i32): string | null {
+  return getChallenge(realm, flags, false);
+}
+
+/** The same with Proxy-Authenticate lines (for a 407). */
+export function auth_get_proxy_authenticate(realm: string, flags: i32): string | null {
+  return getChallenge(realm, flags, true);
+}
+
+/**
+ * Adds the challenge lines to the reply this request will get (Kamailio: auth_get_www_authenticate +
+ * append_to_reply), so the plugin can answer statefully: `auth_append_challenge(realm, BUILD_QOP_AUTH,
+ * false); t_reply(401, "Unauthorized");`. A transaction then absorbs UDP retransmissions of the
+ * request (with nonce_count on, a retransmission would otherwise read as a replay). 1 ok, -1 failed.
+ */
+export function auth_append_challenge(realm: string, flags: i32, proxy: bool): i32 {
+  const text = getChallenge(realm, flags, proxy);
+  if (text === null) return -1;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\r\n", start);
+    if (end < 0) end = text.length;
+    if (end > start) {
+      encodeArg(text.substring(start, end));
+      if (env.reply_hdr_add(argPtrA, argLenA) <= 0) return -1;
+    }
+    start = end + 2;
+  }
+  return 1;
 }

@@ -9,6 +9,8 @@ export class AuthStats {
   challenges_www = 0;
   /** 407 challenges sent (proxy_challenge, auth_challenge otherwise). */
   challenges_proxy = 0;
+  /** challenge headers built for the plugin's own reply (auth_get_www_authenticate / auth_get_proxy_authenticate). */
+  challenges_built = 0;
   /** challenges that could not be built or sent. */
   challenge_errors = 0;
   /** verify() accepted the credentials. */

@@ -103,6 +103,21 @@ describe('auth through a node', () => {
     expect(failures.list.map((r) => r.username).sort()).toEqual(['alice', 'mallory']);
   });
 
+  it('a stateful challenge (auth_append_challenge + t_reply): a retransmission gets the same 401, same nonce', async () => {
+    const { text, callId } = ua.build(port, 'REGISTER', 'alice', ['X-Stateful: 1']);
+    const first = await ua.send(port, text, callId);
+    expect(first?.status).toBe(401);
+    const again = await ua.send(port, text, callId);
+    expect(again?.status).toBe(401);
+    const n1 = first!.headers.get('www-authenticate')!.map((v) => challengeParams(v).nonce);
+    const n2 = again!.headers.get('www-authenticate')!.map((v) => challengeParams(v).nonce);
+    expect(first!.headers.get('www-authenticate')).toHaveLength(2);
+    expect(n2).toEqual(n1);
+    const ok = await ua.request(port, 'REGISTER', 'alice', [digestCredentials(n1[0]!, { username: 'alice', password: 'alice-pw', realm: 'example.com', alg: 'SHA-256' })]);
+    expect(ok?.status).toBe(200);
+    expect(((await node.rpc.call('auth.stats', [])) as Record<string, number>).challenges_built).toBe(1);
+  });
+
   it('sipsak (MD5 only, reads the first challenge): refused by SHA-256 first, registers with algorithms [MD5, SHA-256]', async () => {
     const sipsak = async (p: number): Promise<string> => {
       const args = ['-U', '-i', '-C', `sip:alice@127.0.0.1:${ua.port + 1}`, '-s', `sip:alice@127.0.0.1:${p}`, '-a', 'alice-pw', '-u', 'alice', '-vv'];

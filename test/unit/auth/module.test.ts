@@ -123,6 +123,30 @@ describe('plugin imports', () => {
     expect(ctx.replies).toHaveLength(0);
   });
 
+  it('auth_get_www_authenticate / auth_get_proxy_authenticate: header lines, Kamailio build flags, the same text on the snprintf retry', () => {
+    const a = auth();
+    const ctx = ctxOf(request('INVITE'));
+    const written: string[] = [];
+    const host = { ...api(ctx, new Map([[1, 'example.com']])), writeString: (_o: number, cap: number, v: string) => (cap >= v.length && written.push(v), v.length) };
+    const f = new AuthImports(a).functions(host);
+    const www = f.auth_get_www_authenticate as (p: number, l: number, fl: number, o: number, c: number) => number;
+    const n = www(1, 11, 4 | 16, 0, 0);
+    expect(n).toBeGreaterThan(100);
+    expect(www(1, 11, 4 | 16, 0, n)).toBe(n);
+    expect(written).toHaveLength(1);
+    const lines = written[0]!.split('\r\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('');
+    expect(lines[0]).toMatch(/^WWW-Authenticate: Digest realm="example.com", nonce="[^"]+", stale=true, algorithm=SHA-256, qop="auth"$/);
+    expect(lines[1]).toMatch(/algorithm=MD5, qop="auth"$/);
+    expect(a.stats.challenges_built).toBe(1);
+    const proxy = f.auth_get_proxy_authenticate as (p: number, l: number, fl: number, o: number, c: number) => number;
+    proxy(1, 11, 8, 0, 10_000);
+    expect(written[1]).toMatch(/^Proxy-Authenticate: .*qop="auth-int"\r\n/);
+    expect(a.stats.challenges_built).toBe(2);
+    expect(ctx.replies).toHaveLength(0);
+  });
+
   it('has_credentials and consume_credentials', () => {
     const a = auth();
     const ctx = ctxOf(request('INVITE', ['Proxy-Authorization: Digest username="bob", realm="example.com", nonce="n", uri="sip:x", response="r"']));

@@ -1,12 +1,14 @@
 /**
  * Test plugin: kamailio.cfg's AUTH block over the SDK. auth_check (auth_db) on every request but
- * ACK; on failure auth_challenge (401 / 407, stale=true after -4); on success 200 with the
+ * ACK; on failure auth_challenge (401 / 407, stale=true after -4), or with an X-Stateful header
+ * auth_append_challenge + t_reply (a stateful challenge); on success 200 with the
  * authenticated user. Every reply carries the return code (X-Auth-Rc) so a test sees what the
  * plugin saw.
  */
 import {
   onRequest, Context, is_method, sl_reply, append_to_reply, pv, exit, drop,
   auth_challenge, consume_credentials, has_credentials, AUTH_STALE_NONCE, CHALLENGE_QOP_AUTH, CHALLENGE_STALE,
+  auth_append_challenge, BUILD_QOP_AUTH, BUILD_STALE, t_reply, is_present_hf,
 } from "../../../../../../sdk/assembly";
 import { encodeArgs, argPtrA, argLenA, argPtrB, argLenB } from "../../../../../../sdk/assembly/buffer";
 
@@ -20,6 +22,13 @@ onRequest((ctx: Context): i32 => {
   encodeArgs("", "subscriber");
   const rc = raw_auth_check(argPtrA, argLenA, argPtrB, argLenB, 1);
   append_to_reply("X-Auth-Rc: " + rc.toString());
+  if (rc < 0 && is_present_hf("X-Stateful")) {
+    // the stateful form: the challenge lines on the reply, sent by t_reply (retransmissions absorbed)
+    const register = is_method("REGISTER");
+    auth_append_challenge("", BUILD_QOP_AUTH | (rc == AUTH_STALE_NONCE ? BUILD_STALE : 0), !register);
+    t_reply(register ? 401 : 407, "");
+    return exit();
+  }
   if (rc < 0) {
     auth_challenge("", CHALLENGE_QOP_AUTH | (rc == AUTH_STALE_NONCE ? CHALLENGE_STALE : 0));
     return exit();
