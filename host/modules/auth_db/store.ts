@@ -10,7 +10,7 @@
  * equality lookup on the username index, served from memory.
  *
  * MySQL compares with the table's collation (case-insensitive by default, as for Kamailio); the
- * embedded store compares exactly.
+ * embedded store compares user names exactly (RFC 3261 §19.1.4) and domains case-insensitively.
  */
 import type { Database, Row, Table, TableDef } from '../../db/index.js';
 import { checkTableVersion } from '../../db/index.js';
@@ -99,9 +99,11 @@ export class SubscriberStore {
       return rows.length > 0 ? this.toRow(rows[0]!) : null;
     }
     const rows = await tbl.find({ [c.user]: user });
+    // host names compare case-insensitively (RFC 3261 §19.1.4), as MySQL's default collation does
+    const want = domain.toLowerCase();
     let best: Row | undefined;
     for (const r of rows) {
-      if (r[c.domain] === domain) {
+      if (String(r[c.domain] ?? '').toLowerCase() === want) {
         best = r;
         break;
       }

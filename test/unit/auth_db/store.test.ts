@@ -103,6 +103,8 @@ describe('subscriber table', () => {
     const strict = await store({ use_domain: 1 });
     expect(await strict.lookup('subscriber', 'bob', 'elsewhere.example')).toBeNull();
     expect((await strict.lookup('subscriber', 'bob', 'b.example'))?.password).toBe('pb');
+    expect((await strict.lookup('subscriber', 'bob', 'B.Example'))?.password).toBe('pb'); // hosts are case-insensitive
+    expect(await strict.lookup('subscriber', 'BOB', 'b.example')).toBeNull(); // user parts are not
   });
 
   it('list shows id, user and domain only, optionally of one domain', async () => {
