@@ -26,7 +26,7 @@ export function configString(json: string, key: string): string | null {
   return end < 0 ? null : json.substring(p + 1, end);
 }
 
-/** `routing.config.<key>` read once per instance: "off" (or "false", "no") = false, anything else = true. */
+/** `routing.config.<key>` (callers keep the answer: it reads the config): "off" (or "false", "no") = false, anything else = true. */
 export function configOn(key: string): bool {
   const v = configString(cfg_read(), key);
   if (v === null) return true;

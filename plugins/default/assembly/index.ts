@@ -21,7 +21,7 @@ import {
   t_relay, t_on_failure, t_on_reply, t_reply, t_is_canceled, record_route, loose_route,
   save, lookup,
 } from "../../../sdk/assembly";
-import { PASS } from "./common";
+import { PASS, configOn } from "./common";
 import { reqinit } from "./reqinit";
 import { auth } from "./auth";
 import { natdetect, natRegister, dlguri, natReply } from "./nat";
@@ -32,6 +32,9 @@ const MANAGE_REPLY: i32 = 2;
 
 /** The usrloc table (Kamailio's `location` domain). */
 const LOCATION_TABLE = "location";
+
+/** `routing.config.log_calls` (default on): one info line per new call and per BYE; -1 = not read yet. */
+let logCallsValue: i32 = -1;
 
 
 /*
@@ -120,6 +123,7 @@ function withindlg(): i32 {
     // RFC 3261 §16.12: routed by the Route set our record_route() put there (ACK of a 2xx included:
     // tm forwards an ACK statelessly); a NATed UA's Contact carries our alias: route[DLGURI]
     dlguri();
+    if (is_method("BYE") && logCalls()) xlog(L_INFO, "call $ci: BYE from $fu ($si:$sp)\n");
     return relayRoute();
   }
   // an in-dialog ACK without Route for us: the ACK of a non-2xx was already absorbed by the
@@ -189,6 +193,7 @@ function location(): i32 {
  */
 function relayRoute(): i32 {
   if (is_method("INVITE")) {
+    if (!has_totag() && logCalls()) xlog(L_INFO, "call $ci: INVITE from $fu (auth user $au, $si:$sp) to $ru\n");
     t_on_failure(MANAGE_FAILURE);
     t_on_reply(MANAGE_REPLY);
   }
@@ -234,6 +239,11 @@ onReply((ctx: Context, route: i32, code: i32): i32 => {
   if (route == MANAGE_REPLY) natReply(code);
   return Action.CONTINUE;
 });
+
+function logCalls(): bool {
+  if (logCallsValue < 0) logCallsValue = configOn("log_calls") ? 1 : 0;
+  return logCallsValue == 1;
+}
 
 /** Kamailio $T_reply_code in failure_route (the host sets it as the MSG variable T_reply_code); 0 = none. */
 function replyCode(): i32 {
