@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { MODULE_NAMESPACES } from '../../../host/wasm/loader.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const buildScript = path.join(repoRoot, 'scripts', 'build-plugins.mjs');
@@ -247,7 +248,7 @@ export class FakeHost {
       sip: sip as WebAssembly.ModuleImports,
       // module and transaction namespaces answer -6 UNIMPLEMENTED, as the host does for a module that
       // is not configured (docs/abi/v1.md "Module namespaces"): plugins must keep working without them
-      ...Object.fromEntries(['secfilter', 'dispatcher', 'registrar', 'pike', 'tm', 'rr'].map((ns) => [ns, unimplementedNamespace()])),
+      ...Object.fromEntries([...MODULE_NAMESPACES, 'tm', 'rr'].map((ns) => [ns, unimplementedNamespace()])),
     };
   }
 }
