@@ -65,6 +65,8 @@ export interface MysqlCounters {
 interface Call {
   sql: string;
   params: unknown[];
+  /** run as a prepared statement (binary protocol, cached per connection) instead of a text query. */
+  prepared: boolean;
   resolve: (rows: unknown) => void;
   reject: (e: SiphonError) => void;
   timer: NodeJS.Timeout | null;
@@ -133,16 +135,27 @@ export class MysqlDatabase implements Database, SqlRunner {
     return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : [rows as Record<string, unknown>];
   }
 
+  /**
+   * The same as query() through a prepared statement: mysql2 prepares `sql` once per connection and
+   * sends only the parameters afterwards (binary protocol), about half the CPU of a text query for a
+   * statement run on every request (auth_db's subscriber lookup). Same deadline, queue and errors.
+   */
+  async execute(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+    if (this.closed) throw new SiphonError('DB_UNREACHABLE', 'database handle is closed', { where: this.location });
+    const rows = await this.call(sql, params, true);
+    return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : [rows as Record<string, unknown>];
+  }
+
   /** calls running and waiting now (tests, statistics). */
   load(): { running: number; waiting: number } {
     return { running: this.running, waiting: this.waiting.size };
   }
 
   /** runs one statement within query_timeout, or refuses it at once when the queue is full. */
-  private call(sql: string, params: unknown[]): Promise<unknown> {
+  private call(sql: string, params: unknown[], prepared = false): Promise<unknown> {
     this.counters.queries++;
     return new Promise((resolve, reject) => {
-      const c: Call = { sql, params, resolve, reject, timer: null, done: false, slot: false, conn: null };
+      const c: Call = { sql, params, prepared, resolve, reject, timer: null, done: false, slot: false, conn: null };
       const free = this.running < this.limits.max_connections;
       if (!free && this.waiting.size >= this.limits.queue_limit) {
         this.counters.busy++;
@@ -172,14 +185,16 @@ export class MysqlDatabase implements Database, SqlRunner {
         return;
       }
       c.conn = conn;
-      conn.query(c.sql, c.params, (qerr, rows) => {
+      const done = (qerr: Error | null, rows: unknown): void => {
         if (c.conn !== conn) return; // destroyed at the deadline; already answered
         c.conn = null;
         conn.release();
         this.freeSlot(c);
         if (qerr) this.settle(c, this.wrapError(qerr, verb(c.sql)));
         else this.settle(c, null, rows);
-      });
+      };
+      if (c.prepared) conn.execute(c.sql, c.params as Array<string | number | null>, done);
+      else conn.query(c.sql, c.params, done);
     });
   }
 

@@ -93,9 +93,12 @@ export class SubscriberStore {
     if (this.db.sql) {
       const cols = [c.user, c.domain, c.ha1, c.ha1b, c.password].filter((x) => x !== '');
       const select = `SELECT ${cols.map(quoteIdent).join(', ')} FROM ${quoteIdent(table)} WHERE ${quoteIdent(c.user)} = ?`;
+      // a prepared statement: this runs for every request with credentials
+      const sql = this.db.sql;
+      const run = sql.execute ? sql.execute.bind(sql) : sql.query.bind(sql);
       const rows = this.cfg.use_domain
-        ? await this.db.sql.query(`${select} AND ${quoteIdent(c.domain)} = ? LIMIT 1`, [user, domain])
-        : await this.db.sql.query(`${select} ORDER BY ${quoteIdent(c.domain)} = ? DESC, \`id\` LIMIT 1`, [user, domain]);
+        ? await run(`${select} AND ${quoteIdent(c.domain)} = ? LIMIT 1`, [user, domain])
+        : await run(`${select} ORDER BY ${quoteIdent(c.domain)} = ? DESC, \`id\` LIMIT 1`, [user, domain]);
       return rows.length > 0 ? this.toRow(rows[0]!) : null;
     }
     const rows = await tbl.find({ [c.user]: user });

@@ -93,4 +93,20 @@ describe('MySQL store', () => {
     expect(r === 1 || r === -1).toBe(true);
     expect(await t.all()).toHaveLength(1);
   });
+
+  it('execute (prepared statement) returns what query returns, through the same gate and deadline', async () => {
+    const sql = db.sql!;
+    const q = 'SELECT `name`, `age` FROM `people` WHERE `name` = ? ORDER BY `age` = ? DESC LIMIT 1';
+    expect(await sql.execute!(q, ['bob', 41])).toEqual(await sql.query(q, ['bob', 41]));
+    expect(await sql.execute!(q, ['nobody', 0])).toEqual([]);
+    await expect(sql.execute!('SELECT * FROM `no_such_table` WHERE x = ?', [1])).rejects.toThrow(/E5003/);
+    const direct = await openMysql(URL, { limits: { query_timeout: 300, max_connections: 1 } });
+    try {
+      await expect(direct.execute('SELECT SLEEP(?) AS late', [5])).rejects.toThrow(/E5010/);
+      expect(direct.counters.destroyed).toBe(1);
+      expect(await direct.execute('SELECT ? AS mine', [7])).toEqual([{ mine: 7 }]);
+    } finally {
+      await direct.close();
+    }
+  });
 });
