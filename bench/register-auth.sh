@@ -73,7 +73,7 @@ case " ${servers[*]} " in *" siphon "*)
 		{ echo "register-auth: bench/plugins/register-auth did not build" >&2; exit 1; } ;;
 esac
 # the config with this run's database; its relative paths made absolute (the copy lives in $RES)
-sed -e "s|mysql://root@127.0.0.1:3306/siphon_bench_register_auth|mysql://root@127.0.0.1:3306/$DB|" \
+sed -e "s|mysql://root@127.0.0.1:3306/siphon_bench_register_auth|mysql://root@127.0.0.1:3306/$DB|" -e "s|aliases: \[bench.test\]|aliases: [$DOMAIN]|" \
 	-e "s|data_dir: \.\./|data_dir: $ROOT/|" -e "s|plugin: plugins/|plugin: $HERE/plugins/|" "$SIPHON_CONFIG" >"$siphon_cfg"
 start_server() {
 	case "$1" in
