@@ -12,12 +12,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Baresip, closed, established, incoming, registerFailed, registered, statusOfParam } from '../helpers/baresip.js';
 import { freePort } from '../helpers/ports.js';
+import { shippedConfigText } from '../helpers/shipped-config.js';
 import { ROOT, SIPHON_BIN, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
 
 const run = promisify(execFile);
@@ -48,13 +49,7 @@ describe("npm start's config with two subscribers added by the CLI", () => {
     tmp = mkdtempSync(path.join(tmpdir(), 'siphon-baresip-pbx-'));
     ctl = path.join(tmp, 'ctl.sock');
     port = await freePort('udp');
-    const text = readFileSync(path.join(ROOT, 'config/siphon.yaml'), 'utf8')
-      .replace(/  listen:\n(    - .*\n)+/, `  listen:\n    - udp:127.0.0.1:${port}\n  ctl: [${JSON.stringify(`unix:${ctl}`)}]\n`)
-      .replace(/  data_dir: .*/, `  data_dir: ${JSON.stringify(path.join(tmp, 'data'))}`)
-      .replace(/  warmup: \d+/, '  warmup: 0')
-      .replace(/  aliases: \[\]/, `  aliases: [${DOMAIN}]`);
-    expect(text).toContain(`udp:127.0.0.1:${port}`);
-    expect(text).toContain(`aliases: [${DOMAIN}]`);
+    const text = shippedConfigText({ port, dataDir: path.join(tmp, 'data'), ctl, domain: DOMAIN });
     cfg = path.join(tmp, 'siphon.yaml');
     writeFileSync(cfg, text);
     srv = await startSiphon(['-c', cfg], { readyPorts: [{ proto: 'udp', port }] });

@@ -30,22 +30,44 @@ export function parseSip(raw: string): SipText {
   };
 }
 
+/**
+ * a response to a received request: Via, Record-Route, From, To (+ tag), Call-ID, CSeq copied
+ * (RFC 3261 §8.2.6.2); `extra`: header lines (each ending in CRLF) before Content-Length.
+ */
+export function responseText(req: SipText, code: number, reason: string, o: { contact?: string; toTag?: string; extra?: string } = {}): string {
+  const to = req.header('To')!;
+  const lines = [
+    `SIP/2.0 ${code} ${reason}`,
+    ...req.headers('Via').map((v) => `Via: ${v}`),
+    ...req.headers('Record-Route').map((v) => `Record-Route: ${v}`),
+    `From: ${req.header('From')}`,
+    `To: ${/;tag=/.test(to) ? to : `${to};tag=${o.toTag ?? 'uas'}`}`,
+    `Call-ID: ${req.header('Call-ID')}`,
+    `CSeq: ${req.header('CSeq')}`,
+    ...(o.contact ? [`Contact: <${o.contact}>`] : []),
+  ];
+  return `${lines.join('\r\n')}\r\n${o.extra ?? ''}Content-Length: 0\r\n\r\n`;
+}
+
 let counter = 0;
 const uniq = (): string => `${process.pid}-${Date.now().toString(36)}-${++counter}`;
 
 export class Phone {
   private sock!: dgram.Socket;
   port = 0;
+  address = '127.0.0.1';
   private inbox: SipText[] = [];
   private waiters: Array<() => void> = [];
 
   constructor(readonly user: string, private readonly proxyPort: number) {}
 
-  static async open(user: string, proxyPort: number, port = 0): Promise<Phone> {
+  /** `address`: another loopback address (127.0.0.2 ...) is a source that is not the server's own. */
+  static async open(user: string, proxyPort: number, port = 0, address = '127.0.0.1'): Promise<Phone> {
     const p = new Phone(user, proxyPort);
     p.sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => p.sock.bind(port, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => p.sock.bind(port, address, () => r()));
     p.port = p.sock.address().port;
+    p.address = address;
     p.sock.on('message', (m) => {
       p.inbox.push(parseSip(m.toString('latin1')));
       for (const w of p.waiters.splice(0)) w();
@@ -123,18 +145,7 @@ export class Phone {
 
   /** answers a received request: Via/From/To/Call-ID/CSeq copied (RFC 3261 §8.2.6.2), To-tag added. */
   reply(req: SipText, code: number, reason: string, extra = ''): void {
-    const to = req.header('To')!;
-    const lines = [
-      `SIP/2.0 ${code} ${reason}`,
-      ...req.headers('Via').map((v) => `Via: ${v}`),
-      ...req.headers('Record-Route').map((v) => `Record-Route: ${v}`),
-      `From: ${req.header('From')}`,
-      `To: ${/;tag=/.test(to) ? to : `${to};tag=callee-${this.user}`}`,
-      `Call-ID: ${req.header('Call-ID')}`,
-      `CSeq: ${req.header('CSeq')}`,
-      `Contact: <${this.contact}>`,
-    ];
-    this.send(`${lines.join('\r\n')}\r\n${extra}Content-Length: 0\r\n\r\n`, this.proxyPort);
+    this.send(responseText(req, code, reason, { contact: this.contact, toTag: `callee-${this.user}`, extra }), this.proxyPort);
   }
 
   close(): void {
