@@ -2,7 +2,7 @@
 // findCredentials + verify for each algorithm, with nonce_count on (the default), and the cost of
 // refusing a forged nonce (what a guesser makes the server spend). The reply is a no-op here: the
 // SIP build/send cost is the pipeline's (bench/pipeline.bench.mjs).
-// Usage: npm run build && node bench/auth.bench.mjs
+// Usage: npm run build && node bench/auth.bench.mjs   (results: bench/RESULTS.md "Digest authentication")
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 
@@ -31,12 +31,16 @@ function answer(alg, nonce, nc) {
   return `Authorization: Digest username="alice", realm="example.com", nonce="${nonce}", uri="sip:example.com", response="${resp}", algorithm=${alg}, qop=auth, nc=${ncs}, cnonce="c0ffee"`;
 }
 
+// wall time and this process's CPU time per call (CPU is the steadier figure on a shared, loaded machine)
 function time(name, n, fn) {
   for (let i = 0; i < 2000; i++) fn(i);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) fn(i);
   const us = ((performance.now() - t0) * 1000) / n;
-  console.log(`${name.padEnd(52)} ${us.toFixed(2).padStart(7)} µs`);
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / n;
+  console.log(`${name.padEnd(52)} ${us.toFixed(2).padStart(7)} µs wall ${cpu.toFixed(2).padStart(7)} µs CPU`);
 }
 
 for (const alg of ['MD5', 'SHA-256']) {

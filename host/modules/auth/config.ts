@@ -23,6 +23,12 @@ export interface AuthConfig {
   nonce_count: boolean;
   /** a nonce answered without nc is accepted once (Kamailio one_time_nonce, 0). */
   one_time_nonce: boolean;
+  /**
+   * seconds after an accepted request during which a byte-identical copy of it (a UDP
+   * retransmission, RFC 3261 §17.2.3) is accepted again with the same nc / one-time nonce instead of
+   * being refused as a replay (0 = refused, as Kamailio without tm). 32 = Timer F (64*T1).
+   */
+  retransmission_window: number;
   /** nonces whose nc / one-time state is kept, a power of 2 (Kamailio nc_array_size 1048576, otn_in_flight_no 1048576). */
   nc_array_size: number;
   /** opaque sent in challenges and required back unchanged ('' = none, as Kamailio). */
@@ -43,6 +49,7 @@ export const AUTH_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
   algorithms: ['SHA-256', 'MD5'] as DigestAlgorithm[],
   nonce_count: true,
   one_time_nonce: true,
+  retransmission_window: 32,
   nc_array_size: 262_144,
   opaque: '',
   pike_weight: 10,
@@ -65,6 +72,7 @@ export const authConfigSchema = {
     },
     nonce_count: { type: 'boolean', default: true },
     one_time_nonce: { type: 'boolean', default: true },
+    retransmission_window: { type: 'integer', minimum: 0, maximum: 300, default: 32 },
     nc_array_size: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 262_144 },
     opaque: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9+/=_.-]*$', default: '' },
     pike_weight: { type: 'integer', minimum: 0, maximum: 1000, default: 10 },

@@ -3,7 +3,7 @@
  * nonce.c, api.c pre_auth / auth_check_response). Implements the DigestAuthApi the credential
  * backends call (api.ts) and backs the plugin functions of abi.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MessageContext } from '../../core/context.js';
 import { uriHost } from '../../core/pv.js';
 import { DIGEST_LIMITS, parseDigestCredentials, type DigestAuthState, type DigestCredentials } from '../../sip/digest.js';
@@ -14,7 +14,7 @@ import {
 } from './api.js';
 import type { AuthConfig } from './config.js';
 import { digestResponse, ha1Of, hashOf, hexLength } from './hash.js';
-import { NonceCodec, NonceTable, ReplayStatus, type NonceFields } from './nonce.js';
+import { NonceCodec, NonceTable, ReplayStatus, type NonceFields, type RequestPrint } from './nonce.js';
 import { AuthStats, FailureTable } from './stats.js';
 
 /** challenge flags (Kamailio www_challenge / proxy_challenge / auth_challenge). */
@@ -192,7 +192,9 @@ export class DigestAuth implements DigestAuthApi {
       this.fail(ctx, cred);
       return AUTH_INVALID_PASSWORD;
     }
-    if (this.useTable) this.table.commit(n.fields!, n.nc, this.cfg.nonce_count, this.nowSec());
+    if (this.useTable && n.retransmission !== true) {
+      this.table.commit(n.fields!, n.nc, this.cfg.nonce_count, this.nowSec(), this.cfg.retransmission_window > 0 ? printOf(ctx) : undefined);
+    }
     st.authorized = true;
     this.stats.ok++;
     return AUTH_OK;
@@ -269,7 +271,7 @@ export class DigestAuth implements DigestAuthApi {
   }
 
   /** signature, expiry, then the nc / one-time state (read only: verify commits). */
-  private checkNonce(ctx: MessageContext, cred: DigestCredentials): { code: AuthCode; fields?: NonceFields; nc: number | null } {
+  private checkNonce(ctx: MessageContext, cred: DigestCredentials): { code: AuthCode; fields?: NonceFields; nc: number | null; retransmission?: boolean } {
     let f = this.decoded.get(cred) ?? null;
     if (f === null) {
       f = this.codec.decode(cred.nonce!);
@@ -289,7 +291,11 @@ export class DigestAuth implements DigestAuthApi {
       return { code: AUTH_STALE_NONCE, nc };
     }
     if (this.useTable) {
-      const r = this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce);
+      const r = this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce, () => printOf(ctx), now, this.cfg.retransmission_window);
+      if (r === ReplayStatus.RETRANSMISSION) {
+        this.stats.retransmissions++;
+        return { code: AUTH_OK, fields: f, nc, retransmission: true };
+      }
       if (r === ReplayStatus.STALE) {
         this.stats.replayed++;
         stateOf(ctx).stale = true;
@@ -310,6 +316,12 @@ export class DigestAuth implements DigestAuthApi {
       this.sink(ctx.source.address, this.cfg.pike_weight);
     }
   }
+}
+
+/** the retransmission check's print of a request: 64 bits of SHA-256 over its bytes as received. */
+function printOf(ctx: MessageContext): RequestPrint {
+  const d = createHash('sha256').update(ctx.msg.raw).digest();
+  return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
 }
 
 function stateOf(ctx: MessageContext): DigestAuthState {

@@ -77,9 +77,25 @@ export const enum ReplayStatus {
   STALE = 1,
   /** one_time_nonce: already used (Kamailio OTN_REPLAY / OTN_ID_OVERFLOW). */
   REUSED = 2,
+  /**
+   * the nc (or one-time use) of a request accepted before, but this is that very request again, byte
+   * for byte, within the retransmission window: a UDP retransmission (RFC 3261 §17.2.3), not a replay.
+   */
+  RETRANSMISSION = 3,
+}
+
+/**
+ * What identifies an accepted request for the retransmission check: 64 bits of SHA-256 over its
+ * bytes (a retransmission is byte-identical; a second preimage costs 2^64), and its arrival time.
+ */
+export interface RequestPrint {
+  hi: number;
+  lo: number;
 }
 
 const USED = 1;
+/** printHi/printLo/acceptedAt hold the accepted request. */
+const PRINTED = 2;
 
 /**
  * The per-node nc / one-time state of nonces: `size` slots (a power of 2) in typed arrays, no
@@ -100,6 +116,10 @@ export class NonceTable {
   private readonly ncs: Uint32Array;
   private readonly flags: Uint8Array;
   private readonly live: Uint8Array;
+  /** the accepted request's print and time (s), for the retransmission check. */
+  private readonly printHi: Uint32Array;
+  private readonly printLo: Uint32Array;
+  private readonly acceptedAt: Uint32Array;
   /** slots overwritten while their nonce had not expired yet. */
   evicted = 0;
 
@@ -114,6 +134,9 @@ export class NonceTable {
     this.ncs = new Uint32Array(size);
     this.flags = new Uint8Array(size);
     this.live = new Uint8Array(size);
+    this.printHi = new Uint32Array(size);
+    this.printLo = new Uint32Array(size);
+    this.acceptedAt = new Uint32Array(size);
   }
 
   /** a new own nonce id, its slot reserved. */
@@ -126,9 +149,11 @@ export class NonceTable {
 
   /**
    * Whether nonce (origin, id) may be used with `nc` (null: no nc in the response). Changes
-   * nothing; `commit` records an accepted use.
+   * nothing; `commit` records an accepted use. A use the table refuses is still accepted as a
+   * RETRANSMISSION when `print()` gives the print of the request accepted with that same nc (or
+   * one-time use) no more than `window` seconds ago (0 = never).
    */
-  check(f: NonceFields, nc: number | null, useNc: boolean, useOtn: boolean): ReplayStatus {
+  check(f: NonceFields, nc: number | null, useNc: boolean, useOtn: boolean, print?: () => RequestPrint, nowSec = 0, window = 0): ReplayStatus {
     const s = this.find(f);
     const ncPath = useNc && nc !== null;
     if (s < 0) {
@@ -136,13 +161,22 @@ export class NonceTable {
       if (f.origin === this.origin) return ncPath ? ReplayStatus.STALE : useOtn ? ReplayStatus.REUSED : ReplayStatus.OK;
       return ReplayStatus.OK; // a foreign nonce seen for the first time
     }
-    if (ncPath) return nc > this.ncs[s]! ? ReplayStatus.OK : ReplayStatus.STALE;
-    if (useOtn && (this.flags[s]! & USED) !== 0) return ReplayStatus.REUSED;
-    return ReplayStatus.OK;
+    let refused = ReplayStatus.OK;
+    if (ncPath) {
+      if (nc > this.ncs[s]!) return ReplayStatus.OK;
+      refused = ReplayStatus.STALE;
+      if (nc !== this.ncs[s]) return refused;
+    } else if (useOtn && (this.flags[s]! & USED) !== 0) refused = ReplayStatus.REUSED;
+    else return ReplayStatus.OK;
+    if (window > 0 && print !== undefined && (this.flags[s]! & PRINTED) !== 0 && nowSec - this.acceptedAt[s]! <= window) {
+      const p = print();
+      if (p.hi === this.printHi[s] && p.lo === this.printLo[s]) return ReplayStatus.RETRANSMISSION;
+    }
+    return refused;
   }
 
-  /** records an accepted use (after the response matched). */
-  commit(f: NonceFields, nc: number | null, useNc: boolean, nowSec: number): void {
+  /** records an accepted use (after the response matched); `print` for the retransmission check. */
+  commit(f: NonceFields, nc: number | null, useNc: boolean, nowSec: number, print?: RequestPrint): void {
     let s = this.find(f);
     if (s < 0) {
       if (f.origin === this.origin) return; // forgotten meanwhile; nothing to record
@@ -151,6 +185,12 @@ export class NonceTable {
     }
     if (useNc && nc !== null) this.ncs[s] = nc;
     else this.flags[s] = this.flags[s]! | USED;
+    if (print !== undefined) {
+      this.printHi[s] = print.hi;
+      this.printLo[s] = print.lo;
+      this.acceptedAt[s] = nowSec;
+      this.flags[s] = this.flags[s]! | PRINTED;
+    } else this.flags[s] = this.flags[s]! & ~PRINTED;
   }
 
   private find(f: NonceFields): number {

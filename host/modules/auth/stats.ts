@@ -27,6 +27,8 @@ export class AuthStats {
   stale = 0;
   /** -4: an nc not above the nonce's highest accepted one, or a forgotten nonce (replay refused). */
   replayed = 0;
+  /** a byte-identical copy of an accepted request inside retransmission_window: accepted again, not a replay. */
+  retransmissions = 0;
   /** -6: a one-time nonce used again. */
   reused = 0;
   /** -5: no credentials for the realm. */

@@ -3,7 +3,7 @@
  * (auth_db, embedded store) and auth_challenge (auth) as kamailio.cfg's AUTH block does. Shown:
  * the challenge (401 for REGISTER, 407 otherwise, SHA-256 then MD5, one nonce, qop="auth"), a
  * SHA-256 and an MD5 answer accepted, $au set and the credentials consumed, a replayed nc refused
- * with stale=true, a higher nc accepted, a wrong password and an unknown user refused and counted,
+ * with stale=true, a higher nc accepted, a byte-identical retransmission accepted again, a wrong password and an unknown user refused and counted,
  * and sipsak (a real UA, MD5) registering against the SHA-256-first challenge.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,15 @@ describe('auth through a node', () => {
     expect(replay!.headers.get('x-auth-rc')).toEqual(['-4']);
     expect(challengeParams(replay!.headers.get('www-authenticate')![0]!).stale).toBe('true');
     expect((await ua.request(port, 'REGISTER', 'alice', [cred(2)]))?.status).toBe(200);
+  });
+
+  it('a UDP retransmission of an accepted REGISTER (byte-identical, 200 sent statelessly) gets 200 again, not a replay 401', async () => {
+    const nonce = challengeParams((await challenge())[0]!).nonce!;
+    const { text, callId } = ua.build(port, 'REGISTER', 'alice', [digestCredentials(nonce, { username: 'alice', password: 'alice-pw', realm: 'example.com', alg: 'SHA-256' })]);
+    const before = ((await node.rpc.call('auth.stats', [])) as Record<string, number>).retransmissions!;
+    expect((await ua.send(port, text, callId))?.status).toBe(200);
+    expect((await ua.send(port, text, callId))?.status).toBe(200);
+    expect(((await node.rpc.call('auth.stats', [])) as Record<string, number>).retransmissions! - before).toBe(2);
   });
 
   it('INVITE gets 407 and an MD5 Proxy-Authorization answer passes', async () => {

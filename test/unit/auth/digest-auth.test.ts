@@ -13,7 +13,7 @@ import {
   type DigestCredentials,
 } from '../../../host/modules/auth/api.js';
 import { NonceCodec } from '../../../host/modules/auth/nonce.js';
-import { authorization, challengeParams, ctxOf, request, type ClientOpts } from './helpers.js';
+import { authorization, challengeParams, ctxOf, parse, request, type ClientOpts } from './helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 
@@ -198,6 +198,39 @@ describe('verify', () => {
     expect(attempt(auth, { nonce: n, nc: 4 }, 'bad').code).toBe(AUTH_INVALID_PASSWORD);
     expect(attempt(auth, { nonce: n, nc: 4 }).code).toBe(AUTH_OK);
     expect(sunk).toHaveLength(1); // replays are not counted into pike (UDP retransmissions look the same)
+  });
+
+  it('a byte-identical copy of an accepted request (UDP retransmission) passes within retransmission_window, a new request with the same nc does not', () => {
+    const { auth, clock } = setup();
+    const n = nonceFrom(auth);
+    const text = (cseq: number) => [
+      'REGISTER sip:example.com SIP/2.0', `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-rt${cseq}`, 'From: <sip:alice@example.com>;tag=1',
+      'To: <sip:alice@example.com>', 'Call-ID: rt@192.0.2.10', `CSeq: ${cseq} REGISTER`, 'Max-Forwards: 70',
+      `Authorization: ${authorization({ username: 'alice', password: 'secret', realm: 'example.com', method: 'REGISTER', uri: 'sip:example.com', nonce: n, nc: 1 })}`,
+      'Content-Length: 0', '', '',
+    ].join('\r\n');
+    const run = (t: string) => {
+      const ctx = ctxOf(parse(t));
+      const f = auth.findCredentials(ctx, 'example.com', 'www');
+      return f.code !== AUTH_OK ? f.code : auth.verify(ctx, f.cred!, { password: 'secret' });
+    };
+    expect(run(text(1))).toBe(AUTH_OK);
+    expect(run(text(1))).toBe(AUTH_OK); // the retransmission
+    expect(auth.stats.retransmissions).toBe(2); // seen by findCredentials and by verify
+    expect(run(text(2))).toBe(AUTH_STALE_NONCE); // another request with the captured nc
+    clock.t += 33_000;
+    expect(run(text(1))).toBe(AUTH_STALE_NONCE); // past the window
+    // retransmission_window 0: every copy is a replay (Kamailio without tm)
+    const off = setup({ retransmission_window: 0 });
+    const m = nonceFrom(off.auth);
+    const go = (t: string) => {
+      const ctx = ctxOf(parse(t));
+      const f = off.auth.findCredentials(ctx, 'example.com', 'www');
+      return f.code !== AUTH_OK ? f.code : off.auth.verify(ctx, f.cred!, { password: 'secret' });
+    };
+    const t1 = text(1).replace(/Authorization: .*/, `Authorization: ${authorization({ username: 'alice', password: 'secret', realm: 'example.com', method: 'REGISTER', uri: 'sip:example.com', nonce: m, nc: 1 })}`);
+    expect(go(t1)).toBe(AUTH_OK);
+    expect(go(t1)).toBe(AUTH_STALE_NONCE);
   });
 
   it('one_time_nonce: a response without nc is accepted once (-6 after)', () => {

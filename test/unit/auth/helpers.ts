@@ -18,10 +18,13 @@ export interface TestCtx extends MessageContext {
   replies: Reply[];
 }
 
+let branches = 0;
+
+/** a request; each call gets its own Via branch (a new transaction), so two calls are never byte-identical. */
 export function request(method: string, extra: string[] = [], body = ''): SipMessage {
   const lines = [
     `${method} sip:alice@example.com SIP/2.0`,
-    'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1',
+    `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-${++branches}`,
     'From: <sip:alice@example.com>;tag=1',
     `To: <sip:${method === 'REGISTER' ? 'alice' : 'bob'}@example.com>`,
     'Call-ID: c1@192.0.2.10',
@@ -32,7 +35,12 @@ export function request(method: string, extra: string[] = [], body = ''): SipMes
     '',
     body,
   ];
-  const r = parseMessage(Buffer.from(lines.join('\r\n')));
+  return parse(lines.join('\r\n'));
+}
+
+/** parses a request text (the same text twice: a retransmission). */
+export function parse(text: string): SipMessage {
+  const r = parseMessage(Buffer.from(text));
   if (!r.ok) throw new Error(`test message did not parse: ${r.failure.detail}`);
   return r.message;
 }
