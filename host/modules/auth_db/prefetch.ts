@@ -39,6 +39,8 @@ function keyOf(table: string, user: string, domain: string): string {
 
 export class SubscriberPrefetch {
   private readonly byMsg = new WeakMap<SipMessage, Map<string, Loaded>>();
+  /** queries in flight by key (lookupShared). */
+  private readonly inflight = new Map<string, Promise<SubscriberRow | null>>();
   private errorLoggedAt = -Infinity;
   private skippedLoggedAt = -Infinity;
 
@@ -98,9 +100,8 @@ export class SubscriberPrefetch {
           continue;
         }
         loaded.set(key, FAILED); // until answered
-        this.stats.lookups++;
         pending.push(
-          this.store.lookup(table, cred.user, domain).then(
+          this.lookupShared(key, table, cred.user, domain).then(
             (row) => void loaded.set(key, row),
             (e: unknown) => this.failed(e, msg),
           ),
@@ -110,6 +111,26 @@ export class SubscriberPrefetch {
     this.byMsg.set(msg, loaded);
     this.stats.prefetched++;
     await Promise.all(pending);
+  }
+
+  /**
+   * One query per key at a time: requests that need a row while its query is in flight (a UA's
+   * retransmission, parallel requests of one user) share its answer. The entry goes when the query
+   * settles, so the map holds at most the queries in flight (bounded by core.db's queue), and a
+   * shared answer is never older than one query that started before the request arrived.
+   */
+  private lookupShared(key: string, table: string, user: string, domain: string): Promise<SubscriberRow | null> {
+    const running = this.inflight.get(key);
+    if (running) {
+      this.stats.lookupsShared++;
+      return running;
+    }
+    this.stats.lookups++;
+    const p = this.store.lookup(table, user, domain);
+    this.inflight.set(key, p);
+    const forget = (): void => void this.inflight.delete(key);
+    p.then(forget, forget);
+    return p;
   }
 
   private failed(e: unknown, msg: SipMessage): void {

@@ -7,6 +7,8 @@ export class AuthDbStats {
   prefetched = 0;
   /** subscriber lookups made (one per distinct credentials and table of a request). */
   lookups = 0;
+  /** lookups answered by a query already in flight for the same subscriber (no query of their own). */
+  lookupsShared = 0;
   /** lookups that failed (database down, timeout, busy): the functions answer -1 for them. */
   lookupErrors = 0;
   /** credentials headers beyond max_credentials, not looked up. */
@@ -30,6 +32,7 @@ export class AuthDbStats {
     return {
       prefetched: this.prefetched,
       lookups: this.lookups,
+      lookups_shared: this.lookupsShared,
       lookup_errors: this.lookupErrors,
       credentials_skipped: this.credentialsSkipped,
       nonce_skipped: this.nonceSkipped,

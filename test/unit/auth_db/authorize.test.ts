@@ -128,6 +128,23 @@ describe('www_authorize / proxy_authorize', () => {
     expect(await www(await good())).toBe(-1);
   });
 
+  it('requests that need a row while its query is in flight share that query', async () => {
+    await mod.store.add('subscriber', parseAccount(`alice@${REALM}`), 's3cret');
+    const before = mod.statistics();
+    const msgs = await Promise.all([0, 1, 2].map(() => request('REGISTER', { extra: [credentials({ username: 'alice', password: 's3cret' })] })));
+    const p = mod.prefetcher()!;
+    await Promise.all(msgs.map((m) => p.load(m)));
+    const codes = msgs.map((m) => mod.authorizer.authorize(makeCtx(m, { level: 'silent' }).ctx, REALM, 'subscriber', 'www'));
+    for (const m of msgs) p.done?.(m);
+    expect(codes).toEqual([1, 1, 1]);
+    const after = mod.statistics();
+    expect(after.lookups! - before.lookups!).toBe(1);
+    expect(after.lookups_shared! - before.lookups_shared!).toBe(2);
+    // settled: the next request queries again (a change made meanwhile is seen)
+    await mod.store.passwd('subscriber', parseAccount(`alice@${REALM}`), 'changed');
+    expect(await www(await request('REGISTER', { extra: [credentials({ username: 'alice', password: 's3cret' })] }))).toBe(-2);
+  });
+
   it('looks up at most max_credentials credentials of one request', async () => {
     await mod.close();
     await start({ max_credentials: 2 });
