@@ -31,6 +31,8 @@ export interface AuthConfig {
   retransmission_window: number;
   /** nonces whose nc / one-time state is kept, a power of 2 (Kamailio nc_array_size 1048576, otn_in_flight_no 1048576). */
   nc_array_size: number;
+  /** an Authentication-Info (rspauth, nextnonce) on the reply to a request verified with qop=auth (Kamailio add_authinfo_hdr, 0). */
+  add_authinfo_hdr: boolean;
   /** opaque sent in challenges and required back unchanged ('' = none, as Kamailio). */
   opaque: string;
   /** pike hits one failed verification weighs (0 = failures are not counted into pike). */
@@ -52,6 +54,7 @@ export const AUTH_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
   retransmission_window: 32,
   nc_array_size: 262_144,
   opaque: '',
+  add_authinfo_hdr: false,
   pike_weight: 10,
   max_failure_users: 1024,
 });
@@ -74,6 +77,7 @@ export const authConfigSchema = {
     one_time_nonce: { type: 'boolean', default: true },
     retransmission_window: { type: 'integer', minimum: 0, maximum: 300, default: 32 },
     nc_array_size: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 262_144 },
+    add_authinfo_hdr: { type: 'boolean', default: false },
     opaque: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9+/=_.-]*$', default: '' },
     pike_weight: { type: 'integer', minimum: 0, maximum: 1000, default: 10 },
     max_failure_users: { type: 'integer', minimum: 0, maximum: 65_536, default: 1024 },

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MessageContext } from '../../core/context.js';
 import { uriHost } from '../../core/pv.js';
-import { DIGEST_LIMITS, parseDigestCredentials, type DigestAuthState, type DigestCredentials } from '../../sip/digest.js';
+import { DIGEST_LIMITS, parseDigestCredentials, type DigestAlgorithm, type DigestAuthState, type DigestCredentials } from '../../sip/digest.js';
 import type { SipMessage } from '../../sip/types.js';
 import {
   AUTH_ERROR, AUTH_INVALID_PASSWORD, AUTH_NO_CREDENTIALS, AUTH_NONCE_REUSED, AUTH_OK, AUTH_STALE_NONCE,
@@ -45,6 +45,8 @@ const HDR_KEY: Readonly<Record<AuthHeader, string>> = { www: 'authorization', pr
 const HEX = /^[0-9a-fA-F]+$/;
 const NC = /^[0-9a-fA-F]{8}$/;
 const BAD_REALM = /[\u0000-\u001f\u007f]/;
+/** reply header lines beyond which no Authentication-Info is added (the runtime's reply_hdr_add bound is 64). */
+const MAX_AUTHINFO_REPLY_HEADERS = 64;
 
 export class DigestAuth implements DigestAuthApi {
   readonly stats = new AuthStats();
@@ -197,6 +199,7 @@ export class DigestAuth implements DigestAuthApi {
     }
     st.authorized = true;
     this.stats.ok++;
+    if (this.cfg.add_authinfo_hdr && cred.qop === 'auth') this.addAuthInfo(ctx, cred, alg, ha1);
     return AUTH_OK;
   }
 
@@ -256,6 +259,21 @@ export class DigestAuth implements DigestAuthApi {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  /**
+   * Kamailio add_authinfo_hdr (RFC 7616 §3.5, RFC 2617 §3.2.3): an Authentication-Info on the reply
+   * with rspauth (the response over A2 = ":" digest-uri, proving we know the HA1) and nextnonce
+   * (a fresh nonce with one_time_nonce, else the current one). qop=auth only: for auth-int rspauth
+   * would cover the reply's body, which is not built yet (Kamailio leaves that as a TODO too).
+   */
+  private addAuthInfo(ctx: MessageContext, cred: DigestCredentials, alg: DigestAlgorithm, ha1: string): void {
+    const rspauth = digestResponse({ algorithm: alg, ha1, nonce: cred.nonce!, cnonce: cred.cnonce, nc: cred.nc, qop: 'auth', method: '', uri: cred.uri! });
+    if (rspauth === null) return;
+    const next = this.cfg.one_time_nonce ? this.newNonce() : cred.nonce!;
+    const lines = (ctx.replyHeaders ??= []);
+    if (lines.length >= MAX_AUTHINFO_REPLY_HEADERS) return;
+    lines.push(`Authentication-Info: nextnonce="${next}", qop=auth, rspauth="${rspauth}", cnonce="${quote(cred.cnonce!)}", nc=${cred.nc}`);
+  }
 
   /** the fields a response needs, and an algorithm / qop / opaque we accept (else AUTH_ERROR). */
   private shapeOk(c: DigestCredentials): boolean {

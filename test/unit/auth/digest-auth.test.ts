@@ -233,6 +233,25 @@ describe('verify', () => {
     expect(go(t1)).toBe(AUTH_STALE_NONCE);
   });
 
+  it('add_authinfo_hdr: Authentication-Info with rspauth over ":" uri and a fresh nextnonce', async () => {
+    const { createHash } = await import('node:crypto');
+    const { auth } = setup({ add_authinfo_hdr: true, algorithms: ['SHA-256'] });
+    const n = nonceFrom(auth);
+    const { code, ctx } = attempt(auth, { nonce: n, algorithm: 'SHA-256', cnonce: 'abc', nc: 1 });
+    expect(code).toBe(AUTH_OK);
+    const line = ctx.replyHeaders![0]!;
+    const H = (x: string) => createHash('sha256').update(x).digest('hex');
+    const rspauth = H(`${H('alice:example.com:secret')}:${n}:00000001:abc:auth:${H(':sip:example.com')}`);
+    expect(line).toMatch(new RegExp(`^Authentication-Info: nextnonce="([A-Za-z0-9_-]{39})", qop=auth, rspauth="${rspauth}", cnonce="abc", nc=00000001$`));
+    const next = /nextnonce="([^"]+)"/.exec(line)![1]!;
+    expect(next).not.toBe(n);
+    expect(attempt(auth, { nonce: next, algorithm: 'SHA-256' }).code).toBe(AUTH_OK);
+    // off by default (Kamailio 0), and never for a failed verification
+    const plain = setup();
+    expect(attempt(plain.auth, { nonce: nonceFrom(plain.auth) }).ctx.replyHeaders).toBeUndefined();
+    expect(attempt(auth, { nonce: nonceFrom(auth), algorithm: 'SHA-256' }, 'bad').ctx.replyHeaders).toBeUndefined();
+  });
+
   it('one_time_nonce: a response without nc is accepted once (-6 after)', () => {
     const { auth } = setup();
     const n = nonceFrom(auth, 0);
