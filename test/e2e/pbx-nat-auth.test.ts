@@ -61,22 +61,25 @@ async function phone(user: string, address = '127.0.0.1'): Promise<Phone> {
   return p;
 }
 
-/** an INVITE from alice (our user: authenticated) to user@DOMAIN; returns the request sent with credentials. */
-async function aliceCalls(alice: Phone, user: string): Promise<Req> {
+/**
+ * an INVITE from `caller` (one of our users: authenticated) to user@DOMAIN, with the Via sent-by and
+ * Contact a phone behind NAT would write when `nat` is given; returns the request sent with credentials.
+ */
+async function calls(caller: Phone, user: string, nat?: string): Promise<Req> {
   const base: Req = {
     method: 'INVITE',
     ruri: `sip:${user}@${DOMAIN}`,
-    from: `sip:alice@${DOMAIN}`,
+    from: `sip:${caller.user}@${DOMAIN}`,
     fromTag: `a${uniq()}`,
     to: `sip:${user}@${DOMAIN}`,
     callId: `call-${uniq()}`,
     cseq: 1,
-    via: `127.0.0.1:${alice.port}`,
-    contact: `sip:alice@127.0.0.1:${alice.port}`,
+    via: nat ?? `127.0.0.1:${caller.port}`,
+    contact: `sip:${caller.user}@${nat ?? `127.0.0.1:${caller.port}`}`,
   };
-  const { line } = await challenge(alice, base, 'alice', PASSWORDS.alice!);
+  const { line } = await challenge(caller, base, caller.user, PASSWORDS[caller.user]!);
   const req: Req = { ...base, cseq: 2, extra: [line] };
-  send(alice, req);
+  send(caller, req);
   return req;
 }
 
@@ -118,7 +121,7 @@ describe("plugins/default's NAT and authentication through npm start's config", 
     expect(loc.Received).toBe(`sip:127.0.0.1:${carol.port}`);
     expect(loc.CFlags).toBe((1 << 6) | (1 << 7));
 
-    aliceInvite = await aliceCalls(alice, 'carol');
+    aliceInvite = await calls(alice, 'carol');
     // lookup: R-URI = her Contact, destination = her NAT binding (her real socket)
     const inv = await carol.next(isRequest('INVITE', aliceInvite.callId));
     expect(inv, srv.stdout().slice(-3000)).not.toBeNull();
@@ -163,7 +166,7 @@ describe("plugins/default's NAT and authentication through npm start's config", 
   }, 30_000);
 
   it('the NATed phone hangs up: her BYE reaches the caller and its 200 comes back to her real socket (force_rport)', async () => {
-    const call = await aliceCalls(alice, 'carol');
+    const call = await calls(alice, 'carol');
     const inv = await carol.next(isRequest('INVITE', call.callId));
     expect(inv).not.toBeNull();
     carol.send(responseText(inv!, 200, 'OK', { contact: `sip:carol@${NAT}`, toTag: 'carol-2' }));
@@ -194,6 +197,43 @@ describe("plugins/default's NAT and authentication through npm start's config", 
     expect((await finalFor(carol, bye))?.status).toBe(200);
   }, 30_000);
 
+  it('the NATed phone calls: her Contact gets the alias on the first hop, the callee\'s BYE reaches her real socket', async () => {
+    const reg = await register(alice, { user: 'alice', domain: DOMAIN, password: PASSWORDS.alice! });
+    expect(reg.reply?.status).toBe(200);
+    const call = await calls(carol, 'alice', NAT);
+    const inv = await alice.next(isRequest('INVITE', call.callId));
+    expect(inv, srv.stdout().slice(-3000)).not.toBeNull();
+    // set_contact_alias (route[NATDETECT], first hop): her private Contact names her NAT binding
+    const target = uriOf(inv!.header('Contact')!);
+    expect(target).toBe(`sip:carol@${NAT};alias=127.0.0.1~${carol.port}~1`);
+    alice.send(responseText(inv!, 200, 'OK', { toTag: 'alice-1', contact: `sip:alice@127.0.0.1:${alice.port}` }));
+    // the 200 goes to her source, not to the Via's private address (force_rport, RFC 3581)
+    const ok = await finalFor(carol, call);
+    expect(ok?.status).toBe(200);
+    send(carol, { ...call, method: 'ACK', ruri: uriOf(ok!.header('Contact')!), toTag: 'alice-1', branch: undefined, contact: undefined, extra: [`Route: ${ok!.headers('Record-Route').reverse().join(', ')}`] });
+    expect(await alice.next(isRequest('ACK', call.callId))).not.toBeNull();
+
+    // alice hangs up: remote target = the aliased Contact, route set = the Record-Route (RFC 3261 §12.1.1)
+    const bye: Req = {
+      method: 'BYE',
+      ruri: target,
+      from: `sip:alice@${DOMAIN}`,
+      fromTag: 'alice-1',
+      to: `sip:carol@${DOMAIN}`,
+      toTag: call.fromTag,
+      callId: call.callId,
+      cseq: 1,
+      via: `127.0.0.1:${alice.port}`,
+      extra: [`Route: ${inv!.headers('Record-Route').join(', ')}`],
+    };
+    send(alice, bye);
+    const byeIn = await carol.next(isRequest('BYE', call.callId));
+    expect(byeIn, srv.stdout().slice(-3000)).not.toBeNull();
+    expect(byeIn!.firstLine).toBe(`BYE sip:carol@${NAT} SIP/2.0`); // handle_ruri_alias (route[DLGURI])
+    carol.send(responseText(byeIn!, 200, 'OK'));
+    expect((await finalFor(alice, bye))?.status).toBe(200);
+  }, 30_000);
+
   it('a gateway registering another socket than it sends from is called at its Contact, not at the registering socket', async () => {
     const gw = await phone('gw');
     const uas = await phone('gw-uas');
@@ -205,7 +245,7 @@ describe("plugins/default's NAT and authentication through npm start's config", 
     expect(loc.Received).toBe('[not set]');
     expect(loc.CFlags).toBe(0);
 
-    const call = await aliceCalls(alice, 'gw');
+    const call = await calls(alice, 'gw');
     const inv = await uas.next(isRequest('INVITE', call.callId));
     expect(inv, srv.stdout().slice(-3000)).not.toBeNull();
     expect(inv!.firstLine).toBe(`INVITE sip:gw@127.0.0.1:${uas.port} SIP/2.0`);
