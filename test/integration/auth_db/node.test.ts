@@ -177,6 +177,34 @@ describe('auth_db on a running node (embedded store)', () => {
   });
 });
 
+describe('auth_db on a running node without a control socket (embedded store)', () => {
+  let node: SiphonNode;
+  let port: number;
+  const data = (): string => path.join(dir, 'data-noctl');
+
+  beforeAll(async () => {
+    port = await freePort();
+    node = await startProbeNode(port, data(), null, []);
+  }, 60_000);
+
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it('the CLI writes the files itself and the node reads the change on the next REGISTER', async () => {
+    const out: string[] = [];
+    const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } };
+    const cli = (...argv: string[]): Promise<number> => subscriberCli(['--ctl', `unix:${path.join(dir, 'no-such-ctl')}`, '--data-dir', data(), ...argv], io);
+    expect(rc(await ua.register(port, 'dave', 'dave-pw'))).toBe('401 -3');
+    expect(await cli('add', `dave@${DOMAIN}`, 'dave-pw')).toBe(0);
+    expect(out.join('')).toMatch(/new user 'dave@example\.com' added to /);
+    expect(rc(await ua.register(port, 'dave', 'dave-pw'))).toBe('200 1');
+    expect(await cli('passwd', `dave@${DOMAIN}`, 'dave-pw2')).toBe(0);
+    expect(rc(await ua.register(port, 'dave', 'dave-pw'))).toBe('401 -2');
+    expect(rc(await ua.register(port, 'dave', 'dave-pw2'))).toBe('200 1');
+  });
+});
+
 describe('auth_db on a running node (MySQL unreachable)', () => {
   let kdb: KamailioDb;
   let relay: TcpRelay;
