@@ -84,7 +84,7 @@ describe("route[AUTH]'s switches in npm start's config", () => {
     const r = await finalFor(p, req);
     expect(r?.status, r?.raw).toBe(200);
     expect(r!.header('Contact')).toContain(`127.0.0.1:${p.port}`);
-  });
+  }, 60_000);
 
   it('auth: on without modules.auth / modules.auth_db answers 500 (fail closed): nothing saved, nothing relayed', async () => {
     const port = await node('on-without', (t) => {
@@ -105,7 +105,7 @@ describe("route[AUTH]'s switches in npm start's config", () => {
     send(p, invite);
     expect((await finalFor(p, invite))?.status).toBe(500);
     expect(callee.peek((m) => m.method === 'INVITE')).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe('auth_db on MariaDB, then the database unreachable: 500, never 200', () => {
@@ -144,5 +144,5 @@ describe('auth_db on MariaDB, then the database unreachable: 500, never 200', ()
     const gone = await register(erin, { user: 'erin', domain: DOMAIN, password: 'erin-Db-1' });
     expect(gone.reply?.status, gone.reply?.raw).toBe(500);
     expect(erin.peek((m) => m.status === 200 && m.header('CSeq') === '2 REGISTER').length).toBe(0);
-  }, 30_000);
+  }, 60_000);
 });

@@ -297,7 +297,7 @@ describe("plugins/default's NAT and authentication through npm start's config", 
     } finally {
       await other.stop();
     }
-  }, 30_000);
+  }, 60_000);
 
   it('password guessing from one source: 401 each time until pike blocks it (pike.list); another source still registers', async () => {
     const mallory = await phone('mallory', '127.0.0.2');
