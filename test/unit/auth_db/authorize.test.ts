@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveAuthConfig } from '../../../host/modules/auth/config.js';
 import { DigestAuth } from '../../../host/modules/auth/digest-auth.js';
-import { AuthDbModule, parseAccount } from '../../../host/modules/auth_db/index.js';
+import { AuthDbImports, AuthDbModule, parseAccount } from '../../../host/modules/auth_db/index.js';
 import type { SipMessage } from '../../../host/sip/types.js';
 import { parseConfig } from '../../../host/config/load.js';
 import { closeModules, initModules } from '../../../host/server/app.js';
@@ -202,5 +202,38 @@ describe('wiring (initModules)', () => {
     } finally {
       await closeModules(mods, pino({ level: 'silent' }));
     }
+  });
+});
+
+describe('imports (namespace auth_db)', () => {
+  it('answer the function codes, and -1 for every host-side failure; 200 gas per call', async () => {
+    await mod.store.add('subscriber', parseAccount(`alice@${REALM}`), 's3cret');
+    const msg = await request('REGISTER', { extra: [credentials({ username: 'alice', password: 's3cret' })] });
+    await mod.prefetcher()!.load(msg);
+    const ctx = makeCtx(msg, { level: 'silent' }).ctx;
+    // guest "memory": pointer -> string; an unknown pointer is outside memory
+    const mem = new Map<number, string>([[1, REALM], [2, 'subscriber'], [3, 'x'.repeat(129)], [4, 't'.repeat(65)]]);
+    let current: typeof ctx | null = ctx;
+    let gas = 0;
+    const api = {
+      current: () => current,
+      hook: () => 'request_route',
+      readString: (p: number, l: number) => (mem.get(p)?.length === l ? mem.get(p)! : null),
+      writeString: () => -3,
+      charge: (u: number) => void (gas += u),
+    };
+    const f = new AuthDbImports(mod.authorizer).functions(api) as Record<string, (...a: number[]) => number>;
+    expect(Object.keys(f).sort()).toEqual(['auth_check', 'proxy_authenticate', 'proxy_authorize', 'www_authenticate', 'www_authorize']);
+    expect(f.www_authorize!(1, REALM.length, 2, 10)).toBe(1);
+    expect(gas).toBe(200);
+    expect(f.proxy_authorize!(1, REALM.length, 2, 10)).toBe(-5); // no Proxy-Authorization
+    expect(f.auth_check!(1, REALM.length, 2, 10, 1)).toBe(1); // already verified in this request (Kamailio: AUTHENTICATED)
+    expect(f.www_authorize!(3, 129, 2, 10)).toBe(-1); // realm over 128 bytes
+    expect(f.www_authorize!(1, REALM.length, 4, 65)).toBe(-1); // table over 64 bytes
+    expect(f.www_authorize!(99, 5, 2, 10)).toBe(-1); // outside memory
+    expect(f.www_authorize!(1, REALM.length, 2, 0)).toBe(-1); // no table
+    current = null;
+    expect(f.www_authorize!(1, REALM.length, 2, 10)).toBe(-1); // no message in this hook
+    mod.prefetcher()!.done?.(msg);
   });
 });
