@@ -173,7 +173,7 @@ export class DigestAuth implements DigestAuthApi {
       this.fail(ctx, cred);
       return AUTH_ERROR;
     }
-    const n = this.checkNonce(ctx, cred);
+    const n = this.checkNonce(ctx, cred, true);
     if (n.code !== AUTH_OK) return n.code;
     const alg = cred.algorithm!;
     let ha1: string | undefined;
@@ -288,8 +288,8 @@ export class DigestAuth implements DigestAuthApi {
     return c.response.length > 0 && c.response.length <= 128;
   }
 
-  /** signature, expiry, then the nc / one-time state (read only: verify commits). */
-  private checkNonce(ctx: MessageContext, cred: DigestCredentials): { code: AuthCode; fields?: NonceFields; nc: number | null; retransmission?: boolean } {
+  /** signature, expiry, then the nc / one-time state (read only: verify commits). `verifying`: count retransmissions once, in verify. */
+  private checkNonce(ctx: MessageContext, cred: DigestCredentials, verifying = false): { code: AuthCode; fields?: NonceFields; nc: number | null; retransmission?: boolean } {
     let f = this.decoded.get(cred) ?? null;
     if (f === null) {
       f = this.codec.decode(cred.nonce!);
@@ -311,7 +311,7 @@ export class DigestAuth implements DigestAuthApi {
     if (this.useTable) {
       const r = this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce, () => printOf(ctx), now, this.cfg.retransmission_window);
       if (r === ReplayStatus.RETRANSMISSION) {
-        this.stats.retransmissions++;
+        if (verifying) this.stats.retransmissions++;
         return { code: AUTH_OK, fields: f, nc, retransmission: true };
       }
       if (r === ReplayStatus.STALE) {
