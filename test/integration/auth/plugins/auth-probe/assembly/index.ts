@@ -8,19 +8,12 @@
 import {
   onRequest, Context, is_method, sl_reply, append_to_reply, pv, exit, drop,
   auth_challenge, consume_credentials, has_credentials, AUTH_STALE_NONCE, CHALLENGE_QOP_AUTH, CHALLENGE_STALE,
-  auth_append_challenge, BUILD_QOP_AUTH, BUILD_STALE, t_reply, is_present_hf,
+  auth_append_challenge, BUILD_QOP_AUTH, BUILD_STALE, t_reply, is_present_hf, auth_check,
 } from "../../../../../../sdk/assembly";
-import { encodeArgs, argPtrA, argLenA, argPtrB, argLenB } from "../../../../../../sdk/assembly/buffer";
-
-// auth_db's import, declared here until its SDK file exists
-// @ts-ignore: decorator
-@external("auth_db", "auth_check")
-declare function raw_auth_check(rp: usize, rl: i32, tp: usize, tl: i32, flags: i32): i32;
 
 onRequest((ctx: Context): i32 => {
   if (is_method("ACK")) return drop();
-  encodeArgs("", "subscriber");
-  const rc = raw_auth_check(argPtrA, argLenA, argPtrB, argLenB, 1);
+  const rc = auth_check("", "subscriber", 1);
   append_to_reply("X-Auth-Rc: " + rc.toString());
   if (rc < 0 && is_present_hf("X-Stateful")) {
     // the stateful form: the challenge lines on the reply, sent by t_reply (retransmissions absorbed)
