@@ -2,6 +2,7 @@
 # Start / stop / measure a siphon instance for benchmarks (loopback only), the twin of
 # ../shared/bench/kam.sh so both servers are driven the same way.
 #   siphon.sh start [PORT] [PLUGIN]   run dist/host/cli/siphon.js in the background, record PID
+#                                     (waits up to SIPHON_START_WAIT s, default 30, for the port)
 #   siphon.sh stop                    SIGTERM, then SIGKILL after 10 s
 #   siphon.sh mem                     RSS/PSS of the process
 #   siphon.sh cpu                     CPU seconds used so far
@@ -19,7 +20,7 @@ start)
 	node "$ROOT/dist/host/cli/siphon.js" start -c "${SIPHON_CONFIG:-$ROOT/config/siphon.yaml}" \
 		--listen "udp:127.0.0.1:$port" --plugin "$plugin" ${SIPHON_EXTRA:-} >"$STATE.log" 2>&1 &
 	echo $! >"$STATE.pid"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 "$((${SIPHON_START_WAIT:-30} * 10))"); do   # start-up + warm-up: seconds on a loaded machine
 		if ss -lun | grep -q "127.0.0.1:$port "; then echo "siphon pid $(spid) port=$port plugin=$plugin"; exit 0; fi
 		kill -0 "$(spid)" 2>/dev/null || break
 		sleep 0.1
