@@ -108,9 +108,10 @@ export class MysqlDatabase implements Database, SqlRunner {
       queueLimit: this.limits.max_connections,
       enableKeepAlive: true,
       supportBigNumbers: true,
-      // idle connections are dropped after a minute; the next query opens a new one
+      // every connection stays open while idle (as each Kamailio process keeps its own): a burst after a
+      // quiet minute must not wait for max_connections connects (TCP + handshake) with the queue filling
       idleTimeout: 60_000,
-      maxIdle: 1,
+      maxIdle: this.limits.max_connections,
     };
     this.pool = createPool(poolOptions);
     // A pooled connection that dies while idle emits 'error'; never let that go uncaught.
@@ -342,7 +343,12 @@ class MysqlTable<R extends Row> implements Table<R> {
   }
 }
 
-/** Opens a pool and checks the server answers (so a bad URL or dead server fails at start, E5002). */
+/**
+ * Opens a pool and checks the server answers (so a bad URL or dead server fails at start, E5002),
+ * then opens the pool's other connections: the first requests after the start then find
+ * max_connections connections ready instead of queueing behind their connects (at 1,000 REGISTERs/s
+ * a cold pool overflowed queue_limit within the first 100 ms: bench/RESULTS.md, issue #11).
+ */
 export async function openMysql(url: string, opts: MysqlOptions = {}): Promise<MysqlDatabase> {
   const db = new MysqlDatabase(parseMysqlUrl(url), opts);
   try {
@@ -351,5 +357,9 @@ export async function openMysql(url: string, opts: MysqlOptions = {}): Promise<M
     await db.close();
     throw e;
   }
+  // concurrent calls each take a slot, so the pool connects up to max_connections; a failure here
+  // is not fatal (the first query proved the server answers; a later query connects again)
+  const n = resolveDbLimits(opts.limits).max_connections;
+  await Promise.allSettled(Array.from({ length: n }, () => db.query('SELECT 1')));
   return db;
 }
