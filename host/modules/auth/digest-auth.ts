@@ -297,9 +297,15 @@ export class DigestAuth implements DigestAuthApi {
     }
     const nc = cred.qop !== null && cred.nc !== null ? parseInt(cred.nc, 16) : null;
     if (f === null) {
+      // not one of ours: forged, or signed with another secret (a node of another cluster, a secret
+      // that changed, a data_dir that was reset). Kamailio answers -1 here and kamailio.cfg challenges
+      // again on any failure; siphon answers -4 with stale=true so that -1 keeps meaning "could not
+      // check" (malformed credentials, the subscriber lookup failed: the route answers 500), and a
+      // phone holding an old nonce gets a fresh one without asking its user. Still a failure for pike.
       this.stats.failed_nonce++;
       this.fail(ctx, cred);
-      return { code: AUTH_ERROR, nc };
+      stateOf(ctx).stale = true;
+      return { code: AUTH_STALE_NONCE, nc };
     }
     const now = this.nowSec();
     // expired, or from further in the future than a freshly issued one plus the clock drift allows

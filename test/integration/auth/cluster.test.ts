@@ -3,7 +3,7 @@
  * same time, they agree on one nonce secret (the siphon_auth_secret row with the lowest id), so a UA
  * challenged by node A is accepted by node B and the other way round. The nc state is per node (as
  * in Kamailio): the answer B accepted is accepted once more by A (README "Cluster" documents the gap),
- * then refused by A as a replay. A node with another secret refuses A's nonces (-1).
+ * then refused by A as a replay. A node with another secret refuses A's nonces (-4, stale).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -80,8 +80,8 @@ describe('two nodes on one database', () => {
     expect(rc(await ua.request(a.port, 'REGISTER', 'alice', [answer(n)]))).toBe('-4');
   });
 
-  it('a node with another secret refuses them', async () => {
+  it('a node with another secret refuses them (-4: challenged again with stale=true, never accepted)', async () => {
     const c = await start([`auth: { secret: ${JSON.stringify('another-secret-another-secret-another')} }`, `auth_db: { db_url: ${JSON.stringify(kdb.url)} }`]);
-    expect(rc(await ua.request(c.port, 'REGISTER', 'alice', [answer(await nonceFrom(a.port))]))).toBe('-1');
+    expect(rc(await ua.request(c.port, 'REGISTER', 'alice', [answer(await nonceFrom(a.port))]))).toBe('-4');
   });
 });

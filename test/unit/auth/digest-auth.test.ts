@@ -157,14 +157,14 @@ describe('verify', () => {
     expect(auth.stats.failed_password).toBe(1);
   });
 
-  it('a forged or foreign-secret nonce: -1 before any lookup, counted', () => {
+  it('a forged or foreign-secret nonce: -4 (stale, a fresh challenge) before any lookup, counted', () => {
     const { auth, sunk, clock } = setup();
     const good = nonceFrom(auth);
     const flipped = good.slice(0, 20) + (good[20] === 'A' ? 'B' : 'A') + good.slice(21);
-    expect(attempt(auth, { nonce: flipped }).code).toBe(AUTH_ERROR);
+    expect(attempt(auth, { nonce: flipped }).code).toBe(AUTH_STALE_NONCE);
     const other = new NonceCodec('another-secret-another-secret-another!').encode({ expiry: Math.floor(clock.t / 1000) + 100, origin: 1, id: 1 });
-    expect(attempt(auth, { nonce: other }).code).toBe(AUTH_ERROR);
-    expect(attempt(auth, { nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093' }).code).toBe(AUTH_ERROR);
+    expect(attempt(auth, { nonce: other }).code).toBe(AUTH_STALE_NONCE);
+    expect(attempt(auth, { nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093' }).code).toBe(AUTH_STALE_NONCE);
     expect(auth.stats.failed_nonce).toBe(3);
     expect(sunk).toHaveLength(3);
   });
