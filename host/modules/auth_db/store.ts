@@ -6,7 +6,8 @@
  * Lookup (Kamailio auth_db authorize.c get_ha1): by user name alone, or by user name and domain with
  * use_domain. Without use_domain a user name present in several domains is ambiguous; Kamailio takes
  * whichever row the database returns first, siphon prefers the row of the requested domain, then the
- * lowest id. MySQL: one indexed SELECT ... LIMIT 1 (account_idx / username_idx). Embedded store: an
+ * lowest id. MySQL: one indexed SELECT per event-loop turn for all the names looked up in it
+ * (lookup-batch.ts; username_idx). Embedded store: an
  * equality lookup on the username index, served from memory.
  *
  * MySQL compares with the table's collation (case-insensitive by default, as for Kamailio); the
@@ -17,6 +18,7 @@ import { checkTableVersion } from '../../db/index.js';
 import { quoteIdent } from '../../db/schema.js';
 import { SiphonError } from '../../errors/registry.js';
 import type { AuthDbConfig } from './config.js';
+import { LookupBatcher } from './lookup-batch.js';
 import { columnsOf, credentialColumns, subscriberTableDef, type Account, type SubscriberColumns } from './table.js';
 
 /** The credentials of one subscriber row, as the authorize functions use them. */
@@ -45,6 +47,8 @@ export class SubscriberStore {
   readonly cols: SubscriberColumns;
   private readonly tables = new Map<string, { def: TableDef; tbl: Table<Row> }>();
   private readonly storePassword: boolean;
+  /** MySQL: one lookup batcher per table. */
+  private readonly batchers = new Map<string, LookupBatcher>();
   /** writes run one after the other: add's existence check and its insert are not interleaved with another write. */
   private writes: Promise<unknown> = Promise.resolve();
 
@@ -91,15 +95,18 @@ export class SubscriberStore {
     const { tbl } = this.entry(table);
     const c = this.cols;
     if (this.db.sql) {
-      const cols = [c.user, c.domain, c.ha1, c.ha1b, c.password].filter((x) => x !== '');
-      const select = `SELECT ${cols.map(quoteIdent).join(', ')} FROM ${quoteIdent(table)} WHERE ${quoteIdent(c.user)} = ?`;
-      // a prepared statement: this runs for every request with credentials
-      const sql = this.db.sql;
-      const run = sql.execute ? sql.execute.bind(sql) : sql.query.bind(sql);
-      const rows = this.cfg.use_domain
-        ? await run(`${select} AND ${quoteIdent(c.domain)} = ? LIMIT 1`, [user, domain])
-        : await run(`${select} ORDER BY ${quoteIdent(c.domain)} = ? DESC, \`id\` LIMIT 1`, [user, domain]);
-      return rows.length > 0 ? this.toRow(rows[0]!) : null;
+      // the lookups of one event-loop turn share one query (lookup-batch.ts): the row of the
+      // requested domain, else (without use_domain) the lowest id, as `... ORDER BY domain = ? DESC,
+      // id LIMIT 1` would answer
+      let b = this.batchers.get(table);
+      if (b === undefined) {
+        const cols = [c.user, c.domain, c.ha1, c.ha1b, c.password].filter((x) => x !== '');
+        const prefix = `SELECT ${cols.map(quoteIdent).join(', ')}, \`id\` FROM ${quoteIdent(table)} WHERE ${quoteIdent(c.user)} IN `;
+        b = new LookupBatcher(this.db.sql, { selectPrefix: prefix, userColumn: c.user, domainColumn: c.domain, useDomain: this.cfg.use_domain });
+        this.batchers.set(table, b);
+      }
+      const row = await b.lookup(user, domain);
+      return row ? this.toRow(row) : null;
     }
     const rows = await tbl.find({ [c.user]: user });
     // host names compare case-insensitively (RFC 3261 §19.1.4), as MySQL's default collation does
