@@ -7,13 +7,13 @@
  * password every call fails. Kamailio and SIPp run on ephemeral ports; the modules directory is looked
  * up, not assumed; the database is dropped at the end.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as subscriberCli } from '../../host/cli/commands/subscriber.js';
 import { createKamailioDb, kamctlRow, type KamailioDb } from '../helpers/kamailio-db.js';
-import { startKamailio, type KamailioProcess } from '../helpers/kamailio-process.js';
+import { kamailioModulesDir, startKamailio, type KamailioProcess } from '../helpers/kamailio-process.js';
 import { freePort } from '../helpers/ports.js';
 import { ROOT } from '../helpers/siphon-process.js';
 import { runSipp } from '../helpers/sipp.js';
@@ -23,20 +23,9 @@ const CFG = path.join(import.meta.dirname, 'kamailio/auth-db-ha1.cfg');
 const DOMAIN = 'rev.test';
 const USERS = 5;
 
-/** the directory holding Kamailio's auth_db.so: /usr/lib/<multiarch>/kamailio/modules and the usual others. */
+/** the directory holding Kamailio's auth_db.so and db_mysql.so. */
 function kamailioModules(): string {
-  const candidates: string[] = [];
-  for (const lib of ['/usr/lib', '/usr/lib64', '/usr/local/lib', '/usr/local/lib64']) {
-    candidates.push(path.join(lib, 'kamailio/modules'));
-    try {
-      for (const d of readdirSync(lib)) candidates.push(path.join(lib, d, 'kamailio/modules'));
-    } catch {
-      // no such lib dir
-    }
-  }
-  const dir = candidates.find((d) => existsSync(path.join(d, 'auth_db.so')) && existsSync(path.join(d, 'db_mysql.so')));
-  if (!dir) throw new Error('Kamailio modules (auth_db.so, db_mysql.so) not found: install kamailio and kamailio-mysql-modules (.ci/run does)');
-  return dir;
+  return kamailioModulesDir(['auth_db.so', 'db_mysql.so']);
 }
 
 let db: KamailioDb;

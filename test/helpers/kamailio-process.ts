@@ -7,6 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { answersOptions } from './siphon-process.js';
 
 export interface KamailioProcess {
@@ -62,4 +64,23 @@ export async function startKamailio(cfg: string, readyPort: number, defines: Rec
       throw new Error(`kamailio did not answer OPTIONS on 127.0.0.1:${readyPort}:\n${log}`);
     }
   }
+}
+
+/**
+ * The directory of Kamailio's modules holding every one of `needed` (e.g. 'auth_db.so'):
+ * /usr/lib/<multiarch>/kamailio/modules on Debian, whatever the architecture, and the usual others.
+ */
+export function kamailioModulesDir(needed: string[]): string {
+  const candidates: string[] = [];
+  for (const lib of ['/usr/lib', '/usr/lib64', '/usr/local/lib', '/usr/local/lib64']) {
+    candidates.push(path.join(lib, 'kamailio/modules'));
+    try {
+      for (const d of readdirSync(lib)) candidates.push(path.join(lib, d, 'kamailio/modules'));
+    } catch {
+      // no such lib dir
+    }
+  }
+  const dir = candidates.find((d) => needed.every((m) => existsSync(path.join(d, m))));
+  if (!dir) throw new Error(`Kamailio modules (${needed.join(', ')}) not found: install kamailio and kamailio-mysql-modules (.ci/run does)`);
+  return dir;
 }
