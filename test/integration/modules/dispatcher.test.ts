@@ -85,25 +85,27 @@ describe('plugins/lb', () => {
     expect((await client.request(19713, {}))?.status).toBe(200);
   });
 
-  it('relays INVITEs round robin over set 1 (or answers 501 while the server cannot relay)', async () => {
+  it('relays INVITEs round robin over set 1 (each reaches the destination the plugin chose)', async () => {
     const vias: string[] = [];
     for (let i = 0; i < 2; i++) {
       const before = uas.map((u) => u.got.length);
-      const r = await client.request(19713, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 1500);
-      const reached = uas.findIndex((u, k) => u.got.length > before[k]!);
-      if (reached >= 0) {
-        expect(uas[reached]!.got.at(-1)).toMatch(/^INVITE sip:bob@example\.org SIP\/2\.0\r\n/);
-        vias.push([GW1, GW2][reached]!);
-      } else {
-        expect(r?.status).toBe(501);
+      // the gateways never answer: the request's own wait ends at its timeout; the relay is what counts
+      void client.request(19713, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 1500);
+      const deadline = Date.now() + 10_000;
+      let reached = -1;
+      while ((reached = uas.findIndex((u, k) => u.got.length > before[k]!)) < 0) {
+        if (Date.now() > deadline) throw new Error('the INVITE reached no destination of set 1');
+        await new Promise((r) => setTimeout(r, 20));
       }
+      expect(uas[reached]!.got.at(-1)).toMatch(/^INVITE sip:bob@example\.org SIP\/2\.0\r\n/);
+      vias.push([GW1, GW2][reached]!);
     }
-    // what the plugin chose, from its xlog line (the same with or without relaying)
+    // what the plugin chose, from its xlog line, is where each INVITE went
     const lines = lb.logs.filter((l) => l.includes('lb: INVITE sip:bob@example.org via <'));
     expect(lines.length).toBe(2);
     const dus = lines.map((l) => /via <([^>]+)>/.exec(l)![1]);
     expect(new Set(dus)).toEqual(new Set([GW1, GW2]));
-    if (vias.length === 2) expect(vias).toEqual(dus);
+    expect(vias).toEqual(dus);
   });
 });
 
