@@ -239,7 +239,7 @@ describe('stateful proxy over UDP', () => {
     expect(uac.received.filter((r) => r.msg.kind === 'response' && r.msg.status >= 300).length).toBe(1);
   });
 
-  it('a 2xx on one branch cancels the others and goes upstream; a 6xx on one ends the search', async () => {
+  it('a 6xx on one branch ends the search: the ringing branch is CANCELed, its 487 absorbed, the 603 goes upstream (§16.7 step 5)', async () => {
     const base = 19380;
     const { uac, uas } = await setup(
       base,
@@ -262,6 +262,57 @@ describe('stateful proxy over UDP', () => {
     uas[1]!.send(reply(got[1]!.msg, 487, 'Request Terminated', { toTag: 'x1' }), base);
     const final = await uac.waitFor((m) => m.kind === 'response' && m.status >= 300, 3000, 'a final');
     expect(final.msg.status).toBe(603);
+    expect(uac.responses(487).length).toBe(0); // the 603 is sent after the 487 arrived: it would precede it
+  });
+
+  it('a 2xx on one branch goes upstream and CANCELs the other pending branches; their 487s are absorbed (§16.7 step 10)', async () => {
+    const base = 19385; // proxy 19385, UAC 19386, UASes 19387-19389
+    const { proxy, uac, uas } = await setup(
+      base,
+      {
+        router: (ctx, p) => {
+          p.dset.append(ctx, { uri: `sip:bob@127.0.0.1:${base + 3}`, dstUri: null });
+          (ctx.branches ??= []).push(`sip:bob@127.0.0.1:${base + 4}`);
+          p.requestRelay(ctx);
+          return Action.CONTINUE;
+        },
+      },
+      3,
+    );
+    uac.send(request({ ruri: `sip:bob@127.0.0.1:${base + 2}`, uacPort: base + 1, branch: 'z9hG4bK-ok2xx', callId: 'cancel2xx@test' }), base);
+    const got = await Promise.all(uas.map((u) => u.waitRequest('INVITE')));
+    expect(new Set(got.map((g) => g.msg.vias[0]!.branch)).size).toBe(3);
+    // branches 1 and 2 ring (a provisional: they may be CANCELed, §9.1); both 180s reach the caller
+    uas[1]!.send(reply(got[1]!.msg, 180, 'Ringing', { toTag: 'b1' }), base);
+    uas[2]!.send(reply(got[2]!.msg, 180, 'Ringing', { toTag: 'b2' }), base);
+    await uac.waitFor(() => uac.responses(180).length === 2, 4000, 'two 180s');
+    expect(proxy.proxy.stats.cancelsSent).toBe(0);
+    // branch 0 answers 200: forwarded upstream, branches 1 and 2 CANCELed
+    uas[0]!.send(reply(got[0]!.msg, 200, 'OK', { toTag: 'b0', contactPort: base + 2 }), base);
+    const ok = await uac.waitResponse(200);
+    expect(ok.msg.to?.tag).toBe('b0');
+    expect(ok.msg.vias.length).toBe(1);
+    const [c1, c2] = await Promise.all([uas[1]!.waitRequest('CANCEL'), uas[2]!.waitRequest('CANCEL')]);
+    for (const [i, c] of [[1, c1], [2, c2]] as const) {
+      // §9.1: the CANCEL matches its INVITE's client transaction: same branch, same R-URI, CSeq number kept
+      expect(c.msg.vias[0]!.branch).toBe(got[i]!.msg.vias[0]!.branch);
+      expect(c.msg.requestUri).toBe(got[i]!.msg.requestUri);
+      expect(c.msg.cseq).toEqual({ seq: 1, method: 'CANCEL' });
+      uas[i]!.send(reply(c.msg, 200, 'OK'), base);
+      uas[i]!.send(reply(got[i]!.msg, 487, 'Request Terminated', { toTag: `b${i}` }), base);
+    }
+    // each 487 is ACKed hop by hop by the proxy (§17.1.1.3) and not forwarded upstream
+    const acks = await Promise.all([uas[1]!.waitRequest('ACK'), uas[2]!.waitRequest('ACK')]);
+    expect(acks.map((a) => a.msg.vias[0]!.branch)).toEqual([got[1]!.msg.vias[0]!.branch, got[2]!.msg.vias[0]!.branch]);
+    // barrier: a request the proxy answers itself (Max-Forwards 0 -> 483) on the same socket pair; anything
+    // the proxy sent the UAC before it (a forwarded 487) has arrived once the 483 is seen
+    uac.send(request({ method: 'OPTIONS', ruri: `sip:bob@127.0.0.1:${base + 2}`, uacPort: base + 1, branch: 'z9hG4bK-ok2xx-bar', callId: 'cancel2xx-barrier@test' }).replace('Max-Forwards: 70', 'Max-Forwards: 0'), base);
+    await uac.waitResponse(483, 'OPTIONS');
+    expect(uac.responses(487).length).toBe(0);
+    expect(uac.received.filter((r) => r.msg.kind === 'response' && r.msg.method === 'INVITE' && r.msg.status >= 200).map((r) => r.msg.status)).toEqual([200]);
+    expect(uas[0]!.requests('CANCEL').length).toBe(0); // the answering branch is not CANCELed
+    expect(proxy.proxy.stats.cancelsSent).toBe(2);
+    expect(proxy.proxy.stats.responsesForwarded).toBe(3); // 180, 180, 200: neither 487
   });
 
   it('stateless forward() of a request and of its response back through our Via', async () => {
