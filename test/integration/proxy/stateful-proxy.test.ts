@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Action, ProxyHarness, reply, request, sleep, TestUA } from './harness.js';
 import { recordRoute, looseRoute } from '../../../host/proxy/record-route.js';
+import type { SipMessage } from '../../../host/sip/types.js';
 
 const opened: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -266,53 +267,69 @@ describe('stateful proxy over UDP', () => {
   });
 
   it('a 2xx on one branch goes upstream and CANCELs the other pending branches; their 487s are absorbed (§16.7 step 10)', async () => {
-    const base = 19385; // proxy 19385, UAC 19386, UASes 19387-19389
+    const base = 19385; // proxy 19385, UAC 19386, UASes 19387-19389 (the last one serves two branches)
+    const dave = `sip:dave@127.0.0.1:${base + 4}`;
     const { proxy, uac, uas } = await setup(
       base,
       {
         router: (ctx, p) => {
           p.dset.append(ctx, { uri: `sip:bob@127.0.0.1:${base + 3}`, dstUri: null });
-          (ctx.branches ??= []).push(`sip:bob@127.0.0.1:${base + 4}`);
+          (ctx.branches ??= []).push(`sip:bob@127.0.0.1:${base + 4}`, dave);
           p.requestRelay(ctx);
           return Action.CONTINUE;
         },
       },
       3,
     );
+    const isReq = (method: string, ruri: string) => (m: SipMessage) => m.kind === 'request' && m.method === method && m.requestUri === ruri;
     uac.send(request({ ruri: `sip:bob@127.0.0.1:${base + 2}`, uacPort: base + 1, branch: 'z9hG4bK-ok2xx', callId: 'cancel2xx@test' }), base);
     const got = await Promise.all(uas.map((u) => u.waitRequest('INVITE')));
-    expect(new Set(got.map((g) => g.msg.vias[0]!.branch)).size).toBe(3);
+    const silent = await uas[2]!.waitFor(isReq('INVITE', dave), 4000, 'INVITE to dave'); // 4th branch
+    expect(new Set([...got, silent].map((g) => g.msg.vias[0]!.branch)).size).toBe(4);
     // branches 1 and 2 ring (a provisional: they may be CANCELed, §9.1); both 180s reach the caller
     uas[1]!.send(reply(got[1]!.msg, 180, 'Ringing', { toTag: 'b1' }), base);
     uas[2]!.send(reply(got[2]!.msg, 180, 'Ringing', { toTag: 'b2' }), base);
     await uac.waitFor(() => uac.responses(180).length === 2, 4000, 'two 180s');
     expect(proxy.proxy.stats.cancelsSent).toBe(0);
-    // branch 0 answers 200: forwarded upstream, branches 1 and 2 CANCELed
+    // branch 0 answers 200: forwarded upstream, the ringing branches 1 and 2 CANCELed in the same step
     uas[0]!.send(reply(got[0]!.msg, 200, 'OK', { toTag: 'b0', contactPort: base + 2 }), base);
     const ok = await uac.waitResponse(200);
     expect(ok.msg.to?.tag).toBe('b0');
     expect(ok.msg.vias.length).toBe(1);
-    const [c1, c2] = await Promise.all([uas[1]!.waitRequest('CANCEL'), uas[2]!.waitRequest('CANCEL')]);
-    for (const [i, c] of [[1, c1], [2, c2]] as const) {
+    expect(proxy.proxy.stats.cancelsSent).toBe(2); // not the silent branch: no CANCEL before a provisional (§9.1)
+    const c1 = await uas[1]!.waitRequest('CANCEL');
+    const c2 = await uas[2]!.waitFor(isReq('CANCEL', got[2]!.msg.requestUri!), 4000, 'CANCEL of branch 2');
+    // the silent branch rings after the 2xx: its CANCEL goes now; the late 180 is not forwarded (§16.7 step 5)
+    uas[2]!.send(reply(silent.msg, 180, 'Ringing', { toTag: 'b3' }), base);
+    const c3 = await uas[2]!.waitFor(isReq('CANCEL', dave), 4000, 'CANCEL of branch 3');
+    const branches = [
+      { ua: uas[1]!, inv: got[1]!, cancel: c1, tag: 'b1' },
+      { ua: uas[2]!, inv: got[2]!, cancel: c2, tag: 'b2' },
+      { ua: uas[2]!, inv: silent, cancel: c3, tag: 'b3' },
+    ];
+    for (const b of branches) {
       // §9.1: the CANCEL matches its INVITE's client transaction: same branch, same R-URI, CSeq number kept
-      expect(c.msg.vias[0]!.branch).toBe(got[i]!.msg.vias[0]!.branch);
-      expect(c.msg.requestUri).toBe(got[i]!.msg.requestUri);
-      expect(c.msg.cseq).toEqual({ seq: 1, method: 'CANCEL' });
-      uas[i]!.send(reply(c.msg, 200, 'OK'), base);
-      uas[i]!.send(reply(got[i]!.msg, 487, 'Request Terminated', { toTag: `b${i}` }), base);
+      expect(b.cancel.msg.vias[0]!.branch).toBe(b.inv.msg.vias[0]!.branch);
+      expect(b.cancel.msg.requestUri).toBe(b.inv.msg.requestUri);
+      expect(b.cancel.msg.cseq).toEqual({ seq: 1, method: 'CANCEL' });
+      b.ua.send(reply(b.cancel.msg, 200, 'OK'), base);
+      b.ua.send(reply(b.inv.msg, 487, 'Request Terminated', { toTag: b.tag }), base);
     }
     // each 487 is ACKed hop by hop by the proxy (§17.1.1.3) and not forwarded upstream
-    const acks = await Promise.all([uas[1]!.waitRequest('ACK'), uas[2]!.waitRequest('ACK')]);
-    expect(acks.map((a) => a.msg.vias[0]!.branch)).toEqual([got[1]!.msg.vias[0]!.branch, got[2]!.msg.vias[0]!.branch]);
+    for (const b of branches) {
+      const ack = await b.ua.waitFor((m) => m.kind === 'request' && m.method === 'ACK' && m.vias[0]!.branch === b.inv.msg.vias[0]!.branch, 4000, `ACK of ${b.tag}`);
+      expect(ack.msg.requestUri).toBe(b.inv.msg.requestUri);
+    }
     // barrier: a request the proxy answers itself (Max-Forwards 0 -> 483) on the same socket pair; anything
-    // the proxy sent the UAC before it (a forwarded 487) has arrived once the 483 is seen
+    // the proxy sent the UAC before it (a forwarded 487 or late 180) has arrived once the 483 is seen
     uac.send(request({ method: 'OPTIONS', ruri: `sip:bob@127.0.0.1:${base + 2}`, uacPort: base + 1, branch: 'z9hG4bK-ok2xx-bar', callId: 'cancel2xx-barrier@test' }).replace('Max-Forwards: 70', 'Max-Forwards: 0'), base);
     await uac.waitResponse(483, 'OPTIONS');
     expect(uac.responses(487).length).toBe(0);
+    expect(uac.responses(180).length).toBe(2);
     expect(uac.received.filter((r) => r.msg.kind === 'response' && r.msg.method === 'INVITE' && r.msg.status >= 200).map((r) => r.msg.status)).toEqual([200]);
     expect(uas[0]!.requests('CANCEL').length).toBe(0); // the answering branch is not CANCELed
-    expect(proxy.proxy.stats.cancelsSent).toBe(2);
-    expect(proxy.proxy.stats.responsesForwarded).toBe(3); // 180, 180, 200: neither 487
+    expect(proxy.proxy.stats.cancelsSent).toBe(3);
+    expect(proxy.proxy.stats.responsesForwarded).toBe(3); // 180, 180, 200: no 487, no late 180
   });
 
   it('stateless forward() of a request and of its response back through our Via', async () => {
