@@ -3,13 +3,15 @@
  * message names the file and the reason.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSiphonError, type SiphonError } from '../../host/errors/registry.js';
 import { readCustomSection } from '../../host/wasm/loader.js';
 import { loadPlugin, resolvePluginPath } from '../../host/wasm/runtime.js';
 import type { ImportProvider } from '../../host/wasm/types.js';
-import { captureLogger, guest, tempWasm, wat } from './helpers.js';
+import { Action } from '../../host/core/context.js';
+import { captureLogger, FIXTURES, guest, INVITE, makeCtx, parseSip, tempWasm, wat } from './helpers.js';
 
 const ROUTE = '(func (export "request_route") (param i32) (result i32) (i32.const 0))';
 const log = captureLogger([]);
@@ -123,10 +125,23 @@ describe('plugin loader', () => {
     expect(e.message).toContain('__gas');
   });
 
-  it('honours a smaller memory maximum declared by the module', async () => {
-    const bytes = wat(guest(ROUTE, { memory: '(import "env" "memory" (memory 1 4))' }));
-    const plugin = await loadPlugin(tempWasm('max4.wasm', bytes), { log });
-    expect(plugin.info.name).toBe('max4');
+  /** pages misbehave.wat (declaring `memoryDecl`) reaches when it grows until memory.grow answers -1. */
+  async function pagesReached(file: string, memoryDecl: string, memoryMaxPages?: number): Promise<string | undefined> {
+    const text = readFileSync(path.join(FIXTURES, 'misbehave.wat'), 'utf8').replace('(memory 1)', memoryDecl);
+    const plugin = await loadPlugin(tempWasm(file, wat(text)), { log, limits: { memoryMaxPages } });
+    const t = makeCtx(await parseSip(INVITE), { id: 14 }); // misbehave.wat 14: grow and report memory.size
+    expect(plugin.requestRoute(t.ctx)).toBe(Action.CONTINUE);
+    plugin.close();
+    return t.ctx.vars.get('pages');
+  }
+
+  it('honours a smaller memory maximum declared by the module: growth stops at its 4 pages', async () => {
+    // the host limit (default 256 pages) is larger: the module's own maximum is the one that applies
+    expect(await pagesReached('max4.wasm', '(memory 1 4)')).toBe('4');
+  });
+
+  it('a module declaring a larger maximum than memory_max_pages is held to memory_max_pages', async () => {
+    expect(await pagesReached('max1000.wasm', '(memory 1 1000)', 8)).toBe('8');
   });
 
   it('resolves bare plugin names to the SDK build output', () => {

@@ -7,31 +7,36 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../host/core/context.js';
+import { ROUTING_DEFAULTS } from '../../host/config/schema.js';
+import type { RoutingConfig } from '../../host/config/types.js';
 import type { LoadedPlugin } from '../../host/wasm/types.js';
-import { loadPlugin } from '../../host/wasm/runtime.js';
+import { limitsFromConfig, loadPlugin } from '../../host/wasm/runtime.js';
 import type { WasmPlugin } from '../../host/wasm/plugin.js';
 import { captureLogger, FIXTURES, INVITE, makeCtx, parseSip, tempWasm, wat } from './helpers.js';
 
 const COUNTER = 1, SPIN = 2, UNREACHABLE = 3, OOB = 4, GROW = 5, RECURSE = 6, BAD_PTR = 7, SET_GLOBAL = 8,
-  HAS_GLOBAL = 9, LOOP_1000 = 10, FILL_1MIB = 11, NEGATIVE = 12, UNKNOWN_ACTION = 13;
+  HAS_GLOBAL = 9, LOOP_1000 = 10, FILL_1MIB = 11, NEGATIVE = 12, UNKNOWN_ACTION = 13, GROW_AND_REPORT = 14;
 
 let plugin: LoadedPlugin;
 const loadLogs: Array<Record<string, unknown>> = [];
 
-async function call(id: number) {
+async function call(id: number, on: LoadedPlugin = plugin) {
   const t = makeCtx(await parseSip(INVITE), { id });
-  const action = plugin.requestRoute(t.ctx);
+  const action = on.requestRoute(t.ctx);
   return { action, ...t };
 }
 
-beforeAll(async () => {
+/** misbehave.wat loaded with routing.memory_max_pages = maxPages (through the config mapping the server uses). */
+async function loadWithCap(maxPages: number, file: string): Promise<LoadedPlugin> {
   const bytes = wat(readFileSync(path.join(FIXTURES, 'misbehave.wat'), 'utf8'), {
     'sip.plugin': JSON.stringify({ name: 'misbehave', version: '1.0.0' }),
   });
-  plugin = await loadPlugin(tempWasm('misbehave.wasm', bytes), {
-    log: captureLogger(loadLogs),
-    limits: { memoryMaxPages: 64 },
-  });
+  const routing = { ...ROUTING_DEFAULTS, memory_max_pages: maxPages } as RoutingConfig;
+  return loadPlugin(tempWasm(file, bytes), { log: captureLogger(loadLogs), limits: limitsFromConfig(routing) });
+}
+
+beforeAll(async () => {
+  plugin = await loadWithCap(64, 'misbehave.wasm');
 }, 20_000);
 
 /** asserts a fresh instance serves the next call (linear-memory counter starts over). */
@@ -86,7 +91,25 @@ describe('a misbehaving guest', () => {
     await expectFreshInstance();
   });
 
-  it('memory growth stops at the cap; the trap that follows → ERROR', async () => {
+  it('memory growth stops at the cap: memory.grow answers -1 exactly at memory_max_pages', async () => {
+    // the guest grows one page at a time until -1 and reports memory.size (pages of 64 KiB) then
+    const r = await call(GROW_AND_REPORT);
+    expect(r.action).toBe(Action.CONTINUE);
+    expect(r.ctx.vars.get('pages')).toBe('64');
+    // a second attempt on the same instance is refused at once: still 64 pages (4 MiB), not more
+    const again = await call(GROW_AND_REPORT);
+    expect(again.ctx.vars.get('pages')).toBe('64');
+  });
+
+  it('a larger memory_max_pages lets the same guest grow further, and no further', async () => {
+    const bigger = await loadWithCap(128, 'misbehave-128.wasm');
+    const r = await call(GROW_AND_REPORT, bigger);
+    expect(r.action).toBe(Action.CONTINUE);
+    expect(r.ctx.vars.get('pages')).toBe('128');
+    bigger.close();
+  });
+
+  it('growth until the cap refuses, then the trap that follows → ERROR', async () => {
     const r = await call(GROW);
     expect(r.action).toBe(Action.ERROR);
     await expectFreshInstance();
