@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MessageContext } from '../../core/context.js';
 import { uriHost } from '../../core/pv.js';
 import { DIGEST_LIMITS, parseDigestCredentials, type DigestAlgorithm, type DigestAuthState, type DigestCredentials } from '../../sip/digest.js';
-import type { SipMessage } from '../../sip/types.js';
+import type { HeaderField, SipMessage } from '../../sip/types.js';
 import {
   AUTH_ERROR, AUTH_INVALID_PASSWORD, AUTH_NO_CREDENTIALS, AUTH_NONCE_REUSED, AUTH_OK, AUTH_STALE_NONCE,
   type AuthCode, type AuthHeader, type DigestAuthApi, type DigestSecret, type FoundCredentials,
@@ -237,10 +237,10 @@ export class DigestAuth implements DigestAuthApi {
     for (let i = 0; i < fields.length; i++) {
       const k = fields[i].key;
       if (k === 'authorization' && seenW < DIGEST_LIMITS.maxHeaders) {
-        const c = parseDigestCredentials(fields[i].value, 'www', seenW++);
+        const c = credentialsOf(fields[i], 'www', seenW++);
         if (c) out.push(c);
       } else if (k === 'proxy-authorization' && seenP < DIGEST_LIMITS.maxHeaders) {
-        const c = parseDigestCredentials(fields[i].value, 'proxy', seenP++);
+        const c = credentialsOf(fields[i], 'proxy', seenP++);
         if (c) out.push(c);
       }
     }
@@ -384,6 +384,23 @@ function realmFor(ctx: MessageContext, realm: string): string | null {
 }
 
 /** the first parsable credentials of `hdr` with that realm (at most maxHeaders looked at). */
+/**
+ * The parsed credentials of one header field, parsed once: auth_db's prefetch (peekCredentials) and
+ * the checks while routing (findCredentials, has_credentials) read the same fields of a message.
+ * Keyed by the field object, which the message keeps until a header edit replaces its field list;
+ * a field's kind and its index among its kind do not change while it lives.
+ */
+const parsedFields = new WeakMap<HeaderField, DigestCredentials | null>();
+
+function credentialsOf(field: HeaderField, hdr: AuthHeader, index: number): DigestCredentials | null {
+  let c = parsedFields.get(field);
+  if (c === undefined) {
+    c = parseDigestCredentials(field.value, hdr, index);
+    parsedFields.set(field, c);
+  }
+  return c;
+}
+
 function scan(msg: SipMessage, hdr: AuthHeader, realm: string | null): { cred: DigestCredentials | null; bad: boolean } {
   const key = HDR_KEY[hdr];
   const fields = msg.fields();
@@ -391,7 +408,7 @@ function scan(msg: SipMessage, hdr: AuthHeader, realm: string | null): { cred: D
   let bad = false;
   for (let i = 0; i < fields.length && seen < DIGEST_LIMITS.maxHeaders; i++) {
     if (fields[i].key !== key) continue;
-    const c = parseDigestCredentials(fields[i].value, hdr, seen++);
+    const c = credentialsOf(fields[i], hdr, seen++);
     if (c === null) bad = true;
     else if (realm !== null && c.realm === realm) return { cred: c, bad };
   }
