@@ -20,7 +20,7 @@
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-SHARED="${SHARED:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd || cd "$ROOT/../../shared/bench" 2>/dev/null && pwd)}"   # next to the checkout, or to a worktree under wt/
+SHARED="${SHARED:-$( { cd "$ROOT/../shared/bench" || cd "$ROOT/../../shared/bench"; } 2>/dev/null && pwd)}"   # next to the checkout, or to a worktree under wt/
 [ -x "$SHARED/run.sh" ] || { echo "register-auth: cannot find the shared bench harness (set SHARED)" >&2; exit 2; }
 [ $# -ge 2 ] || { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 2; }
 rate="$1"; dur="$2"; shift 2

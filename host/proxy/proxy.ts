@@ -20,9 +20,9 @@
  * when the transaction was created (pinning). Hooks never re-enter the plugin: a t_relay() called from
  * a hook is recorded and performed when the hook returns (Kamailio too relays when the route ends).
  */
-import * as crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
+import { hashHex } from '../core/hash.js';
 import { Errors } from '../errors/registry.js';
 import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
@@ -778,11 +778,6 @@ export function statelessBranch(msg: SipMessage): string {
   const input = via?.branch !== undefined && via.branch.startsWith('z9hG4bK')
     ? `${via.branch}${via.host}:${via.port ?? ''}`
     : `${msg.requestUri}|${msg.from?.tag ?? ''}|${msg.callId}|${msg.cseq?.seq ?? ''}|${via?.raw ?? ''}`;
-  return `z9hG4bKsl.${md5Hex(input).slice(0, 20)}`;
+  return `z9hG4bKsl.${hashHex('md5', input).slice(0, 20)}`;
 }
 
-/** MD5 of a string in hex: one-shot crypto.hash() (Node >= 20.12, no Hash object per call), else createHash. */
-const cryptoHash = (crypto as Partial<typeof crypto>).hash;
-const md5Hex: (s: string) => string = typeof cryptoHash === 'function'
-  ? (s) => cryptoHash('md5', s, 'hex')
-  : (s) => crypto.createHash('md5').update(s).digest('hex');

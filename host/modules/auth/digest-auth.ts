@@ -3,7 +3,8 @@
  * nonce.c, api.c pre_auth / auth_check_response). Implements the DigestAuthApi the credential
  * backends call (api.ts) and backs the plugin functions of abi.ts.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hashBytes } from '../../core/hash.js';
 import type { MessageContext } from '../../core/context.js';
 import { uriHost } from '../../core/pv.js';
 import { DIGEST_LIMITS, parseDigestCredentials, type DigestAlgorithm, type DigestAuthState, type DigestCredentials } from '../../sip/digest.js';
@@ -365,7 +366,7 @@ export class DigestAuth implements DigestAuthApi {
 
 /** the retransmission check's print of a request: 64 bits of SHA-256 over its bytes as received. */
 function printOf(ctx: MessageContext): RequestPrint {
-  const d = createHash('sha256').update(ctx.msg.raw).digest();
+  const d = hashBytes('sha256', ctx.msg.raw);
   return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
 }
 

@@ -10,7 +10,7 @@
  *
  * Hex is lower-case. Strings are hashed as UTF-8.
  */
-import { createHash } from 'node:crypto';
+import { hashHex } from '../../core/hash.js';
 import type { DigestAlgorithm } from '../../sip/digest.js';
 
 export type HashName = 'md5' | 'sha256';
@@ -29,7 +29,7 @@ export function hexLength(h: HashName): number {
 }
 
 export function h(name: HashName, data: string | Buffer): string {
-  return createHash(name).update(data).digest('hex');
+  return hashHex(name, data);
 }
 
 export interface ResponseInput {

@@ -13,7 +13,8 @@
  * issue time (NonceTable), nonces of another node (or of this node before a restart) get one on
  * their first successful use.
  */
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Hmac256 } from '../../core/hash.js';
 
 export const NONCE_TEXT_LENGTH = 39;
 const NONCE_BYTES = 29;
@@ -39,10 +40,10 @@ export const enum NonceStatus {
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 export class NonceCodec {
-  private readonly key: KeyObject;
+  private readonly hmac: Hmac256;
 
   constructor(secret: string | Buffer) {
-    this.key = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret));
+    this.hmac = new Hmac256(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret), SIGNED_BYTES);
   }
 
   encode(f: NonceFields): string {
@@ -66,7 +67,7 @@ export class NonceCodec {
   }
 
   private mac(b: Buffer): Buffer {
-    return createHmac('sha256', this.key).update(b.subarray(0, SIGNED_BYTES)).digest();
+    return this.hmac.mac(b.subarray(0, SIGNED_BYTES));
   }
 }
 
