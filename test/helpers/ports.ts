@@ -9,24 +9,9 @@ import net from 'node:net';
 
 /** an ephemeral port free on 127.0.0.1 for `proto` at the time of the call. */
 export async function freePort(proto: 'udp' | 'tcp' = 'udp'): Promise<number> {
-  if (proto === 'tcp') {
-    const srv = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve());
-    });
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    return port;
-  }
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(0, '127.0.0.1', () => resolve());
-  });
-  const port = sock.address().port;
-  await new Promise<void>((resolve) => sock.close(() => resolve()));
-  return port;
+  const h = await holdPort(proto);
+  await h.close();
+  return h.port;
 }
 
 /** a port free on 127.0.0.1 for both UDP and TCP (a node listening on both, as config/siphon.yaml does). */
@@ -41,4 +26,36 @@ export async function freeUdpTcpPort(): Promise<number> {
     if (ok) return port;
   }
   throw new Error('no port free for both UDP and TCP on 127.0.0.1 after 20 tries');
+}
+
+/**
+ * `n` distinct ports free on 127.0.0.1 for `proto` at the time of the call (all bound to port 0 at once,
+ * then closed): for a test that needs a proxy, a UAC and UASes on ports it names in its messages. The
+ * ports are not contiguous; index them (`p[0]` the proxy, `p[1]` the UAC ...).
+ */
+export async function freePorts(n: number, proto: 'udp' | 'tcp' = 'udp'): Promise<number[]> {
+  const held: Array<{ port: number; close: () => Promise<void> }> = [];
+  try {
+    for (let i = 0; i < n; i++) held.push(await holdPort(proto));
+    return held.map((h) => h.port);
+  } finally {
+    await Promise.all(held.map((h) => h.close()));
+  }
+}
+
+async function holdPort(proto: 'udp' | 'tcp'): Promise<{ port: number; close: () => Promise<void> }> {
+  if (proto === 'tcp') {
+    const srv = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => resolve());
+    });
+    return { port: (srv.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  }
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', () => resolve());
+  });
+  return { port: sock.address().port, close: () => new Promise<void>((r) => sock.close(() => r())) };
 }
