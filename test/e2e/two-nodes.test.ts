@@ -4,18 +4,19 @@
  * front of one table): a phone registers through node A and is called through node B, and a
  * binding removed through B is gone for A. Every lookup goes to the DB through the pipeline's
  * registrar prefetch (host/modules/registrar/README.md, "db_mode 3 and plugins").
- * Ports 19400-19401 (SIP), phones on ephemeral ports; database siphon_test_twonodes.
+ * SIP ports from freePorts(), phones on ephemeral ports; database siphon_test_twonodes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { freePorts } from '../helpers/ports.js';
 import { startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
 import { Phone, type SipText } from './pbx-phone.js';
 
-const NODE_A = 19400;
-const NODE_B = 19401;
+/** each node's SIP port, told to the child before it starts. */
+const [NODE_A, NODE_B] = await freePorts(2);
 const DB = 'siphon_test_twonodes';
 
 let tmp: string;
