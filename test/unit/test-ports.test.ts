@@ -1,0 +1,108 @@
+/**
+ * No test listens on a fixed port (issue #12). Files run in parallel vitest workers, beside other
+ * engineers' runs: a fixed port collides with another file using the same one, or with an ephemeral
+ * port the OS gave someone else. Tests bind port 0, or take `freePort()` / `freeUdpTcpPort()`
+ * (test/helpers/ports.ts) when a child process must be told its port before it starts.
+ *
+ * The scan (test/helpers/port-scan.ts) finds a number in a listening shape (a listen/ctl address, a
+ * bind/listen call, a PORT constant, a { port } option); ALLOWED lists the fixed ports that stay, each
+ * with the reason. Two files may never share a port they bind, allowed or not.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scanPorts, scanTree, type PortUse } from '../helpers/port-scan.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** the MariaDB server the suites share (127.0.0.1:3306): connected to, never bound by a test. */
+const EVERYWHERE: Record<number, string> = { 3306: 'the shared MariaDB server; tests connect to it' };
+
+const OWNED = 'owned by another engineer (hot swap / lb failover); converted there';
+const PARSED = 'a listen address parsed and compared, never bound';
+const PENDING = 'not yet moved to freePort() (issue #12 follow-up); a range no other file uses';
+
+/** file → port → why the literal is not a port this test binds, or why it is still fixed. */
+const ALLOWED: Record<string, Record<number, string>> = {
+  'test/adversarial/control-plane.test.ts': { 21470: PENDING },
+  'test/adversarial/db-hung-node.test.ts': { 16500: PENDING },
+  'test/adversarial/fanout.test.ts': { 23400: PENDING, 23401: PENDING },
+  'test/adversarial/linear-edge.test.ts': { 23470: PENDING },
+  'test/adversarial/max-branches.test.ts': { 23410: PENDING, 23411: PENDING, 23412: PENDING },
+  'test/adversarial/pike.test.ts': { 16700: PENDING, 16703: PENDING, 16706: PENDING, 16709: PENDING },
+  'test/adversarial/register-retransmission.test.ts': { 23403: PENDING },
+  'test/adversarial/sandbox.test.ts': { 16740: PENDING },
+  'test/adversarial/tcp-node.test.ts': { 17780: PENDING },
+  'test/adversarial/transaction-table.test.ts': { 23402: PENDING },
+  'test/e2e/conformance-socket.test.ts': { 15950: PENDING },
+  'test/e2e/hotswap.test.ts': { 19500: OWNED, 19501: OWNED, 19502: OWNED },
+  'test/e2e/lb-failover.test.ts': { 5091: OWNED, 5092: OWNED, 14700: OWNED, 14701: OWNED, 14702: OWNED },
+  'test/e2e/metrics-lb.test.ts': { 19720: PENDING, 19721: PENDING },
+  'test/e2e/pbx.test.ts': { 5090: PENDING, 19200: PENDING, 19210: PENDING },
+  'test/e2e/start.test.ts': { 5995: PENDING, 15900: PENDING, 15910: PENDING, 15920: PENDING },
+  'test/fuzz/socket-fuzz.test.ts': { 15960: PENDING },
+  'test/integration/cli.test.ts': { 15220: PENDING, 15221: PENDING },
+  'test/integration/dispatcher/kamailio-live.test.ts': { 18190: PENDING },
+  'test/integration/dispatcher/probing.test.ts': { 18121: PENDING },
+  'test/integration/modules/dispatcher.test.ts': { 19711: PENDING },
+  'test/integration/modules/without-modules.test.ts': { 19707: PENDING },
+  'test/integration/overload.test.ts': { 19600: PENDING },
+  'test/integration/registrar/location-db.test.ts': { 18500: PENDING, 18510: PENDING },
+  'test/integration/registrar/udp-register.test.ts': { 18560: PENDING, 18561: PENDING },
+  'test/integration/rpc/cli.test.ts': { 17031: PENDING },
+  'test/integration/rpc/control-node.test.ts': { 21461: PENDING },
+  'test/integration/rpc/jsonrpc-http.test.ts': { 17021: PENDING },
+  'test/integration/rpc/kamcmd.test.ts': { 17011: PENDING, 17012: PENDING },
+  'test/integration/rpc/listeners.test.ts': { 17041: PENDING, 17042: PENDING, 17043: PENDING },
+  'test/integration/secfilter/store-parity.test.ts': { 16012: PENDING },
+  'test/integration/warmup.test.ts': { 19615: PENDING, 19616: PENDING, 19618: PENDING },
+  'test/unit/config/load.test.ts': { 15001: PARSED, 15002: PARSED },
+  'test/unit/dispatcher/list-file.test.ts': { 5060: PARSED },
+  'test/unit/secfilter/cli.test.ts': { 16020: 'the --ctl address is handed to an injected caller and compared, never bound' },
+  'test/unit/transport/listen-uri.test.ts': { 5060: PARSED, 5061: PARSED, 5070: PARSED },
+  'test/unit/transport/tcp.test.ts': { 15110: PENDING },
+  'test/unit/transport/udp.test.ts': { 15130: PENDING, 15131: PENDING, 15133: PENDING },
+};
+
+const where = (u: PortUse) => `${u.file}:${u.line} ${u.port} (${u.text.slice(0, 100)})`;
+
+describe('fixed ports in tests', () => {
+  const uses = scanTree(ROOT);
+
+  it('the scan sees listening shapes (it would catch a fixed port if one came back)', () => {
+    const found = (src: string) => scanPorts('x.ts', src).map((u) => u.port);
+    expect(found('const PORT = 19400;')).toEqual([19400]);
+    expect(found("listen: ['udp:127.0.0.1:19401', 'tcp:[::1]:19402']")).toEqual([19401, 19402]);
+    expect(found('sock.bind(19403, "127.0.0.1")')).toEqual([19403]);
+    expect(found('srv.listen({ port: 19404 })')).toEqual([19404]);
+    expect(found('const peer = { port: 19409 };')).toEqual([]);
+    expect(found('await startFixture({ tcp: 19405, udp: 19406 })')).toEqual([19405, 19406]);
+    expect(found('const base = 19407;')).toEqual([19407]);
+    expect(found('const NODE_A = 19410;\nlisten: [`udp:127.0.0.1:${NODE_A}`]')).toEqual([19410]);
+    expect(found('const LIMIT = 19411;\nif (n > LIMIT) throw x;')).toEqual([]);
+    expect(found('listen=udp:127.0.0.1:19408')).toEqual([19408]);
+    // an Endpoint value names a peer, a matcher states a value, and ports below 1024 are destinations nobody listens on
+    expect(found("const SRC = { address: '127.0.0.1', port: 5080, proto: 'udp', family: 4 };")).toEqual([]);
+    expect(found("expect(c.core.listen).toEqual(['udp:127.0.0.1:5060']);")).toEqual([]);
+    expect(found("db_url: 'mysql://root@127.0.0.1:1/x', dead: 'udp:127.0.0.1:9'")).toEqual([]);
+  });
+
+  it('no two files use the same fixed port', () => {
+    const files = new Map<number, Set<string>>();
+    const bound = uses.filter((u) => EVERYWHERE[u.port] === undefined && ALLOWED[u.file]?.[u.port] !== PARSED);
+    for (const u of bound) files.set(u.port, (files.get(u.port) ?? new Set()).add(u.file));
+    const shared = [...files].filter(([, f]) => f.size > 1).map(([p, f]) => `${p}: ${[...f].join(', ')}`);
+    expect(shared, 'ports used by more than one test file').toEqual([]);
+  });
+
+  it('every fixed port left is on the allow-list, with its reason', () => {
+    const unlisted = uses.filter((u) => EVERYWHERE[u.port] === undefined && ALLOWED[u.file]?.[u.port] === undefined).map(where);
+    expect(unlisted, 'bind port 0 or use freePort() (test/helpers/ports.ts), or add it to ALLOWED with the reason').toEqual([]);
+  });
+
+  it('the allow-list names no port a file no longer uses', () => {
+    const stale = Object.entries(ALLOWED).flatMap(([file, ports]) =>
+      Object.keys(ports).map(Number).filter((p) => !uses.some((u) => u.file === file && u.port === p)).map((p) => `${file} ${p}`),
+    );
+    expect(stale).toEqual([]);
+  });
+});
