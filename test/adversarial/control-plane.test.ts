@@ -24,10 +24,9 @@ import { MethodRegistry } from '../../host/rpc/registry.js';
 import { PluginManager } from '../../host/wasm/manager.js';
 import { pluginRpcMethods } from '../../host/wasm/rpc.js';
 import { captureLogger, guest, wat } from '../runtime/helpers.js';
+import { freePort } from '../helpers/ports.js';
 
 const TOKEN = 's3cret-token-0123456789abcdef';
-/** the BINRPC UDP listener (ctl addresses need a port); nobody else uses 21470-21479. */
-const UDP_PORT = 21470;
 
 interface Reply {
   status: number;
@@ -456,6 +455,9 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
   let tmp: string;
   let sockPath: string;
   let server: BinrpcServer;
+  /** the BINRPC UDP listener's port and address. */
+  let udpPort: number;
+  let udpAddress: string;
   /** test.slow calls waiting to be answered, and how many started. */
   const slow = { waiting: [] as Array<() => void>, started: 0, releaseAll: (): void => slow.waiting.splice(0).forEach((r) => r()) };
 
@@ -474,7 +476,9 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
     });
     server = new BinrpcServer({ registry, maxConnections: 4, packetTimeoutMs: 300, maxDatagramsInFlight: 3 });
     await server.listen(`unix:${sockPath}`);
-    await server.listen(`udp:127.0.0.1:${UDP_PORT}`);
+    // ctl addresses need a port (1-65535): one the OS just handed out
+    udpPort = await freePort('udp');
+    udpAddress = await server.listen(`udp:127.0.0.1:${udpPort}`);
   });
   afterAll(async () => {
     await server?.close();
@@ -554,7 +558,7 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
   it('UDP: at most maxDatagramsInFlight requests run at once, the rest of a flood is dropped', async () => {
     slow.started = 0;
     const u = dgram.createSocket('udp4');
-    await new Promise<void>((r) => u.connect(UDP_PORT, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => u.connect(udpPort, '127.0.0.1', () => r()));
     const req = new BinrpcWriter().request(3, 'test.slow', []);
     for (let i = 0; i < 50; i++) u.send(req);
     for (let i = 0; i < 500 && slow.started + server.datagramsDropped < 50; i++) await new Promise((r) => setTimeout(r, 10));
@@ -563,7 +567,7 @@ describe('BINRPC stream listener: bounded like a TCP peer', () => {
     u.close();
     // the three running ones answer once released; the listener then serves again
     slow.releaseAll();
-    const c = await BinrpcClient.connect(`udp:127.0.0.1:${UDP_PORT}`, { timeoutMs: 5000 });
+    const c = await BinrpcClient.connect(udpAddress, { timeoutMs: 5000 });
     try {
       expect(await c.call('core.echo', ['u'])).toEqual(['u']);
     } finally {

@@ -6,15 +6,16 @@
  *     reaches at most core.max_branches (12) contacts: the INVITEs arriving at the UAS sockets are counted;
  *   - with siphon's default max_contacts (10) the REGISTER is refused 503 Too Many Registered Contacts;
  *   - an Expires of 2^40 is clamped, the 200 lists a finite expires.
- * Node ports 23400-23401 (this area's range, 23400-23499); the UAs bind port 0.
+ * Node ports from freePorts() (a listen address needs a port); the UAs bind port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SiphonNode } from '../../host/server/app.js';
 import { buildPlugins } from '../integration/modules/helpers.js';
+import { freePorts } from '../helpers/ports.js';
 import { invite, registerText, startDefaultNode, Ua, until } from './helpers.js';
 
-const UNLIMITED_PORT = 23400;
-const DEFAULT_PORT = 23401;
+let UNLIMITED_PORT = 0;
+let DEFAULT_PORT = 0;
 
 function node(port: number, registrar: string): Promise<SiphonNode> {
   return startDefaultNode(port, [], [`registrar: { ${registrar} }`]);
@@ -35,6 +36,7 @@ const uas: Ua[] = [];
 
 beforeAll(async () => {
   await buildPlugins();
+  [UNLIMITED_PORT, DEFAULT_PORT] = (await freePorts(2)) as [number, number];
   // nat_received 0: the contacts are reached at their own addresses, not at the REGISTER's source
   unlimited = await node(UNLIMITED_PORT, 'db_mode: 0, max_contacts: 0, nat_received: 0');
   defaults = await node(DEFAULT_PORT, 'db_mode: 0, nat_received: 0');

@@ -6,7 +6,7 @@
  * (CPU time of this process, relative: no wall-clock thresholds), and the next request must be
  * answered. Before the scanners replaced them, the header-folding regex (host/sip/message.ts), the
  * Via rport/received regexes (host/core/sl.ts) and the registrar's Path regex cost seconds here.
- * Port 23470 (server), clients on ephemeral ports.
+ * Server port from freePort(), clients on ephemeral ports.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -19,10 +19,12 @@ import { parseConfig } from '../../host/config/load.js';
 import { createLogger } from '../../host/log/logger.js';
 import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { moduleSchemas } from '../../host/server/modules.js';
+import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const PORT = 23470;
+/** the node's listen port (freePort(): a listen address needs a port) */
+let PORT = 0;
 /** bytes of every hostile and benign message (a UDP datagram under the 65,535-byte message limit) */
 const SIZE = 64_000;
 /** a hostile message may cost this many times the benign one of the same case, plus FLOOR_MS */
@@ -44,6 +46,7 @@ let wake: (() => void) | null = null;
 beforeAll(async () => {
   await run(process.execPath, [path.join(ROOT, 'scripts/build-plugins.mjs'), 'default'], { cwd: ROOT, timeout: 120_000 });
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'siphon-linear-'));
+  PORT = await freePort('udp');
   const yaml = [
     'core:',
     '  listen:',

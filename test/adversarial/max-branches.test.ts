@@ -3,14 +3,19 @@
  * appends 30 branches and hands 30 more registrar branches forks to max_branches only, and a
  * failure_route that relays to a new target every time (serial forking) stops once the
  * transaction made max_branches branches in all (Kamailio tm: nr_of_outgoings >= max_branches),
- * then the caller gets the final answer. Ports 23410-23412 (this area's range 23400-23499).
+ * then the caller gets the final answer. Ports from freePorts(), fresh for each test.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Action, ProxyHarness, request, TestUA } from '../integration/proxy/harness.js';
+import { freePorts } from '../helpers/ports.js';
 
-const PROXY = 23410;
-const UAC = 23411;
-const UAS = 23412;
+let PROXY = 0;
+let UAC = 0;
+let UAS = 0;
+
+beforeEach(async () => {
+  [PROXY, UAC, UAS] = (await freePorts(3)) as [number, number, number];
+});
 
 let harness: ProxyHarness | null = null;
 const uas: TestUA[] = [];

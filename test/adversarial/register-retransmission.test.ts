@@ -4,15 +4,16 @@
  * same Call-ID, CSeq and branch) never stores a second binding, and neither do five identical
  * copies sent at once. Each copy is answered 200 listing the one binding. Before the per-AOR
  * serialisation (host/modules/registrar/aor-gate.ts) both copies read an empty AOR and inserted.
- * Node port 23403 (this area's range 23400-23499); the UA binds port 0.
+ * Node port from freePort() (a listen address needs a port); the UAs bind port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
 import type { SiphonNode } from '../../host/server/app.js';
 import { buildPlugins } from '../integration/modules/helpers.js';
+import { freePort } from '../helpers/ports.js';
 import { registerText, startDefaultNode, Ua, until } from './helpers.js';
 
-const PORT = 23403;
+let PORT = 0;
 const DB_NAME = 'siphon_test_fanout_reg';
 
 let admin: mysql.Connection;
@@ -21,6 +22,7 @@ let ua: Ua;
 
 beforeAll(async () => {
   await buildPlugins();
+  PORT = await freePort('udp');
   admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
   await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME}`);
   await admin.query(`CREATE DATABASE ${DB_NAME}`);

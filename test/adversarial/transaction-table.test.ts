@@ -3,14 +3,15 @@
  * ringing, a 4th INVITE gets 503 Service Unavailable + Retry-After statelessly (no transaction is
  * created for it), a retransmission of a ringing INVITE is still matched (its 180 is re-sent), the
  * ringing calls complete (200 forwarded), and once they left the table new INVITEs are relayed again.
- * Node port 23402 (this area's range 23400-23499); the UAs bind port 0.
+ * Node port from freePort() (a listen address needs a port); the UAs bind port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SiphonNode } from '../../host/server/app.js';
 import { buildPlugins } from '../integration/modules/helpers.js';
+import { freePort } from '../helpers/ports.js';
 import { invite, replyTo, startDefaultNode, Ua, until } from './helpers.js';
 
-const PORT = 23402;
+let PORT = 0;
 
 let node: SiphonNode;
 let uac: Ua;
@@ -18,6 +19,7 @@ let uas: Ua;
 
 beforeAll(async () => {
   await buildPlugins();
+  PORT = await freePort('udp');
   // wt_timer 100 ms: an answered INVITE leaves the table soon after its 200 (RFC 6026 Accepted)
   node = await startDefaultNode(PORT, ['tm: { max_transactions: 3, retry_after: 7, wt_timer: 100 }'], ['registrar: { db_mode: 0 }']);
   uac = await Ua.open();

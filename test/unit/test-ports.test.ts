@@ -23,16 +23,10 @@ const PENDING = 'not yet moved to freePort() (issue #12 follow-up); a range no o
 
 /** file → port → why the literal is not a port this test binds, or why it is still fixed. */
 const ALLOWED: Record<string, Record<number, string>> = {
-  'test/adversarial/control-plane.test.ts': { 21470: PENDING },
   'test/adversarial/db-hung-node.test.ts': { 16500: PENDING },
-  'test/adversarial/fanout.test.ts': { 23400: PENDING, 23401: PENDING },
-  'test/adversarial/linear-edge.test.ts': { 23470: PENDING },
-  'test/adversarial/max-branches.test.ts': { 23410: PENDING, 23411: PENDING, 23412: PENDING },
   'test/adversarial/pike.test.ts': { 16700: PENDING, 16703: PENDING, 16706: PENDING, 16709: PENDING },
-  'test/adversarial/register-retransmission.test.ts': { 23403: PENDING },
   'test/adversarial/sandbox.test.ts': { 16740: PENDING },
   'test/adversarial/tcp-node.test.ts': { 17780: PENDING },
-  'test/adversarial/transaction-table.test.ts': { 23402: PENDING },
   'test/e2e/conformance-socket.test.ts': { 15950: PENDING },
   'test/e2e/hotswap.test.ts': { 19500: OWNED, 19501: OWNED, 19502: OWNED },
   'test/e2e/lb-failover.test.ts': { 5091: OWNED, 5092: OWNED, 14700: OWNED, 14701: OWNED, 14702: OWNED },
@@ -59,8 +53,6 @@ const ALLOWED: Record<string, Record<number, string>> = {
   'test/unit/dispatcher/list-file.test.ts': { 5060: PARSED },
   'test/unit/secfilter/cli.test.ts': { 16020: 'the --ctl address is handed to an injected caller and compared, never bound' },
   'test/unit/transport/listen-uri.test.ts': { 5060: PARSED, 5061: PARSED, 5070: PARSED },
-  'test/unit/transport/tcp.test.ts': { 15110: PENDING },
-  'test/unit/transport/udp.test.ts': { 15130: PENDING, 15131: PENDING, 15133: PENDING },
 };
 
 const where = (u: PortUse) => `${u.file}:${u.line} ${u.port} (${u.text.slice(0, 100)})`;

@@ -1,5 +1,5 @@
 /**
- * TCP listener over real sockets on 127.0.0.1 (ports 15100-15129): Content-Length framing across
+ * TCP listener over real sockets on 127.0.0.1 (listeners bind port 0): Content-Length framing across
  * partial writes and coalesced messages, keepalives, size cap, bad frames, idle timeout, connection cap,
  * replies on the same connection and on a new one.
  */
@@ -9,7 +9,6 @@ import { once } from 'node:events';
 import pino from 'pino';
 import { TcpListener } from '../../../host/transport/tcp.js';
 import { sipStreamFramer } from '../../../host/transport/sip-framer.js';
-import { parseListenUri } from '../../../host/transport/listen-uri.js';
 import type { Channel, MessageSink } from '../../../host/transport/types.js';
 import type { Endpoint } from '../../../host/core/context.js';
 
@@ -49,9 +48,9 @@ afterEach(async () => {
   await Promise.all(listeners.splice(0).map((l) => l.close()));
 });
 
-async function listen(port: number, sink: MessageSink, opts: { idleTimeout?: number; maxConnections?: number; maxMessageSize?: number; outboundReserve?: number } = {}): Promise<TcpListener> {
+async function listen(sink: MessageSink, opts: { idleTimeout?: number; maxConnections?: number; maxMessageSize?: number; outboundReserve?: number } = {}): Promise<TcpListener> {
   const l = new TcpListener({
-    address: parseListenUri(`tcp:127.0.0.1:${port}`),
+    address: { proto: 'tcp', host: '127.0.0.1', port: 0, family: 4, uri: 'tcp:127.0.0.1:0' }, // port 0: the OS picks, local.port reports it
     sink,
     log: silent,
     framer: sipStreamFramer,
@@ -89,8 +88,8 @@ const tick = () => new Promise((r) => setTimeout(r, 15));
 describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
   it('reassembles a message written a few bytes at a time', async () => {
     const sink = new CollectingSink();
-    await listen(15100, sink);
-    const s = await connect(15100);
+    const l = await listen(sink);
+    const s = await connect(l.local.port);
     const msg = request(1, 'hello body');
     for (let i = 0; i < msg.length; i += 7) {
       s.write(msg.slice(i, i + 7));
@@ -104,8 +103,8 @@ describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
 
   it('splits two messages sent in one write, and a third split across the boundary', async () => {
     const sink = new CollectingSink();
-    await listen(15101, sink);
-    const s = await connect(15101);
+    const l = await listen(sink);
+    const s = await connect(l.local.port);
     const a = request(1, 'aaa');
     const b = request(2);
     const c = request(3, 'ccccc');
@@ -120,8 +119,8 @@ describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
 
   it('answers a CRLFCRLF keepalive with CRLF (RFC 5626 §4.4.1) and keeps framing', async () => {
     const sink = new CollectingSink();
-    const l = await listen(15102, sink);
-    const s = await connect(15102);
+    const l = await listen(sink);
+    const s = await connect(l.local.port);
     const got: Buffer[] = [];
     s.on('data', (d: Buffer) => got.push(d));
     s.write('\r\n\r\n');
@@ -134,9 +133,9 @@ describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
 
   it('closes a connection whose message exceeds max_message_size, and only that one', async () => {
     const sink = new CollectingSink();
-    const l = await listen(15103, sink, { maxMessageSize: 1024 });
-    const bad = await connect(15103);
-    const good = await connect(15103);
+    const l = await listen(sink, { maxMessageSize: 1024 });
+    const bad = await connect(l.local.port);
+    const good = await connect(l.local.port);
     bad.write(request(5, 'x'.repeat(2000)));
     expect(await closed(bad)).toBe(true);
     good.write(request(6));
@@ -147,8 +146,8 @@ describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
 
   it('closes a connection sending endless headers', async () => {
     const sink = new CollectingSink();
-    await listen(15104, sink, { maxMessageSize: 1024 });
-    const s = await connect(15104);
+    const l = await listen(sink, { maxMessageSize: 1024 });
+    const s = await connect(l.local.port);
     s.write('OPTIONS sip:x SIP/2.0\r\n');
     for (let i = 0; i < 40 && !s.destroyed; i++) s.write(`X-Filler-${i}: ${'y'.repeat(60)}\r\n`);
     expect(await closed(s)).toBe(true);
@@ -157,9 +156,9 @@ describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
 
   it('closes a connection with a frame that has no usable Content-Length; others keep working', async () => {
     const sink = new CollectingSink();
-    const l = await listen(15105, sink);
-    const bad = await connect(15105);
-    const good = await connect(15105);
+    const l = await listen(sink);
+    const bad = await connect(l.local.port);
+    const good = await connect(l.local.port);
     bad.write('OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nContent-Length: banana\r\n\r\n');
     expect(await closed(bad)).toBe(true);
     expect(l.stats.framingErrors).toBe(1);
@@ -171,8 +170,8 @@ describe('TCP framing by Content-Length (RFC 3261 §18.3)', () => {
 describe('TCP connection management', () => {
   it('closes a connection idle longer than idle_timeout', async () => {
     const sink = new CollectingSink();
-    const l = await listen(15106, sink, { idleTimeout: 0.2 });
-    const s = await connect(15106);
+    const l = await listen(sink, { idleTimeout: 0.2 });
+    const s = await connect(l.local.port);
     s.write(request(8));
     await sink.waitFor(1);
     expect(await closed(s, 5000)).toBe(true);
@@ -182,18 +181,18 @@ describe('TCP connection management', () => {
 
   it('refuses connections beyond max_connections and accepts again once one closes', async () => {
     const sink = new CollectingSink();
-    const l = await listen(15107, sink, { maxConnections: 2, outboundReserve: 0 });
-    const a = await connect(15107);
-    const b = await connect(15107);
+    const l = await listen(sink, { maxConnections: 2, outboundReserve: 0 });
+    const a = await connect(l.local.port);
+    const b = await connect(l.local.port);
     a.write(request(9));
     b.write(request(10));
     await sink.waitFor(2);
-    const c = await connect(15107);
+    const c = await connect(l.local.port);
     expect(await closed(c)).toBe(true);
     expect(l.stats.connectionsRefused).toBe(1);
     a.destroy();
     for (let i = 0; i < 100 && l.connectionCount > 1; i++) await tick();
-    const d = await connect(15107);
+    const d = await connect(l.local.port);
     d.write(request(11));
     await sink.waitFor(3);
     expect(sink.messages[2]!.text).toContain('tcp-11');
@@ -201,8 +200,8 @@ describe('TCP connection management', () => {
 
   it('sends a reply on the connection the request came on', async () => {
     const sink = new CollectingSink();
-    await listen(15108, sink);
-    const s = await connect(15108);
+    const l = await listen(sink);
+    const s = await connect(l.local.port);
     const got: Buffer[] = [];
     s.on('data', (d: Buffer) => got.push(d));
     s.write(request(12));
@@ -215,20 +214,20 @@ describe('TCP connection management', () => {
 
   it('opens a new connection to the reply address when the request connection is gone (RFC 3261 §18.2.2)', async () => {
     const sink = new CollectingSink();
-    await listen(15109, sink);
+    const l = await listen(sink);
     const peer = net.createServer();
     const accepted = new Promise<Buffer>((resolve) => {
       peer.on('connection', (sock) => sock.once('data', (d: Buffer) => resolve(d)));
     });
-    await new Promise<void>((r) => peer.listen(15110, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', () => r()));
     try {
-      const s = await connect(15109);
+      const s = await connect(l.local.port);
       s.write(request(13));
       await sink.waitFor(1);
       const m = sink.messages[0]!;
       s.destroy();
       for (let i = 0; i < 50; i++) await tick();
-      m.channel.send(Buffer.from('SIP/2.0 404 Not Found\r\nContent-Length: 0\r\n\r\n'), '127.0.0.1', 15110);
+      m.channel.send(Buffer.from('SIP/2.0 404 Not Found\r\nContent-Length: 0\r\n\r\n'), '127.0.0.1', (peer.address() as net.AddressInfo).port);
       const data = await accepted;
       expect(data.toString()).toMatch(/^SIP\/2\.0 404/);
     } finally {

@@ -1,4 +1,4 @@
-/** UDP listener over real sockets on 127.0.0.1 / ::1 (ports 15130-15139). */
+/** UDP listener over real sockets on 127.0.0.1 / ::1 (ports from freePort(): the listener is told its port and reports it in channel.local). */
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import pino from 'pino';
@@ -7,6 +7,7 @@ import { parseListenUri } from '../../../host/transport/listen-uri.js';
 import { isSiphonError } from '../../../host/errors/registry.js';
 import type { Channel, MessageSink } from '../../../host/transport/types.js';
 import type { Endpoint } from '../../../host/core/context.js';
+import { freePort } from '../../helpers/ports.js';
 
 const silent = pino({ level: 'silent' });
 const opened: Array<{ close(): unknown }> = [];
@@ -39,44 +40,52 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 describe('UDP listener', () => {
   it('delivers datagrams with their source and replies from the listen socket', async () => {
     const sink = new Sink();
-    const l = new UdpListener({ address: parseListenUri('udp:127.0.0.1:15130'), sink, log: silent });
+    const port = await freePort('udp');
+    const l = new UdpListener({ address: parseListenUri(`udp:127.0.0.1:${port}`), sink, log: silent });
     opened.push(l);
     await l.start();
     const c = await client('udp4', '127.0.0.1');
     const replies: Array<{ msg: Buffer; port: number }> = [];
     c.on('message', (msg, rinfo) => replies.push({ msg, port: rinfo.port }));
-    c.send('hello', 15130, '127.0.0.1');
+    c.send('hello', port, '127.0.0.1');
     await until(() => sink.got.length === 1);
     const { buf, source, channel } = sink.got[0]!;
     expect(buf.toString()).toBe('hello');
     expect(source).toEqual({ address: '127.0.0.1', port: c.address().port, proto: 'udp', family: 4 });
-    expect(channel.local).toEqual({ address: '127.0.0.1', port: 15130, proto: 'udp', family: 4 });
+    expect(channel.local).toEqual({ address: '127.0.0.1', port, proto: 'udp', family: 4 });
     channel.send(Buffer.from('back'), source.address, source.port);
     await until(() => replies.length === 1);
     expect(replies[0]!.msg.toString()).toBe('back');
-    expect(replies[0]!.port).toBe(15130);
+    expect(replies[0]!.port).toBe(port);
     expect(l.stats).toMatchObject({ received: 1, sent: 1 });
   });
 
   it('works over IPv6 [::1]', async () => {
     const sink = new Sink();
-    const l = new UdpListener({ address: parseListenUri('udp:[::1]:15131'), sink, log: silent });
+    // a port free on ::1 (freePort() checks 127.0.0.1): bind [::1]:0, read it back, close
+    const probe = dgram.createSocket('udp6');
+    await new Promise<void>((r) => probe.bind(0, '::1', () => r()));
+    const port = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const l = new UdpListener({ address: parseListenUri(`udp:[::1]:${port}`), sink, log: silent });
     opened.push(l);
     await l.start();
     const c = await client('udp6', '::1');
-    c.send('v6', 15131, '::1');
+    c.send('v6', port, '::1');
     await until(() => sink.got.length === 1);
     expect(sink.got[0]!.source).toMatchObject({ address: '::1', family: 6 });
   });
 
   it('a port already in use is E3002', async () => {
-    const a = new UdpListener({ address: parseListenUri('udp:127.0.0.1:15133'), sink: new Sink(), log: silent });
+    const port = await freePort('udp');
+    const a = new UdpListener({ address: parseListenUri(`udp:127.0.0.1:${port}`), sink: new Sink(), log: silent });
     opened.push(a);
     await a.start();
-    const b = new UdpListener({ address: parseListenUri('udp:127.0.0.1:15133'), sink: new Sink(), log: silent });
+    const b = new UdpListener({ address: parseListenUri(`udp:127.0.0.1:${port}`), sink: new Sink(), log: silent });
     opened.push(b);
     const err = await b.start().catch((e: unknown) => e);
     expect(isSiphonError(err, 'TRANSPORT_BIND')).toBe(true);
-    expect((err as Error).message).toMatch(/udp:127\.0\.0\.1:15133: .*EADDRINUSE/);
+    expect((err as Error).message).toContain(`udp:127.0.0.1:${port}: `);
+    expect((err as Error).message).toMatch(/EADDRINUSE/);
   });
 });
