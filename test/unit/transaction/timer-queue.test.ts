@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TimerQueue, TimerSlot, type TimerOwner } from '../../../host/transaction/timer-queue.js';
 
 describe('TimerQueue (one min-heap for every transaction timer)', () => {
@@ -72,15 +72,26 @@ describe('TimerQueue (one min-heap for every transaction timer)', () => {
     void owner;
   });
 
-  it('a real queue ticks on its own and stops when empty', async () => {
-    const q = new TimerQueue({ tickMs: 10 });
-    const done = new Promise<number>((resolve) => {
-      const start = performance.now();
-      q.schedule(new TimerSlot({ onTimer: () => resolve(performance.now() - start) }, 0), 30);
-    });
-    const elapsed = await done;
-    expect(elapsed).toBeGreaterThanOrEqual(25);
-    expect(q.size).toBe(0);
-    q.close();
+  it('a real queue ticks on its own and stops when empty', () => {
+    // the interval and the clock are vitest's fake timers: ticks are counted, not timed
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const q = new TimerQueue({ tickMs: 10, now: () => Date.now() });
+      let fired = 0;
+      q.schedule(new TimerSlot({ onTimer: () => fired++ }, 0), 30);
+      expect(vi.getTimerCount()).toBe(1); // the one interval, started by the first schedule
+      vi.advanceTimersByTime(29); // ticks at 10 and 20: not due yet
+      expect(fired).toBe(0);
+      expect(q.size).toBe(1);
+      vi.advanceTimersByTime(1); // the tick at 30 fires it, once
+      expect(fired).toBe(1);
+      expect(q.size).toBe(0);
+      expect(vi.getTimerCount()).toBe(0); // empty: the interval is gone
+      vi.advanceTimersByTime(100);
+      expect(fired).toBe(1);
+      q.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
