@@ -1,8 +1,8 @@
 /**
  * Stateless replies, with Kamailio sl module semantics (kamailio.md §4.1, RFC 3261 §8.2.6):
  *   - every Via of the request is copied, in order; the top one gets `received=<source ip>` when its
- *     host differs from the source address (RFC 3261 §18.2.1) and `rport=<source port>` when it
- *     carries an empty `rport` (RFC 3581 §4);
+ *     host differs from the source address (RFC 3261 §18.2.1) and `rport=<source port>` plus
+ *     `received` when it carries an empty `rport` (RFC 3581 §4);
  *   - From, Call-ID and CSeq are copied; To is copied and, for replies >= 180 without a To-tag,
  *     gets a generated one (Kamailio adds none to 100-179);
  *   - Record-Route is copied into 180-299 replies (RFC 3261 §12.1.1; Kamailio does the same);
@@ -99,8 +99,9 @@ export class StatelessReplier {
 
 /**
  * The top Via as it goes into the reply: `rport` filled with the source port (RFC 3581 §4) and
- * `received` set to the source address when the sent-by host is not that address (RFC 3261 §18.2.1;
- * Kamailio also refreshes a `received` the request already had).
+ * `received` set to the source address when the sent-by host is not that address (RFC 3261 §18.2.1)
+ * or the request asked for rport (RFC 3581 §4: "even if it is identical"); Kamailio also refreshes a
+ * `received` the request already had.
  */
 export function topViaForReply(via: Via, source: Endpoint): string {
   let text = via.raw;
@@ -112,7 +113,8 @@ export function topViaForReply(via: Via, source: Endpoint): string {
   if (via.received !== undefined) {
     const at = findViaParam(text, 'received', true);
     if (at >= 0) text = `${text.slice(0, at)};received=${source.address}${text.slice(paramEnd)}`;
-  } else if (hostDiffers) {
+  } else if (hostDiffers || via.rport === null) {
+    // RFC 3581 §4: with an empty rport, received is added even when it equals the sent-by host
     text = `${text};received=${source.address}`;
   }
   return text;

@@ -38,6 +38,7 @@ import { BranchState, ProxyTransaction, REASON_478, REASON_487, TmRequestState, 
 import { DestinationSet, type BranchTarget } from './dset.js';
 import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
+import { markReceived } from './received.js';
 import type { IsMyself } from './record-route.js';
 import { nextHopOf, Resolver, type NextHop, type ResolvedAddress } from './resolver.js';
 
@@ -307,6 +308,7 @@ export class ProxyCore {
     cell.relayRuri = msg.requestUri;
     cell.relayDst = ctx.dstUri;
     if (!cell.prepareMaxForwards()) return RELAY_TOO_MANY_HOPS;
+    markReceived(msg, ctx.source);
     this.stats.relayed++;
 
     let live = 0;
@@ -336,6 +338,7 @@ export class ProxyCore {
     const hop = nextHopOf(ctx.dstUri ?? msg.requestUri);
     if (hop === null) return -1;
     if (!ensureMaxForwardsProcessed(msg)) return -1; // §16.11: stateless forwarding follows §16.6 too
+    markReceived(msg, ctx.source);
     const branch = statelessBranch(msg);
     const send = (addr: ResolvedAddress | null): boolean => {
       if (addr === null || this.isMyself(addr.address, hop.port)) return false;
@@ -622,6 +625,7 @@ export class ProxyCore {
       callId: req.callId,
       cseq: req.cseq?.seq ?? 0,
       routes: req.headerValues('route'),
+      maxForwards: req.header('max-forwards')?.trim(),
     };
     branch.state = BranchState.Pending;
     this.metrics?.requestOut(req.method);

@@ -104,7 +104,8 @@ describe('Via rport/received in stateless replies (RFC 3581 §4, RFC 3261 §18.2
     const alphabet = [' ', '\t', ';', '=', 'rport', 'RPort', 'received', 'x', '1', ';rport', ';received=', 'rportx'];
     for (let i = 0; i < 20_000; i++) {
       const raw = `SIP/2.0/UDP 10.0.0.1${randomText(rng, alphabet, 12)}`;
-      const expectRport = raw.replace(RPORT_EMPTY, `;rport=${source.port}`);
+      // an empty rport also brings received, even for the sent-by host itself (RFC 3581 §4)
+      const expectRport = `${raw.replace(RPORT_EMPTY, `;rport=${source.port}`)};received=${source.address}`;
       expect(topViaForReply(via(raw, null, undefined, '192.0.2.7'), source), JSON.stringify(raw)).toBe(expectRport);
       const expectReceived = raw.replace(RECEIVED_PARAM, `;received=${source.address}`);
       if (RECEIVED_PARAM.test(raw)) expect(topViaForReply(via(raw, undefined, 'x', '192.0.2.7'), source), JSON.stringify(raw)).toBe(expectReceived);
