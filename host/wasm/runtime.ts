@@ -10,8 +10,8 @@ import { loadAndValidate, withUnconfiguredModules } from './loader.js';
 import { WasmPlugin } from './plugin.js';
 import { DEFAULT_PLUGIN_LIMITS, type LoadPluginOptions, type LoadedPlugin, type PluginLimits } from './types.js';
 
-/** Kamailio maxfwd's default max_limit. */
-export const DEFAULT_MAX_FORWARDS_LIMIT = 256;
+/** Kamailio maxfwd's default max_limit (70: Kamailio 5.6 forwards Max-Forwards 87 as 70, test/oracle/sl-sanity.test.ts). */
+export const DEFAULT_MAX_FORWARDS_LIMIT = 70;
 
 /**
  * A bare name (`hello`) means the SDK build output `plugins/hello/build/hello.wasm` under

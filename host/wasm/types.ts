@@ -148,6 +148,6 @@ export interface LoadPluginOptions {
   isMyself?: (host: string, port: number | undefined) => boolean;
   /** extra import namespaces offered by modules (secfilter, dispatcher ...). */
   providers?: readonly ImportProvider[];
-  /** upper limit of Max-Forwards enforced by `sip.maxfwd_process` (Kamailio maxfwd `max_limit`, default 256). */
+  /** upper limit of Max-Forwards enforced by `sip.maxfwd_process` (Kamailio maxfwd `max_limit`, default 70). */
   maxForwardsLimit?: number;
 }
