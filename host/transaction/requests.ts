@@ -22,18 +22,24 @@ export interface SentRequest {
   readonly cseq: number;
   /** Route header values, in order. */
   readonly routes: readonly string[];
+  /**
+   * the request's Max-Forwards as sent (digits), copied into its non-2xx ACK as Kamailio's tm does
+   * (RFC 3261 §17.1.1.3 names no value; the ACK travels the INVITE's hop). Absent: 70 (§8.1.1.6).
+   */
+  readonly maxForwards?: string;
 }
 
-function commonHeaders(req: SentRequest, method: string, to: string): string {
+function commonHeaders(req: SentRequest, method: string, to: string, maxForwards = '70'): string {
   let s = `${method} ${req.requestUri} SIP/2.0\r\nVia: ${req.via}\r\n`;
   for (let i = 0; i < req.routes.length; i++) s += `Route: ${req.routes[i]!}\r\n`;
-  s += `Max-Forwards: 70\r\nFrom: ${req.from}\r\nTo: ${to}\r\nCall-ID: ${req.callId}\r\nCSeq: ${req.cseq} ${method}\r\n`;
+  s += `Max-Forwards: ${maxForwards}\r\nFrom: ${req.from}\r\nTo: ${to}\r\nCall-ID: ${req.callId}\r\nCSeq: ${req.cseq} ${method}\r\n`;
   return s;
 }
 
 /** RFC 3261 §17.1.1.3: the hop-by-hop ACK of a non-2xx final response whose To header is `responseTo`. */
 export function buildNon2xxAck(req: SentRequest, responseTo: string): Buffer {
-  return Buffer.from(`${commonHeaders(req, 'ACK', responseTo)}Content-Length: 0\r\n\r\n`, 'utf8');
+  const mf = req.maxForwards !== undefined && /^\d{1,3}$/.test(req.maxForwards) ? req.maxForwards : '70';
+  return Buffer.from(`${commonHeaders(req, 'ACK', responseTo, mf)}Content-Length: 0\r\n\r\n`, 'utf8');
 }
 
 /** RFC 3261 §9.1: the CANCEL of `req`; `reason` header values (RFC 3326) are copied when given. */
