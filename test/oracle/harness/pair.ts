@@ -149,12 +149,13 @@ export class OraclePair {
     const acksComplete = await side.sink.acksSettled(this.probeTimeoutMs);
     const notProbe = (m: SipText): boolean => !callIdOf(m).startsWith(PROBE_PREFIX);
     // replies carry the request's Call-ID (RFC 3261 §8.2.6.2): retransmitted finals of earlier cases
-    // (timer G runs until an ACK, §17.2.1) are not this case's
+    // (timer G runs until an ACK, §17.2.1) are not this case's; the next hop's requests too
     const callId = callIdOf(readSip(bytes));
     const ours = (m: SipText): boolean => notProbe(m) && (callId === '' || callIdOf(m) === callId);
     return {
       replies: side.client.received.slice(r0).map((r) => r.msg).filter(ours),
-      forwarded: side.sink.received.slice(f0).filter((r) => notProbe(r.msg)),
+      // the same for the next hop: a retransmission of an earlier case's request is not this case's
+      forwarded: side.sink.received.slice(f0).filter((r) => ours(r.msg)),
       acksComplete,
     };
   }

@@ -49,7 +49,8 @@ export function readSip(buf: Buffer | string): SipText {
   }
   const resp = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(first);
   if (resp) return { kind: 'response', status: Number(resp[1]), reason: resp[2] ?? '', headers, body, raw };
-  const req = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0$/.exec(first);
+  // trailing blanks tolerated: a server may relay a Request-Line as it came (RFC 4475 §3.1.2.10 trws)
+  const req = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0[ \t]*$/.exec(first);
   if (req) return { kind: 'request', method: req[1], ruri: req[2], headers, body, raw };
   return { kind: 'unreadable', headers, body, raw };
 }
