@@ -1,6 +1,6 @@
 /**
  * End to end: the real `siphon start` process, driven over real sockets, by sipsak and by SIPp.
- * Ports 15900-15949.
+ * Ports from freeUdpTcpPort()/freePort() (a four-digit one from freeShortPort() for sipsak).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -10,15 +10,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { optionsRequest, startSiphon, statusOf, tcpRequest, udpRequest, type SiphonProcess } from '../helpers/siphon-process.js';
+import { freePort, freeShortPort, freeUdpTcpPort } from '../helpers/ports.js';
+import { runSipp } from '../helpers/sipp.js';
 
 const run = promisify(execFile);
 
 describe('siphon start with the default plugin (UDP and TCP)', () => {
-  const port = 15900;
+  let port = 0;
   // sipsak 0.9.8 truncates five-digit ports in -s URIs (sip:127.0.0.1:15900 becomes :1590), so it gets a four-digit one
-  const sipsakPort = 5995;
+  let sipsakPort = 0;
   let srv: SiphonProcess;
   beforeAll(async () => {
+    port = await freeUdpTcpPort();
+    sipsakPort = await freeShortPort('udp');
     srv = await startSiphon(['-c', 'config/siphon.yaml', '--listen', `udp:127.0.0.1:${port}`, '--listen', `tcp:127.0.0.1:${port}`, '--listen', `udp:127.0.0.1:${sipsakPort}`], {
       readyPorts: [{ proto: 'udp', port }, { proto: 'tcp', port }, { proto: 'udp', port: sipsakPort }],
     });
@@ -85,32 +89,23 @@ describe('siphon start with the default plugin (UDP and TCP)', () => {
   });
 
   it('answers sipsak (a real SIP client) with 200', async () => {
-    const { stdout } = await run('sipsak', ['-v', '-H', '127.0.0.1', '-s', `sip:127.0.0.1:${sipsakPort}`, '-l', '15941'], { timeout: 10_000 }).catch((e) => e);
+    const { stdout } = await run('sipsak', ['-v', '-H', '127.0.0.1', '-s', `sip:127.0.0.1:${sipsakPort}`, '-l', String(await freePort('udp'))], { timeout: 10_000 }).catch((e) => e);
     expect(String(stdout)).toMatch(/SIP\/2\.0 200/);
   });
 
   it('sustains a bounded SIPp OPTIONS run with zero failed calls', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'siphon-sipp-'));
-    const scenario = path.join(process.cwd(), 'bench/scenarios/options-keepalive.xml');
-    await run(
-      'sipp',
-      [`127.0.0.1:${port}`, '-sf', scenario, '-i', '127.0.0.1', '-p', '15942', '-mp', '15944', '-r', '200', '-m', '1000', '-l', '500',
-        '-timeout', '30s', '-recv_timeout', '5000', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-fd', '1', '-nostdin'],
-      { timeout: 40_000, cwd: dir },
-    ).catch((e) => e);
-    const rows = (await import('node:fs')).readFileSync(path.join(dir, 'stat.csv'), 'utf8').trim().split('\n');
-    const head = rows[0].split(';');
-    const last = rows[rows.length - 1].split(';');
-    const col = (n: string) => Number(last[head.indexOf(n)]);
-    expect(col('SuccessfulCall(C)')).toBe(1000);
-    expect(col('FailedCall(C)')).toBe(0);
+    // runSipp gives SIPp free ports for SIP, media and control, and reads its statistics file
+    const r = await runSipp(port, path.join(process.cwd(), 'bench/scenarios/options-keepalive.xml'), { rate: 200, calls: 1000, timeoutS: 30, recvTimeoutMs: 5000 });
+    expect(r.successful, r.errors).toBe(1000);
+    expect(r.failed).toBe(0);
   });
 });
 
 describe('siphon start --plugin hello', () => {
-  const port = 15910;
+  let port = 0;
   let srv: SiphonProcess;
   beforeAll(async () => {
+    port = await freePort('udp');
     srv = await startSiphon(['--plugin', 'hello', '--listen', `udp:127.0.0.1:${port}`], { readyPorts: [{ proto: 'udp', port }] });
   });
   afterAll(async () => srv?.stop());

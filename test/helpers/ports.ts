@@ -43,19 +43,39 @@ export async function freePorts(n: number, proto: 'udp' | 'tcp' = 'udp'): Promis
   }
 }
 
-async function holdPort(proto: 'udp' | 'tcp'): Promise<{ port: number; close: () => Promise<void> }> {
+/**
+ * A port below 10000 free on 127.0.0.1 for `proto`, for a client that cannot name a five-digit port
+ * (sipsak 0.9.8 cuts `sip:127.0.0.1:15900` to `sip:127.0.0.1:1590` in its Request-URI). Ephemeral
+ * ports have five digits, so candidates are drawn at random from 1024-9999 and the first that binds is
+ * handed over (random, so two files asking at once rarely try the same one).
+ */
+export async function freeShortPort(proto: 'udp' | 'tcp' = 'udp'): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const h = await holdPort(proto, 1024 + Math.floor(Math.random() * (10000 - 1024))).catch(() => null);
+    if (h === null) continue;
+    await h.close();
+    return h.port;
+  }
+  throw new Error(`no ${proto} port below 10000 free on 127.0.0.1 after 50 tries`);
+}
+
+/** binds `port` on 127.0.0.1 (0: the OS picks one) and keeps it until `close()`. */
+async function holdPort(proto: 'udp' | 'tcp', port = 0): Promise<{ port: number; close: () => Promise<void> }> {
   if (proto === 'tcp') {
     const srv = net.createServer();
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve());
+      srv.listen(port, '127.0.0.1', () => resolve());
     });
     return { port: (srv.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => srv.close(() => r())) };
   }
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(0, '127.0.0.1', () => resolve());
+    sock.once('error', (err) => {
+      sock.close(); // a failed bind leaves the handle open
+      reject(err);
+    });
+    sock.bind(port, '127.0.0.1', () => resolve());
   });
   return { port: sock.address().port, close: () => new Promise<void>((r) => sock.close(() => r())) };
 }
