@@ -8,7 +8,7 @@
  *   - a spray of one-shot sources from 2,000 addresses cannot grow the table past max_entries nor
  *     make a flooder that keeps sending escape.
  * Waits are bounded by replies (or their absence within a timeout), never by fixed sleeps.
- * Ports 16700-16709.
+ * Node ports from freePort() (a listen address needs a port).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
@@ -18,6 +18,7 @@ import { moduleSchemas } from '../../host/server/modules.js';
 import { createLogger } from '../../host/log/logger.js';
 import { PikeModule } from '../../host/modules/pike/index.js';
 import { buildPlugins, PLUGIN } from '../integration/modules/helpers.js';
+import { freePort } from '../helpers/ports.js';
 
 const DENSITY = 20;
 
@@ -152,13 +153,14 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('pike in plugins/default REQINIT (pike_check_req, auto: off)', () => {
-  const PORT = 16700;
+  let PORT = 0;
   let node: SiphonNode;
   let flooder: Source;
   let good: Source;
 
   beforeAll(async () => {
     // a 10 s window, so the whole test sits in one or two windows even on a loaded machine
+    PORT = await freePort('udp');
     node = await pikeNode(PORT, ['sampling_time_unit: 10', `reqs_density_per_unit: ${DENSITY}`, 'auto: "off"']);
     flooder = await Source.bind('127.0.0.2');
     good = await Source.bind('127.0.0.3');
@@ -211,12 +213,13 @@ describe('pike in plugins/default REQINIT (pike_check_req, auto: off)', () => {
 });
 
 describe('pike host check (auto: 503)', () => {
-  const PORT = 16703;
+  let PORT = 0;
   let node: SiphonNode;
   let flooder: Source;
   let good: Source;
 
   beforeAll(async () => {
+    PORT = await freePort('udp');
     node = await pikeNode(PORT, ['sampling_time_unit: 10', `reqs_density_per_unit: ${DENSITY}`, 'auto: 503', 'retry_after: 30']);
     flooder = await Source.bind('127.0.0.2');
     good = await Source.bind('127.0.0.3');
@@ -262,11 +265,12 @@ describe('pike host check (auto: 503)', () => {
 });
 
 describe('pike table under a spray of spoofed sources (max_entries)', () => {
-  const PORT = 16706;
+  let PORT = 0;
   const MAX = 256;
   let node: SiphonNode;
 
   beforeAll(async () => {
+    PORT = await freePort('udp');
     node = await pikeNode(PORT, ['sampling_time_unit: 10', `reqs_density_per_unit: ${DENSITY}`, `max_entries: ${MAX}`, 'auto: drop']);
   }, 60_000);
 
@@ -313,7 +317,7 @@ describe('the start-up warm-up and pike', () => {
   it("drives its calls through a pike copy that never blocks, and leaves the node's table empty", async () => {
     const yaml = [
       'core:',
-      '  listen: [udp:127.0.0.1:16709]',
+      `  listen: [udp:127.0.0.1:${await freePort('udp')}]`,
       '  ctl: []',
       '  warmup: 400',
       '  log_level: warn',

@@ -1,7 +1,7 @@
 /**
  * Hostile plugins (issue 10 "Hostile-proof", host/wasm/): a real node in-process with
- * test/fixtures/wasm/hostile.wat as its routing plugin, driven over UDP on 127.0.0.1 (ports
- * 16740-16749). Each attack request is answered 500 while the well-behaved requests sent in the same
+ * test/fixtures/wasm/hostile.wat as its routing plugin, driven over UDP on 127.0.0.1 (node port
+ * from freePort()). Each attack request is answered 500 while the well-behaved requests sent in the same
  * burst are all answered 200; counters (gas exhausted, traps, instance rebuilds) say why, and host
  * memory stays bounded. Modules over the load-time limits are refused with E4040 naming the file.
  */
@@ -19,8 +19,10 @@ import type { WasmPlugin } from '../../host/wasm/plugin.js';
 import { loadPlugin } from '../../host/wasm/runtime.js';
 import { DEFAULT_PLUGIN_LIMITS, type PluginStats } from '../../host/wasm/types.js';
 import { captureLogger, FIXTURES, ROOT, tempWasm } from '../runtime/helpers.js';
+import { freePort } from '../helpers/ports.js';
 
-const PORT = 16740;
+/** the node's listen port (freePort(): a listen address needs a port) */
+let PORT = 0;
 const MiB = 1024 * 1024;
 
 const Attack = {
@@ -123,6 +125,7 @@ beforeAll(async () => {
   const file = tempWasm('hostile.wasm', compile(readFileSync(path.join(FIXTURES, 'hostile.wat'), 'utf8'), {
     'sip.plugin': JSON.stringify({ name: 'hostile', version: '1.0.0' }),
   }));
+  PORT = await freePort('udp');
   const yaml = [
     'core:',
     `  listen: [udp:127.0.0.1:${PORT}]`,

@@ -1,6 +1,6 @@
 /**
  * The core.tcp limits in a whole node (startNode with plugins/default, real sockets on 127.0.0.x,
- * port 17780): from siphon.yaml to the listener, and into the `tcp` statistics group that kamcmd and
+ * a TCP port from freePort()): from siphon.yaml to the listener, and into the `tcp` statistics group that kamcmd and
  * /metrics read. While a non-reading client, dribblers and a one-source connection flood are at it,
  * a well-behaved client's keepalive OPTIONS are answered 200 OK.
  */
@@ -10,14 +10,17 @@ import path from 'node:path';
 import { parseConfig } from '../../host/config/load.js';
 import { createLogger } from '../../host/log/logger.js';
 import { startNode, type SiphonNode } from '../../host/server/app.js';
+import { freePort } from '../helpers/ports.js';
 import { closed, flood, until } from './tcp-helpers.js';
 
-const PORT = 17780;
+/** the node's TCP listen port (freePort(): a listen address needs a port) */
+let PORT = 0;
 const ROOT = path.resolve(import.meta.dirname, '../..');
 let node: SiphonNode;
 const sockets: net.Socket[] = [];
 
 beforeAll(async () => {
+  PORT = await freePort('tcp');
   const yaml = [
     'core:',
     `  listen: [tcp:127.0.0.1:${PORT}]`,

@@ -2,7 +2,7 @@
  * Every conformance message (RFC 4475 torture tests, RFC 3261/3665 examples, npm examples) sent to a
  * running `siphon start`, over UDP and over TCP: the server never falls over, and an OPTIONS sent after
  * each message is still answered. What each message must produce is asserted in the parser's unit
- * tests (test/unit/sip); here the point is the running server. Ports 15950-15959.
+ * tests (test/unit/sip); here the point is the running server. The port (UDP and TCP) from freeUdpTcpPort().
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
@@ -10,11 +10,14 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { answersOptions, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
 import { conformanceMessages } from '../helpers/shared.js';
+import { freeUdpTcpPort } from '../helpers/ports.js';
 
-const port = 15950;
+/** siphon's UDP and TCP listen port (freeUdpTcpPort(): the child is told it before it starts) */
+let port = 0;
 let srv: SiphonProcess;
 
 beforeAll(async () => {
+  port = await freeUdpTcpPort();
   srv = await startSiphon(['--listen', `udp:127.0.0.1:${port}`, '--listen', `tcp:127.0.0.1:${port}`], {
     readyPorts: [{ proto: 'udp', port }, { proto: 'tcp', port }],
   });

@@ -3,7 +3,8 @@
  * transactions with short timers): SIPp calls to a SIPp UAS registered through siphon, CANCEL,
  * call-forward on busy, INVITE timeout, retransmission absorption, ACK of a 2xx by Route headers,
  * REGISTER expiry and 423, and a plugin hot swap with calls in flight.
- * Ports 19200-19219 (siphon 19200, SIPp UAC 19210) and 5090 (SIPp UAS); control socket in a temp dir.
+ * Ports from freePorts() (siphon, the SIPp UAS and its media and control ports; runSipp picks the UAC's);
+ * control socket in a temp dir.
  */
 import { sharedDir } from '../helpers/shared.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +14,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, SIPHON_BIN, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
+import { freePort, freePorts } from '../helpers/ports.js';
+import { runSipp } from '../helpers/sipp.js';
 import { Phone, type SipText } from './pbx-phone.js';
 
 const run = promisify(execFile);
-const SIP_PORT = 19200;
-const SIPP_UAC_PORT = 19210;
-const SIPP_UAS_PORT = 5090;
+/** siphon's SIP port; the SIPp UAS's SIP and media ports (freePorts() in beforeAll) */
+let SIP_PORT = 0;
+let SIPP_UAS_PORT = 0;
+let SIPP_UAS_MEDIA_PORT = 0;
 const SCENARIOS = path.join(sharedDir(), 'bench/scenarios');
 
 let tmp: string;
@@ -44,6 +48,7 @@ const isInvite = (m: SipText): boolean => m.method === 'INVITE';
 const final = (m: SipText): boolean => m.status >= 200;
 
 beforeAll(async () => {
+  [SIP_PORT, SIPP_UAS_PORT, SIPP_UAS_MEDIA_PORT] = (await freePorts(3)) as [number, number, number];
   tmp = mkdtempSync(path.join(tmpdir(), 'siphon-pbx-'));
   ctl = path.join(tmp, 'ctl.sock');
   const cfg = path.join(tmp, 'siphon.yaml');
@@ -112,23 +117,15 @@ describe('SIPp calls through siphon to a SIPp UAS registered through siphon', ()
     expect(r?.status).toBe(200);
 
     const dir = mkdtempSync(path.join(tmp, 'sipp-'));
-    uas = spawn('sipp', ['-sf', path.join(SCENARIOS, 'uas.xml'), '-i', '127.0.0.1', '-p', String(SIPP_UAS_PORT), '-mp', '19290', '-nostdin', '-m', '500', '-bind_local'], {
+    uas = spawn('sipp', ['-sf', path.join(SCENARIOS, 'uas.xml'), '-i', '127.0.0.1', '-p', String(SIPP_UAS_PORT), '-mp', String(SIPP_UAS_MEDIA_PORT), '-cp', String(await freePort('udp')), '-nostdin', '-m', '500', '-bind_local'], {
       cwd: dir,
       stdio: 'ignore',
     });
     await new Promise((res) => setTimeout(res, 500));
-    await run(
-      'sipp',
-      [`127.0.0.1:${SIP_PORT}`, '-sf', path.join(SCENARIOS, 'invite.xml'), '-s', '101', '-i', '127.0.0.1', '-p', String(SIPP_UAC_PORT), '-mp', '19294',
-        '-r', '50', '-m', '500', '-l', '200', '-timeout', '40s', '-recv_timeout', '8000', '-trace_stat', '-stf', path.join(dir, 'uac.csv'), '-fd', '1', '-nostdin'],
-      { timeout: 60_000, cwd: dir },
-    ).catch((e) => e);
-    const rows = readFileSync(path.join(dir, 'uac.csv'), 'utf8').trim().split('\n');
-    const head = rows[0]!.split(';');
-    const last = rows[rows.length - 1]!.split(';');
-    const col = (n: string): number => Number(last[head.indexOf(n)]);
-    expect(col('SuccessfulCall(C)')).toBe(500);
-    expect(col('FailedCall(C)')).toBe(0);
+    // the UAC on free SIP, media and control ports (runSipp), reading SIPp's statistics file
+    const uac = await runSipp(SIP_PORT, path.join(SCENARIOS, 'invite.xml'), { rate: 50, calls: 500, timeoutS: 40, recvTimeoutMs: 8000, extra: ['-s', '101'] });
+    expect(uac.successful, uac.errors).toBe(500);
+    expect(uac.failed).toBe(0);
   }, 90_000);
 });
 

@@ -9,7 +9,7 @@
  * through the same parse and reply code in-process (parser, stateless reply builder, registrar
  * Contact reader, secfilter header reader), where a parser bug shows as an exception rather than a
  * silence. SIPHON_FUZZ_STRUCTURED changes the 800,000.
- * Ports 15960-15969.
+ * The port (UDP and TCP) from freeUdpTcpPort().
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
@@ -17,13 +17,15 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { answersOptions as answersOnce, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
 import { conformanceMessages } from '../helpers/shared.js';
+import { freeUdpTcpPort } from '../helpers/ports.js';
 import { MAX_STRUCTURED, mulberry32, mutate, mutateStructured } from '../helpers/mutate.js';
 import { parseMessage } from '../../host/sip/parser.js';
 import { StatelessReplier } from '../../host/core/sl.js';
 import { parseContactValue } from '../../host/modules/registrar/uri.js';
 import { parseHeaderParts } from '../../host/modules/secfilter/header-parts.js';
 
-const port = 15960;
+/** siphon's UDP and TCP listen port (freeUdpTcpPort(): the child is told it before it starts) */
+let port = 0;
 const SEED = Number(process.env.SIPHON_FUZZ_SEED ?? 20261127);
 const UDP_COUNT = 100_000;
 const TCP_COUNT = 100_000;
@@ -43,6 +45,7 @@ async function answersOptions(proto: 'udp' | 'tcp', p: number): Promise<boolean>
 }
 
 beforeAll(async () => {
+  port = await freeUdpTcpPort();
   srv = await startSiphon(['--listen', `udp:127.0.0.1:${port}`, '--listen', `tcp:127.0.0.1:${port}`], {
     readyPorts: [{ proto: 'udp', port }, { proto: 'tcp', port }],
   });
