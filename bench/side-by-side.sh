@@ -4,31 +4,50 @@
 #   bench/side-by-side.sh CASE [SERVER ...]     CASE: options | proxy-stateful
 #                                               SERVER: kamailio siphon (default: both)
 #
-# For each server: start it fresh for every step, ramp the rate geometrically (x RAMP_FACTOR,
-# STEP_DUR-second runs) until a run is not sustainable, bisect, then confirm the best rate for
-# CONFIRM_DUR seconds. "Sustainable" is decided by ../shared/bench/run.sh: < 0.1 % failed or
-# unfinished calls and achieved rate >= 95 % of the target. Memory is sampled at 90 % of each run.
-# Every run is bounded in calls and time (run.sh). Loopback only.
+# Ramp mode (the default, SWEEP unset): for each server, start it fresh for every step, ramp the
+# rate geometrically (x RAMP_FACTOR, STEP_DUR-second runs) until a run is not sustainable, bisect,
+# then confirm the best rate for CONFIRM_DUR seconds. "Sustainable" is decided by
+# ../shared/bench/run.sh: < 0.1 % failed or unfinished calls and achieved rate >= 95 % of the target.
+#
+# Sweep mode (SWEEP set, issue #13): offered load at each percentage of SWEEP_REF (Kamailio's max
+# sustainable rate; when unset it is found first with the ramp above, Kamailio only). For each
+# percentage, each server in turn: a fresh server, one STEP_DUR-second run at that rate, whatever
+# its outcome. One CSV row per run in $BENCH_OUT/sweep-CASE-TIME.csv (columns: bench/RESULTS.md,
+# "Load sweep"), then bench/plot.mjs draws it into SWEEP_PLOT_DIR (PLOT=0 skips the plot).
+#
+# Every run: memory sampled at 90 % of the run; server CPU seconds (utime + stime from /proc, all
+# Kamailio processes) read before and after the load. Every run is bounded in calls and time
+# (run.sh). Loopback only.
 #
 # Environment: STEP_DUR (10) CONFIRM_DUR (20) RAMP_FACTOR (1.4) MAX_STEPS (12) BISECT_STEPS (4)
 #   START_RATE (per case) KAM_CHILDREN (2) SIPHON_PORT (5080) KAM_PORT (5070) UAS_PORT (5090)
+#   SWEEP (percentages, e.g. "25 50 75 90 100 125 150 200") SWEEP_REF (calls/s)
+#   SWEEP_PLOT_DIR (bench/plots) PLOT (1)
 #   SHARED (path of the shared bench folder, default ../shared/bench next to the checkout)
 #   SIPHON_CONFIG (proxy-stateful: bench/siphon-lb.yaml, plugins/lb + dispatcher over UAS_PORT)
 #   SIPHON_PROXY_PLUGIN (proxy-stateful: lb)
+#   KAM_STATE, SIPHON_STATE (PID files; default $BENCH_OUT/kam and $BENCH_OUT/siphon)
+#   A UAS_PORT other than 5090 (proxy-stateful): copies of both dispatcher lists, and of
+#   bench/siphon-lb.yaml unless SIPHON_CONFIG is set, under $BENCH_OUT name that port.
 # Output: RESULT lines on stdout and in $BENCH_OUT/side-by-side.log; a summary table at the end.
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 SHARED="${SHARED:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}"
 [ -x "$SHARED/run.sh" ] || { echo "side-by-side: cannot find the shared bench harness (set SHARED)" >&2; exit 2; }
+# the command as given, for the sweep file and its plot: the settings that change what is measured
+CMD="bench/side-by-side.sh $*"
+for v in SIPHON_PROXY_PLUGIN SIPHON_CONFIG KAM_CHILDREN STEP_DUR SWEEP START_RATE SWEEP_REF; do
+	[ -n "${!v:-}" ] && CMD="$v=\"${!v}\" $CMD"
+done
 case_="${1:?usage: side-by-side.sh CASE [SERVER ...]}"; shift
 servers=("$@"); [ ${#servers[@]} -eq 0 ] && servers=(kamailio siphon)
 STEP_DUR="${STEP_DUR:-10}"; CONFIRM_DUR="${CONFIRM_DUR:-20}"
 RAMP_FACTOR="${RAMP_FACTOR:-1.4}"; MAX_STEPS="${MAX_STEPS:-12}"; BISECT_STEPS="${BISECT_STEPS:-4}"
 KAM_PORT="${KAM_PORT:-5070}"; SIPHON_PORT="${SIPHON_PORT:-5080}"; UAS_PORT="${UAS_PORT:-5090}"
 RES="${BENCH_OUT:-/tmp/siphon-bench}"; mkdir -p "$RES"; LOG="$RES/side-by-side.log"
-# a stale Kamailio from an earlier run would hold the port; only when Kamailio is measured
-case " ${servers[*]} " in *" kamailio "*) pkill -x kamailio 2>/dev/null || true ;; esac
+# PID files next to the results, so two runs with different BENCH_OUT never stop each other's servers
+export KAM_STATE="${KAM_STATE:-$RES/kam}" SIPHON_STATE="${SIPHON_STATE:-$RES/siphon}"
 
 scenario() { case "$case_" in options) echo "$HERE/scenarios/options-keepalive.xml" ;; proxy-stateful) echo invite ;; esac; }
 start_rate() { [ -n "${START_RATE:-}" ] && { echo "$START_RATE"; return; }; case "$case_" in options) echo 4000 ;; *) echo 400 ;; esac; }
@@ -44,27 +63,55 @@ start_server() {
 	esac
 }
 stop_server() { case "$1" in kamailio) "$SHARED/kam.sh" stop ;; siphon) "$HERE/siphon.sh" stop ;; esac; }
+cpu_of() { case "$1" in kamailio) "$SHARED/kam.sh" cpu ;; siphon) "$HERE/siphon.sh" cpu ;; esac; }
 mem_of() { case "$1" in kamailio) "$SHARED/kam.sh" mem ;; siphon) "$HERE/siphon.sh" mem ;; esac; }
 port_of() { case "$1" in kamailio) echo "$KAM_PORT" ;; siphon) echo "$SIPHON_PORT" ;; esac; }
+# the dispatcher lists name the UAS at 127.0.0.1:5090; another UAS_PORT gets copies naming it (proxy cases)
+if [ "$UAS_PORT" != 5090 ] && [ "$case_" = proxy-stateful ]; then
+	sed "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" "${KAM_DS_LIST:-$SHARED/kamailio/dispatcher.list}" >"$RES/dispatcher-kam.list"
+	sed "s/127\.0\.0\.1:5090/127.0.0.1:$UAS_PORT/" "$HERE/dispatcher-lb.list" >"$RES/dispatcher-lb.list"
+	export KAM_DS_LIST="$RES/dispatcher-kam.list"
+	if [ -z "${SIPHON_CONFIG:-}" ]; then   # the copy keeps its data under $RES (data_dir is relative to the file)
+		sed -e "s|list_file: bench/dispatcher-lb.list|list_file: $RES/dispatcher-lb.list|" -e "s|data_dir: .*|data_dir: bench-data|" \
+			"$HERE/siphon-lb.yaml" >"$RES/siphon-lb.yaml"
+		SIPHON_CONFIG="$RES/siphon-lb.yaml"
+	fi
+fi
+# a stale server from an earlier run would hold the port: stop it by its recorded PID (never by name,
+# other Kamailio instances on the machine are not ours)
+for srv in "${servers[@]}"; do stop_server "$srv"; done
 
+# field NAME LINE: the value of NAME=... in a RESULT line (empty when absent)
+field() { local kv; for kv in $2; do [ "${kv%%=*}" = "$1" ] && { echo "${kv#*=}"; return; }; done; }
+
+# run_one SERVER RATE SECONDS: a fresh server, one bounded run.sh run; prints run.sh's RESULT line plus
+# server, case, memory at 90 % of the run, the server's CPU seconds during the load (server_cpu_s,
+# utime + stime summed over its processes, read just before and after run.sh) and per 1,000
+# successful calls (cpu_s_per_1k)
 run_one() {
-	local srv="$1" rate="$2" dur="$3" uas="" line sampler mem
-	start_server "$srv" || { echo "RESULT server=$srv error=start_failed"; return; }
+	local srv="$1" rate="$2" dur="$3" uas="" line sampler mem cpu0 cpu1 cpu
+	start_server "$srv" || { echo "RESULT server=$srv case=$case_ rate=$rate duration=$dur error=start_failed"; return; }
 	case "$case_" in proxy-*) uas="127.0.0.1:$UAS_PORT" ;; esac
 	( sleep "$(awk -v d="$dur" 'BEGIN{print d*0.9}')"; mem_of "$srv" >"$RES/.mem.$srv" ) & sampler=$!
+	cpu0=$(cpu_of "$srv")
 	line=$(START_UAS="$uas" OUT_DIR="$RES/runs/${srv}_${case_}_${rate}_${dur}s_$(date +%H%M%S)" \
 		"$SHARED/run.sh" "127.0.0.1:$(port_of "$srv")" "$(scenario)" "$rate" "$dur" | grep '^RESULT')
+	cpu1=$(cpu_of "$srv")
 	kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
 	mem=$(cat "$RES/.mem.$srv" 2>/dev/null); rm -f "$RES/.mem.$srv"
 	stop_server "$srv"
-	line="$line server=$srv case=$case_ $mem"
+	cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$(field successful "$line")" \
+		'BEGIN { if (b < a) { printf "server_cpu_s=lost"; exit }   # the server died in the run: its /proc counters are gone
+			printf "server_cpu_s=%.2f", b - a; if (n > 0) printf " cpu_s_per_1k=%.4f", 1000 * (b - a) / n }')
+	line="$line server=$srv case=$case_ $cpu $mem"
 	echo "$(date +%FT%T) $line" >>"$LOG"
 	echo "$line"
 }
 ok() { echo "$1" | grep -q ' sustainable=yes'; }
 
-declare -A best
-for srv in "${servers[@]}"; do
+# ramp SERVER: ramp, bisect, confirm; sets good (max sustainable, 0 if none), bad, bestline
+ramp() {
+	local srv="$1" rate i line
 	rate=$(start_rate); good=0; bad=0; bestline=""
 	echo "== $srv $case_: ramp from $rate x$RAMP_FACTOR (${STEP_DUR}s steps)"
 	for ((i = 0; i < MAX_STEPS; i++)); do
@@ -89,6 +136,55 @@ for srv in "${servers[@]}"; do
 		done
 		ok "$line" || bestline="$line unconfirmed=yes"
 	fi
+}
+
+SWEEP_COLUMNS="case,server,pct,offered_cps,duration_s,successful,failed,unfinished,failed_pct,achieved_cps,p50_ms,p99_ms,bye_p50_ms,bye_p99_ms,retrans,server_cpu_s,cpu_s_per_1k,sipp_cpu_pct,sustainable,error,out"
+# sweep_row PCT RATE LINE: one CSV row (SWEEP_COLUMNS) from a run_one line; no field holds a comma
+sweep_row() {
+	local f row="$case_,$(field server "$3"),$1,$2,$STEP_DUR"
+	for f in successful failed unfinished failed_pct achieved_cps rtd1_p50_ms rtd1_p99_ms rtd2_p50_ms rtd2_p99_ms \
+		retrans server_cpu_s cpu_s_per_1k sipp_cpu_pct sustainable error out; do
+		row="$row,$(field "$f" "$3" | tr -d ,)"
+	done
+	echo "$row"
+}
+
+sweep() {
+	local ref="${SWEEP_REF:-}" ref_src="SWEEP_REF" csv pct rate srv line
+	case "$ref$SWEEP" in *[!0-9\ ]*) echo "side-by-side: SWEEP_REF and SWEEP take integers" >&2; exit 2 ;; esac
+	if [ -z "$ref" ]; then
+		ramp kamailio; ref=$good; ref_src="Kamailio's max sustainable rate, ramp of this run"
+		[ "$ref" -gt 0 ] || { echo "side-by-side: the Kamailio ramp found no sustainable rate; set SWEEP_REF" >&2; exit 1; }
+	fi
+	csv="$RES/sweep-$case_-$(date +%Y%m%dT%H%M%S).csv"
+	{
+		echo "# siphon side-by-side load sweep (bench/side-by-side.sh; columns: bench/RESULTS.md, Load sweep)"
+		echo "# command: $CMD"
+		echo "# settings: STEP_DUR=$STEP_DUR KAM_CHILDREN=${KAM_CHILDREN:-2} siphon config $(siphon_config)"
+		echo "# date: $(date -u +%FT%TZ)"
+		echo "# ref_cps: $ref ($ref_src)"
+		echo "# machine: $(nproc) CPUs, $(uname -sr), siphon $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+		echo "$SWEEP_COLUMNS"
+	} >"$csv"
+	echo "== sweep $case_: ${SWEEP// /, } % of $ref calls/s, ${STEP_DUR}s runs, servers ${servers[*]} -> $csv"
+	for pct in $SWEEP; do
+		rate=$(awk -v r="$ref" -v p="$pct" 'BEGIN { x = int(r * p / 100 + 0.5); print x < 1 ? 1 : x }')
+		for srv in "${servers[@]}"; do   # interleaved, so drift of the shared machine hits both servers alike
+			line=$(run_one "$srv" "$rate" "$STEP_DUR"); echo "  $pct% $line" | cut -c1-300
+			sweep_row "$pct" "$rate" "$line" >>"$csv"
+		done
+	done
+	echo
+	echo "== sweep summary $case_ ($csv)"
+	column -s, -t < <(grep -v '^#' "$csv" | cut -d, -f2-4,9-12,15-17)
+	if [ "${PLOT:-1}" = 1 ]; then node "$HERE/plot.mjs" "$csv" --out-dir "${SWEEP_PLOT_DIR:-$HERE/plots}"; fi
+}
+
+if [ -n "${SWEEP:-}" ]; then sweep; exit 0; fi
+
+declare -A best
+for srv in "${servers[@]}"; do
+	ramp "$srv"
 	best[$srv]="max_sustainable=$good first_unsustainable=$bad $bestline"
 done
 echo
