@@ -12,6 +12,8 @@ export class TcpRelay {
   private readonly sockets = new Set<net.Socket>();
   /** connections accepted so far. */
   accepted = 0;
+  /** bytes from clients dropped while black-holed (a request that reached the "server" unanswered). */
+  swallowed = 0;
 
   private constructor(
     private readonly server: net.Server,
@@ -34,7 +36,10 @@ export class TcpRelay {
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => undefined);
-    if (this.holed) return; // accepted, never answered
+    if (this.holed) {
+      client.on('data', (d: Buffer) => void (this.swallowed += d.length)); // accepted, never answered
+      return;
+    }
     const upstream = net.connect(target.port, target.host);
     this.sockets.add(upstream);
     upstream.on('close', () => {
@@ -43,8 +48,9 @@ export class TcpRelay {
     });
     upstream.on('error', () => undefined);
     client.on('close', () => upstream.destroy());
-    client.on('data', (d) => {
+    client.on('data', (d: Buffer) => {
       if (!this.holed) upstream.write(d);
+      else this.swallowed += d.length;
     });
     upstream.on('data', (d) => {
       if (!this.holed) client.write(d);
