@@ -23,7 +23,6 @@ const PENDING = 'not yet moved to freePort() (issue #12 follow-up); a range no o
 
 /** file → port → why the literal is not a port this test binds, or why it is still fixed. */
 const ALLOWED: Record<string, Record<number, string>> = {
-  'test/adversarial/db-hung-node.test.ts': { 16500: PENDING },
   'test/e2e/hotswap.test.ts': { 19500: OWNED, 19501: OWNED, 19502: OWNED },
   'test/e2e/lb-failover.test.ts': { 5091: OWNED, 5092: OWNED, 14700: OWNED, 14701: OWNED, 14702: OWNED },
   'test/e2e/metrics-lb.test.ts': { 19720: PENDING, 19721: PENDING },
