@@ -1,6 +1,6 @@
 /**
  * The real `siphon` CLI from dist/ (built by `npm test`; here only when missing): check, --help, --version, and start/stop
- * with SIGTERM. Ports 15220-15229.
+ * with SIGTERM. The started node's port from freePort(); the checked config's 15220 is parsed, never bound.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { once } from 'node:events';
+import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -82,7 +83,8 @@ describe('siphon --help / --version / unknown', () => {
 
 describe('siphon start', () => {
   it('serves, logs JSON lines with the Call-ID, and exits 0 on SIGTERM', async () => {
-    const proc = spawn(process.execPath, [BIN, 'start', '--plugin', 'hello', '--listen', 'udp:127.0.0.1:15221'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const port = await freePort('udp');
+    const proc = spawn(process.execPath, [BIN, 'start', '--plugin', 'hello', '--listen', `udp:127.0.0.1:${port}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -99,9 +101,9 @@ describe('siphon start', () => {
         proc.once('exit', (code) => reject(new Error(`siphon exited ${code} before starting: ${out}`)));
         check();
       });
-      const msg = `OPTIONS sip:x@127.0.0.1:15221 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-cli;rport\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: cli-start-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+      const msg = `OPTIONS sip:x@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${lp};branch=z9hG4bK-cli;rport\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: cli-start-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
       for (let i = 0; i < 50 && reply === null; i++) {
-        sock.send(msg, 15221, '127.0.0.1');
+        sock.send(msg, port, '127.0.0.1');
         await new Promise((r) => setTimeout(r, 100));
       }
       sock.close();

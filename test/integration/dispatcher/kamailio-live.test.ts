@@ -1,7 +1,7 @@
 /**
  * Compares with the real Kamailio when it is installed (/usr/sbin/kamailio + kamcmd; with CI set a
  * missing Kamailio fails the file instead of skipping it): a throwaway
- * instance on 127.0.0.1:18190 with ctl on a unix socket in a temp dir, the same list file, then
+ * instance on 127.0.0.1 (a port from freePort()) with ctl on a unix socket in a temp dir, the same list file, then
  * `kamcmd dispatcher.hash` for fixed and random inputs, and `dispatcher.list` ordering and flags.
  * The fixed expectations also live in test/unit/dispatcher/kamailio-hash-table.ts, so the unit
  * test keeps the guarantee where Kamailio is absent.
@@ -19,6 +19,7 @@ import { ListFileSource } from '../../../host/modules/dispatcher/db.js';
 import { listSets } from '../../../host/modules/dispatcher/rpc.js';
 import { KAMAILIO_HASH_TABLE } from '../../unit/dispatcher/kamailio-hash-table.js';
 import { kamailioModulesDir } from '../../helpers/kamailio-process.js';
+import { freePort } from '../../helpers/ports.js';
 
 const run = promisify(execFile);
 const KAMAILIO = '/usr/sbin/kamailio';
@@ -61,7 +62,7 @@ beforeAll(async () => {
       'log_stderror=yes',
       'fork=yes',
       'children=1',
-      'listen=udp:127.0.0.1:18190',
+      `listen=udp:127.0.0.1:${await freePort('udp')}`,
       `mpath="${kamailioModulesDir(['dispatcher.so', 'ctl.so'])}/"`,
       'loadmodule "tm.so"',
       'loadmodule "sl.so"',

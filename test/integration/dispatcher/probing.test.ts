@@ -1,6 +1,6 @@
 /**
  * Keepalives end to end: the standalone UDP prober against tiny UAS sockets on 127.0.0.1.
- * Ports: 18111-18119 (UAS), 18120-18121 (prober).
+ * UAS ports from freePorts() (the list file names them); the prober binds port 0 and reports its port.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -12,16 +12,24 @@ import { ListFileSource } from '../../../host/modules/dispatcher/db.js';
 import { UdpProber } from '../../../host/modules/dispatcher/udp-prober.js';
 import { DsTargetList } from '../../../host/modules/dispatcher/failover.js';
 import { dispatcherRpcMethods } from '../../../host/modules/dispatcher/rpc.js';
+import { freePorts } from '../../helpers/ports.js';
 import { TinyUas } from './uas.js';
 
-const A = 'sip:127.0.0.1:18111';
-const B = 'sip:127.0.0.1:18112';
+/** the UAS ports (gateways A and B of the list file, and C for the prober alone) and A's and B's URIs */
+let portA = 0;
+let portB = 0;
+let portC = 0;
+let A = '';
+let B = '';
 
 let dir: string;
 let listFile: string;
 const cleanups: Array<() => Promise<void>> = [];
 
-beforeAll(() => {
+beforeAll(async () => {
+  [portA, portB, portC] = (await freePorts(3)) as [number, number, number];
+  A = `sip:127.0.0.1:${portA}`;
+  B = `sip:127.0.0.1:${portB}`;
   dir = mkdtempSync(path.join(tmpdir(), 'siphon-ds-'));
   listFile = path.join(dir, 'dispatcher.list');
   writeFileSync(listFile, `# two gateways, probed\n1 ${A} 8 0 duid=a\n1 ${B} 8 0 duid=b\n`);
@@ -41,12 +49,12 @@ function pick(ds: Dispatcher, n: number): Set<string> {
   return out;
 }
 
-async function setup(cfg: Record<string, unknown>, proberPort: number) {
-  const a = new TinyUas(18111);
-  const b = new TinyUas(18112);
+async function setup(cfg: Record<string, unknown>) {
+  const a = new TinyUas(portA);
+  const b = new TinyUas(portB);
   await a.start();
   await b.start();
-  const prober = await UdpProber.start({ address: '127.0.0.1', port: proberPort });
+  const prober = await UdpProber.start({ address: '127.0.0.1', port: 0 });
   const ds = new Dispatcher(resolveDispatcherConfig({ list_file: listFile, ds_ping_fr_timer: 400, ...cfg }), new ListFileSource(listFile), { prober });
   await ds.reload();
   cleanups.push(async () => {
@@ -61,19 +69,19 @@ async function setup(cfg: Record<string, unknown>, proberPort: number) {
 
 describe('keepalive probing over UDP', () => {
   it('sends an RFC 3261 OPTIONS and reads the reply', async () => {
-    const { a, ds, letters } = await setup({ ds_probing_mode: 1 }, 18120);
+    const { a, ds, prober, letters } = await setup({ ds_probing_mode: 1 });
     await ds.pingRound();
     expect(letters()).toEqual({ [B]: 'AP', [A]: 'AP' });
     const req = a.received[0]!;
-    expect(req).toMatch(/^OPTIONS sip:127\.0\.0\.1:18111 SIP\/2\.0\r\n/);
-    expect(req).toMatch(/\r\nVia: SIP\/2\.0\/UDP 127\.0\.0\.1:18120;branch=z9hG4bK[0-9a-f]{16};rport\r\n/);
+    expect(req).toMatch(new RegExp(`^OPTIONS sip:127\\.0\\.0\\.1:${portA} SIP/2\\.0\r\n`));
+    expect(req).toMatch(new RegExp(`\r\nVia: SIP/2\\.0/UDP 127\\.0\\.0\\.1:${prober.port};branch=z9hG4bK[0-9a-f]{16};rport\r\n`));
     expect(req).toMatch(/\r\nFrom: <sip:dispatcher@localhost>;tag=1\.[^\r]+-[a-z0-9]{4}\r\n/);
-    expect(req).toMatch(/\r\nTo: <sip:127\.0\.0\.1:18111>\r\nCall-ID: [0-9a-f]+@127\.0\.0\.1\r\nCSeq: 1 OPTIONS\r\n/);
+    expect(req).toMatch(new RegExp(`\r\nTo: <sip:127\\.0\\.0\\.1:${portA}>\r\nCall-ID: [0-9a-f]+@127\\.0\\.0\\.1\r\nCSeq: 1 OPTIONS\r\n`));
     expect(req).toMatch(/\r\nMax-Forwards: 70\r\n[\s\S]*Content-Length: 0\r\n\r\n$/);
   });
 
   it('a stopped gateway goes inactive after ds_probing_threshold failures and leaves rotation; restarted, it is back after ds_inactive_threshold replies', async () => {
-    const { b, ds, letters } = await setup({ ds_probing_mode: 1, ds_probing_threshold: 2, ds_inactive_threshold: 2 }, 18120);
+    const { b, ds, letters } = await setup({ ds_probing_mode: 1, ds_probing_threshold: 2, ds_inactive_threshold: 2 });
     const events: string[] = [];
     ds.on('dst-down', (e: DsStateEvent) => events.push(`down ${e.uri} ${e.code}`));
     ds.on('dst-up', (e: DsStateEvent) => events.push(`up ${e.uri} ${e.code}`));
@@ -97,7 +105,7 @@ describe('keepalive probing over UDP', () => {
   });
 
   it('dispatcher.set_state dx takes a gateway out at once and keepalives skip it', async () => {
-    const { b, ds, letters } = await setup({ ds_probing_mode: 1 }, 18120);
+    const { b, ds, letters } = await setup({ ds_probing_mode: 1 });
     const setState = dispatcherRpcMethods(ds).find((m) => m.name === 'dispatcher.set_state')!;
     expect(await setState.handler(['dx', 1, B])).toBe('Ok. Dispatcher state updated.');
     expect(letters()[B]).toBe('DX');
@@ -108,7 +116,7 @@ describe('keepalive probing over UDP', () => {
   });
 
   it('an error reply counts as failure unless listed in ds_ping_reply_codes', async () => {
-    const { a, ds, letters } = await setup({ ds_probing_mode: 1, ds_ping_reply_codes: 'code=404' }, 18120);
+    const { a, ds, letters } = await setup({ ds_probing_mode: 1, ds_ping_reply_codes: 'code=404' });
     a.code = 404;
     await ds.pingRound();
     expect(letters()[A]).toBe('AP');
@@ -118,14 +126,14 @@ describe('keepalive probing over UDP', () => {
   });
 
   it('the prober retransmits (Timer E), waits past a 100 Trying, and times out with 408 semantics', async () => {
-    const a = new TinyUas(18113);
+    const a = new TinyUas(portC);
     await a.start();
-    const prober = await UdpProber.start({ address: '127.0.0.1', port: 18121 });
+    const prober = await UdpProber.start({ address: '127.0.0.1', port: 0 });
     cleanups.push(async () => {
       await prober.close();
       await a.stop();
     });
-    const dst = { setid: 1, uri: 'sip:127.0.0.1:18113', method: 'OPTIONS', from: 'sip:ds@localhost', fromTag: 'x-abcd', obproxy: null, socket: null, timeoutMs: 4000 };
+    const dst = { setid: 1, uri: `sip:127.0.0.1:${portC}`, method: 'OPTIONS', from: 'sip:ds@localhost', fromTag: 'x-abcd', obproxy: null, socket: null, timeoutMs: 4000 };
     a.dropFirst = 1;
     a.provisional = true;
     expect(await prober.sendOptions(dst)).toEqual({ code: 200, reason: 'OK' });
@@ -137,7 +145,7 @@ describe('keepalive probing over UDP', () => {
   });
 
   it('the keepalive timer (ds_ping_interval) drives the state without help', async () => {
-    const { b, ds } = await setup({ ds_probing_mode: 1, ds_ping_interval: 1 }, 18120);
+    const { b, ds } = await setup({ ds_probing_mode: 1, ds_ping_interval: 1 });
     const down = new Promise<DsStateEvent>((resolve) => ds.once('dst-down', resolve));
     await b.stop();
     ds.start();

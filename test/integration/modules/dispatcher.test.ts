@@ -1,6 +1,7 @@
 /**
- * dispatcher reachable from plugins, over real UDP on 127.0.0.1 (nodes 19710 and 19713, destinations
- * 19711/19712/19714, client 19753): round-robin `$du` from ds_select_dst(1, 4) as a plugin sees it,
+ * dispatcher reachable from plugins, over real UDP on 127.0.0.1 (nodes, destinations and client on
+ * ports from freePorts(): the list file names them): round-robin `$du` from ds_select_dst(1, 4) as a
+ * plugin sees it,
  * the failover steps (ds_mark_dst + ds_next_dst), plugins/lb itself, and `siphon dispatcher`
  * add/show/rm on the list file with the running node reloaded over BINRPC (unix control socket).
  */
@@ -10,11 +11,18 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run as dispatcherCli } from '../../../host/cli/commands/dispatcher.js';
+import { freePorts } from '../../helpers/ports.js';
 import { buildPlugins, PLUGIN, SipClient, startTestNode, type TestNode } from './helpers.js';
 
-const GW1 = 'sip:127.0.0.1:19711';
-const GW2 = 'sip:127.0.0.1:19712';
-const GW3 = 'sip:127.0.0.1:19714';
+/** the nodes' ports (plugins/lb-probe and plugins/lb) and the client's, a destination of set 2 */
+let PROBE = 0;
+let LB = 0;
+let CLIENT = 0;
+/** set 1's destinations (GW1 and GW2 listen; GW3 is added by the CLI test and never reached) */
+let GW1 = '';
+let GW2 = '';
+let GW3 = '';
+let gwPorts: number[] = [];
 
 let dir: string;
 let listFile: string;
@@ -32,21 +40,25 @@ function cliIo() {
 
 beforeAll(async () => {
   await buildPlugins();
+  const ports = await freePorts(6);
+  [PROBE, LB, CLIENT] = ports as [number, number, number];
+  gwPorts = ports.slice(3, 5);
+  [GW1, GW2, GW3] = ports.slice(3).map((p) => `sip:127.0.0.1:${p}`) as [string, string, string];
   dir = await mkdtemp(path.join(tmpdir(), 'siphon-modules-ds-'));
   listFile = path.join(dir, 'dispatcher.list');
   ctl = `unix:${path.join(dir, 'ctl')}`;
-  await writeFile(listFile, `# gateways\n1 ${GW1} 0 0\n1 ${GW2} 0 0\n2 sip:127.0.0.1:19753 0 0\n`);
+  await writeFile(listFile, `# gateways\n1 ${GW1} 0 0\n1 ${GW2} 0 0\n2 sip:127.0.0.1:${CLIENT} 0 0\n`);
   const modules = `  data_dir: ${dir}\nmodules:\n  dispatcher:\n    list_file: ${listFile}\n    flags: 2`;
-  probe = await startTestNode(19710, `${modules}\nrouting:\n  plugin: ${PLUGIN.lbProbe}`, { ctl });
-  lb = await startTestNode(19713, `${modules}\nrouting:\n  plugin: ${PLUGIN.lb}`);
-  for (const port of [19711, 19712]) {
+  probe = await startTestNode(PROBE, `${modules}\nrouting:\n  plugin: ${PLUGIN.lbProbe}`, { ctl });
+  lb = await startTestNode(LB, `${modules}\nrouting:\n  plugin: ${PLUGIN.lb}`);
+  for (const port of gwPorts) {
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
     const entry = { sock, got: [] as string[] };
     sock.on('message', (m) => entry.got.push(m.toString('utf8')));
     uas.push(entry);
   }
-  client = await SipClient.open(19753);
+  client = await SipClient.open(CLIENT);
 }, 180_000);
 
 afterAll(async () => {
@@ -61,7 +73,7 @@ describe('ds_* seen by a plugin', () => {
   it('ds_select_dst(1, 4) sets $du round robin over both destinations of set 1', async () => {
     const chosen: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const r = await client.request(19710, { method: 'INVITE', ruri: 'sip:bob@example.org' });
+      const r = await client.request(PROBE, { method: 'INVITE', ruri: 'sip:bob@example.org' });
       expect(r?.headers.get('x-ds-select')).toBe('1');
       chosen.push(r!.headers.get('x-ds-du')!);
       // the failover list holds both targets, the chosen one first
@@ -73,7 +85,7 @@ describe('ds_* seen by a plugin', () => {
   });
 
   it('ds_list_exists and ds_is_from_list answer Kamailio codes', async () => {
-    const r = await client.request(19710, {});
+    const r = await client.request(PROBE, {});
     expect(r?.headers.get('x-ds-exists')).toBe('1 -1');
     // the client's own address is a destination of set 2, not of set 1
     expect(r?.headers.get('x-ds-from-list')).toBe('1 -1');
@@ -82,7 +94,7 @@ describe('ds_* seen by a plugin', () => {
 
 describe('plugins/lb', () => {
   it('answers keepalive OPTIONS 200', async () => {
-    expect((await client.request(19713, {}))?.status).toBe(200);
+    expect((await client.request(LB, {}))?.status).toBe(200);
   });
 
   it('relays INVITEs round robin over set 1 (each reaches the destination the plugin chose)', async () => {
@@ -90,7 +102,7 @@ describe('plugins/lb', () => {
     for (let i = 0; i < 2; i++) {
       const before = uas.map((u) => u.got.length);
       // the gateways never answer: the request's own wait ends at its timeout; the relay is what counts
-      void client.request(19713, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 1500);
+      void client.request(LB, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 1500);
       const deadline = Date.now() + 10_000;
       let reached = -1;
       while ((reached = uas.findIndex((u, k) => u.got.length > before[k]!)) < 0) {
@@ -124,24 +136,24 @@ describe('siphon dispatcher on the list file', () => {
     expect(shown.slice(1).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
       `1 1 ${GW1}`,
       `2 1 ${GW2}`,
-      '3 2 sip:127.0.0.1:19753',
+      `3 2 sip:127.0.0.1:${CLIENT}`,
       `4 1 ${GW3}`,
     ]);
     expect(shown[4]).toMatch(/Media Gateway 3$/);
 
     // the node now rotates over three destinations
     const seen = new Set<string>();
-    for (let i = 0; i < 3; i++) seen.add((await client.request(19710, {}))!.headers.get('x-ds-du')!);
+    for (let i = 0; i < 3; i++) seen.add((await client.request(PROBE, {}))!.headers.get('x-ds-du')!);
     expect(seen).toEqual(new Set([GW1, GW2, GW3]));
 
     // rm by ID (kamctl style) and by SETID URI
     out.length = 0;
     expect(await dispatcherCli([...common, 'rm', '4'], io)).toBe(0);
     expect(await dispatcherCli([...common, 'rm', '4'], io)).toBe(1);
-    expect(await dispatcherCli([...common, '--no-reload', 'rm', '2', 'sip:127.0.0.1:19753'], io)).toBe(0);
+    expect(await dispatcherCli([...common, '--no-reload', 'rm', '2', `sip:127.0.0.1:${CLIENT}`], io)).toBe(0);
     expect(await readFile(listFile, 'utf8')).toBe(`# gateways\n1 ${GW1} 0 0\n1 ${GW2} 0 0\n`);
     const after = new Set<string>();
-    for (let i = 0; i < 3; i++) after.add((await client.request(19710, {}))!.headers.get('x-ds-du')!);
+    for (let i = 0; i < 3; i++) after.add((await client.request(PROBE, {}))!.headers.get('x-ds-du')!);
     expect(after).toEqual(new Set([GW1, GW2]));
   });
 
@@ -160,13 +172,13 @@ describe('siphon dispatcher on the list file', () => {
 
 describe('failover steps (failure_route)', () => {
   it('ds_mark_dst("ip") takes the chosen destination out, ds_next_dst moves $du to the other', async () => {
-    const r = await client.request(19710, { extra: 'X-Next: yes\r\n' });
+    const r = await client.request(PROBE, { extra: 'X-Next: yes\r\n' });
     const first = r!.headers.get('x-ds-du')!;
     const other = first === GW1 ? GW2 : GW1;
     expect(r?.headers.get('x-ds-mark')).toBe('1');
     expect(r?.headers.get('x-ds-next')).toBe('1');
     expect(r?.headers.get('x-ds-du2')).toBe(other);
     // the marked destination is inactive now: every selection gives the other one
-    for (let i = 0; i < 3; i++) expect((await client.request(19710, {}))?.headers.get('x-ds-du')).toBe(other);
+    for (let i = 0; i < 3; i++) expect((await client.request(PROBE, {}))?.headers.get('x-ds-du')).toBe(other);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Plugins that import module namespaces on nodes without those modules (ports 19705-19706, client
- * 19754): plugins/default still serves (`npm start` with `modules: {}`), plugins/lb answers 503
+ * Plugins that import module namespaces on nodes without those modules (nodes and client on ports
+ * from freePorts(); the `siphon check` configs' 19707 is parsed, never bound): plugins/default still
+ * serves (`npm start` with `modules: {}`), plugins/lb answers 503
  * because ds_select_dst returns -6; and `siphon check` validating module imports without opening any
  * store: a config with modules.secfilter + plugins/default passes, a misspelt import fails (E4004).
  */
@@ -10,19 +11,26 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import binaryen from 'binaryen';
 import { run as checkCli } from '../../../host/cli/commands/check.js';
+import { freePorts } from '../../helpers/ports.js';
 import { buildPlugins, PLUGIN, SipClient, startTestNode, type TestNode } from './helpers.js';
 
 let dir: string;
 let plain: TestNode;
 let lbAlone: TestNode;
 let client: SipClient;
+/** the ports of the node with `modules: {}` (plugins/default) and of the one with plugins/lb alone */
+let PLAIN = 0;
+let LB_ALONE = 0;
 
 beforeAll(async () => {
   await buildPlugins();
+  const [plainPort, lbPort, clientPort] = (await freePorts(3)) as [number, number, number];
+  PLAIN = plainPort;
+  LB_ALONE = lbPort;
   dir = await mkdtemp(path.join(tmpdir(), 'siphon-modules-none-'));
-  plain = await startTestNode(19705, `  data_dir: ${dir}\nmodules: {}\nrouting:\n  plugin: ${PLUGIN.default}`);
-  lbAlone = await startTestNode(19706, `  data_dir: ${dir}\nrouting:\n  plugin: ${PLUGIN.lb}`);
-  client = await SipClient.open(19754);
+  plain = await startTestNode(PLAIN, `  data_dir: ${dir}\nmodules: {}\nrouting:\n  plugin: ${PLUGIN.default}`);
+  lbAlone = await startTestNode(LB_ALONE, `  data_dir: ${dir}\nrouting:\n  plugin: ${PLUGIN.lb}`);
+  client = await SipClient.open(clientPort);
 }, 180_000);
 
 afterAll(async () => {
@@ -34,19 +42,19 @@ afterAll(async () => {
 
 describe('module imports without the module', () => {
   it('plugins/default loads and routes: keepalive 200, no secfilter verdicts, scanners still refused', async () => {
-    expect((await client.request(19705, {}))?.status).toBe(200);
-    expect((await client.request(19705, { ua: 'Linphone/5.2' }))?.status).toBe(200);
+    expect((await client.request(PLAIN, {}))?.status).toBe(200);
+    expect((await client.request(PLAIN, { ua: 'Linphone/5.2' }))?.status).toBe(200);
     // kamailio.cfg drops scanners by User-Agent without any module: the built-in list (scanner_action reply: 403)
-    expect((await client.request(19705, { ua: 'friendly-scanner' }))?.status).toBe(403);
-    expect((await client.request(19705, { ua: 'SIPVicious 0.3' }))?.status).toBe(403);
-    const r = await client.request(19705, { method: 'MESSAGE', ruri: 'sip:bob@127.0.0.1:19705' });
+    expect((await client.request(PLAIN, { ua: 'friendly-scanner' }))?.status).toBe(403);
+    expect((await client.request(PLAIN, { ua: 'SIPVicious 0.3' }))?.status).toBe(403);
+    const r = await client.request(PLAIN, { method: 'MESSAGE', ruri: `sip:bob@127.0.0.1:${PLAIN}` });
     expect(r).not.toBeNull();
     expect([403, 500]).not.toContain(r!.status);
   });
 
   it('plugins/lb answers 503: ds_select_dst returns -6 without the dispatcher module', async () => {
-    expect((await client.request(19706, {}))?.status).toBe(200);
-    const r = await client.request(19706, { method: 'INVITE', ruri: 'sip:bob@example.org' });
+    expect((await client.request(LB_ALONE, {}))?.status).toBe(200);
+    const r = await client.request(LB_ALONE, { method: 'INVITE', ruri: 'sip:bob@example.org' });
     expect(r?.status).toBe(503);
     expect(lbAlone.logs.some((l) => l.includes('lb: no destination in set 1'))).toBe(true);
   });
