@@ -68,6 +68,8 @@ export interface PairOptions {
     yaml?: (nextHop: string) => string;
     /** routing.config (the plugin reads it with cfg_read). */
     config?: (nextHop: string) => Record<string, string>;
+    /** control socket (`core.ctl`, e.g. `unix:/tmp/x/ctl`) for kamcmd; none by default. */
+    ctl?: string;
   };
   /** ms to wait for a probe's reply before declaring the server dead (default 5,000). */
   probeTimeoutMs?: number;
@@ -101,7 +103,7 @@ export class OraclePair {
         '  config:',
         ...Object.entries(config).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
       ].join('\n');
-      const node = await startTestNode(sPort, yaml);
+      const node = await startTestNode(sPort, yaml, opts.siphon.ctl ? { ctl: opts.siphon.ctl } : {});
       const side = (name: ServerName, port: number, client: ClientPeer, sink: NextHopSink): Side => ({
         name,
         port,
