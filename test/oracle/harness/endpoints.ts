@@ -76,7 +76,21 @@ export class ClientPeer {
     });
   }
 
-  static async open(): Promise<ClientPeer> {
+  /**
+   * `address` (a 127.x.y.z): bind there, e.g. to be a source address a rule names (secfilter's IP
+   * lists); fails when its port 5060 is taken. Without it, a random one.
+   */
+  static async open(address?: string): Promise<ClientPeer> {
+    if (address !== undefined) {
+      const sock = dgram.createSocket('udp4');
+      try {
+        await bind(sock, 5060, address);
+      } catch (e) {
+        await close(sock).catch(() => undefined);
+        throw e;
+      }
+      return new ClientPeer(sock, address, 5060);
+    }
     for (let i = 0; i < 20; i++) {
       const address = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
       const sock = dgram.createSocket('udp4');

@@ -128,6 +128,20 @@ export class OraclePair {
     return this.node;
   }
 
+  /**
+   * Sends the following cases from these clients (one per server: each sees its own source address,
+   * e.g. for secfilter's IP lists) and returns the clients used so far; the caller closes what it
+   * opened, and stop() closes the clients in use then.
+   */
+  useClients(kamailio: ClientPeer, siphon: ClientPeer): [ClientPeer, ClientPeer] {
+    const before: [ClientPeer, ClientPeer] = [this.kamailio.client, this.siphon.client];
+    for (const [side, client] of [[this.kamailio, kamailio], [this.siphon, siphon]] as const) {
+      side.substitutions = side.substitutions.map(([from, to]) => (to === '<client>' ? [client.address, to] : [from, to]));
+      side.client = client;
+    }
+    return before;
+  }
+
   /** everything Kamailio logged so far. */
   kamailioLog(): string {
     return this.kam.log();
