@@ -20,8 +20,8 @@ import { Clock, context, contactExpires, hostApi, LOCAL, log, register, request,
 
 const DB_NAME = 'siphon_test_registrar';
 const URL = `mysql://root@127.0.0.1:3306/${DB_NAME}`;
-/** a TCP relay to MariaDB that the test can kill (port from the registrar range). */
-const PROXY_PORT = 18510;
+/** the socket column of rows saved with LOCAL as the receiving socket (Kamailio's proto:host:port). */
+const LOCAL_SOCKET = `${LOCAL.proto}:${LOCAL.address}:${LOCAL.port}`;
 
 let admin: mysql.Connection;
 const toClose: Array<() => Promise<unknown>> = [];
@@ -122,9 +122,9 @@ describe('db_mode 3: two nodes share one table', () => {
     // the rows carry node A's server_id and Kamailio's column formats
     const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT username, domain, contact, q, server_id, socket, callid, cseq FROM location ORDER BY contact');
     expect(rows.map((r) => [r.username, r.domain, r.contact, Number(r.q), r.server_id, r.socket, r.callid, r.cseq])).toEqual([
-      ['carol', 'example.com', 'sip:carol@127.0.0.1:18520', 0.8, 1, 'udp:127.0.0.1:18500', 'reg-call-1', 1],
+      ['carol', 'example.com', 'sip:carol@127.0.0.1:18520', 0.8, 1, LOCAL_SOCKET, 'reg-call-1', 1],
       // no q: usrloc's Q_UNSPECIFIED is written as -0.001, which FLOAT(10,2) keeps as 0 (as with Kamailio)
-      ['carol', 'example.com', 'sip:carol@127.0.0.1:18521', 0, 1, 'udp:127.0.0.1:18500', 'reg-call-1', 1],
+      ['carol', 'example.com', 'sip:carol@127.0.0.1:18521', 0, 1, LOCAL_SOCKET, 'reg-call-1', 1],
     ]);
 
     // node B refreshes one contact (CSeq ordering is checked against A's row), node A sees it
@@ -255,7 +255,9 @@ describe('db_mode 1: write-through', () => {
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
     });
-    await new Promise<void>((resolve) => proxy.listen(PROXY_PORT, '127.0.0.1', resolve));
+    // a TCP relay to MariaDB that the test can kill, on a port the OS picks
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyPort = (proxy.address() as net.AddressInfo).port;
     const closeProxy = () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -263,7 +265,7 @@ describe('db_mode 1: write-through', () => {
       });
     toClose.push(closeProxy);
 
-    const db = await mysqlDb(`mysql://root@127.0.0.1:${PROXY_PORT}/${DB_NAME}`);
+    const db = await mysqlDb(`mysql://root@127.0.0.1:${proxyPort}/${DB_NAME}`);
     const reg = await node(db, { db_mode: 1 });
     expect(reg.saveSync('location', register({ to: 'sip:hank@example.com', contacts: ['<sip:hank@h1>'] }), SRC, LOCAL).code).toBe(1);
     await reg.table('location')!.flush();

@@ -2,7 +2,8 @@
  * REGISTER over real UDP on 127.0.0.1 through the server pipeline (host/server/server.ts) with a
  * router that does what a plugin's request_route does with the registrar imports:
  * REGISTER -> registrar.save("location", 0); other requests -> registrar.lookup + 302 listing the
- * target. Clients: sipsak (a real SIP tool) and a dgram socket. Ports 18560-18569.
+ * target. Clients: sipsak (a real SIP tool) and a dgram socket. Server and sipsak ports from
+ * freePorts(), the dgram client on port 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -19,10 +20,13 @@ import { resolveRegistrarConfig } from '../../../host/modules/registrar/config.j
 import { startRegistrar, stopRegistrar } from '../../../host/modules/registrar/index.js';
 import type { Registrar } from '../../../host/modules/registrar/registrar.js';
 import { hostApi, log, type Fn } from '../../unit/registrar/helpers.js';
+import { freePorts } from '../../helpers/ports.js';
 
 const run = promisify(execFile);
-const PORT = 18560;
-const CLIENT_PORT = 18561;
+/** the server's port and sipsak's (freePorts()); the dgram client binds port 0 and reads its port back */
+let PORT = 0;
+let SIPSAK_PORT = 0;
+let CLIENT_PORT = 0;
 
 let server: SiphonServer;
 let reg: Registrar;
@@ -30,6 +34,7 @@ let client: dgram.Socket;
 let dir: string;
 
 beforeAll(async () => {
+  [PORT, SIPSAK_PORT] = (await freePorts(2)) as [number, number];
   dir = mkdtempSync(path.join(tmpdir(), 'siphon-reg-udp-'));
   reg = await startRegistrar(resolveRegistrarConfig({ max_contacts: 2 }), null, log);
   let current: MessageContext | null = null;
@@ -59,7 +64,8 @@ beforeAll(async () => {
   server = new SiphonServer({ config, log, router });
   await server.start();
   client = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => client.bind(CLIENT_PORT, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+  CLIENT_PORT = client.address().port;
 });
 
 afterAll(async () => {
@@ -100,12 +106,12 @@ function registerText(user: string, contacts: string[], extra = ''): string {
 describe('REGISTER over UDP', () => {
   it('sipsak registers and gets a 200 listing its binding', async () => {
     const file = path.join(dir, 'register.sip');
-    writeFileSync(file, registerText('sipsak', [`<sip:sipsak@127.0.0.1:${CLIENT_PORT + 1}>`], 'Expires: 300\n').replace(/\n/g, '\r\n'));
-    const { stdout } = await run('sipsak', ['-vv', '-f', file, '-s', `sip:sipsak@127.0.0.1:${PORT}`, '-l', String(CLIENT_PORT + 1)], { timeout: 10_000 }).catch(
+    writeFileSync(file, registerText('sipsak', [`<sip:sipsak@127.0.0.1:${SIPSAK_PORT}>`], 'Expires: 300\n').replace(/\n/g, '\r\n'));
+    const { stdout } = await run('sipsak', ['-vv', '-f', file, '-s', `sip:sipsak@127.0.0.1:${PORT}`, '-l', String(SIPSAK_PORT)], { timeout: 10_000 }).catch(
       (e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }),
     );
     expect(stdout).toMatch(/SIP\/2\.0 200 OK/);
-    expect(stdout).toMatch(new RegExp(`Contact: <sip:sipsak@127\\.0\\.0\\.1:${CLIENT_PORT + 1}>;expires=300`));
+    expect(stdout).toMatch(new RegExp(`Contact: <sip:sipsak@127\\.0\\.0\\.1:${SIPSAK_PORT}>;expires=300`));
     expect(reg.registeredSync('location', 'sip:sipsak@127.0.0.1')).toBe(1);
   });
 

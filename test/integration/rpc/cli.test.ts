@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRpcArg, run, type RpcCommandIo } from '../../../host/cli/commands/rpc.js';
 import { BinrpcClient } from '../../../host/rpc/binrpc-client.js';
 import { RpcFault } from '../../../host/rpc/types.js';
+import { freePort } from '../../helpers/ports.js';
 import { startFixture, type Fixture } from './fixture.js';
 
 function io(input = ''): { io: RpcCommandIo; out: () => string; err: () => string } {
@@ -22,8 +23,11 @@ function io(input = ''): { io: RpcCommandIo; out: () => string; err: () => strin
 describe('siphon rpc', () => {
   let fx: Fixture;
   let ctl: string;
+  /** the fixture's BINRPC UDP listener */
+  let udpPort = 0;
   beforeAll(async () => {
-    fx = await startFixture({ udp: 17031 });
+    udpPort = await freePort('udp');
+    fx = await startFixture({ udp: udpPort });
     ctl = `unix:${fx.socketPath}`;
   });
   afterAll(async () => {
@@ -72,7 +76,7 @@ describe('siphon rpc', () => {
 
   it('works over UDP too', async () => {
     const t = io();
-    expect(await run(['--ctl', 'udp:127.0.0.1:17031', 'core.version'], t.io)).toBe(0);
+    expect(await run(['--ctl', `udp:127.0.0.1:${udpPort}`, 'core.version'], t.io)).toBe(0);
     expect(t.out()).toMatch(/^siphon 0\.1\.0/);
   });
 

@@ -1,7 +1,7 @@
 /**
  * The control plane of a whole node (startNode from YAML), as `siphon start` wires it: core.http with a
- * token_file, routing.plugin_dirs from the config, plugin.load over JSON-RPC. SIP on udp 21460-21469;
- * the HTTP listener on an ephemeral port.
+ * token_file, routing.plugin_dirs from the config, plugin.load over JSON-RPC. SIP on udp ports from
+ * freePort(); the HTTP listener on an ephemeral port (port 0).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { isSiphonError } from '../../../host/errors/registry.js';
 import { createLogger } from '../../../host/log/logger.js';
 import { resolvePluginPath } from '../../../host/wasm/runtime.js';
 import { ROOT } from '../../runtime/helpers.js';
+import { freePort } from '../../helpers/ports.js';
 
 const TOKEN = 'node-token-0123456789abcdef0123';
 const HELLO = resolvePluginPath('hello', ROOT);
@@ -45,7 +46,7 @@ describe('a node\'s control plane from its config', () => {
     mkdirSync(path.join(tmp, 'plugins'));
     copyFileSync(HELLO, path.join(tmp, 'plugins', 'hello-copy.wasm'));
     writeFileSync(path.join(tmp, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-    node = await startNode(config(tmp, 21460, '{ port: 0, token_file: token }'), quiet());
+    node = await startNode(config(tmp, await freePort('udp'), '{ port: 0, token_file: token }'), quiet());
     base = node.controlPlane!.httpUrl!;
   }, 150_000);
   afterAll(async () => {
@@ -96,9 +97,8 @@ describe('a node\'s control plane from its config', () => {
     writeFileSync(path.join(tmp, 'short'), 'abc\n');
     execFileSync('mkfifo', [path.join(tmp, 'fifo')]);
     attempts.push(['{ port: 0, token_file: fifo }', 'RPC_HTTP_TOKEN']);
-    let port = 21461;
     for (const [http, code] of attempts) {
-      const e = await startNode(config(tmp, port++, http), quiet()).then(
+      const e = await startNode(config(tmp, await freePort('udp'), http), quiet()).then(
         async (n) => {
           await n.stop();
           return null;

@@ -1,13 +1,16 @@
 /** JSON-RPC 2.0 over loopback HTTP and GET /metrics, with fetch against the real listener. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/ports.js';
 import { startFixture, type Fixture } from './fixture.js';
 
-const PORT = 17021;
+/** the HTTP listener's port (freePort(): the test checks the listener is on the port it was given) */
+let PORT = 0;
 
 describe('JSON-RPC over HTTP', () => {
   let fx: Fixture;
   let base: string;
   beforeAll(async () => {
+    PORT = await freePort('tcp');
     fx = await startFixture({ http: PORT });
     base = fx.plane.httpUrl!;
   });

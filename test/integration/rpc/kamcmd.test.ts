@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/ports.js';
 import { startFixture, type Fixture } from './fixture.js';
 
 const KAMCMD = '/usr/sbin/kamcmd';
@@ -28,9 +29,13 @@ function kamcmd(args: string[], input?: string): Promise<{ code: number | null; 
 
 describe('kamcmd against the BINRPC unix socket', () => {
   let fx: Fixture;
+  /** the fixture's BINRPC TCP and UDP listeners */
+  let tcpPort = 0;
+  let udpPort = 0;
   let sock: string;
   beforeAll(async () => {
-    fx = await startFixture({ tcp: 17011, udp: 17012 });
+    [tcpPort, udpPort] = [await freePort('tcp'), await freePort('udp')];
+    fx = await startFixture({ tcp: tcpPort, udp: udpPort });
     sock = `unixs:${fx.socketPath}`;
   });
   afterAll(async () => {
@@ -109,9 +114,9 @@ describe('kamcmd against the BINRPC unix socket', () => {
   });
 
   it('works over the loopback TCP and UDP listeners', async () => {
-    const tcp = await kamcmd(['-s', 'tcp:127.0.0.1:17011', 'core.version']);
+    const tcp = await kamcmd(['-s', `tcp:127.0.0.1:${tcpPort}`, 'core.version']);
     expect(tcp.stdout).toMatch(/^siphon 0\.1\.0 \(/);
-    const udp = await kamcmd(['-s', 'udp:127.0.0.1:17012', 'core.uptime']);
+    const udp = await kamcmd(['-s', `udp:127.0.0.1:${udpPort}`, 'core.uptime']);
     expect(udp.stdout).toMatch(/^\{\n\tnow: .*\n\tup_since: .*\n\tuptime: \d+\n\}\n$/);
   });
 

@@ -1,7 +1,10 @@
-/** Listener safety: loopback only by default, stale/live unix sockets, clean close. */
+/**
+ * Listener safety: loopback only by default, stale/live unix sockets, clean close. The busy port is one
+ * a blocker bound on port 0; the non-loopback addresses (17041) are refused before any bind.
+ */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,17 +30,18 @@ describe('control listeners', () => {
     }
     await server.close();
     await expect(
-      startControlPlane({ registry, ctl: [], http: { host: '0.0.0.0', port: 17042 } }),
+      startControlPlane({ registry, ctl: [], http: { host: '0.0.0.0', port: 0 } }),
     ).rejects.toSatisfy((e) => isSiphonError(e, 'RPC_NON_LOOPBACK'));
   });
 
   it('reports a busy port as RPC_BIND and closes what it had opened', async () => {
     const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(17043, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const busy = (blocker.address() as AddressInfo).port;
     try {
       const sock = join(dir, 'partial_ctl');
       await expect(
-        startControlPlane({ registry, ctl: [`unix:${sock}`, 'tcp:127.0.0.1:17043'], http: null }),
+        startControlPlane({ registry, ctl: [`unix:${sock}`, `tcp:127.0.0.1:${busy}`], http: null }),
       ).rejects.toSatisfy((e) => isSiphonError(e, 'RPC_BIND'));
       await expect(stat(sock)).rejects.toThrow(); // the unix socket opened first was removed again
     } finally {
