@@ -33,6 +33,7 @@ import { PikeModule } from '../modules/pike/index.js';
 import { AuthModule } from '../modules/auth/index.js';
 import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
+import type { UtilizationSource } from './overload.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -239,7 +240,12 @@ function pluginStatistics(plugins: PluginManager): StatisticsProvider {
 export async function startNode(
   config: SiphonConfig,
   log: Logger,
-  opts: { pluginFile?: string; controlPlane?: boolean } = {},
+  opts: {
+    pluginFile?: string;
+    controlPlane?: boolean;
+    /** for tests: where core.overload reads the loop's busy share (default: the event loop's own). */
+    overloadUtilization?: UtilizationSource;
+  } = {},
 ): Promise<SiphonNode> {
   // modules may send requests of their own (dispatcher keepalives) from the listening sockets
   // through tm; the sender exists once the server below does, and a request made before the
@@ -255,7 +261,7 @@ export async function startNode(
   const dbStats = new DbStatistics();
   const modules = await initModules(config, log, { localRequests, dbStats });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
-  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules) });
+  const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules), overloadUtilization: opts.overloadUtilization });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
   wirePike(modules, server);
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });

@@ -32,6 +32,13 @@ export interface OverloadOptions {
   retryAfter: number;
 }
 
+/**
+ * Where the guard reads a window's busy share: given the previous reading, the new one and the busy
+ * share (0-1) since. Node's event-loop utilisation by default; a test passes its own to set the load
+ * without loading the machine (ServerOptions.overloadUtilization, startNode's option of that name).
+ */
+export type UtilizationSource = (prev: EventLoopUtilization) => { now: EventLoopUtilization; busy: number };
+
 /** how far below `utilization` the busy share must fall before shedding stops (hysteresis). */
 const HYSTERESIS = 0.05;
 
@@ -50,7 +57,7 @@ export class OverloadGuard {
     readonly opts: OverloadOptions,
     private readonly log: Logger,
     /** the busy share source; Node's event-loop utilisation by default (tests inject one). */
-    private readonly utilization: (prev: EventLoopUtilization) => { now: EventLoopUtilization; busy: number } = nodeUtilization,
+    private readonly utilization: UtilizationSource = nodeUtilization,
   ) {
     this.retryAfterHeader = `Retry-After: ${opts.retryAfter}`;
     this.last = performance.eventLoopUtilization();

@@ -45,7 +45,7 @@ import { TransactionLayer, type TransactionTimers } from '../transaction/index.j
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
 import { tmImportProviders } from '../proxy/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
-import { OverloadGuard } from './overload.js';
+import { OverloadGuard, type UtilizationSource } from './overload.js';
 import { Resolver } from '../proxy/resolver.js';
 import { CORE_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
 import { Errors } from '../errors/registry.js';
@@ -83,6 +83,8 @@ export interface ServerOptions {
    * imports decide on data read from the DB (host/modules/types.ts MessagePrefetcher).
    */
   prefetchers?: readonly MessagePrefetcher[];
+  /** core.overload's busy-share source (additive; tests): default Node's event-loop utilisation. */
+  overloadUtilization?: UtilizationSource;
 }
 
 /** Pipeline counters (plain numbers; the control plane turns them into metrics). */
@@ -192,7 +194,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.aliases = opts.config.core.aliases.map(parseAlias);
     this.tableFullRetryAfter = `Retry-After: ${opts.config.core.tm?.retry_after ?? TM_DEFAULTS.retry_after}`;
     const ov = opts.config.core.overload;
-    if (ov) this.overload = new OverloadGuard({ utilization: ov.utilization, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after }, this.log);
+    if (ov) this.overload = new OverloadGuard({ utilization: ov.utilization, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after }, this.log, opts.overloadUtilization);
     this.myAddresses = this.computeMyAddresses();
     if (opts.transactions) {
       const timers = typeof opts.transactions === 'object' ? opts.transactions.timers : undefined;

@@ -30,7 +30,6 @@ const ALLOWED: Record<string, Record<number, string>> = {
   'test/e2e/start.test.ts': { 15920: CHECKED },
   'test/integration/cli.test.ts': { 15220: CHECKED },
   'test/integration/modules/without-modules.test.ts': { 19707: CHECKED },
-  'test/integration/overload.test.ts': { 19600: PENDING },
   'test/integration/rpc/listeners.test.ts': { 17041: 'non-loopback control addresses, refused (RPC_NON_LOOPBACK) before any bind' },
   'test/integration/secfilter/store-parity.test.ts': { 16012: PENDING },
   'test/integration/warmup.test.ts': { 19615: PENDING, 19616: PENDING, 19618: PENDING },

@@ -106,7 +106,7 @@ export class SipClient {
       sock.once('error', reject);
       sock.bind(port, '127.0.0.1', () => resolve());
     });
-    return new SipClient(sock, port);
+    return new SipClient(sock, sock.address().port); // port 0: the one the OS chose
   }
 
   /** the request text (exposed for tests that tweak it). */

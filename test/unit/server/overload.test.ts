@@ -46,6 +46,16 @@ describe('OverloadGuard', () => {
     expect(states).toEqual([false, false, false, false, false, true]);
   });
 
+  it('reads the event loop by default: a window without idle time is saturated', () => {
+    const g = new OverloadGuard({ utilization: 0.9, windowMs: 100, sustain: 1, retryAfter: 7 }, pino({ level: 'silent' }));
+    // constructed and sampled in one synchronous stretch: the loop never reached its poll phase, so
+    // the busy share is exactly 1 (active time > 0, idle time 0), however fast the machine is
+    for (let k = 0; k < 50; k++) request('INVITE');
+    g.sample();
+    expect(g.shedding).toBe(true);
+    expect(g.episodes).toBe(1);
+  });
+
   it('refuses new dialogs and registrations only', () => {
     const g = guardWith([1]);
     expect(g.refuses(request('INVITE').message)).toBe(false); // not shedding yet
