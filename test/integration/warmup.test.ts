@@ -2,7 +2,7 @@
  * core.warmup (host/server/warmup.ts): before its sockets open a node drives whole proxied calls and
  * plugin requests through a private copy of its message path; nothing of it may reach the running
  * node (counters, plugin stats, registrar contacts), and the node then serves real traffic.
- * Ports 19610-19619.
+ * Ports from freePorts(); warmUp() alone opens no socket (its config's 19615 is parsed, never bound).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../host/config/load.js';
@@ -13,17 +13,22 @@ import { moduleSchemas } from '../../host/server/modules.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, freePorts } from '../helpers/ports.js';
 import { TinyUas } from './dispatcher/uas.js';
 import { buildPlugins, PLUGIN, SipClient, startTestNode, type TestNode } from './modules/helpers.js';
 
 describe('warm-up before the sockets open', () => {
   let t: TestNode;
   let client: SipClient;
+  /** the node's port and the client's (freePorts()) */
+  let NODE = 0;
+  let CLIENT = 0;
 
   beforeAll(async () => {
     await buildPlugins();
-    t = await startTestNode(19610, ['modules:', '  registrar:', '    db_mode: 0', 'routing:', `  plugin: ${JSON.stringify(PLUGIN.default)}`].join('\n'));
-    client = await SipClient.open(19611);
+    [NODE, CLIENT] = (await freePorts(2)) as [number, number];
+    t = await startTestNode(NODE, ['modules:', '  registrar:', '    db_mode: 0', 'routing:', `  plugin: ${JSON.stringify(PLUGIN.default)}`].join('\n'));
+    client = await SipClient.open(CLIENT);
   }, 180_000);
 
   afterAll(async () => {
@@ -49,9 +54,9 @@ describe('warm-up before the sockets open', () => {
   });
 
   it('then serves real traffic: a REGISTER is saved and shows in ul.dump', async () => {
-    const r = await client.request(19610, { method: 'REGISTER', ruri: 'sip:127.0.0.1:19610', fromUser: 'warm', toUser: 'warm', contact: '<sip:warm@127.0.0.1:19611>', extra: 'Expires: 60\r\n' });
+    const r = await client.request(NODE, { method: 'REGISTER', ruri: `sip:127.0.0.1:${NODE}`, fromUser: 'warm', toUser: 'warm', contact: `<sip:warm@127.0.0.1:${CLIENT}>`, extra: 'Expires: 60\r\n' });
     expect(r?.status).toBe(200);
-    expect(JSON.stringify(await t.node.rpc.get('ul.dump')!.handler([]))).toContain('sip:warm@127.0.0.1:19611');
+    expect(JSON.stringify(await t.node.rpc.get('ul.dump')!.handler([]))).toContain(`sip:warm@127.0.0.1:${CLIENT}`);
     expect(t.node.server.stats().received).toBe(1);
   });
 });
@@ -65,7 +70,7 @@ describe('warmUp() on its own', () => {
 
   it('core.warmup: 0 skips it (and 2000 is the default)', async () => {
     expect(parseConfig('', null).core.warmup).toBe(2000);
-    const config = parseConfig('core:\n  listen: [udp:127.0.0.1:19616]\n  ctl: []\n  warmup: 0\nrouting:\n  plugin: hello\n', null);
+    const config = parseConfig(`core:\n  listen: [udp:127.0.0.1:${await freePort('udp')}]\n  ctl: []\n  warmup: 0\nrouting:\n  plugin: hello\n`, null);
     const logs: string[] = [];
     const node = await startNode(config, createLogger({ level: 'info', destination: { write: (s: string) => void logs.push(s) } }));
     try {
@@ -80,14 +85,15 @@ describe('warmUp() on its own', () => {
 describe('keepalives and the warm-up', () => {
   it('a ds_ping timer that fires during the warm-up waits for the sockets instead of marking the gateway down', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'siphon-warm-ds-'));
-    const gw = new TinyUas(19617);
+    const [gwPort, nodePort] = (await freePorts(2)) as [number, number];
+    const gw = new TinyUas(gwPort);
     await gw.start();
     const listFile = path.join(dir, 'dispatcher.list');
-    writeFileSync(listFile, '1 sip:127.0.0.1:19617 0 0\n');
+    writeFileSync(listFile, `1 sip:127.0.0.1:${gwPort} 0 0\n`);
     // 6000 warm-up calls take well over the 1-s keepalive interval; one failed ping would mark the gateway down
     const yaml = [
       'core:',
-      '  listen: [udp:127.0.0.1:19618]',
+      `  listen: [udp:127.0.0.1:${nodePort}]`,
       '  ctl: []',
       '  warmup: 6000',
       'modules:',
@@ -109,9 +115,9 @@ describe('keepalives and the warm-up', () => {
       // the ping held during the warm-up went out once the socket was bound, and was answered
       for (let i = 0; i < 40 && gw.received.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 200));
-      expect(gw.received[0]).toMatch(/^OPTIONS sip:127\.0\.0\.1:19617 SIP\/2\.0\r\n/);
+      expect(gw.received[0]).toMatch(new RegExp(`^OPTIONS sip:127\\.0\\.0\\.1:${gwPort} SIP/2\\.0\r\n`));
       const list = (await node.rpc.get('dispatcher.list')!.handler([])) as { RECORDS: Array<{ SET: { TARGETS: Array<{ DEST: { URI: string; FLAGS: string } }> } }> };
-      expect(list.RECORDS[0]!.SET.TARGETS[0]!.DEST).toMatchObject({ URI: 'sip:127.0.0.1:19617', FLAGS: 'AP' });
+      expect(list.RECORDS[0]!.SET.TARGETS[0]!.DEST).toMatchObject({ URI: `sip:127.0.0.1:${gwPort}`, FLAGS: 'AP' });
       expect(logs.some((l) => l.includes('unable to ping'))).toBe(false);
     } finally {
       await node.stop();

@@ -17,6 +17,7 @@ import type { RpcValue } from '../../../host/rpc/types.js';
 import { isSiphonError } from '../../../host/errors/registry.js';
 import { run as secfilterCli } from '../../../host/cli/commands/secfilter.js';
 import { run as dbCli } from '../../../host/cli/commands/db.js';
+import { freePort } from '../../helpers/ports.js';
 
 const DB = 'siphon_test_secfilter';
 const URL = `mysql://root@127.0.0.1:3306/${DB}`;
@@ -197,13 +198,14 @@ describe('embedded vs MariaDB', () => {
 
 describe('MariaDB unreachable', () => {
   it('a closed port fails the start with E5002 (redacted URL)', async () => {
-    const err = await startModule({ db_url: 'mysql://root:hunter2@127.0.0.1:16011/x' }).catch((e) => e);
+    // a port the OS just handed out and took back: nothing listens there
+    const err = await startModule({ db_url: `mysql://root:hunter2@127.0.0.1:${await freePort('tcp')}/x` }).catch((e) => e);
     expect(isSiphonError(err, 'DB_UNREACHABLE')).toBe(true);
     expect(err.message).not.toContain('hunter2');
   });
 
   it('when the server goes away, checks keep answering and reload returns a clear error', async () => {
-    // a TCP relay on 127.0.0.1:16012 that we can cut, standing in for the database host going away
+    // a TCP relay on 127.0.0.1 (port 0: the OS picks) that we can cut, standing in for the database host going away
     const sockets = new Set<net.Socket>();
     const relay = net.createServer((client) => {
       const upstream = net.connect(3306, '127.0.0.1');
@@ -216,8 +218,9 @@ describe('MariaDB unreachable', () => {
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
     });
-    await new Promise<void>((r) => relay.listen(16012, '127.0.0.1', r));
-    const m = await startModule({ db_url: `mysql://root@127.0.0.1:16012/${DB}`, reload_delta: 0 });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayPort = (relay.address() as net.AddressInfo).port;
+    const m = await startModule({ db_url: `mysql://root@127.0.0.1:${relayPort}/${DB}`, reload_delta: 0 });
     try {
       expect(m.secfilter.checkUa('sipvicious')).toBe(-2);
       await new Promise<void>((r) => {
@@ -226,7 +229,7 @@ describe('MariaDB unreachable', () => {
       });
       const fault = await rpc(m)('secfilter.reload').catch((e) => e);
       expect(fault.faultCode).toBe(500);
-      expect(fault.message).toMatch(/^Error loading data from database: .*mysql:\/\/root@127.0.0.1:16012.*E5002/s);
+      expect(fault.message).toMatch(new RegExp(`^Error loading data from database: .*mysql://root@127\\.0\\.0\\.1:${relayPort}.*E5002`, 's'));
       expect(m.secfilter.checkUa('sipvicious')).toBe(-2);
       expect(m.secfilter.checkDst('0900')).toBe(-2);
     } finally {
