@@ -40,6 +40,14 @@ const FIELD_NAMES = [
   'MAX_FORWARDS', 'BODY', 'MSG_LEN', 'STATUS', 'REASON',
 ];
 
+/** the pseudo-variables behind the field ids (docs/abi/v1.md "Fields"), for pv_get/pv_set. */
+const PV_FIELD = new Map<string, number>(
+  [
+    '$rm', '$ru', '$rU', '$rd', '$rp', '$rz', '$du', '$fu', '$fU', '$fd', '$ft', '$fn', '$tu', '$tU', '$td', '$tt', '$tn', '$ci', '$cs',
+    null, '$si', '$sp', '$pr', '$ua', '$ct', '$Ri', '$Rp', null, null, '$ml', '$rs', '$rr',
+  ].flatMap((name, id) => (name === null ? [] : [[name, id] as [string, number]])),
+);
+
 export class FakeHost {
   readonly memory = new WebAssembly.Memory({ initial: 1, maximum: 256 });
   readonly replies: Array<{ code: number; reason: string; headers: string[] }> = [];
@@ -49,10 +57,17 @@ export class FakeHost {
   readonly msgVars = new Map<string, string>();
   readonly globalVars = new Map<string, string>();
   dstUri: string | null = null;
+  /** the socket the message arrived on ($Ri, $Rp). */
+  local = { ip: '127.0.0.1', port: 5060 };
   hook = 'request_route';
   logLevel = 2; // L_INFO
 
-  constructor(public msg: FakeMessage, public config = '') {}
+  /** $ml: the length of the message as received (edits do not change it, as on the real host). */
+  readonly receivedLength: number;
+
+  constructor(public msg: FakeMessage, public config = '') {
+    this.receivedLength = Buffer.byteLength(serialize(msg));
+  }
 
   private bytes(): Buffer {
     return Buffer.from(this.memory.buffer);
@@ -62,7 +77,14 @@ export class FakeHost {
     return this.bytes().toString('utf8', ptr >>> 0, (ptr >>> 0) + len);
   }
 
+  /** [ptr, ptr+len) inside the memory (docs/abi/v1.md "Global rules": else -3 INVALID_MEMORY). */
+  inBounds(ptr: number, len: number): boolean {
+    return ptr >= 0 && len >= 0 && ptr + len <= this.memory.buffer.byteLength;
+  }
+
   private write(out: number, cap: number, value: string): number {
+    if (cap < 0) return -2;
+    if (!this.inBounds(out, cap)) return -3;
     const data = Buffer.from(value, 'utf8');
     data.copy(this.bytes(), out >>> 0, 0, Math.min(data.length, cap));
     return data.length;
@@ -93,8 +115,20 @@ export class FakeHost {
     return m ? { scheme: m[1], user: m[2], host: m[3], port: m[4] } : { scheme: '', host: '' };
   }
 
+  /** the URI of a From/To-style header value, its user and host. */
+  private nameAddr(header: string): { uri: string; user?: string; host: string } | null {
+    const v = this.headerValues(header)[0];
+    const m = v === undefined ? null : /<([^>]*)>|^([^;\s]+)/.exec(v);
+    const uri = m ? (m[1] ?? m[2]) : null;
+    if (!uri) return null;
+    const p = /^(?:sips?|tel):(?:([^@]*)@)?([^:;>]+)/.exec(uri);
+    return { uri, user: p?.[1], host: p?.[2] ?? '' };
+  }
+
   field(id: number): string | null {
     const uri = this.parsedRuri();
+    const from = this.nameAddr('From');
+    const to = this.nameAddr('To');
     const tag = (h: string) => /;tag=([^;]+)/.exec(this.headerValues(h)[0] ?? '')?.[1] ?? null;
     const cseq = (this.headerValues('CSeq')[0] ?? '').split(/\s+/);
     switch (FIELD_NAMES[id]) {
@@ -105,6 +139,17 @@ export class FakeHost {
       case 'RURI_PORT': return uri.port ?? null;
       case 'RURI_SCHEME': return uri.scheme;
       case 'DST_URI': return this.dstUri;
+      case 'FROM_URI': return from?.uri ?? null;
+      case 'FROM_USER': return from?.user ?? null;
+      case 'FROM_HOST': return from?.host ?? null;
+      case 'TO_URI': return to?.uri ?? null;
+      case 'TO_USER': return to?.user ?? null;
+      case 'TO_HOST': return to?.host ?? null;
+      case 'USER_AGENT': return this.headerValues('User-Agent')[0] ?? null;
+      case 'CONTACT': return this.headerValues('Contact')[0] ?? null;
+      case 'LOCAL_IP': return this.local.ip;
+      case 'LOCAL_PORT': return String(this.local.port);
+      case 'MSG_LEN': return String(this.receivedLength);
       case 'FROM_TAG': return tag('From');
       case 'TO_TAG': return tag('To');
       case 'CALL_ID': return this.headerValues('Call-ID')[0] ?? null;
@@ -121,100 +166,173 @@ export class FakeHost {
   imports(): WebAssembly.Imports {
     const self = this;
     const counted = <T extends (...a: never[]) => unknown>(name: string, f: T): T =>
-      ((...a: never[]) => {
+      // keeps the arity (fake-host-drift.test.ts compares it with the real table)
+      Object.defineProperty((...a: never[]) => {
         self.count(name);
         return f(...a);
-      }) as T;
+      }, 'length', { value: f.length }) as T;
+    // the argument rules of docs/abi/v1.md "Global rules" and "Status codes", checked in the
+    // production host's order (fake-host-drift.test.ts compares the answers): a negative length or
+    // capacity is -2, a buffer outside memory -3, then the import's own checks
+    const TOKEN = /^[A-Za-z0-9!%'*+\-.^_`|~]+$/;
+    const CRLF = /[\r\n]/;
+    const LEVELS = new Set([-5, -4, -3, -2, -1, 0, 1, 2, 3]);
+    /** a string argument: its text, or the status for a bad length / pointer. */
+    const arg = (ptr: number, len: number): string | number => (len < 0 ? -2 : !self.inBounds(ptr, len) ? -3 : self.read(ptr, len));
     const sip: Record<string, (...a: never[]) => unknown> = {
       msg_get: (field: number, out: number, cap: number) => {
+        if (cap < 0) return -2;
+        if (!self.inBounds(out, cap)) return -3;
+        if (field < 0 || field >= FIELD_NAMES.length) return -2;
         const v = self.field(field);
         return v === null ? -1 : self.write(out, cap, v);
       },
       msg_set: (field: number, ptr: number, len: number) => {
-        const v = self.read(ptr, len);
+        if (len < 0 || field < 0 || field >= FIELD_NAMES.length) return -2;
+        if (!['RURI', 'RURI_USER', 'RURI_HOST', 'RURI_PORT', 'DST_URI'].includes(FIELD_NAMES[field])) return -4;
+        const v = arg(ptr, len);
+        if (typeof v === 'number') return v;
         const u = self.parsedRuri();
         const port = u.port ? `:${u.port}` : '';
         const user = u.user ? `${u.user}@` : '';
         switch (FIELD_NAMES[field]) {
-          case 'RURI': self.msg.ruri = v; return 1;
-          case 'RURI_USER': self.msg.ruri = `${u.scheme}:${v ? `${v}@` : ''}${u.host}${port}`; return 1;
-          case 'RURI_HOST': self.msg.ruri = `${u.scheme}:${user}${v}${port}`; return 1;
+          case 'RURI': self.msg.ruri = v; return 0;
+          case 'RURI_USER': self.msg.ruri = `${u.scheme}:${v ? `${v}@` : ''}${u.host}${port}`; return 0;
+          case 'RURI_HOST': self.msg.ruri = `${u.scheme}:${user}${v}${port}`; return 0;
           case 'RURI_PORT':
             if (!/^\d*$/.test(v)) return -2;
             self.msg.ruri = `${u.scheme}:${user}${u.host}${v ? `:${v}` : ''}`;
-            return 1;
-          case 'DST_URI': self.dstUri = v === '' ? null : v; return 1;
-          default: return -4;
+            return 0;
+          default: self.dstUri = v === '' ? null : v; return 0; // DST_URI
         }
       },
-      hdr_count: (np: number, nl: number) => self.headerValues(self.read(np, nl)).length,
+      hdr_count: (np: number, nl: number) => {
+        if (nl <= 0) return -2;
+        const name = arg(np, nl);
+        return typeof name === 'number' ? name : self.headerValues(name).length;
+      },
       hdr_get: (np: number, nl: number, idx: number, out: number, cap: number) => {
-        const values = self.headerValues(self.read(np, nl));
+        if (nl <= 0 || cap < 0) return -2;
+        if (!self.inBounds(out, cap)) return -3;
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
+        const values = self.headerValues(name);
         const v = values[idx < 0 ? values.length + idx : idx];
         return v === undefined ? -1 : self.write(out, cap, v);
       },
       hdr_add: (np: number, nl: number, vp: number, vl: number, where: number) => {
-        const entry: [string, string] = [self.read(np, nl), self.read(vp, vl)];
-        if (where === 1) self.msg.headers.unshift(entry);
-        else self.msg.headers.push(entry);
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
+        const value = arg(vp, vl);
+        if (typeof value === 'number') return value;
+        if (!TOKEN.test(name) || CRLF.test(value) || (where !== 0 && where !== 1)) return -2;
+        if (where === 1) self.msg.headers.unshift([name, value]);
+        else self.msg.headers.push([name, value]);
         return 1;
       },
       hdr_remove: (np: number, nl: number, idx: number) => {
-        const key = compact(self.read(np, nl).toLowerCase());
+        if (nl <= 0 || idx < -1) return -2;
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
+        const key = compact(name.toLowerCase());
         const before = self.msg.headers.length;
-        if (idx !== -1) return -6;
-        self.msg.headers = self.msg.headers.filter(([n]) => compact(n.toLowerCase()) !== key);
+        let seen = -1;
+        // idx -1 removes every occurrence, idx >= 0 that one only
+        self.msg.headers = self.msg.headers.filter(([n]) => compact(n.toLowerCase()) !== key || (idx !== -1 && ++seen !== idx));
         return before - self.msg.headers.length;
       },
       pv_get: (np: number, nl: number, out: number, cap: number) => {
-        const name = self.read(np, nl);
+        if (nl < 0 || cap < 0) return -2;
+        if (!self.inBounds(out, cap)) return -3;
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
         let m: RegExpExecArray | null;
         let v: string | null | undefined = null;
         if ((m = /^\$hdr\((.+)\)$/.exec(name))) v = self.headerValues(m[1])[0];
         else if ((m = /^\$var\((.+)\)$/.exec(name))) v = self.msgVars.get(m[1]);
+        else if ((m = /^\$shv\((.+)\)$/.exec(name))) v = self.globalVars.get(m[1]);
+        else if (PV_FIELD.has(name)) v = self.field(PV_FIELD.get(name)!);
+        else return -6; // a name the host does not know: UNIMPLEMENTED
         return v === undefined || v === null ? -1 : self.write(out, cap, v);
       },
       pv_set: (np: number, nl: number, vp: number, vl: number) => {
-        const m = /^\$var\((.+)\)$/.exec(self.read(np, nl));
-        if (!m) return -4;
-        self.msgVars.set(m[1], self.read(vp, vl));
-        return 1;
+        if (nl < 0 || vl < 0) return -2;
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
+        const value = arg(vp, vl);
+        if (typeof value === 'number') return value;
+        const m = /^\$(var|shv)\((.+)\)$/.exec(name);
+        if (m) {
+          (m[1] === 'var' ? self.msgVars : self.globalVars).set(m[2], value);
+          return 0;
+        }
+        const field = PV_FIELD.get(name);
+        if (field === undefined) return -6;
+        // $ru $rU $rd $rp $du are msg_set's fields; the other known names are read-only
+        return field <= 6 && field !== 0 && field !== 5 ? rawMsgSet(field, vp, vl) : -4;
       },
       sl_reply: (code: number, rp: number, rl: number) => {
         if (self.hook !== 'request_route') return -4;
+        const reason = arg(rp, rl);
+        if (typeof reason === 'number') return reason;
+        if (code < 100 || code > 699 || CRLF.test(reason)) return -2;
         if (self.msg.method === 'ACK') return -1;
-        self.replies.push({ code, reason: self.read(rp, rl), headers: self.replyHeaders.splice(0) });
+        self.replies.push({ code, reason, headers: self.replyHeaders.splice(0) });
         return 1;
       },
       reply_hdr_add: (ptr: number, len: number) => {
-        self.replyHeaders.push(self.read(ptr, len));
+        const line = arg(ptr, len);
+        if (typeof line === 'number') return line;
+        const colon = line.indexOf(':');
+        if (colon <= 0 || !TOKEN.test(line.slice(0, colon).trimEnd()) || CRLF.test(line)) return -2;
+        self.replyHeaders.push(line);
         return 1;
       },
       xlog: (level: number, fp: number, fl: number) => {
-        const text = self.read(fp, fl).replace(/\$(rm|si|ci)\b/g, (_, pv: string) =>
+        if (!LEVELS.has(level) || fl < 0) return -2;
+        const format = arg(fp, fl);
+        if (typeof format === 'number') return format;
+        const text = format.replace(/\$(rm|si|ci)\b/g, (_, pv: string) =>
           pv === 'rm' ? self.msg.method : pv === 'si' ? self.msg.source.ip : (self.field(17) ?? ''));
-        self.logs.push({ level, text, kind: 'xlog' });
+        if (level <= self.logLevel) self.logs.push({ level, text, kind: 'xlog' });
         return 1;
       },
       log: (level: number, ptr: number, len: number) => {
-        self.logs.push({ level, text: self.read(ptr, len), kind: 'log' });
+        if (!LEVELS.has(level) || len < 0) return -2;
+        const text = arg(ptr, len);
+        if (typeof text === 'number') return text;
+        if (level <= self.logLevel) self.logs.push({ level, text, kind: 'log' });
         return 1;
       },
-      log_enabled: (level: number) => (level <= self.logLevel ? 1 : 0),
+      log_enabled: (level: number) => (!LEVELS.has(level) ? -2 : level <= self.logLevel ? 1 : 0),
       var_get: (scope: number, np: number, nl: number, out: number, cap: number) => {
         const vars = scope === 2 ? self.globalVars : scope === 0 ? self.msgVars : null;
         if (!vars) return -2;
-        const v = vars.get(self.read(np, nl));
+        if (nl < 0 || cap < 0) return -2;
+        if (!self.inBounds(out, cap)) return -3;
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
+        const v = vars.get(name);
         return v === undefined ? -1 : self.write(out, cap, v);
       },
       var_set: (scope: number, np: number, nl: number, vp: number, vl: number) => {
         const vars = scope === 2 ? self.globalVars : scope === 0 ? self.msgVars : null;
         if (!vars) return -2;
-        if (vl === -1) vars.delete(self.read(np, nl));
-        else vars.set(self.read(np, nl), self.read(vp, vl));
-        return 1;
+        if (nl <= 0 || vl < -1) return -2;
+        const name = arg(np, nl);
+        if (typeof name === 'number') return name;
+        if (vl === -1) {
+          vars.delete(name);
+          return 0;
+        }
+        const value = arg(vp, vl);
+        if (typeof value === 'number') return value;
+        vars.set(name, value);
+        return 0;
       },
       cfg_read: (off: number, out: number, cap: number) => {
+        if (off < 0 || cap < 0) return -2;
+        if (!self.inBounds(out, cap)) return -3;
         const all = Buffer.from(self.config, 'utf8');
         const rest = all.subarray(Math.min(off, all.length));
         rest.copy(self.bytes(), out >>> 0, 0, Math.min(rest.length, cap));
@@ -222,8 +340,16 @@ export class FakeHost {
       },
       now_ms: () => BigInt(Date.now()),
       random_u32: () => 0x7abcdef0,
-      is_myself: (ptr: number, len: number) => (/^sips?:(?:[^@]*@)?127\.0\.0\.1(?::5060)?(?:[;>]|$)/.test(self.read(ptr, len)) ? 1 : -1),
+      is_myself: (ptr: number, len: number) => {
+        const text = arg(ptr, len);
+        if (typeof text === 'number') return text;
+        const uri = /^sips?:/i.test(text) ? text : `sip:${text}`;
+        const m = /^sips?:(?:[^@]*@)?([^:;>]*)(?::(\d+))?(?:[;?]|$)/i.exec(uri);
+        if (!m || m[1] === '' || /[\s<>@]/.test(m[1])) return -2;
+        return m[1] === '127.0.0.1' && (m[2] === undefined || m[2] === '5060') ? 1 : -1;
+      },
       maxfwd_process: (limit: number) => {
+        if (limit < 0 || limit > 255) return -2;
         const v = self.headerValues('Max-Forwards')[0];
         if (v === undefined) {
           self.msg.headers.push(['Max-Forwards', String(limit)]);
@@ -237,6 +363,8 @@ export class FakeHost {
         return 1;
       },
     };
+    // pv_set of $ru/$du... is msg_set's work, not a counted msg_set call
+    const rawMsgSet = sip.msg_set as (f: number, p: number, l: number) => number;
     for (const k of Object.keys(sip)) sip[k] = counted(k, sip[k]);
     return {
       env: {
@@ -244,6 +372,7 @@ export class FakeHost {
         abort: (_msg: number, _file: number, line: number, col: number) => {
           throw new Error(`plugin abort at ${line}:${col}`);
         },
+        seed: () => 0x1234_5678,
       },
       sip: sip as WebAssembly.ModuleImports,
       // module and transaction namespaces answer -6 UNIMPLEMENTED, as the host does for a module that
@@ -274,6 +403,11 @@ export function instantiate(wasmFile: string, host: FakeHost): PluginExports {
   const module = new WebAssembly.Module(readFileSync(wasmFile));
   const instance = new WebAssembly.Instance(module, host.imports());
   return instance.exports as unknown as PluginExports;
+}
+
+/** the FakeMessage as SIP text (request line, its headers in order, no body). */
+export function serialize(m: FakeMessage): string {
+  return `${m.method} ${m.ruri} SIP/2.0\r\n${m.headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}Content-Length: 0\r\n\r\n`;
 }
 
 export function message(method: string, ruri: string, extra: Array<[string, string]> = []): FakeMessage {
