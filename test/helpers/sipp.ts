@@ -4,7 +4,8 @@
  * file (-trace_stat), the last row. SIPp's own defaults are fixed ports (SIP 5060, media 6000, control
  * 8888, each counting up while busy), so every one of them is given a free ephemeral port here.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,32 +61,120 @@ export async function runSipp(port: number, scenario: string, o: SippOptions): P
       });
       child.stdin?.end();
     });
-    let columns: Record<string, string> = {};
-    try {
-      const rows = readFileSync(stat, 'utf8').trim().split('\n');
-      const head = rows[0]!.split(';');
-      const last = rows[rows.length - 1]!.split(';');
-      columns = Object.fromEntries(head.map((h, i) => [h, last[i] ?? '']));
-    } catch {
-      // no statistics: SIPp did not start (the counters stay 0 and `code` says why)
-    }
-    let errors = '';
-    try {
-      errors = readFileSync(errLog, 'utf8').slice(0, 8192);
-    } catch {
-      // no error log: nothing unexpected happened
-    }
-    const n = (k: string): number => Number(columns[k] ?? 0);
-    return {
-      successful: n('SuccessfulCall(C)'),
-      failed: n('FailedCall(C)'),
-      created: n('TotalCallCreated'),
-      retransmissions: n('Retransmissions(C)'),
-      columns,
-      code,
-      errors,
-    };
+    return readSippRun(stat, errLog, code);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** the counters of a finished SIPp run: the last row of its statistics file, and its error log. */
+export function readSippRun(stat: string, errLog: string, code: number | null): SippRun {
+  let columns: Record<string, string> = {};
+  try {
+    const rows = readFileSync(stat, 'utf8').trim().split('\n');
+    const head = rows[0]!.split(';');
+    const last = rows[rows.length - 1]!.split(';');
+    columns = Object.fromEntries(head.map((h, i) => [h, last[i] ?? '']));
+  } catch {
+    // no statistics: SIPp did not start (the counters stay 0 and `code` says why)
+  }
+  let errors = '';
+  try {
+    errors = readFileSync(errLog, 'utf8').slice(0, 8192);
+  } catch {
+    // no error log: nothing unexpected happened
+  }
+  const n = (k: string): number => Number(columns[k] ?? 0);
+  return {
+    successful: n('SuccessfulCall(C)'),
+    failed: n('FailedCall(C)'),
+    created: n('TotalCallCreated'),
+    retransmissions: n('Retransmissions(C)'),
+    columns,
+    code,
+    errors,
+  };
+}
+
+/** true once some socket is bound to UDP 127.0.0.1:port (read from /proc/net/udp; nothing is bound here). */
+export function udpBound(port: number): boolean {
+  const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8').includes(` ${hex} `);
+}
+
+export interface SippProcess {
+  proc: ChildProcess;
+  /** SIPp's SIP port. */
+  port: number;
+  /** SIGUSR1: SIPp creates no more calls, lets the running ones end, exits; then its counters. */
+  finish(): Promise<SippRun>;
+  /** SIGKILL, when a test failed half way. */
+  kill(): Promise<void>;
+}
+
+export interface SippLongOptions {
+  /** calls per second (-r); a UAC only. */
+  rate?: number;
+  /** most calls (-m); a UAC only. */
+  calls?: number;
+  /** most simultaneous calls (-l). */
+  limit?: number;
+  /** per-message -recv_timeout in ms. Default 10000. */
+  recvTimeoutMs?: number;
+  /** more SIPp arguments, verbatim (e.g. -nr, -d). */
+  extra?: string[];
+}
+
+/**
+ * A SIPp that runs until told to stop: a UAC against `target` (host:port), or a UAS when target is
+ * null. Every port is a free ephemeral one; resolves once its SIP socket is bound.
+ */
+export async function startSipp(target: string | null, scenario: string, o: SippLongOptions = {}): Promise<SippProcess> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'siphon-sipp-'));
+  const stat = path.join(dir, 'stat.csv');
+  const errLog = path.join(dir, 'errors.log');
+  const port = await freePort('udp');
+  const args = [
+    ...(target === null ? [] : [target]), '-sf', scenario, '-i', '127.0.0.1',
+    '-p', String(port), '-mp', String(await freePort('udp')), '-cp', String(await freePort('udp')),
+    ...(o.rate === undefined ? [] : ['-r', String(o.rate)]),
+    ...(o.calls === undefined ? [] : ['-m', String(o.calls)]),
+    ...(o.limit === undefined ? [] : ['-l', String(o.limit)]),
+    '-recv_timeout', String(o.recvTimeoutMs ?? 10_000),
+    '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', errLog, '-nostdin',
+    ...(o.extra ?? []),
+  ];
+  const proc = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(proc, 'exit') as Promise<[number | null, string | null]>;
+  while (!udpBound(port)) {
+    if (proc.exitCode !== null) throw new Error(`sipp exited with ${proc.exitCode}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const done = async (): Promise<number | null> => {
+    const [code] = await exited;
+    return code;
+  };
+  return {
+    proc,
+    port,
+    finish: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGUSR1');
+      const code = await done();
+      try {
+        const run = readSippRun(stat, errLog, code);
+        const said = stderr.replace(/^Resolving remote host .*$/gm, '').trim();
+        if (said) run.errors = `${said.slice(0, 2000)}\n${run.errors}`;
+        return run;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
