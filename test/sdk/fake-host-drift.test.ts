@@ -4,14 +4,16 @@
  * arities of every import (host/wasm/abi-v1.ts ENV_IMPORTS/SIP_IMPORTS and the functions behind
  * them, the module namespaces of host/wasm/loader.ts, tm/rr of host/proxy/abi.ts), the result type
  * (i64 → BigInt), and the status codes both answer for the same arguments on the same message and
- * memory (docs/abi/v1.md "Status codes", "Global rules"). A change to one host that the other does
- * not follow fails here.
+ * memory (docs/abi/v1.md "Status codes", "Global rules"). Then the SDK surface fixture (the plugin
+ * sdk-api.test.ts drives on the fake host) runs on both hosts and must log the same results, choose
+ * the same action, send the same replies and make the same header edits. A change to one host that
+ * the other does not follow fails here.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ENV_IMPORTS, SIP_IMPORTS } from '../../host/wasm/abi-v1.js';
-import { FakeHost, message, repoRoot } from './helpers/fake-host.js';
+import { FakeHost, message, repoRoot, runBuild, type PluginExports } from './helpers/fake-host.js';
 import { realHostFor } from './helpers/real-host.js';
 
 type Fn = (...a: number[]) => number | bigint;
@@ -199,5 +201,56 @@ describe('FakeHost answers like the production host for the same arguments', () 
       if (f !== r || fo !== ro) diffs.push(`${label} (${name}): fake ${String(f)}${fo === null ? '' : ` "${fo}"`}, real ${String(r)}${ro === null ? '' : ` "${ro}"`}`);
     }
     expect(diffs).toEqual([]);
+  });
+});
+
+describe('the SDK surface fixture behaves the same on both hosts', () => {
+  const fixtures = path.join(repoRoot, 'test', 'sdk', 'fixtures');
+  const surfaceWasm = path.join(fixtures, 'surface', 'build', 'surface.wasm');
+  /** values that differ by design: the fake host's random_u32 is a constant. */
+  const NONDETERMINISTIC = new Set(['random']);
+
+  beforeAll(async () => {
+    const r = await runBuild(['--plugins-dir', fixtures, 'surface']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  function hostFor(mode: string | null): FakeHost {
+    const extra: Array<[string, string]> = [['X-Long', 'x'.repeat(3000) + 'é'], ['X-Remove', 'a'], ['X-Remove', 'b']];
+    if (mode) extra.push(['X-Mode', mode]);
+    return new FakeHost(message('OPTIONS', 'sip:alice@127.0.0.1:5060;transport=udp', extra), '{"greeting":"héllo"}');
+  }
+
+  const without = (m: Map<string, string>): Record<string, string> =>
+    Object.fromEntries([...m].filter(([k]) => !NONDETERMINISTIC.has(k)));
+
+  it.each([null, 'drop', 'relay', 'continue'])('mode %s: every result the fixture logs, the action and the replies', (mode) => {
+    const module = new WebAssembly.Module(readFileSync(surfaceWasm));
+    const fake = hostFor(mode);
+    const onFake = new WebAssembly.Instance(module, fake.imports()).exports as unknown as PluginExports;
+    const fakeAction = onFake.request_route(42);
+
+    const shell = hostFor(mode);
+    const real = realHostFor(shell);
+    const onReal = new WebAssembly.Instance(module, real.imports as WebAssembly.Imports).exports as unknown as PluginExports;
+    const realAction = onReal.request_route(42);
+
+    expect(real.said().size).toBeGreaterThan(40);
+    expect(without(fake.said())).toEqual(without(real.said()));
+    expect(fakeAction).toBe(realAction);
+    expect(fake.replies).toEqual(real.replies);
+    // the header edits the fixture made (adds, removes, Max-Forwards decremented) agree
+    for (const name of ['X-Added', 'X-First', 'X-Remove', 'Max-Forwards', 'Via']) {
+      expect(fake.headerValues(name), name).toEqual(real.ctx.msg.headerValues(name));
+    }
+  });
+
+  it('mode trap: an out-of-bounds array read ends the hook through env.abort on both', () => {
+    const module = new WebAssembly.Module(readFileSync(surfaceWasm));
+    const onFake = new WebAssembly.Instance(module, hostFor('trap').imports()).exports as unknown as PluginExports;
+    expect(() => onFake.request_route(1)).toThrow(/abort/);
+    const real = realHostFor(hostFor('trap'));
+    const onReal = new WebAssembly.Instance(module, real.imports as WebAssembly.Imports).exports as unknown as PluginExports;
+    expect(() => onReal.request_route(1)).toThrow(/abort: .*Index out of range/);
   });
 });

@@ -2,7 +2,8 @@
  * A small host for SDK tests: implements the `sip` imports of docs/abi/v1.md over a plain
  * in-memory message and records every effect (replies, logs, header edits), so the SDK wrappers can
  * be checked call by call without the production runtime. It follows the spec's string rule (UTF-8,
- * snprintf-style outputs) and status codes, and counts calls per import.
+ * snprintf-style outputs) and status codes, and counts calls per import. fake-host-drift.test.ts
+ * holds it to the production import table (names, arities, status codes for the same arguments).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -277,7 +278,8 @@ export class FakeHost {
         if (typeof reason === 'number') return reason;
         if (code < 100 || code > 699 || CRLF.test(reason)) return -2;
         if (self.msg.method === 'ACK') return -1;
-        self.replies.push({ code, reason, headers: self.replyHeaders.splice(0) });
+        // as the server: every reply to the request carries its reply_hdr_add lines (Kamailio's reply lumps stay on the request)
+        self.replies.push({ code, reason, headers: [...self.replyHeaders] });
         return 1;
       },
       reply_hdr_add: (ptr: number, len: number) => {

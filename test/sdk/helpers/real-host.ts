@@ -19,8 +19,13 @@ import { serialize, type FakeHost } from './fake-host.js';
 
 export interface RealHost {
   ctx: MessageContext;
-  replies: Array<{ code: number; reason: string }>;
+  /** sl_reply answers, with the reply_hdr_add lines each carried. */
+  replies: Array<{ code: number; reason: string; headers: string[] }>;
+  /** the text of every log line the plugin wrote (xlog and log). */
+  logs: string[];
   imports: Record<string, Record<string, unknown>>;
+  /** results logged by the surface fixture as "key=value" (FakeHost.said()). */
+  said(): Map<string, string>;
 }
 
 /**
@@ -31,8 +36,9 @@ export function realHostFor(fake: FakeHost): RealHost {
   const parsed = parseMessage(Buffer.from(serialize(fake.msg)));
   if (!parsed.ok) throw new Error('the fake message does not parse');
   const replies: RealHost['replies'] = [];
+  const logs: string[] = [];
   const levels = ['warn', 'info', 'info', 'debug'];
-  const log = pino({ level: levels[fake.logLevel] ?? 'info' }, { write: () => undefined });
+  const log = pino({ level: levels[fake.logLevel] ?? 'info' }, { write: (line: string) => void logs.push(String(JSON.parse(line).msg)) });
   const src = fake.msg.source;
   const ctx: MessageContext = {
     id: 1,
@@ -43,8 +49,9 @@ export function realHostFor(fake: FakeHost): RealHost {
     vars: new Map(),
     replied: false,
     log,
+    // as the server's (host/server/server.ts): every reply carries the reply_hdr_add lines of the request
     slReply(code: number, reason: string) {
-      replies.push({ code, reason });
+      replies.push({ code, reason, headers: [...(ctx.replyHeaders ?? [])] });
       return true;
     },
   };
@@ -72,6 +79,15 @@ export function realHostFor(fake: FakeHost): RealHost {
   return {
     ctx,
     replies,
+    logs,
+    said: () => {
+      const m = new Map<string, string>();
+      for (const text of logs) {
+        const i = text.indexOf('=');
+        if (i > 0) m.set(text.slice(0, i), text.slice(i + 1));
+      }
+      return m;
+    },
     imports: {
       env: createEnvImports(host, mem),
       sip: createSipImports(host, mem, gas),
