@@ -96,10 +96,23 @@ export function readSippRun(stat: string, errLog: string, code: number | null): 
   };
 }
 
-/** true once some socket is bound to UDP 127.0.0.1:port (read from /proc/net/udp; nothing is bound here). */
-export function udpBound(port: number): boolean {
+/** the /proc/net/udp rows of sockets bound to UDP 127.0.0.1:port (read only: nothing is bound here). */
+function udpRows(port: number): string[][] {
   const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/udp', 'utf8').includes(` ${hex} `);
+  return readFileSync('/proc/net/udp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === hex);
+}
+
+/** true once some socket is bound to UDP 127.0.0.1:port. */
+export function udpBound(port: number): boolean {
+  return udpRows(port).length > 0;
+}
+
+/**
+ * datagrams the kernel dropped for the socket on UDP 127.0.0.1:port because its receive buffer was
+ * full (the last column of /proc/net/udp): losses of an overloaded machine, not of the program.
+ */
+export function udpDrops(port: number): number {
+  return udpRows(port).reduce((n, f) => n + Number(f[f.length - 1] ?? 0), 0);
 }
 
 export interface SippProcess {
