@@ -4,17 +4,21 @@
  * bounded SIPp UAC run and the message-path counters (requests in/out by method, replies by class,
  * transactions), the plugin hook histogram and gas, the dispatcher module counters and the
  * event-loop lag are all there and moved by the load.
- * Ports: siphon 19720 (SIP) / 19721 (HTTP), SIPp UAC 19722, gateway 5093.
+ * Ports: siphon's SIP and HTTP ports from freePorts(), the SIPp UAC's from runSipp (free SIP, media and
+ * control ports); the gateway stays on 5093, where test/e2e/lb-support.ts gives it its own media port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
-import { runCalls, runCommand, startGateway, writeLbConfig, expectAllCalls, type Gateway } from './lb-support.js';
+import { freePort } from '../helpers/ports.js';
+import { runSipp } from '../helpers/sipp.js';
+import { runCommand, SHARED_SCENARIOS, startGateway, writeLbConfig, type Gateway } from './lb-support.js';
 
-const SIP_PORT = 19720;
-const HTTP_PORT = 19721;
+/** siphon's SIP (UDP) and HTTP (TCP) ports */
+let SIP_PORT = 0;
+let HTTP_PORT = 0;
 const GW = 5093;
 const CALLS = 20;
 
@@ -40,6 +44,8 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 
 describe('/metrics under a SIPp load through plugins/lb', () => {
   beforeAll(async () => {
+    SIP_PORT = await freePort('udp');
+    HTTP_PORT = await freePort('tcp');
     tmp = mkdtempSync(path.join(os.tmpdir(), 'siphon-metrics-'));
     gw = await startGateway(GW);
     const cfg = writeLbConfig({ dir: tmp, sipPort: SIP_PORT, httpPort: HTTP_PORT, gateways: [GW], ctl: path.join(tmp, 'ctl.sock') });
@@ -54,8 +60,10 @@ describe('/metrics under a SIPp load through plugins/lb', () => {
 
   it('message-path, transaction, plugin and module counters move with the calls', async () => {
     const before = await scrape();
-    const calls = await runCalls(`127.0.0.1:${SIP_PORT}`, 19722, CALLS, 20);
-    expectAllCalls(calls, CALLS);
+    // INVITE/180/200/ACK/BYE calls at 20/s, held 0 ms (-d 0), a timed-out call counted as failed
+    const calls = await runSipp(SIP_PORT, path.join(SHARED_SCENARIOS, 'invite.xml'), { rate: 20, calls: CALLS, timeoutS: 25, recvTimeoutMs: 10_000, extra: ['-d', '0', '-timeout_error'] });
+    expect(calls.failed, calls.errors).toBe(0);
+    expect(calls.successful, calls.errors).toBe(CALLS);
     const after = await scrape();
     const delta = (name: string, labels: Record<string, string> = {}): number => value(after, name, labels) - (value(before, name, labels) || 0);
 

@@ -26,7 +26,6 @@ const PENDING = 'not yet moved to freePort() (issue #12 follow-up); a range no o
 const ALLOWED: Record<string, Record<number, string>> = {
   'test/e2e/hotswap.test.ts': { 19500: OWNED, 19501: OWNED, 19502: OWNED },
   'test/e2e/lb-failover.test.ts': { 5091: OWNED, 5092: OWNED, 14700: OWNED, 14701: OWNED, 14702: OWNED },
-  'test/e2e/metrics-lb.test.ts': { 19720: PENDING, 19721: PENDING },
   'test/e2e/start.test.ts': { 15920: CHECKED },
   'test/integration/cli.test.ts': { 15220: CHECKED },
   'test/integration/modules/without-modules.test.ts': { 19707: CHECKED },
