@@ -17,15 +17,12 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** the MariaDB server the suites share (127.0.0.1:3306): connected to, never bound by a test. */
 const EVERYWHERE: Record<number, string> = { 3306: 'the shared MariaDB server; tests connect to it' };
 
-const OWNED = 'owned by another engineer (hot swap / lb failover); converted there';
 const PARSED = 'a listen address parsed and compared, never bound';
 const CHECKED = 'the listen address of a config given to `siphon check`, which validates it and opens no socket';
 const PENDING = 'not yet moved to freePort() (issue #12 follow-up); a range no other file uses';
 
 /** file → port → why the literal is not a port this test binds, or why it is still fixed. */
 const ALLOWED: Record<string, Record<number, string>> = {
-  'test/e2e/hotswap.test.ts': { 19500: OWNED, 19501: OWNED, 19502: OWNED },
-  'test/e2e/lb-failover.test.ts': { 5091: OWNED, 5092: OWNED, 14700: OWNED, 14701: OWNED, 14702: OWNED },
   'test/e2e/start.test.ts': { 15920: CHECKED },
   'test/integration/cli.test.ts': { 15220: CHECKED },
   'test/integration/modules/without-modules.test.ts': { 19707: CHECKED },
