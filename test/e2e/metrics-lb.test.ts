@@ -1,11 +1,11 @@
 /**
  * /metrics end to end: the real `siphon start` (plugins/lb in front of a SIPp UAS gateway on
- * 127.0.0.1:5093) with the loopback HTTP listener; `curl` scrapes /metrics before and after a
+ * 127.0.0.1) with the loopback HTTP listener; `curl` scrapes /metrics before and after a
  * bounded SIPp UAC run and the message-path counters (requests in/out by method, replies by class,
  * transactions), the plugin hook histogram and gas, the dispatcher module counters and the
  * event-loop lag are all there and moved by the load.
- * Ports: siphon's SIP and HTTP ports from freePorts(), the SIPp UAC's from runSipp (free SIP, media and
- * control ports); the gateway stays on 5093, where test/e2e/lb-support.ts gives it its own media port.
+ * Ports: siphon's SIP and HTTP ports and the gateway's from freePort() (lb-support gives the gateway a
+ * free media port), the SIPp UAC's from runSipp (free SIP, media and control ports).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +19,8 @@ import { runCommand, SHARED_SCENARIOS, startGateway, writeLbConfig, type Gateway
 /** siphon's SIP (UDP) and HTTP (TCP) ports */
 let SIP_PORT = 0;
 let HTTP_PORT = 0;
-const GW = 5093;
+/** the SIPp UAS gateway's port */
+let GW = 0;
 const CALLS = 20;
 
 let tmp: string;
@@ -46,6 +47,7 @@ describe('/metrics under a SIPp load through plugins/lb', () => {
   beforeAll(async () => {
     SIP_PORT = await freePort('udp');
     HTTP_PORT = await freePort('tcp');
+    GW = await freePort('udp');
     tmp = mkdtempSync(path.join(os.tmpdir(), 'siphon-metrics-'));
     gw = await startGateway(GW);
     const cfg = writeLbConfig({ dir: tmp, sipPort: SIP_PORT, httpPort: HTTP_PORT, gateways: [GW], ctl: path.join(tmp, 'ctl.sock') });
