@@ -17,7 +17,7 @@
  */
 import { ClientPeer, NextHopSink, type Received } from './endpoints.js';
 import { existsSync } from 'node:fs';
-import { callIdOf, readSip, type SipText } from './sip-text.js';
+import { callIdOf, header, param, readSip, type SipText } from './sip-text.js';
 import { kamailioModulesDir, startKamailio, type KamailioProcess } from '../../helpers/kamailio-process.js';
 import { freePort } from '../../helpers/ports.js';
 import { startTestNode, type TestNode } from '../../integration/modules/helpers.js';
@@ -73,6 +73,15 @@ export interface PairOptions {
   };
   /** ms to wait for a probe's reply before declaring the server dead (default 5,000). */
   probeTimeoutMs?: number;
+}
+
+export interface ExchangeOptions {
+  /**
+   * wait for the message's own final reply (same Call-ID, CSeq and top Via branch) before sending the
+   * probe: for routes that answer after an asynchronous step the probe does not wait for (a database
+   * query in siphon). Only for messages that get a final reply (else this waits probeTimeoutMs in vain).
+   */
+  awaitFinal?: boolean;
 }
 
 const PROBE_PREFIX = 'oracle-probe-';
@@ -148,16 +157,24 @@ export class OraclePair {
   }
 
   /** sends `bytes` to both servers at once and collects both outcomes. */
-  async exchange(bytes: Buffer | string | ((side: Side) => Buffer | string)): Promise<Record<ServerName, Outcome>> {
+  async exchange(bytes: Buffer | string | ((side: Side) => Buffer | string), opts: ExchangeOptions = {}): Promise<Record<ServerName, Outcome>> {
     const make = typeof bytes === 'function' ? bytes : () => bytes;
-    const [kamailio, siphon] = await Promise.all([this.exchangeOne(this.kamailio, make(this.kamailio)), this.exchangeOne(this.siphon, make(this.siphon))]);
+    const [kamailio, siphon] = await Promise.all([this.exchangeOne(this.kamailio, make(this.kamailio), opts), this.exchangeOne(this.siphon, make(this.siphon), opts)]);
     return { kamailio, siphon };
   }
 
-  private async exchangeOne(side: Side, bytes: Buffer | string): Promise<Outcome> {
+  private async exchangeOne(side: Side, bytes: Buffer | string, opts: ExchangeOptions): Promise<Outcome> {
     const r0 = side.client.received.length;
     const f0 = side.sink.received.length;
     side.client.send(bytes, side.port);
+    if (opts.awaitFinal) {
+      // a request whose handling waits for a database (siphon's db_mode 3, auth_db's prefetch) is
+      // overtaken by the probe, which needs none: wait for its own final reply first
+      const sent = readSip(bytes);
+      const key = (m: SipText): string => `${callIdOf(m)}|${header(m, 'cseq') ?? ''}|${param(header(m, 'via'), 'branch') ?? ''}`;
+      const want = key(sent);
+      await side.client.waitFor((m) => m.kind === 'response' && (m.status ?? 0) >= 200 && key(m) === want, r0, this.probeTimeoutMs);
+    }
     const probeId = `${PROBE_PREFIX}${process.pid}-${++this.probes}`;
     side.client.send(this.probe(side, probeId), side.port);
     const done = await side.client.waitFor((m) => m.kind === 'response' && (m.status ?? 0) >= 200 && callIdOf(m) === probeId, r0, this.probeTimeoutMs);
