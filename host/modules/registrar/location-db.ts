@@ -13,7 +13,7 @@
 import type { Database, Row, Table, TableDef } from '../../db/index.js';
 import { quoteIdent, VERSION_TABLE } from '../../db/schema.js';
 import { SiphonError } from '../../errors/registry.js';
-import type { Contact } from './contact.js';
+import { Q_UNSPECIFIED, type Contact } from './contact.js';
 
 export const LOCATION_TABLE_VERSION = 9;
 
@@ -126,6 +126,14 @@ export function fromDatetime(v: unknown): number {
 
 // ---- row mapping -------------------------------------------------------------------------------
 
+/**
+ * q column -> thousandths. usrloc's unspecified q is -1; a negative value is read as unspecified
+ * (also -0.001, which rows written by siphon before carried in the embedded store).
+ */
+function qFromColumn(q: number): number {
+  return q < 0 ? Q_UNSPECIFIED : Math.round(q * 1000);
+}
+
 function num(v: unknown, dflt = 0): number {
   if (v === null || v === undefined || v === '') return dflt;
   const n = Number(v);
@@ -145,7 +153,8 @@ export function contactToRow(c: Contact): Record<string, string | number | null>
     received: c.received,
     path: c.path,
     expires: toDatetime(c.expires),
-    q: c.q / 1000,
+    // usrloc writes an unspecified q as -1 (FLOAT(10,2) would keep -0.001 as 0, a q of 0)
+    q: c.q === Q_UNSPECIFIED ? -1 : c.q / 1000,
     callid: c.callid,
     cseq: c.cseq,
     last_modified: toDatetime(c.lastModified),
@@ -175,7 +184,7 @@ export function rowToContact(r: Record<string, unknown>): Contact {
     received: strOrNull(r.received),
     path: strOrNull(r.path),
     expires: fromDatetime(r.expires),
-    q: Math.round(num(r.q, 1) * 1000),
+    q: qFromColumn(num(r.q, 1)),
     callid: String(r.callid ?? ''),
     cseq: num(r.cseq, 1),
     lastModified: fromDatetime(r.last_modified),

@@ -105,6 +105,9 @@ export interface Refusal {
 
 export type Plan = { ok: true; code: number; changes: ContactChange[]; after: Contact[] } | { ok: false; refusal: Refusal };
 
+/** qvalue (RFC 3261 §25.1): 0 to 1 with at most three decimals. */
+const QVALUE = /^(0(\.[0-9]{0,3})?|1(\.0{0,3})?)$/;
+
 const refuse = (code: number, status: number, why: string, reason: string, headers: string[] = []): Plan => ({ ok: false, refusal: { code, status, why, reason, headers } });
 
 export class RegisterPlanner {
@@ -128,6 +131,9 @@ export class RegisterPlanner {
     const expires: number[] = [];
     let adding = 0;
     for (const cv of req.contacts) {
+      // RFC 3261 §20.10/§25.1 qvalue: a q outside 0..1 or not a number makes the REGISTER a bad request (Kamailio: 400)
+      const qp = cv.params.get('q');
+      if (qp !== undefined && (qp === null || !QVALUE.test(qp.trim()))) return refuse(-1, 400, `bad q "${(qp ?? '').slice(0, 20)}"`, 'Bad Request - Invalid q');
       const { e, tooBrief } = this.expiresOf(cv, req);
       if (tooBrief) return refuse(-1, 423, `expires ${e} below min_expires ${cfg.min_expires}`, 'Interval Too Brief', [`Min-Expires: ${cfg.min_expires}`]);
       if (e > 0) adding++;
@@ -292,7 +298,7 @@ export class RegisterPlanner {
   private buildContact(cv: ContactValue, req: RegisterRequest, e: number, now: number, found: Contact | undefined): Contact {
     const qp = cv.params.get('q');
     let q = this.cfg.default_q;
-    if (qp !== undefined && qp !== null && /^(0(\.[0-9]{0,3})?|1(\.0{0,3})?)$/.test(qp.trim())) q = Math.round(Number.parseFloat(qp) * 1000);
+    if (qp !== undefined && qp !== null && QVALUE.test(qp.trim())) q = Math.round(Number.parseFloat(qp) * 1000);
     const mp = cv.params.get('methods');
     const regId = cv.params.get('reg-id');
     return {

@@ -330,9 +330,10 @@ export class Registrar {
     let hdrExpires: number | undefined;
     const ex = msg.header('expires');
     if (ex !== undefined) {
-      // RFC 3261 §20.19: delta-seconds; values past 2^32-1 are clamped to it (never NaN/Infinity)
+      // RFC 3261 §20.19: delta-seconds; values past 2^32-1 are clamped to it (never NaN/Infinity).
+      // An unreadable value counts as absent (default_expires), as a malformed expires parameter
+      // does (§20.10) and as Kamailio's registrar does (test/oracle/registrar.test.ts)
       hdrExpires = parseDeltaSeconds(ex);
-      if (hdrExpires === undefined) return this.reject(-1, 400, key.aor, `bad Expires "${ex.slice(0, 40)}"`, 'Bad Request - Bad Expires');
     }
     const allow = msg.headerValues('allow');
     const path = this.cfg.use_path && msg.headerCount('path') > 0 ? msg.headerValues('path').join(',') : null;

@@ -171,9 +171,18 @@ describe('save', () => {
   it('rejects malformed REGISTERs with 400', () => {
     const { reg } = memoryRegistrar();
     expect(reg.saveSync('location', register({ contacts: ['<sip:a@h1'] }), SRC, LOCAL).reply.code).toBe(400);
-    expect(reg.saveSync('location', register({ contacts: ['<sip:a@h1>'], expires: 'soon' }), SRC, LOCAL).reply.code).toBe(400);
+    // a q that is no qvalue (RFC 3261 §25.1): 400, as Kamailio (test/oracle/registrar.test.ts)
+    expect(reg.saveSync('location', register({ contacts: ['<sip:a@h1>;q=1.5'] }), SRC, LOCAL).reply.code).toBe(400);
+    expect(reg.saveSync('location', register({ contacts: ['<sip:a@h1>;q=high'] }), SRC, LOCAL).reply.code).toBe(400);
     expect(reg.saveSync('location', register({ to: 'sip:example.com', contacts: ['<sip:a@h1>'] }), SRC, LOCAL).reply.code).toBe(400);
     expect(reg.saveSync('nosuchtable', register({ contacts: ['<sip:a@h1>'] }), SRC, LOCAL).reply.code).toBe(500);
+  });
+
+  it('an unreadable Expires counts as absent: default_expires (RFC 3261 §20.10, as Kamailio)', () => {
+    const { reg } = memoryRegistrar();
+    const r = reg.saveSync('location', register({ contacts: ['<sip:a@h1>'], expires: 'soon' }), SRC, LOCAL);
+    expect(r.reply.code).toBe(200);
+    expect(r.reply.headers.join('\n')).toContain('<sip:a@h1>;expires=3600');
   });
 });
 
