@@ -7,24 +7,14 @@
  *   if (is_method("OPTIONS") && uri == myself && $rU == $null) { sl_send_reply("200", "Keepalive"); exit; }
  *   $du = NEXT_HOP; if (!t_relay()) sl_reply_error();
  */
-import {
-  onRequest, Context, is_method, has_ruri_user, is_myself_ruri, sl_reply, exit,
-  mf_process_maxfwd_header, setdsturi, t_relay, cfg_read,
-} from "../../../../../sdk/assembly";
+import { onRequest, Context, sl_reply, exit, setdsturi, t_relay, cfg_read } from "../../../../../sdk/assembly";
 import { configString } from "../../../../../plugins/default/assembly/common";
+import { reqinit } from "../../reqinit";
 
 let nextHop: string | null = null;
 
 onRequest((ctx: Context): i32 => {
-  // maxfwd: -1 (value 0) and -2 (unparsable) are both false in kamailio.cfg's `if (!...)`
-  if (mf_process_maxfwd_header(10) < 0) {
-    sl_reply(483, "Too Many Hops");
-    return exit();
-  }
-  if (is_method("OPTIONS") && !has_ruri_user() && is_myself_ruri()) {
-    sl_reply(200, "Keepalive");
-    return exit();
-  }
+  if (reqinit()) return exit();
   if (nextHop === null) nextHop = configString(cfg_read(), "next_hop");
   const hop = nextHop;
   if (hop === null || setdsturi(hop) < 0 || t_relay() < 0) {
