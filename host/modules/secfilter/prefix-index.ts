@@ -30,16 +30,28 @@ export class PrefixIndex {
   private readonly root = new Int32Array(128).fill(-1);
   /** true when the empty string is an entry (it would match every value). */
   private readonly rootTerminal: boolean;
+  /** per edge: the position in `entries` of the first entry ending at its target, or -1 (firstMatchOf). */
+  private readonly ordinals: Int32Array;
+  /** position of the first empty entry, or -1. */
+  private readonly rootOrdinal: number;
   /** number of distinct (case-folded) entries. */
   readonly size: number;
 
   static readonly EMPTY = new PrefixIndex([]);
 
   constructor(entries: readonly string[]) {
-    const keys = [...new Set(entries.map(foldString))].sort();
+    // the first position of each folded entry: Kamailio scans a list in order and the first hit wins
+    const firstAt = new Map<string, number>();
+    entries.forEach((e, i) => {
+      const k = foldString(e);
+      if (!firstAt.has(k)) firstAt.set(k, i);
+    });
+    const keys = [...firstAt.keys()].sort();
     this.size = keys.length;
     this.rootTerminal = keys.length > 0 && keys[0] === '';
+    this.rootOrdinal = this.rootTerminal ? firstAt.get('')! : -1;
     const edges: number[] = [];
+    const ordinals: number[] = [];
 
     // Lays out the children of the node shared by keys[lo..hi) (common prefix of length `depth`) and
     // returns [first edge, count]. Sorted input means each child's keys are a contiguous run, so no
@@ -60,6 +72,7 @@ export class PrefixIndex {
       for (let g = 0; g < groups.length; g++) {
         const [, a, b] = groups[g]!;
         const terminal = keys[a]!.length === depth + 1 ? 1 : 0;
+        ordinals[base + g] = terminal ? firstAt.get(keys[a]!)! : -1;
         const [first, count] = build(a, b, depth + 1);
         edges[3 * (base + g) + 1] = first;
         edges[3 * (base + g) + 2] = (count << 1) | terminal;
@@ -68,6 +81,7 @@ export class PrefixIndex {
     };
     [this.rootFirst, this.rootCount] = build(0, keys.length, 0);
     this.edges = Int32Array.from(edges);
+    this.ordinals = Int32Array.from(ordinals);
     for (let e = this.rootFirst; e < this.rootFirst + this.rootCount; e++) {
       const label = this.edges[3 * e]!;
       if (label < 128) this.root[label] = e;
@@ -106,6 +120,27 @@ export class PrefixIndex {
       if (i >= value.length) return false;
       e = this.find(edges[3 * e + 1]!, info >> 1, fold(value.charCodeAt(i)));
     }
+  }
+
+  /**
+   * The position (in the constructor's `entries`) of the first entry that is a case-insensitive prefix
+   * of `value`, or -1: which rule a linear scan in list order would hit first. Kamailio's
+   * secf_check_{from,to,contact}_hdr tests each rule against the display name, then the user, so the
+   * earlier of the two rules decides between a name and a user hit.
+   */
+  firstMatchOf(value: string): number {
+    if (this.size === 0) return -1;
+    let best = this.rootOrdinal;
+    if (value.length === 0) return best;
+    const edges = this.edges;
+    let e = this.rootEdge(fold(value.charCodeAt(0)));
+    for (let i = 1; e >= 0; i++) {
+      const o = this.ordinals[e]!;
+      if (o >= 0 && (best < 0 || o < best)) best = o;
+      if (i >= value.length) break;
+      e = this.find(edges[3 * e + 1]!, edges[3 * e + 2]! >> 1, fold(value.charCodeAt(i)));
+    }
+    return best;
   }
 
   /** true when some entry equals `value`, ignoring ASCII case. */

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { SiphonError } from '../../errors/registry.js';
 import type { NameAddr, SipMessage } from '../../sip/types.js';
 import { parseHeaderParts, partsFromNameAddr, type HeaderParts } from './header-parts.js';
+import type { PrefixIndex } from './prefix-index.js';
 import { MAX_RULE_LENGTH, RuleSet, type ListKind, type RuleLoadWarning } from './rules.js';
 import type { RuleSource } from './source.js';
 import { looksLikeSqlInjection } from './sqli.js';
@@ -65,6 +66,17 @@ function equalsIgnoreCase(a: string, b: string): boolean {
     if (x !== y) return false;
   }
   return true;
+}
+
+const NAME_HIT = 1;
+const USER_HIT = 2;
+
+/** which of display name and user the first matching rule of `index` hits (the name on the same rule); 0 none. */
+function nameOrUser(index: PrefixIndex, name: string | undefined, user: string): number {
+  const n = name === undefined ? -1 : index.firstMatchOf(name);
+  const u = index.firstMatchOf(user);
+  if (n >= 0 && (u < 0 || n <= u)) return NAME_HIT;
+  return u >= 0 ? USER_HIT : 0;
 }
 
 /** the parts of a header input; undefined = header absent, null = unparsable. */
@@ -229,23 +241,17 @@ export class SecFilter {
     const rules = this.current;
     // #4700 fix: a display name equal to the user is the user
     const name = kind !== HeaderKind.CONTACT && parts.name !== undefined && !equalsIgnoreCase(parts.name, user) ? parts.name : undefined;
-    const wlUser = rules.whitelist.user.index;
-    if (name !== undefined && wlUser.matchesPrefixOf(name)) {
-      this.stats.hit(Counter.WHITELIST + Counter.NAME + kind);
-      return 4;
+    // Kamailio walks the user list rule by rule, testing the display name, then the user: the earlier
+    // rule decides (a rule matching the name wins over a later one matching the user, and vice versa)
+    const wl = nameOrUser(rules.whitelist.user.index, name, user);
+    if (wl !== 0) {
+      this.stats.hit(Counter.WHITELIST + (wl === NAME_HIT ? Counter.NAME : Counter.USER) + kind);
+      return wl === NAME_HIT ? 4 : 2;
     }
-    if (wlUser.matchesPrefixOf(user)) {
-      this.stats.hit(Counter.WHITELIST + Counter.USER + kind);
-      return 2;
-    }
-    const blUser = rules.blacklist.user.index;
-    if (name !== undefined && blUser.matchesPrefixOf(name)) {
-      this.stats.hit(Counter.NAME + kind);
-      return -4;
-    }
-    if (blUser.matchesPrefixOf(user)) {
-      this.stats.hit(Counter.USER + kind);
-      return -2;
+    const bl = nameOrUser(rules.blacklist.user.index, name, user);
+    if (bl !== 0) {
+      this.stats.hit((bl === NAME_HIT ? Counter.NAME : Counter.USER) + kind);
+      return bl === NAME_HIT ? -4 : -2;
     }
     const host = parts.host;
     if (host !== undefined) {

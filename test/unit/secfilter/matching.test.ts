@@ -37,6 +37,17 @@ describe('PrefixIndex', () => {
     expect(PrefixIndex.EMPTY.matchesPrefixOf('x')).toBe(false);
   });
 
+  it('firstMatchOf: the position of the first entry (in the given order) that is a prefix of the value', () => {
+    const ix = new PrefixIndex(['bob smith', '100', 'Bob', 'BOB', '1']);
+    expect(ix.firstMatchOf('bob smith jr')).toBe(0); // 'Bob' (2) matches too, later
+    expect(ix.firstMatchOf('BOBBY')).toBe(2); // the first of two entries equal ignoring case
+    expect(ix.firstMatchOf('1001')).toBe(1); // '100' comes before '1'
+    expect(ix.firstMatchOf('17')).toBe(4);
+    expect(ix.firstMatchOf('alice')).toBe(-1);
+    expect(ix.firstMatchOf('')).toBe(-1);
+    expect(PrefixIndex.EMPTY.firstMatchOf('x')).toBe(-1);
+  });
+
   it('agrees with a linear strncasecmp scan on random data', () => {
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
@@ -48,6 +59,7 @@ describe('PrefixIndex', () => {
       const v = word(Math.floor(rnd() * 8));
       const linear = entries.some((e) => v.length >= e.length && v.slice(0, e.length).toLowerCase() === e.toLowerCase());
       expect(ix.matchesPrefixOf(v)).toBe(linear);
+      expect(ix.firstMatchOf(v)).toBe(entries.findIndex((e) => v.length >= e.length && v.slice(0, e.length).toLowerCase() === e.toLowerCase()));
       expect(ix.matchesExactly(v)).toBe(entries.some((e) => e.toLowerCase() === v.toLowerCase()));
     }
   });
@@ -167,6 +179,21 @@ describe('header checks', () => {
     expect(sf.checkToHdr('"attacker" <sip:x@y>')).toBe(-4);
     expect(sf.checkToHdr(undefined)).toBe(1);
     expect(sf.checkFromHdr('"broken <sip:x@y>')).toBe(-1);
+  });
+
+  it('the first rule of the user list decides between a display-name and a user hit (Kamailio tests each rule on both)', () => {
+    const s = filter([
+      { action: BL, type: T.user, data: '100' },
+      { action: BL, type: T.user, data: 'Bad Guy' },
+      { action: WL, type: T.user, data: 'Good Name' },
+      { action: WL, type: T.user, data: '1001' },
+    ]);
+    expect(s.checkFromHdr('"Bad Guy" <sip:100@example.com>')).toBe(-2); // rule '100' comes first
+    expect(s.checkFromHdr('"Bad Guy" <sip:200@example.com>')).toBe(-4);
+    expect(s.checkToHdr('"Good Name" <sip:10012@example.com>')).toBe(4); // rule 'Good Name' comes first
+    expect(s.checkToHdr('"Someone" <sip:10012@example.com>')).toBe(2);
+    const st = s.stats.toStatistics();
+    expect([st['Blacklist-From-User'], st['Blacklist-From-Name'], st['Whitelist-To-Name'], st['Whitelist-To-User']]).toEqual([1, 1, 1, 1]);
   });
 
   it('quoted and unquoted display names compare the same', () => {
