@@ -19,7 +19,6 @@ const EVERYWHERE: Record<number, string> = { 3306: 'the shared MariaDB server; t
 
 const PARSED = 'a listen address parsed and compared, never bound';
 const CHECKED = 'the listen address of a config given to `siphon check`, which validates it and opens no socket';
-const PENDING = 'not yet moved to freePort() (issue #12 follow-up); a range no other file uses';
 
 /** file → port → why the literal is not a port this test binds, or why it is still fixed. */
 const ALLOWED: Record<string, Record<number, string>> = {
