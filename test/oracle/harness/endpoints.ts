@@ -21,8 +21,8 @@ export interface Received {
   hopAck?: boolean;
 }
 
-/** Resolves when `test` holds after an event, or after `timeoutMs` with false. */
-class Waiters {
+/** Resolves when `test` holds after an event (notify()), or after `timeoutMs` with false. */
+export class Waiters {
   private readonly list = new Set<() => void>();
   notify(): void {
     for (const w of [...this.list]) w();
@@ -138,6 +138,17 @@ export function sinkTag(callId: string): string {
   return 'sink-' + createHash('sha1').update(callId).digest('hex').slice(0, 10);
 }
 
+/** the next hop's reply: Via, From, To (+ its tag), Call-ID and CSeq copied (RFC 3261 §8.2.6.2). */
+export function sinkResponse(req: SipText, status: number, reason: string): string {
+  const lines = [`SIP/2.0 ${status} ${reason}`];
+  for (const h of req.headers) if (h.name === 'via') lines.push(`Via: ${h.value}`);
+  const to = header(req, 'to') ?? '';
+  lines.push(`From: ${header(req, 'from') ?? ''}`);
+  lines.push(`To: ${param(to, 'tag') !== undefined ? to : `${to};tag=${sinkTag(callIdOf(req))}`}`);
+  lines.push(`Call-ID: ${callIdOf(req)}`, `CSeq: ${header(req, 'cseq') ?? ''}`, 'Content-Length: 0', '', '');
+  return lines.join('\r\n');
+}
+
 /**
  * The next hop on 127.0.0.1:<free port>. Answers requests (not ACK) by `responder`, copying Via, From,
  * To (adding its tag), Call-ID and CSeq (RFC 3261 §8.2.6.2). After a non-2xx to an INVITE it expects
@@ -184,19 +195,9 @@ export class NextHopSink {
     const answer = this.responder(msg);
     if (answer !== null) {
       if (msg.method === 'INVITE' && answer.status >= 300) this.expectedAcks.add(key);
-      this.sock.send(Buffer.from(this.response(msg, answer.status, answer.reason), 'latin1'), rinfo.port, rinfo.address);
+      this.sock.send(Buffer.from(sinkResponse(msg, answer.status, answer.reason), 'latin1'), rinfo.port, rinfo.address);
     }
     this.waiters.notify();
-  }
-
-  private response(req: SipText, status: number, reason: string): string {
-    const lines = [`SIP/2.0 ${status} ${reason}`];
-    for (const h of req.headers) if (h.name === 'via') lines.push(`Via: ${h.value}`);
-    const to = header(req, 'to') ?? '';
-    lines.push(`From: ${header(req, 'from') ?? ''}`);
-    lines.push(`To: ${param(to, 'tag') !== undefined ? to : `${to};tag=${sinkTag(callIdOf(req))}`}`);
-    lines.push(`Call-ID: ${callIdOf(req)}`, `CSeq: ${header(req, 'cseq') ?? ''}`, 'Content-Length: 0', '', '');
-    return lines.join('\r\n');
   }
 
   /** true once every expected hop-by-hop ACK came; false after `timeoutMs` (then they are forgotten). */
