@@ -5,11 +5,19 @@
 import type { MessageContext } from '../../core/context.js';
 import { uriHashParts } from './hash.js';
 
+/**
+ * What Kamailio prints for a variable without value inside a format such as hash_pvar: the text
+ * `<null>` (a URI without user part for $fU/$tU/$rU, an absent header or tag), so alg 7 hashes
+ * "<null>@call-id" for `$fU@$ci` and a From without user (checked against Kamailio 5.6.3 by
+ * test/oracle/dispatcher.test.ts).
+ */
+const NULL_TEXT = '<null>';
+
 function uriPart(uri: string | undefined, part: 'user' | 'host'): string {
-  if (!uri) return '';
+  if (!uri) return NULL_TEXT;
   const p = uriHashParts(uri);
-  if (!p) return '';
-  return part === 'user' ? (p.user ?? '') : p.host;
+  if (!p) return NULL_TEXT;
+  return part === 'user' ? (p.user || NULL_TEXT) : p.host;
 }
 
 /** Expands `$ci $fu $fU $fd $ft $tu $tU $td $ru $rU $rd $rm $si $sp $var(x) $avp(x) $hdr(Name)` in `template`. */
@@ -18,7 +26,7 @@ export function expandPv(template: string, ctx: MessageContext): string {
   // the template is configuration (hash_pvar), not message text; the values substituted are not rescanned
   return template.replace(/\$(var|avp|hdr)\(([^)]+)\)|\$([A-Za-z]{2})/g, (all, fn: string | undefined, arg: string | undefined, short: string | undefined) => {
     if (fn === 'var' || fn === 'avp') return ctx.vars.get(arg!) ?? '';
-    if (fn === 'hdr') return m.header(arg!) ?? '';
+    if (fn === 'hdr') return m.header(arg!) ?? NULL_TEXT;
     switch (short) {
       case 'ci':
         return m.callId;
@@ -29,7 +37,7 @@ export function expandPv(template: string, ctx: MessageContext): string {
       case 'fd':
         return uriPart(m.from?.uri, 'host');
       case 'ft':
-        return m.from?.tag ?? '';
+        return m.from?.tag ?? NULL_TEXT;
       case 'tu':
         return m.to?.uri ?? '';
       case 'tU':

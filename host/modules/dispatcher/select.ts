@@ -193,7 +193,11 @@ export function selectTarget(
       roundRobin();
       break;
     case Alg.HASH_AUTH_USER: {
-      const user = trimmed(msg.authUsername());
+      // Kamailio hashes the user part of the digest username ("alice" of username="alice@example.com",
+      // its digest parser splits at '@'); checked against Kamailio 5.6.3 by test/oracle/dispatcher.test.ts
+      const whole = trimmed(msg.authUsername());
+      const at = whole === undefined ? -1 : whole.indexOf('@');
+      const user = at < 0 ? whole : whole!.slice(0, at);
       if (user === undefined || user.length === 0) roundRobin();
       else hash = dsHash(user);
       break;

@@ -95,3 +95,14 @@ describe('dispatcher plugin imports', () => {
     expect(g.ds_mark_dst!(5000, 10)).toBe(-3);
   });
 });
+
+describe('hash_pvar expansion (alg 7)', () => {
+  it('prints a variable without value as <null>, as Kamailio does inside a format (test/oracle/dispatcher.test.ts)', async () => {
+    const { expandPv } = await import('../../../host/modules/dispatcher/pv.js');
+    const ctx = requestContext('abc@host');
+    expect(expandPv('$fU@$ci', ctx)).toBe('alice@abc@host');
+    (ctx.msg as unknown as { from: { uri: string } }).from = { uri: 'sip:192.168.1.20:5070', params: [] } as never;
+    expect(expandPv('$fU@$ci', ctx)).toBe('<null>@abc@host');
+    expect(expandPv('$ft|$hdr(X-None)|$fd', ctx)).toBe('<null>|<null>|192.168.1.20');
+  });
+});

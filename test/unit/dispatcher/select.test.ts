@@ -100,6 +100,16 @@ describe('ds_select_dst algorithms', () => {
     expect(ds.select(request(), target(), list, 1, 5, 0, SetOp.DST_URI)).toBe(1);
   });
 
+  it('alg 5 hashes the user part of a digest username user@domain, as Kamailio (test/oracle/dispatcher.test.ts)', async () => {
+    const { ds } = await dispatcherFrom(FOUR);
+    const uris = ds.sets.get(1)!.dests.map((d) => d.uri);
+    for (const user of ['frank', '1002', '+4930123', 'carol']) {
+      const t = target();
+      ds.select(request({ auth: `${user}@example.com` }), t, new DsTargetList(), 1, 5, 0, SetOp.DST_URI);
+      expect(t.dstUri).toBe(uris[dsHash(user) % 4]);
+    }
+  });
+
   it('a hashed pick on an inactive target walks to the next usable one', async () => {
     const { ds } = await dispatcherFrom(FOUR);
     const callId = 'walk@test';
