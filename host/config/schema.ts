@@ -9,6 +9,21 @@
 
 import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
 
+/**
+ * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
+ * standing queueing delay above `max_delay` ms for `sustain` windows of `window` ms starts refusing a
+ * share of new dialogs with 503 + Retry-After `retry_after` s; UDP queue probes every
+ * `probe_interval` ms. Kamailio has no equivalent in its core (ratelimit/pike are called by a route).
+ */
+export const OVERLOAD_DEFAULTS = {
+  enabled: true,
+  max_delay: 100,
+  window: 100,
+  sustain: 2,
+  retry_after: 5,
+  probe_interval: 10,
+} as const;
+
 /** Defaults also used when no config file is given. */
 export const CORE_DEFAULTS = {
   listen: ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060'],
@@ -160,19 +175,20 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
            * absent: the defaults. Times in seconds. (It belongs with `routing`, whose key list is pinned by
            * the config tests.)
            */
-          /**
-           * Load shedding (host/server/overload.ts): absent = off. When the event loop was busy for at
-           * least `utilization` of `sustain` windows (ms) in a row, new dialogs and registrations get
-           * 503 with Retry-After `retry_after` (s) until a window falls 0.05 below.
-           */
+          /** Load shedding on queueing delay (host/server/overload.ts, OVERLOAD_DEFAULTS above); on unless enabled: false. */
           overload: {
             type: 'object',
             additionalProperties: false,
+            default: {},
             properties: {
-              utilization: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.99 },
-              window: { type: 'integer', minimum: 10, maximum: 10_000, default: 200 },
-              sustain: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
-              retry_after: { type: 'integer', minimum: 0, maximum: 3600, default: 5 },
+              enabled: { type: 'boolean', default: OVERLOAD_DEFAULTS.enabled },
+              max_delay: { type: 'integer', minimum: 5, maximum: 10_000, default: OVERLOAD_DEFAULTS.max_delay },
+              window: { type: 'integer', minimum: 10, maximum: 10_000, default: OVERLOAD_DEFAULTS.window },
+              sustain: { type: 'integer', minimum: 1, maximum: 100, default: OVERLOAD_DEFAULTS.sustain },
+              retry_after: { type: 'integer', minimum: 0, maximum: 3600, default: OVERLOAD_DEFAULTS.retry_after },
+              probe_interval: { type: 'integer', minimum: 1, maximum: 1000, default: OVERLOAD_DEFAULTS.probe_interval },
+              /** optional second signal: the event loop's busy share (0-1); absent = not used. */
+              utilization: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
             },
           },
           hot_swap: {

@@ -36,8 +36,8 @@ export interface CoreConfig {
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];
-  /** load shedding (host/server/overload.ts); undefined = off. (additive) */
-  overload?: { utilization: number; window: number; sustain: number; retry_after: number };
+  /** load shedding (host/server/overload.ts); parseConfig fills it (on by default); undefined = off. (additive) */
+  overload?: { enabled: boolean; max_delay: number; window: number; sustain: number; retry_after: number; probe_interval: number; utilization?: number };
   /** hot swap / crash-loop policy of the routing plugin, seconds; undefined = defaults. (additive) */
   hot_swap?: {
     max_failures: number;

@@ -14,6 +14,7 @@ import { MODULE_FACTORIES } from './modules.js';
 import { wireAuthDb } from '../modules/auth_db/index.js';
 import { PACKAGE_ROOT, VERSION } from '../core/version.js';
 import { SiphonServer } from './server.js';
+import type { OverloadGuard } from './overload.js';
 import { tcpStatistics } from '../transport/tcp.js';
 import { tcpRpcMethods } from '../transport/rpc.js';
 import { warmUp } from './warmup.js';
@@ -200,6 +201,19 @@ function pipelineStatistics(server: SiphonServer): StatisticsProvider {
   };
 }
 
+function overloadStatistics(guard: OverloadGuard, server: SiphonServer): Record<string, number> {
+  const s = guard.stats();
+  const probes = server.probeCounts();
+  return {
+    delay_ms: Math.round(s.delayMs),
+    reject_share_pct: Math.round(s.rejectShare * 100),
+    episodes: s.episodes,
+    overloaded_windows: s.overloadedWindows,
+    probes_sent: probes.sent,
+    probes_answered: probes.answered,
+  };
+}
+
 /** Transaction layer and proxy counters as the `tm` statistics group (Kamailio tm stats), when transactions run. */
 function tmStatistics(server: SiphonServer): StatisticsProvider[] {
   const layer = server.transactions;
@@ -290,6 +304,9 @@ export async function startNode(
   // timeouts, refusals and commits of the modules' databases (host/db/README.md)
   statisticsProviders.push({ name: 'db', statistics: () => dbStats.statistics() });
   statisticsProviders.push({ name: 'tcp', statistics: () => tcpStatistics(config.core.listenAddresses.map((a) => server.listenerFor(a.uri))) });
+  // core.overload: the delay signal and the refused share (host/server/overload.ts)
+  const guard = server.overload;
+  if (guard !== null) statisticsProviders.push({ name: 'overload', statistics: () => overloadStatistics(guard, server) });
   let plane: ControlPlane | null = null;
   try {
     await plugins.loadRouting(opts.pluginFile ?? pluginFile(config));

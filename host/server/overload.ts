@@ -1,20 +1,36 @@
 /**
- * Load shedding (`core.overload`; off when absent).
+ * Admission control under overload (`core.overload`, on by default; RFC 7339's idea of refusing the
+ * excess early, Kamailio's bar of degrading by tenths of a percent instead of collapsing).
  *
  * One event loop that falls behind does not degrade, it collapses: replies come after the clients'
- * T1, every INVITE is retransmitted, and the retransmissions are more load (bench/RESULTS.md, the
- * stateful runs: 28–67 % failed calls one step past the limit). With the guard on, a node whose loop
- * was busy for at least `utilization` of `sustain` windows in a row refuses new dialogs and
- * registrations with 503 Service Unavailable and a Retry-After (RFC 3261 §21.5.4, §20.33) until a
- * window's busy share falls below `utilization - 0.05`, so the calls already set up keep their
- * transactions on time. The busy share is a coarse signal: near its limit a loop that still keeps
- * up reads 0.97–0.99 now and then, so the guard also refuses some calls there (measured in
- * bench/RESULTS.md); that is why it is off unless configured.
- * In-dialog requests, CANCEL, ACK, OPTIONS and responses are never refused. Kamailio offers the same
- * as modules (ratelimit, pike) that a route calls; here it is measured on the loop itself.
+ * T1 (500 ms), every INVITE is retransmitted, and the retransmissions are more load (bench/RESULTS.md:
+ * 28–67 % failed calls one step past the limit). The guard watches the **queueing delay** of the
+ * receive path and, while a queue stands, refuses a share of the new dialogs and registrations with
+ * a stateless 503 + Retry-After (RFC 3261 §21.5.4, §20.33), so the admitted calls keep their
+ * transactions on time and the refused ones cost one parse and one small reply.
  *
- * The busy share is Node's event-loop utilisation (time not spent waiting in the poll phase): a
- * socket with a backlog keeps the poll from waiting, so a saturated receive path reads as ≈1.
+ * The signal, per `window` (ms), is CoDel's (RFC 8289 §3): the **smallest** delay seen in the window.
+ * A burst or a one-off stall (a GC, a plugin compile) makes some samples high but leaves the minimum
+ * low once the queue drains; only a standing queue keeps every sample high. Samples come from
+ *  - UDP queue probes (host/transport/queue-probe.ts): a tiny datagram the node sends itself every
+ *    `probe_interval` ms; the time until its own listener reads it is the wait of a datagram in the
+ *    socket buffer plus the loop's backlog. (libuv reads up to 32 datagrams per socket per loop
+ *    turn, so timers keep firing on time while the socket buffer holds seconds of work: the loop's
+ *    own lag cannot see that queue.)
+ *  - without UDP listeners, the lateness of a timer (the loop's lag: what a TCP message waits).
+ * A window whose probes were all still unanswered counts the age of the oldest one, unless the
+ * window's own timer fired late (the loop was stalled, not queueing). The lag counts only on a node
+ * without UDP listeners (the probes' delay already includes the loop's backlog).
+ *
+ * Control (per window): after `sustain` windows in a row with a delay above `max_delay`, the refused
+ * share of new requests rises by INCREASE_STEP per window (by twice that above 3 × max_delay); a
+ * window below max_delay / 2 lowers it by DECREASE_STEP; in between it holds. The share is applied
+ * deterministically (an accumulator, not a random draw): at 0.25 every fourth new request is refused.
+ * With `utilization` set, a window with the loop at least that busy also counts as over (the
+ * earlier, coarser signal; off by default).
+ *
+ * Never refused: in-dialog requests (To-tag), ACK, CANCEL, OPTIONS, responses, and retransmissions
+ * of requests already in a transaction (the server absorbs those before asking the guard).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -22,81 +38,214 @@ import type { SipMessage } from '../sip/types.js';
 import { Errors } from '../errors/registry.js';
 
 export interface OverloadOptions {
-  /** busy share of a window (0-1) at which shedding starts. */
-  utilization: number;
-  /** sampling window, ms. */
+  /** queueing delay (ms) above which a window counts as overloaded. */
+  maxDelayMs: number;
+  /** control window, ms. */
   windowMs: number;
-  /** consecutive windows at or above `utilization` before shedding starts. */
+  /** overloaded windows in a row before the refused share starts rising. */
   sustain: number;
   /** Retry-After of the 503, seconds. */
   retryAfter: number;
+  /** optional second signal: the event loop's busy share (0-1) at which a window counts as overloaded. */
+  utilization?: number;
 }
 
+/** the refused share's rise per overloaded window (doubled above 3 × max_delay). */
+export const INCREASE_STEP = 0.1;
+/** the refused share's fall per calm window (delay below max_delay / 2). */
+export const DECREASE_STEP = 0.02;
+/** timer lags a window needs for a lag-only signal (a single late timer is a stall, not a queue). */
+export const MIN_LAG_SAMPLES = 3;
+
 /**
- * Where the guard reads a window's busy share: given the previous reading, the new one and the busy
- * share (0-1) since. Node's event-loop utilisation by default; a test passes its own to set the load
- * without loading the machine (ServerOptions.overloadUtilization, startNode's option of that name).
+ * Where the guard reads a window's busy share (the optional `utilization` signal): given the previous
+ * reading, the new one and the busy share (0-1) since. Node's event-loop utilisation by default; a
+ * test passes its own to set the load without loading the machine (ServerOptions.overloadUtilization,
+ * startNode's option of that name).
  */
 export type UtilizationSource = (prev: EventLoopUtilization) => { now: EventLoopUtilization; busy: number };
 
-/** how far below `utilization` the busy share must fall before shedding stops (hysteresis). */
-const HYSTERESIS = 0.05;
+export interface OverloadStats {
+  /** the last window's delay signal, ms (-1: no sample yet). */
+  delayMs: number;
+  /** the share of new dialogs refused now (0-1). */
+  rejectShare: number;
+  /** times the guard started refusing. */
+  episodes: number;
+  /** windows counted as overloaded. */
+  overloadedWindows: number;
+}
 
 export class OverloadGuard {
-  /** true while new dialogs are refused. */
-  shedding = false;
-  /** windows that started shedding (for the statistics). */
+  /** the share (0-1) of new dialogs and registrations refused now. */
+  rejectShare = 0;
+  /** times the share rose from 0. */
   episodes = 0;
+  overloadedWindows = 0;
+  /** the last window's delay signal, ms (-1 before the first window with a sample). */
+  lastDelayMs = -1;
   readonly retryAfterHeader: string;
-  private last: EventLoopUtilization;
-  /** windows in a row at or above the threshold. */
   private hot = 0;
+  private accumulator = 0;
+  /** smallest probe delay of the current window (Infinity: none answered yet). */
+  private probeMin = Infinity;
+  /** smallest loop lag of the current window. */
+  private lagMin = Infinity;
+  private lastElu: EventLoopUtilization;
+  private lagSamples = 0;
+  /** UDP probes feed the signal (else the loop's lag does). */
+  private probed = false;
+  private lastSampleAt = 0;
   private timer: NodeJS.Timeout | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
+  /** the age (ms) of the oldest unanswered probe, or 0; set by the probes' owner. */
+  private oldestOutstanding: () => number = () => 0;
 
   constructor(
     readonly opts: OverloadOptions,
     private readonly log: Logger,
-    /** the busy share source; Node's event-loop utilisation by default (tests inject one). */
+    /** the busy share source for `utilization`; Node's event-loop utilisation by default (tests inject one). */
     private readonly utilization: UtilizationSource = nodeUtilization,
   ) {
     this.retryAfterHeader = `Retry-After: ${opts.retryAfter}`;
-    this.last = performance.eventLoopUtilization();
+    this.lastElu = performance.eventLoopUtilization();
+  }
+
+  /** true while some new dialogs are refused. */
+  get shedding(): boolean {
+    return this.rejectShare > 0;
+  }
+
+  /** the node probes its UDP sockets; `fn` gives the age of the oldest unanswered probe. */
+  setOutstanding(fn: () => number): void {
+    this.oldestOutstanding = fn;
+    this.probed = true;
+  }
+
+  /** how late (ms) this window's timer fired. */
+  private windowLateness(): number {
+    const now = performance.now();
+    const late = this.lastSampleAt === 0 ? 0 : now - this.lastSampleAt - this.opts.windowMs;
+    this.lastSampleAt = now;
+    return Math.max(0, late);
+  }
+
+  /** a UDP probe came back after `ms`. */
+  probeDelay(ms: number): void {
+    if (ms < this.probeMin) this.probeMin = ms;
+  }
+
+  /** the loop ran a timer `ms` late. */
+  loopLag(ms: number): void {
+    this.lagSamples++;
+    if (ms < this.lagMin) this.lagMin = ms;
+  }
+
+  /** a node without UDP listeners: the lateness of a timer every `intervalMs` is the delay signal. */
+  measureLag(intervalMs: number): void {
+    if (this.lagTimer !== null) return;
+    let last = performance.now();
+    this.lagTimer = setInterval(() => {
+      const now = performance.now();
+      this.loopLag(Math.max(0, now - last - intervalMs));
+      last = now;
+    }, intervalMs);
+    this.lagTimer.unref();
   }
 
   start(): void {
     if (this.timer !== null) return;
-    this.last = performance.eventLoopUtilization();
+    this.lastElu = performance.eventLoopUtilization();
+    this.lastSampleAt = performance.now();
     this.timer = setInterval(() => this.sample(), this.opts.windowMs);
     this.timer.unref();
   }
 
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.lagTimer !== null) clearInterval(this.lagTimer);
     this.timer = null;
-    this.shedding = false;
+    this.lagTimer = null;
+    this.rejectShare = 0;
+    this.hot = 0;
   }
 
-  /** One window: switch shedding on or off. (Called by the interval; public for tests.) */
-  sample(): void {
-    const { now, busy } = this.utilization(this.last);
-    this.last = now;
-    this.hot = busy >= this.opts.utilization ? this.hot + 1 : 0;
-    if (!this.shedding && this.hot >= this.opts.sustain) {
-      this.shedding = true;
-      this.episodes++;
-      this.log.warn({ utilization: round(busy), threshold: this.opts.utilization, code: Errors.OVERLOADED.code }, 'overloaded: refusing new dialogs with 503 [E3004]');
-    } else if (this.shedding && busy < this.opts.utilization - HYSTERESIS) {
-      this.shedding = false;
-      this.log.info({ utilization: round(busy) }, 'load back to normal: accepting new dialogs');
+  /**
+   * The window's delay signal (ms), or -1 without one. With UDP probes: their smallest delay; when
+   * none came back, the age of the oldest outstanding probe, unless the window itself ended late (the
+   * loop was stalled, not queueing: a compile or a GC; the probes come back as soon as it ends).
+   * Without probes: the smallest timer lag, from at least MIN_LAG_SAMPLES timers (one late timer is a stall).
+   */
+  private windowDelay(lateMs: number): number {
+    const probe = this.probeMin;
+    const lag = this.lagMin;
+    const lags = this.lagSamples;
+    this.probeMin = Infinity;
+    this.lagMin = Infinity;
+    this.lagSamples = 0;
+    if (probe !== Infinity) return probe;
+    if (this.probed) {
+      if (lateMs > this.opts.windowMs / 2) return -1;
+      const age = this.oldestOutstanding();
+      return age > 0 ? age : -1;
+    }
+    return lags >= MIN_LAG_SAMPLES ? lag : -1;
+  }
+
+  /** One window: move the refused share. (Called by the interval; public for tests: `lateMs`, how late the window ended.) */
+  sample(lateMs = this.windowLateness()): void {
+    const d = this.windowDelay(lateMs);
+    if (d < 0 && this.opts.utilization === undefined) return; // no signal: nothing changes
+    if (d >= 0) this.lastDelayMs = d;
+    let over = d > this.opts.maxDelayMs;
+    let busy = -1;
+    if (this.opts.utilization !== undefined) {
+      const u = this.utilization(this.lastElu);
+      this.lastElu = u.now;
+      busy = u.busy;
+      if (busy >= this.opts.utilization) over = true;
+    }
+    if (over) {
+      this.overloadedWindows++;
+      this.hot++;
+      if (this.hot >= this.opts.sustain) {
+        const step = d > 3 * this.opts.maxDelayMs ? 2 * INCREASE_STEP : INCREASE_STEP;
+        if (this.rejectShare === 0) {
+          this.episodes++;
+          this.log.warn({ delay_ms: round(d), max_delay_ms: this.opts.maxDelayMs, utilization: busy >= 0 ? round(busy) : undefined, code: Errors.OVERLOADED.code }, 'overloaded: refusing a share of new dialogs with 503 [E3004]');
+        }
+        this.rejectShare = Math.min(1, this.rejectShare + step);
+      }
+      return;
+    }
+    this.hot = 0;
+    const calm = d < this.opts.maxDelayMs / 2 && (this.opts.utilization === undefined || busy < this.opts.utilization - 0.05);
+    if (calm && this.rejectShare > 0) {
+      this.rejectShare = Math.max(0, this.rejectShare - DECREASE_STEP);
+      if (this.rejectShare < 1e-9) {
+        this.rejectShare = 0;
+        this.accumulator = 0;
+        this.log.info({ delay_ms: round(d) }, 'load back to normal: accepting new dialogs');
+      }
     }
   }
 
-  /** Would this request be refused now? New dialogs and registrations only (no To-tag). */
+  /** Would this request be refused now? New dialogs and registrations only (no To-tag), in the current share. */
   refuses(msg: SipMessage): boolean {
-    if (!this.shedding) return false;
+    if (this.rejectShare === 0) return false;
     const m = msg.method;
     if (m === 'ACK' || m === 'CANCEL' || m === 'OPTIONS') return false;
-    return msg.to?.tag === undefined;
+    if (msg.to?.tag !== undefined) return false;
+    this.accumulator += this.rejectShare;
+    if (this.accumulator >= 1) {
+      this.accumulator -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  stats(): OverloadStats {
+    return { delayMs: this.lastDelayMs, rejectShare: round(this.rejectShare), episodes: this.episodes, overloadedWindows: this.overloadedWindows };
   }
 }
 

@@ -33,6 +33,7 @@ import type { ParseLimits, SipMessage } from '../sip/types.js';
 import { parseMessage } from '../sip/parser.js';
 import { replyAddress, stripBrackets, type ReplyAddress } from '../transport/reply-route.js';
 import { UdpListener } from '../transport/udp.js';
+import type { UdpQueueProbe } from '../transport/queue-probe.js';
 import { TcpListener } from '../transport/tcp.js';
 import { tcpLimitsFrom } from '../transport/tcp-options.js';
 import { sipStreamFramer } from '../transport/sip-framer.js';
@@ -47,7 +48,7 @@ import { tmImportProviders } from '../proxy/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
 import { OverloadGuard, type UtilizationSource } from './overload.js';
 import { Resolver } from '../proxy/resolver.js';
-import { CORE_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
+import { CORE_DEFAULTS, OVERLOAD_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
 import { Errors } from '../errors/registry.js';
 import type { MessagePrefetcher } from '../modules/types.js';
 
@@ -177,6 +178,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private outbound: ChannelProvider | null = null;
   /** core.overload's load shedding; null when off. (additive) */
   readonly overload: OverloadGuard | null = null;
+  private probes: UdpQueueProbe[] = [];
   /** modules.pike.auto; null when off. (additive) */
   private floodGuard: FloodGuard | null = null;
 
@@ -194,7 +196,9 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.aliases = opts.config.core.aliases.map(parseAlias);
     this.tableFullRetryAfter = `Retry-After: ${opts.config.core.tm?.retry_after ?? TM_DEFAULTS.retry_after}`;
     const ov = opts.config.core.overload;
-    if (ov) this.overload = new OverloadGuard({ utilization: ov.utilization, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after }, this.log, opts.overloadUtilization);
+    if (ov && ov.enabled) {
+      this.overload = new OverloadGuard({ maxDelayMs: ov.max_delay, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after, utilization: ov.utilization }, this.log, opts.overloadUtilization);
+    }
     this.myAddresses = this.computeMyAddresses();
     if (opts.transactions) {
       const timers = typeof opts.transactions === 'object' ? opts.transactions.timers : undefined;
@@ -267,6 +271,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
     try {
       for (const { listener } of this.listeners) await listener.start();
+      if (this.overload !== null) await this.startOverloadProbes(this.overload);
     } catch (e) {
       await this.stop();
       throw e;
@@ -275,9 +280,36 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.started = true;
   }
 
+  /**
+   * core.overload's delay signal: a queue probe per UDP listener (transport/queue-probe.ts); a node
+   * without UDP listeners measures the loop's lag only.
+   */
+  private async startOverloadProbes(guard: OverloadGuard): Promise<void> {
+    const interval = this.config.core.overload?.probe_interval ?? OVERLOAD_DEFAULTS.probe_interval;
+    const probes: UdpQueueProbe[] = [];
+    for (const { listener } of this.listeners) {
+      if (listener instanceof UdpListener) probes.push(await listener.startProbe(interval, guard));
+    }
+    this.probes = probes;
+    if (probes.length === 0) guard.measureLag(interval);
+    else guard.setOutstanding(() => probes.reduce((m, p) => Math.max(m, p.oldestOutstandingMs()), 0));
+  }
+
+  /** probes sent and answered (the 'overload' statistics group). (additive) */
+  probeCounts(): { sent: number; answered: number } {
+    let sent = 0;
+    let answered = 0;
+    for (const p of this.probes) {
+      sent += p.sent;
+      answered += p.answered;
+    }
+    return { sent, answered };
+  }
+
   /** Closes every socket (listeners and connections). */
   async stop(): Promise<void> {
     this.overload?.stop();
+    this.probes = [];
     this.transactions?.close();
     await Promise.all(this.listeners.map(({ listener }) => listener.close()));
     this.listeners.length = 0;

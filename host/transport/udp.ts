@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { SiphonError } from '../errors/registry.js';
 import type { Endpoint } from '../core/context.js';
 import type { ListenAddress } from './listen-uri.js';
+import { PROBE_BYTES, UdpQueueProbe, type QueueProbeSink } from './queue-probe.js';
 import { newTransportStats, SOCKET_BUFFER_BYTES, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
 
 export interface UdpListenerOptions {
@@ -28,6 +29,8 @@ export class UdpListener implements Listener, Channel {
   private readonly address: ListenAddress;
   private closed = false;
   private bound = false;
+  /** core.overload's queue probe of this socket (transport/queue-probe.ts); null when off. */
+  private probe: UdpQueueProbe | null = null;
 
   constructor(opts: UdpListenerOptions) {
     this.address = opts.address;
@@ -62,6 +65,8 @@ export class UdpListener implements Listener, Channel {
   }
 
   private readonly onMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    // the overload guard's own probe datagrams are measured and never processed
+    if (buf.length === PROBE_BYTES && this.probe !== null && this.probe.take(buf, rinfo.address, rinfo.port)) return;
     // size limits are the parser's (it answers 513 when it can, RFC 3261 §21.5.14)
     this.stats.received++;
     const source: Endpoint = { address: rinfo.address, port: rinfo.port, proto: 'udp', family: rinfo.family === 'IPv6' ? 6 : 4 };
@@ -93,6 +98,17 @@ export class UdpListener implements Listener, Channel {
     }
   }
 
+  /**
+   * Starts measuring this socket's queueing delay for core.overload (host/server/overload.ts): a probe
+   * every `intervalMs`, results to `sink`. Call after start().
+   */
+  async startProbe(intervalMs: number, sink: QueueProbeSink): Promise<UdpQueueProbe> {
+    const probe = new UdpQueueProbe({ host: this.address.host, port: this.socket.address().port, family: this.address.family }, intervalMs, sink, this.log);
+    await probe.start();
+    this.probe = probe;
+    return probe;
+  }
+
   /** the kernel's receive/send buffer sizes (bytes) of the bound socket; for checks and tests. */
   socketBufferSizes(): { recv: number; send: number } {
     return { recv: this.socket.getRecvBufferSize(), send: this.socket.getSendBufferSize() };
@@ -105,6 +121,8 @@ export class UdpListener implements Listener, Channel {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.probe?.stop();
+    this.probe = null;
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());

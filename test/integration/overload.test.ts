@@ -1,7 +1,9 @@
 /**
- * core.overload through a real UDP socket: while the node's loop reads as saturated, a new INVITE or
- * REGISTER gets 503 with Retry-After and an OPTIONS keepalive is still answered; once it reads idle
- * again, requests are routed as before. The refusals are counted (core:overloadRejected).
+ * core.overload's optional `utilization` signal through a real UDP socket: while the node's loop
+ * reads as saturated, the refused share rises until a new INVITE gets 503 with Retry-After, and an
+ * OPTIONS keepalive is still answered; once it reads idle again the share falls back to 0 and requests
+ * are routed as before. The refusals are counted (core:overloadRejected). max_delay is set to its
+ * maximum so the queueing-delay signal (test/integration/overload-delay.test.ts) stays out of it.
  *
  * The busy share is the test's: startNode's overloadUtilization option replaces the event loop's own
  * reading, so the guard's real interval samples a level the test sets, and the test waits for the
@@ -52,6 +54,7 @@ describe('load shedding (core.overload)', () => {
       '  ctl: []',
       '  warmup: 0',
       '  overload:',
+      '    max_delay: 10000',
       '    utilization: 0.6',
       '    sustain: 2',
       `    window: ${WINDOW}`,
@@ -91,6 +94,9 @@ describe('load shedding (core.overload)', () => {
     await windows(1);
     expect(node.server.overload?.shedding).toBe(true);
     expect(node.server.overload?.episodes).toBe(1);
+    // the share rises 0.1 per saturated window: at 1 every new dialog is refused
+    await windows(10);
+    expect(node.server.overload?.rejectShare).toBe(1);
     const before = node.server.stats().overloadRejected;
     const [invite, options] = await Promise.all([
       client.request(PORT, { method: 'INVITE', ruri: `sip:ov@127.0.0.1:${PORT}` }),
@@ -107,8 +113,11 @@ describe('load shedding (core.overload)', () => {
     load.busy = 0.57; // below utilization (0.6) but not by 0.05
     await windows(2);
     expect(node.server.overload?.shedding).toBe(true);
+    expect(node.server.overload?.rejectShare).toBe(1); // held: neither over nor 0.05 below
     load.busy = 0.1;
     await windows(1);
+    expect(node.server.overload?.rejectShare).toBeLessThan(1); // falling, 0.02 per calm window
+    await windows(50);
     expect(node.server.overload?.shedding).toBe(false);
     expect((await register())?.status).toBe(200);
     expect(node.server.overload?.episodes).toBe(1);

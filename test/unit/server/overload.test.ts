@@ -1,17 +1,29 @@
 /**
- * core.overload's guard (host/server/overload.ts): hysteresis on the event loop's busy share, and
- * which requests it refuses (new dialogs and registrations only).
+ * core.overload's guard (host/server/overload.ts): the per-window delay signal (CoDel's minimum), the
+ * refused share's rise and fall, the optional utilisation signal, and which requests it refuses.
+ * Windows are driven by hand (sample()); delays are fed as the probes would feed them.
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { performance } from 'node:perf_hooks';
-import { OverloadGuard } from '../../../host/server/overload.js';
+import { DECREASE_STEP, INCREASE_STEP, MIN_LAG_SAMPLES, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 
-function guardWith(readings: number[], sustain = 1): OverloadGuard {
+const MAX = 100;
+
+function guard(opts: Partial<OverloadOptions> = {}, busy: number[] = []): { g: OverloadGuard; logs: string[] } {
+  const logs: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(l) });
   let i = 0;
   const now = performance.eventLoopUtilization();
-  return new OverloadGuard({ utilization: 0.9, windowMs: 100, sustain, retryAfter: 7 }, pino({ level: 'silent' }), () => ({ now, busy: readings[i++]! }));
+  const g = new OverloadGuard({ maxDelayMs: MAX, windowMs: 100, sustain: 2, retryAfter: 7, ...opts }, log, () => ({ now, busy: busy[i++] ?? 0 }));
+  return { g, logs };
+}
+
+/** one window whose probes came back after `delays` ms. */
+function window(g: OverloadGuard, ...delays: number[]): void {
+  for (const d of delays) g.probeDelay(d);
+  g.sample();
 }
 
 function request(method: string, toTag = ''): ReturnType<typeof parseMessage> & { ok: true } {
@@ -23,31 +35,98 @@ function request(method: string, toTag = ''): ReturnType<typeof parseMessage> & 
   return r;
 }
 
-describe('OverloadGuard', () => {
-  it('starts shedding at the threshold and stops only 0.05 below it', () => {
-    const g = guardWith([0.5, 0.92, 0.87, 0.86, 0.84, 0.95]);
-    const states: boolean[] = [];
-    for (let k = 0; k < 6; k++) {
-      g.sample();
-      states.push(g.shedding);
-    }
-    expect(states).toEqual([false, true, true, true, false, true]);
-    expect(g.episodes).toBe(2);
-    expect(g.retryAfterHeader).toBe('Retry-After: 7');
+describe('OverloadGuard: the delay signal', () => {
+  it('a standing queue for `sustain` windows starts refusing; each further window raises the share', () => {
+    const { g, logs } = guard();
+    window(g, 150, 160);
+    expect(g.rejectShare).toBe(0); // one window is not enough (sustain 2)
+    window(g, 140, 180);
+    expect(g.rejectShare).toBeCloseTo(INCREASE_STEP);
+    window(g, 130);
+    expect(g.rejectShare).toBeCloseTo(2 * INCREASE_STEP);
+    expect(g.episodes).toBe(1);
+    expect(g.overloadedWindows).toBe(3);
+    expect(g.lastDelayMs).toBe(130);
+    expect(logs.filter((l) => l.includes('[E3004]'))).toHaveLength(1);
   });
 
-  it('with sustain: 3, only three hot windows in a row start it', () => {
-    const g = guardWith([0.95, 0.95, 0.5, 0.95, 0.95, 0.95], 3);
-    const states: boolean[] = [];
-    for (let k = 0; k < 6; k++) {
-      g.sample();
-      states.push(g.shedding);
-    }
-    expect(states).toEqual([false, false, false, false, false, true]);
+  it('counts the smallest delay of a window (CoDel): a burst that drains is not overload', () => {
+    const { g } = guard({ sustain: 1 });
+    for (let k = 0; k < 5; k++) window(g, 900, 2, 400); // a stall, then the queue is empty again
+    expect(g.rejectShare).toBe(0);
+    expect(g.overloadedWindows).toBe(0);
+    expect(g.lastDelayMs).toBe(2);
+  });
+
+  it('rises twice as fast above 3 x max_delay and never past 1', () => {
+    const { g } = guard({ sustain: 1 });
+    window(g, 3 * MAX + 1);
+    expect(g.rejectShare).toBeCloseTo(2 * INCREASE_STEP);
+    for (let k = 0; k < 10; k++) window(g, 1000);
+    expect(g.rejectShare).toBe(1);
+  });
+
+  it('falls by DECREASE_STEP per calm window (below max_delay / 2), holds in between, ends the episode at 0', () => {
+    const { g, logs } = guard({ sustain: 1 });
+    window(g, 150);
+    window(g, 150);
+    const share = g.rejectShare;
+    window(g, 70); // between max/2 and max: hold
+    expect(g.rejectShare).toBeCloseTo(share);
+    window(g, 10);
+    expect(g.rejectShare).toBeCloseTo(share - DECREASE_STEP);
+    for (let k = 0; k < 20 && g.shedding; k++) window(g, 10);
+    expect(g.rejectShare).toBe(0);
+    expect(g.shedding).toBe(false);
+    expect(logs.some((l) => l.includes('load back to normal'))).toBe(true);
+  });
+
+  it('a window without any answered probe counts the age of the oldest outstanding one', () => {
+    const { g } = guard({ sustain: 1 });
+    let age = 0;
+    g.setOutstanding(() => age);
+    window(g); // no probe, nothing outstanding: no signal
+    expect(g.lastDelayMs).toBe(-1);
+    age = 250;
+    window(g);
+    expect(g.lastDelayMs).toBe(250);
+    expect(g.rejectShare).toBeGreaterThan(0);
+  });
+
+  it('a window that ended late without any answered probe is a stall, not a queue: no signal', () => {
+    const { g } = guard({ sustain: 1 });
+    g.setOutstanding(() => 400);
+    g.sample(300); // the window's timer fired 300 ms late: the loop itself was stalled
+    expect(g.lastDelayMs).toBe(-1);
+    expect(g.overloadedWindows).toBe(0);
+    g.sample(0); // on time, and the probe is still out: a queue
+    expect(g.lastDelayMs).toBe(400);
+    expect(g.shedding).toBe(true);
+  });
+
+  it('without UDP probes the loop lag is the signal, from at least MIN_LAG_SAMPLES timers', () => {
+    const { g } = guard({ sustain: 1 });
+    g.loopLag(900); // one late timer: a stall
+    g.sample();
+    expect(g.lastDelayMs).toBe(-1);
+    for (let k = 0; k < MIN_LAG_SAMPLES; k++) g.loopLag(300 - k);
+    g.sample();
+    expect(g.lastDelayMs).toBe(300 - MIN_LAG_SAMPLES + 1);
+    expect(g.shedding).toBe(true);
+  });
+
+  it('with UDP probes the loop lag does not count (the probes include the loop backlog)', () => {
+    const { g } = guard({ sustain: 1 });
+    g.setOutstanding(() => 0);
+    for (let k = 0; k < 10; k++) g.loopLag(500);
+    g.probeDelay(3);
+    g.sample();
+    expect(g.lastDelayMs).toBe(3);
+    expect(g.shedding).toBe(false);
   });
 
   it('reads the event loop by default: a window without idle time is saturated', () => {
-    const g = new OverloadGuard({ utilization: 0.9, windowMs: 100, sustain: 1, retryAfter: 7 }, pino({ level: 'silent' }));
+    const g = new OverloadGuard({ maxDelayMs: MAX, windowMs: 100, sustain: 1, retryAfter: 7, utilization: 0.9 }, pino({ level: 'silent' }));
     // constructed and sampled in one synchronous stretch: the loop never reached its poll phase, so
     // the busy share is exactly 1 (active time > 0, idle time 0), however fast the machine is
     for (let k = 0; k < 50; k++) request('INVITE');
@@ -56,19 +135,36 @@ describe('OverloadGuard', () => {
     expect(g.episodes).toBe(1);
   });
 
-  it('refuses new dialogs and registrations only', () => {
-    const g = guardWith([1]);
+  it('with `utilization` set, a busy window counts as overloaded even with a short queue', () => {
+    const { g } = guard({ sustain: 1, utilization: 0.9 }, [0.5, 0.95, 0.97]);
+    window(g, 1);
+    expect(g.shedding).toBe(false);
+    window(g, 1);
+    expect(g.shedding).toBe(true);
+    window(g, 1);
+    expect(g.rejectShare).toBeCloseTo(2 * INCREASE_STEP);
+  });
+});
+
+describe('OverloadGuard: what it refuses', () => {
+  it('new dialogs and registrations only, in the current share (deterministic, not a draw)', () => {
+    const { g } = guard({ sustain: 1 });
     expect(g.refuses(request('INVITE').message)).toBe(false); // not shedding yet
-    g.sample();
-    expect(g.refuses(request('INVITE').message)).toBe(true);
-    expect(g.refuses(request('REGISTER').message)).toBe(true);
+    window(g, 150);
+    window(g, 150);
+    window(g, 150); // share 0.3
+    expect(g.rejectShare).toBeCloseTo(0.3);
+    let refused = 0;
+    for (let k = 0; k < 100; k++) if (g.refuses(request(k % 2 === 0 ? 'INVITE' : 'REGISTER').message)) refused++;
+    expect(refused).toBe(30);
+    for (const m of [request('INVITE', ';tag=b1'), request('BYE', ';tag=b1'), request('ACK'), request('CANCEL'), request('OPTIONS')]) {
+      for (let k = 0; k < 10; k++) expect(g.refuses(m.message)).toBe(false);
+    }
+    for (let k = 0; k < 5; k++) window(g, 1000);
+    expect(g.rejectShare).toBe(1);
     expect(g.refuses(request('SUBSCRIBE').message)).toBe(true);
-    expect(g.refuses(request('INVITE', ';tag=b1').message)).toBe(false); // re-INVITE
-    expect(g.refuses(request('BYE', ';tag=b1').message)).toBe(false);
-    expect(g.refuses(request('ACK').message)).toBe(false);
-    expect(g.refuses(request('CANCEL').message)).toBe(false);
-    expect(g.refuses(request('OPTIONS').message)).toBe(false);
     g.stop();
     expect(g.refuses(request('INVITE').message)).toBe(false);
+    expect(g.retryAfterHeader).toBe('Retry-After: 7');
   });
 });
