@@ -108,7 +108,8 @@ beforeAll(async () => {
     },
     siphon: {
       plugin: path.join(HERE, 'plugins/auth-db/build/auth-db.wasm'),
-      yaml: () => ['modules:', '  auth:', '    algorithms: [MD5]', '  auth_db:', `    db_url: ${JSON.stringify(db.url)}`].join('\n'),
+      // a secret in the config: no nonce secret stored under core.data_dir
+      yaml: () => ['modules:', '  auth:', '    algorithms: [MD5]', `    secret: oracle-auth-db-${'0123456789abcdef'.repeat(2)}`, '  auth_db:', `    db_url: ${JSON.stringify(db.url)}`].join('\n'),
       config: (hop) => ({ next_hop: hop }),
     },
   });
