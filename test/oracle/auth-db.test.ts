@@ -116,8 +116,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await pair?.stop();
-  await db?.drop();
+  try {
+    await pair?.stop();
+  } finally {
+    await db?.drop();
+  }
 });
 
 const METHODS = ['REGISTER', 'INVITE', 'MESSAGE', 'OPTIONS', 'SUBSCRIBE'];

@@ -189,9 +189,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await pair?.stop();
-  await shared?.close();
-  await db?.drop();
+  try {
+    await pair?.stop();
+    await shared?.close();
+  } finally {
+    await db?.drop();
+  }
 });
 
 describe.skipIf(!kamailioInstalled && !kamailioRequired)('oracle registrar/usrloc (Kamailio save/lookup, db_mode 3 vs siphon)', () => {
