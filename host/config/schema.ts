@@ -17,7 +17,7 @@ import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
  */
 export const OVERLOAD_DEFAULTS = {
   enabled: true,
-  max_delay: 100,
+  max_delay: 200,
   window: 100,
   sustain: 2,
   retry_after: 5,

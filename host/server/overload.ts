@@ -23,8 +23,10 @@
  * without UDP listeners (the probes' delay already includes the loop's backlog).
  *
  * Control (per window): after `sustain` windows in a row with a delay above `max_delay`, the refused
- * share of new requests rises by INCREASE_STEP per window (by twice that above 3 × max_delay); a
- * window below max_delay / 2 lowers it by DECREASE_STEP; in between it holds. The share is applied
+ * share of new requests rises by INCREASE_STEP per window (by twice that above 3 × max_delay) unless
+ * the queue is already draining (the delay fell by 10 % since the last window: refusing more would
+ * overshoot, as the delay lags the load); a window below max_delay / 2 lowers it multiplicatively
+ * (DECREASE_FACTOR, DECREASE_STEP); in between it holds. The share is applied
  * deterministically (an accumulator, not a random draw): at 0.25 every fourth new request is refused.
  * With `utilization` set, a window with the loop at least that busy also counts as over (the
  * earlier, coarser signal; off by default).
@@ -52,8 +54,11 @@ export interface OverloadOptions {
 
 /** the refused share's rise per overloaded window (doubled above 3 × max_delay). */
 export const INCREASE_STEP = 0.1;
-/** the refused share's fall per calm window (delay below max_delay / 2). */
+/** a calm window (delay below max_delay / 2) takes the share to share × DECREASE_FACTOR − DECREASE_STEP: from 1 to 0 in 12 windows. */
+export const DECREASE_FACTOR = 0.75;
 export const DECREASE_STEP = 0.02;
+/** a window whose delay fell below this share of the last one's is a draining queue: the share holds. */
+export const DRAINING = 0.9;
 /** timer lags a window needs for a lag-only signal (a single late timer is a stall, not a queue). */
 export const MIN_LAG_SAMPLES = 3;
 
@@ -86,6 +91,8 @@ export class OverloadGuard {
   lastDelayMs = -1;
   readonly retryAfterHeader: string;
   private hot = 0;
+  /** the last window's delay (-1: none). */
+  private prevDelayMs = -1;
   private accumulator = 0;
   /** smallest probe delay of the current window (Infinity: none answered yet). */
   private probeMin = Infinity;
@@ -208,7 +215,11 @@ export class OverloadGuard {
     if (over) {
       this.overloadedWindows++;
       this.hot++;
-      if (this.hot >= this.opts.sustain) {
+      // a queue already draining (delay down by DRAINING against the last window) gets no more
+      // refusals: the delay lags the load by the queue's length, and pushing on would overshoot
+      const draining = d > this.opts.maxDelayMs && d < this.prevDelayMs * DRAINING;
+      this.prevDelayMs = d;
+      if (this.hot >= this.opts.sustain && !draining) {
         const step = d > 3 * this.opts.maxDelayMs ? 2 * INCREASE_STEP : INCREASE_STEP;
         if (this.rejectShare === 0) {
           this.episodes++;
@@ -219,9 +230,10 @@ export class OverloadGuard {
       return;
     }
     this.hot = 0;
+    this.prevDelayMs = d;
     const calm = d < this.opts.maxDelayMs / 2 && (this.opts.utilization === undefined || busy < this.opts.utilization - 0.05);
     if (calm && this.rejectShare > 0) {
-      this.rejectShare = Math.max(0, this.rejectShare - DECREASE_STEP);
+      this.rejectShare = Math.max(0, this.rejectShare * DECREASE_FACTOR - DECREASE_STEP);
       if (this.rejectShare < 1e-9) {
         this.rejectShare = 0;
         this.accumulator = 0;

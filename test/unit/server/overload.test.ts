@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { performance } from 'node:perf_hooks';
-import { DECREASE_STEP, INCREASE_STEP, MIN_LAG_SAMPLES, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
+import { DECREASE_FACTOR, DECREASE_STEP, INCREASE_STEP, MIN_LAG_SAMPLES, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 
 const MAX = 100;
@@ -58,6 +58,17 @@ describe('OverloadGuard: the delay signal', () => {
     expect(g.lastDelayMs).toBe(2);
   });
 
+  it('holds the share while the queue drains (the delay fell 10 % since the last window)', () => {
+    const { g } = guard({ sustain: 1 });
+    window(g, 400);
+    window(g, 400);
+    const share = g.rejectShare;
+    window(g, 350); // 350 < 0.9 × 400: draining, still over max_delay
+    expect(g.rejectShare).toBeCloseTo(share);
+    window(g, 340); // no longer falling fast enough: push on
+    expect(g.rejectShare).toBeGreaterThan(share);
+  });
+
   it('rises twice as fast above 3 x max_delay and never past 1', () => {
     const { g } = guard({ sustain: 1 });
     window(g, 3 * MAX + 1);
@@ -66,7 +77,7 @@ describe('OverloadGuard: the delay signal', () => {
     expect(g.rejectShare).toBe(1);
   });
 
-  it('falls by DECREASE_STEP per calm window (below max_delay / 2), holds in between, ends the episode at 0', () => {
+  it('falls multiplicatively per calm window (below max_delay / 2), holds in between, ends the episode at 0', () => {
     const { g, logs } = guard({ sustain: 1 });
     window(g, 150);
     window(g, 150);
@@ -74,7 +85,7 @@ describe('OverloadGuard: the delay signal', () => {
     window(g, 70); // between max/2 and max: hold
     expect(g.rejectShare).toBeCloseTo(share);
     window(g, 10);
-    expect(g.rejectShare).toBeCloseTo(share - DECREASE_STEP);
+    expect(g.rejectShare).toBeCloseTo(share * DECREASE_FACTOR - DECREASE_STEP);
     for (let k = 0; k < 20 && g.shedding; k++) window(g, 10);
     expect(g.rejectShare).toBe(0);
     expect(g.shedding).toBe(false);
