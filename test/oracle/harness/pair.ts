@@ -88,6 +88,8 @@ const PROBE_PREFIX = 'oracle-probe-';
 
 export class OraclePair {
   private probes = 0;
+  /** per side, the Call-IDs of the cases sent so far (attribution()). */
+  private readonly earlierCallIds = new Map<ServerName, Set<string>>();
   private constructor(
     readonly kamailio: Side,
     readonly siphon: Side,
@@ -180,16 +182,38 @@ export class OraclePair {
     const done = await side.client.waitFor((m) => m.kind === 'response' && (m.status ?? 0) >= 200 && callIdOf(m) === probeId, r0, this.probeTimeoutMs);
     if (done === null) throw new Error(`${side.name} did not answer the probe ${probeId} within ${this.probeTimeoutMs} ms${side.name === 'kamailio' ? `:\n${this.kam.log().slice(-4000)}` : ''}`);
     const acksComplete = await side.sink.acksSettled(this.probeTimeoutMs);
-    const notProbe = (m: SipText): boolean => !callIdOf(m).startsWith(PROBE_PREFIX);
-    // replies carry the request's Call-ID (RFC 3261 §8.2.6.2): retransmitted finals of earlier cases
-    // (timer G runs until an ACK, §17.2.1) are not this case's; the next hop's requests too
-    const callId = callIdOf(readSip(bytes));
-    const ours = (m: SipText): boolean => notProbe(m) && (callId === '' || callIdOf(m) === callId);
+    const ours = this.attribution(side, readSip(bytes));
     return {
       replies: side.client.received.slice(r0).map((r) => r.msg).filter(ours),
       // the same for the next hop: a retransmission of an earlier case's request is not this case's
       forwarded: side.sink.received.slice(f0).filter((r) => ours(r.msg)),
       acksComplete,
+    };
+  }
+
+  /**
+   * Which messages that came in while a case ran are the case's. Replies carry the request's Call-ID
+   * (RFC 3261 §8.2.6.2), so do requests relayed for it: retransmitted finals of earlier cases (timer G
+   * runs until an ACK, §17.2.1) and the probes are not this case's. A case without a Call-ID cannot be
+   * matched by one: it takes what does not carry an earlier case's (or a probe's) Call-ID, and of the
+   * replies only those whose top Via branch is the case's own (the reply copies the Vias, §8.2.6.2).
+   * Side effect: the case's Call-ID joins the side's earlier ones.
+   */
+  private attribution(side: Side, sent: SipText): (m: SipText) => boolean {
+    let earlier = this.earlierCallIds.get(side.name);
+    if (earlier === undefined) this.earlierCallIds.set(side.name, (earlier = new Set()));
+    const callId = callIdOf(sent);
+    const notProbe = (m: SipText): boolean => !callIdOf(m).startsWith(PROBE_PREFIX);
+    if (callId !== '') {
+      earlier.add(callId);
+      return (m) => notProbe(m) && callIdOf(m) === callId;
+    }
+    const seen = earlier;
+    const branch = param(header(sent, 'via'), 'branch');
+    return (m) => {
+      const id = callIdOf(m);
+      if (id.startsWith(PROBE_PREFIX) || (id !== '' && seen.has(id))) return false;
+      return m.kind !== 'response' || branch === undefined || param(header(m, 'via'), 'branch') === branch;
     };
   }
 
