@@ -21,7 +21,8 @@ export interface UdpListenerOptions {
 
 export class UdpListener implements Listener, Channel {
   readonly proto = 'udp' as const;
-  readonly local: Endpoint;
+  /** the listen address (port 0 in the options: the port bound, once started), as TcpListener's. */
+  local: Endpoint;
   readonly stats: TransportStats = newTransportStats();
   private readonly socket: dgram.Socket;
   private readonly sink: MessageSink;
@@ -58,6 +59,7 @@ export class UdpListener implements Listener, Channel {
       this.socket.bind({ address: this.address.host, port: this.address.port, exclusive: true }, () => {
         this.socket.off('error', onBindError);
         this.bound = true;
+        if (this.address.port === 0) this.local = { ...this.local, port: this.socket.address().port };
         this.log.info({ listen: this.address.uri }, 'listening');
         resolve();
       });

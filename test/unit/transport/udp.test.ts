@@ -1,4 +1,4 @@
-/** UDP listener over real sockets on 127.0.0.1 / ::1 (ports from freePort(): the listener is told its port and reports it in channel.local). */
+/** UDP listener over real sockets on 127.0.0.1 / ::1 (ports from freePort(), or port 0: the listener reports the port bound in channel.local). */
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import pino from 'pino';
@@ -58,6 +58,23 @@ describe('UDP listener', () => {
     expect(replies[0]!.msg.toString()).toBe('back');
     expect(replies[0]!.port).toBe(port);
     expect(l.stats).toMatchObject({ received: 1, sent: 1 });
+  });
+
+  it('listening on port 0, reports the port the OS bound in local (as TcpListener does)', async () => {
+    const sink = new Sink();
+    // a listen URI in the config never says 0 (listen-uri.ts refuses it): only code builds this address
+    const l = new UdpListener({ address: { proto: 'udp', host: '127.0.0.1', port: 0, family: 4, uri: 'udp:127.0.0.1:0' }, sink, log: silent });
+    opened.push(l);
+    expect(l.local.port).toBe(0);
+    await l.start();
+    expect(l.local.port).toBeGreaterThan(0);
+    expect(l.local).toEqual({ address: '127.0.0.1', port: l.local.port, proto: 'udp', family: 4 });
+    // the reported port is the one that receives
+    const c = await client('udp4', '127.0.0.1');
+    c.send('to the bound port', l.local.port, '127.0.0.1');
+    await until(() => sink.got.length === 1);
+    expect(sink.got[0]!.buf.toString()).toBe('to the bound port');
+    expect(sink.got[0]!.channel.local.port).toBe(l.local.port);
   });
 
   it('works over IPv6 [::1]', async () => {
