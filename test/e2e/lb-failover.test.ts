@@ -99,7 +99,7 @@ describe('plugins/lb: dispatcher failover and probing through siphon', () => {
     expect(out).toMatch(/SET: \{\s*ID: 1/);
     expect(out).toContain(`URI: ${URI1}`);
     expect(out).toContain(`URI: ${URI2}`);
-    const calls = await runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), 6, 20, { mediaPort: 0 });
+    const calls = await runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), 6, 20);
     expectAllCalls(calls, 6);
   }, 30_000);
 
@@ -113,7 +113,7 @@ describe('plugins/lb: dispatcher failover and probing through siphon', () => {
     const sentTo2By = (text: string, at: number): number =>
       text.split('\n').filter((l) => sentTo2(l) === 1 && Date.parse(/"time":"([^"]+)"/.exec(l)?.[1] ?? '') <= at).length;
 
-    const running = runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), CALLS, RATE, { holdMs: HOLD_MS, mediaPort: 0 });
+    const running = runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), CALLS, RATE, { holdMs: HOLD_MS });
     // the kill comes while gateway 2 holds calls: KILL_AFTER INVITEs went to it, each call lasts HOLD_MS
     expect(await waitFor(async () => (sentTo2(log()) >= KILL_AFTER ? true : null), 20_000)).toBe(true);
     const killedAt = Date.now();
@@ -140,7 +140,7 @@ describe('plugins/lb: dispatcher failover and probing through siphon', () => {
     expect(srv!.stdout()).toContain('dispatcher:dst-down');
     // out of rotation: the next calls all go to gateway 1, none is sent to gateway 2 or failed over
     const mark2 = srv!.stdout().length;
-    const more = await runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), 6, 20, { mediaPort: 0 });
+    const more = await runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), 6, 20);
     expectAllCalls(more, 6);
     const later = (await logSoFar()).slice(mark2);
     expect(sentTo2(later)).toBe(0);
@@ -161,7 +161,7 @@ describe('plugins/lb: dispatcher failover and probing through siphon', () => {
     const r = await kamcmd(ctl, ['dispatcher.set_state', 'dx', '1', URI1]);
     expect(r.stdout).toContain('Ok. Dispatcher state updated.');
     expect(flagsOf(await list(), URI1)).toMatch(/^D/);
-    const calls = await runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), 6, 20, { mediaPort: 0 });
+    const calls = await runCalls(`127.0.0.1:${SIP_PORT}`, await freePort('udp'), 6, 20);
     expectAllCalls(calls, 6);
     const back = await kamcmd(ctl, ['dispatcher.set_state', 'ap', '1', URI1]);
     expect(back.stdout).toContain('Ok. Dispatcher state updated.');

@@ -2,7 +2,9 @@
  * Shared pieces of the lb / metrics end-to-end tests: SIPp gateways (scenarios/uas.xml, OPTIONS
  * auto-answered with -aa), a bounded SIPp UAC run (scenarios/invite.xml), kamcmd and curl as child
  * processes, and a siphon config for plugins/lb with dispatcher probing on short intervals.
- * Everything listens on 127.0.0.1 only; gateways on 5091-5094, siphon in 14700-19899.
+ * Everything listens on 127.0.0.1 only, on ports from freePort() (test/helpers/ports.ts): the callers
+ * give siphon's, the gateways' and the UAC's SIP ports; the SIPp media (RTP echo) and control ports are
+ * picked here.
  */
 import { freePort } from '../helpers/ports.js';
 import { sharedDir } from '../helpers/shared.js';
@@ -16,13 +18,11 @@ export const SHARED_SCENARIOS = path.join(sharedDir(), 'bench/scenarios');
 export const KAMCMD = '/usr/sbin/kamcmd';
 
 /**
- * SIPp binds an RTP echo socket (default 6000, shared by every SIPp on the machine: a second one
- * fails to start). Each of ours gets its own: gateways on 5091-5094 use 19860 + 4 per port above 5091,
- * gateways on other ports and UAC runs given `mediaPort: 0` a free ephemeral one, other UAC runs their
- * SIP port + 100.
+ * SIPp binds an RTP echo socket (-mp, default 6000) and a UDP control socket (-cp, default 8888; then
+ * the next ports up), both shared by every SIPp on the machine: each of ours gets free ones.
  */
-async function gatewayMediaPort(port: number): Promise<number> {
-  return port >= 5091 && port <= 5094 ? 19860 + 4 * (port - 5091) : freePort('udp');
+async function sippSidePorts(): Promise<string[]> {
+  return ['-mp', String(await freePort('udp')), '-cp', String(await freePort('udp'))];
 }
 
 export interface Gateway {
@@ -33,7 +33,7 @@ export interface Gateway {
 
 /** A SIPp UAS on 127.0.0.1:port answering INVITE (Record-Route aware) and, with -aa, OPTIONS keepalives; resolves once its UDP port is bound. */
 export async function startGateway(port: number): Promise<Gateway> {
-  const proc = spawn('sipp', ['-sf', path.join(SHARED_SCENARIOS, 'uas.xml'), '-i', '127.0.0.1', '-p', String(port), '-mp', String(await gatewayMediaPort(port)), '-aa', '-nostdin', '-timeout', '300s'], {
+  const proc = spawn('sipp', ['-sf', path.join(SHARED_SCENARIOS, 'uas.xml'), '-i', '127.0.0.1', '-p', String(port), ...(await sippSidePorts()), '-aa', '-nostdin', '-timeout', '300s'], {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   const exited = once(proc, 'exit');
@@ -86,16 +86,13 @@ export interface CallsResult extends RunResult {
 export interface CallsOptions {
   /** how long each call stays up between ACK and BYE (SIPp -d), ms; default 0. */
   holdMs?: number;
-  /** SIPp's RTP echo port; 0 picks a free one; default localPort + 100. */
-  mediaPort?: number;
 }
 
 /** A bounded SIPp UAC run through siphon: `calls` INVITE/200/ACK/BYE calls at `rate` per second. */
 export async function runCalls(target: string, localPort: number, calls: number, rate: number, o: CallsOptions = {}): Promise<CallsResult> {
-  const mediaPort = o.mediaPort === 0 ? await freePort('udp') : (o.mediaPort ?? localPort + 100);
   const r = await runCommand(
     'sipp',
-    [target, '-sf', path.join(SHARED_SCENARIOS, 'invite.xml'), '-i', '127.0.0.1', '-p', String(localPort), '-mp', String(mediaPort), '-m', String(calls), '-r', String(rate), '-d', String(o.holdMs ?? 0), '-nostdin', '-timeout', '25s', '-timeout_error', '-recv_timeout', '10000'],
+    [target, '-sf', path.join(SHARED_SCENARIOS, 'invite.xml'), '-i', '127.0.0.1', '-p', String(localPort), ...(await sippSidePorts()), '-m', String(calls), '-r', String(rate), '-d', String(o.holdMs ?? 0), '-nostdin', '-timeout', '25s', '-timeout_error', '-recv_timeout', '10000'],
     40_000,
   );
   const num = (label: string): number => {

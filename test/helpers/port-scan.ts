@@ -38,6 +38,25 @@ const SHAPES: RegExp[] = [
 const LISTENER_CALL = /\b(?:startFixture|start|open|listen|bind|http)\b/;
 const OPTION_PORT = new RegExp(`[{,]\\s*(?:port|tcp|udp)\\s*:\\s*${PORT}\\b`, 'g');
 
+/**
+ * a number literal as the first argument of a call whose name says it opens, starts, listens or binds
+ * (startTestNode(19700, ...), SipClient.open(19750), startGateway(5091), openSocket(\n 19704)): the
+ * name begins with the verb or holds it capitalised; the argument may be on the next line.
+ */
+const OPENING_CALL = new RegExp(`\\b([A-Za-z_$][\\w$]*)\\s*\\(\\s*${PORT}\\b`, 'g');
+const OPENING_NAME = /^(?:open|start|listen|bind)(?!sWith\b)|(?:Open|Start|Listen|Bind)/;
+
+/** [line index, port] of every OPENING_CALL in `text`, the line being the number's. */
+function openingCalls(text: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const m of text.matchAll(OPENING_CALL)) {
+    if (!OPENING_NAME.test(m[1]!)) continue;
+    const at = m.index! + m[0].length - m[2]!.length;
+    out.push([text.slice(0, at).split('\n').length - 1, Number(m[2])]);
+  }
+  return out;
+}
+
 /** an Endpoint value ({ address, port, proto, family }) describes a peer in a unit test, it binds nothing. */
 const ENDPOINT_VALUE = /\baddress:\s*['"`][^'"`]*['"`]\s*,\s*port:\s*\d+\s*,\s*proto:/;
 
@@ -78,9 +97,15 @@ export function scanPorts(file: string, text: string): PortUse[] {
   const uses: PortUse[] = [];
   const lines = text.split('\n');
   const portNames = namedPorts(text);
+  const calls = openingCalls(text);
   lines.forEach((raw, i) => {
     if (ENDPOINT_VALUE.test(raw) || EXPECTATION.test(raw)) return;
     const seen = new Set<number>();
+    for (const [line, port] of calls) {
+      if (line !== i || port < 1024 || port > 65535 || seen.has(port)) continue;
+      seen.add(port);
+      uses.push({ file, line: i + 1, port, text: raw.trim() });
+    }
     const named = NAMED.exec(raw);
     if (named && portNames.has(named[1]!)) {
       seen.add(Number(named[2]));

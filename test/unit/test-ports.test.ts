@@ -5,7 +5,7 @@
  * (test/helpers/ports.ts) when a child process must be told its port before it starts.
  *
  * The scan (test/helpers/port-scan.ts) finds a number in a listening shape (a listen/ctl address, a
- * bind/listen call, a PORT constant, a { port } option); ALLOWED lists the fixed ports that stay, each
+ * bind/listen call, a PORT constant, a { port } option, the first argument of an open/start/listen/bind call); ALLOWED lists the fixed ports that stay, each
  * with the reason. Two files may never share a port they bind, allowed or not.
  */
 import path from 'node:path';
@@ -50,6 +50,13 @@ describe('fixed ports in tests', () => {
     expect(found('const NODE_A = 19410;\nlisten: [`udp:127.0.0.1:${NODE_A}`]')).toEqual([19410]);
     expect(found('const LIMIT = 19411;\nif (n > LIMIT) throw x;')).toEqual([]);
     expect(found('listen=udp:127.0.0.1:19408')).toEqual([19408]);
+    // a number as the first argument of a call that opens, starts, listens or binds, also on the next line
+    expect(found('reply = await startTestNode(19412, yaml);')).toEqual([19412]);
+    expect(found('client = await SipClient.open(19413);')).toEqual([19413]);
+    expect(found('gw = await startGateway(5091);')).toEqual([5091]);
+    expect(found('node = await startTestNode(\n  19414,\n  yaml);')).toEqual([19414]);
+    expect(scanPorts('x.ts', 'node = await startTestNode(\n  19414,\n  yaml);')[0]?.line).toBe(2);
+    expect(found("if (s.startsWith(1234)) restart(19415); await stop(19416); sleep(19417);")).toEqual([]);
     // an Endpoint value names a peer, a matcher states a value, and ports below 1024 are destinations nobody listens on
     expect(found("const SRC = { address: '127.0.0.1', port: 5080, proto: 'udp', family: 4 };")).toEqual([]);
     expect(found("expect(c.core.listen).toEqual(['udp:127.0.0.1:5060']);")).toEqual([]);

@@ -1,6 +1,7 @@
 /**
  * Shared pieces of the module integration tests: build the plugins once, start an in-process node
- * from YAML, and a UDP client bound on 127.0.0.1 inside this area's port range (19700-19899).
+ * from YAML (on a port from freePort(), test/helpers/ports.ts), and a UDP client on 127.0.0.1 (port 0:
+ * the OS picks one).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

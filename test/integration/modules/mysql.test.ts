@@ -1,7 +1,7 @@
 /**
  * Module stores in MariaDB (127.0.0.1:3306, database siphon_test_modules, tables created with
  * Kamailio's kamdbctl DDL): secfilter rules read by a running node and seen by a plugin
- * (port 19704, client 19752), and `siphon dispatcher add/show/rm` on the `dispatcher` table.
+ * (a node on a free port, a client on port 0), and `siphon dispatcher add/show/rm` on the `dispatcher` table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnection, type Connection } from 'mysql2/promise';
@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run as dispatcherCli } from '../../../host/cli/commands/dispatcher.js';
+import { freePort } from '../../helpers/ports.js';
 import { buildPlugins, PLUGIN, SipClient, startTestNode, type TestNode } from './helpers.js';
 
 const DB = 'siphon_test_modules';
@@ -59,10 +60,10 @@ beforeAll(async () => {
   for (const r of rules) await admin.query('INSERT INTO secfilter (action, type, data) VALUES (?, ?, ?)', r);
   dir = await mkdtemp(path.join(tmpdir(), 'siphon-modules-mysql-'));
   node = await startTestNode(
-    19704,
+    await freePort('udp'),
     `  data_dir: ${dir}\nmodules:\n  secfilter:\n    db_url: ${URL}\n    dst_exact_match: 0\nrouting:\n  plugin: ${PLUGIN.secfProbe}`,
   );
-  client = await SipClient.open(19752);
+  client = await SipClient.open(0);
 }, 180_000);
 
 afterAll(async () => {
@@ -75,12 +76,12 @@ afterAll(async () => {
 
 describe('secfilter rules in MariaDB', () => {
   it('a plugin sees the table rules: From user -2, scanner UA -2, destination prefix -2', async () => {
-    const r = await client.request(19704, { ruri: 'sip:09005551234@127.0.0.1:19704', fromUser: 'mallory', ua: 'friendly-scanner' });
+    const r = await client.request(node.port, { ruri: `sip:09005551234@127.0.0.1:${node.port}`, fromUser: 'mallory', ua: 'friendly-scanner' });
     expect(r?.status).toBe(403);
     expect(r?.headers.get('x-secf-dst')).toBe('-2');
     expect(r?.headers.get('x-secf-from')).toBe('-2');
     expect(r?.headers.get('x-secf-ua')).toBe('-2');
-    const ok = await client.request(19704, { ruri: 'sip:0800@127.0.0.1:19704', fromUser: 'alice', ua: 'Linphone' });
+    const ok = await client.request(node.port, { ruri: `sip:0800@127.0.0.1:${node.port}`, fromUser: 'alice', ua: 'Linphone' });
     expect(ok?.status).toBe(200);
     expect(ok?.headers.get('x-secf-from')).toBe('1');
     expect(ok?.headers.get('x-secf-dst')).toBe('1');
