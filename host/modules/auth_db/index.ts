@@ -4,6 +4,7 @@
  * rows loaded before routing, and subscriber.* RPCs for `siphon subscriber`. See README.md.
  */
 import { openDatabase, type Database } from '../../db/index.js';
+import { DB_LIMIT_DEFAULTS } from '../../db/limits.js';
 import type { RpcMethod } from '../../rpc/types.js';
 import type { ImportProvider } from '../../wasm/types.js';
 import { digestAuthOf, type DigestAuthApi } from '../auth/api.js';
@@ -76,6 +77,11 @@ export class AuthDbModule implements SiphonModule {
       throw e;
     }
     await hintWhenEmpty(store, log);
+    try {
+      await store.warm(ctx.db?.max_connections ?? DB_LIMIT_DEFAULTS.max_connections);
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'subscriber lookups not prepared ahead (the first lookups prepare them)');
+    }
     const api = (): DigestAuthApi | null => this.digest;
     this.store_ = store;
     this.prefetch_ = new SubscriberPrefetch(store, cfg, this.stats, log, api);

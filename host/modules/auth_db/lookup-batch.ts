@@ -63,6 +63,25 @@ export class LookupBatcher {
     }
   }
 
+  /**
+   * Prepares every statement shape (1, 2, 4 ... BATCH_MAX names) on `connections` pool connections
+   * at once, before the node opens its sockets: the first execution of a shape on a connection
+   * prepares it and makes the client compile its row parser, which cost a quarter of the CPU of the
+   * first half second of a REGISTER load (bench/RESULTS.md, issue #11). The names asked for cannot
+   * be user names (a NUL byte); failures are the caller's to log.
+   */
+  async warm(connections: number): Promise<void> {
+    for (let size = 1; size <= BATCH_MAX; size <<= 1) {
+      const params = Array.from({ length: size }, (_, i) => `\u0000warm-up-${i}`);
+      await Promise.all(Array.from({ length: connections }, () => this.select(params)));
+    }
+  }
+
+  private select(params: string[]): Promise<Array<Record<string, unknown>>> {
+    const text = `${this.q.selectPrefix}(${params.map(() => '?').join(', ')}) ORDER BY \`id\``;
+    return this.sql.execute ? this.sql.execute(text, params) : this.sql.query(text, params);
+  }
+
   private async run(batch: Pending[]): Promise<void> {
     // distinct names, padded to a power of two with the last one
     const names = [...new Set(batch.map((p) => p.user))];
@@ -70,10 +89,9 @@ export class LookupBatcher {
     while (size < names.length) size <<= 1;
     const params: string[] = names.slice();
     while (params.length < size) params.push(names[names.length - 1]!);
-    const text = `${this.q.selectPrefix}(${params.map(() => '?').join(', ')}) ORDER BY \`id\``;
     let rows: Array<Record<string, unknown>>;
     try {
-      rows = this.sql.execute ? await this.sql.execute(text, params) : await this.sql.query(text, params);
+      rows = await this.select(params);
     } catch (e) {
       for (const p of batch) p.reject(e);
       return;

@@ -14,6 +14,7 @@
  * embedded store compares user names exactly (RFC 3261 §19.1.4) and domains case-insensitively.
  */
 import type { Database, Row, Table, TableDef } from '../../db/index.js';
+import type { SqlRunner } from '../../db/types.js';
 import { checkTableVersion } from '../../db/index.js';
 import { quoteIdent } from '../../db/schema.js';
 import { SiphonError } from '../../errors/registry.js';
@@ -87,6 +88,25 @@ export class SubscriberStore {
     return e;
   }
 
+  /** MySQL: prepares the lookup statements of every table on `connections` pool connections (lookup-batch.ts warm()). */
+  async warm(connections: number): Promise<void> {
+    const sql = this.db.sql;
+    if (!sql) return;
+    for (const table of this.tables.keys()) await this.batcher(table, sql).warm(connections);
+  }
+
+  private batcher(table: string, sql: SqlRunner): LookupBatcher {
+    let b = this.batchers.get(table);
+    if (b === undefined) {
+      const c = this.cols;
+      const cols = [c.user, c.domain, c.ha1, c.ha1b, c.password].filter((x) => x !== '');
+      const prefix = `SELECT ${cols.map(quoteIdent).join(', ')}, \`id\` FROM ${quoteIdent(table)} WHERE ${quoteIdent(c.user)} IN `;
+      b = new LookupBatcher(sql, { selectPrefix: prefix, userColumn: c.user, domainColumn: c.domain, useDomain: this.cfg.use_domain });
+      this.batchers.set(table, b);
+    }
+    return b;
+  }
+
   /**
    * The row for `user` (and `domain` with use_domain; without it `domain` only breaks ties). null when
    * there is none. Rejects with the DB layer's SiphonError (E5002/E5003/E5010/E5011) on failure.
@@ -98,14 +118,7 @@ export class SubscriberStore {
       // the lookups of one event-loop turn share one query (lookup-batch.ts): the row of the
       // requested domain, else (without use_domain) the lowest id, as `... ORDER BY domain = ? DESC,
       // id LIMIT 1` would answer
-      let b = this.batchers.get(table);
-      if (b === undefined) {
-        const cols = [c.user, c.domain, c.ha1, c.ha1b, c.password].filter((x) => x !== '');
-        const prefix = `SELECT ${cols.map(quoteIdent).join(', ')}, \`id\` FROM ${quoteIdent(table)} WHERE ${quoteIdent(c.user)} IN `;
-        b = new LookupBatcher(this.db.sql, { selectPrefix: prefix, userColumn: c.user, domainColumn: c.domain, useDomain: this.cfg.use_domain });
-        this.batchers.set(table, b);
-      }
-      const row = await b.lookup(user, domain);
+      const row = await this.batcher(table, this.db.sql).lookup(user, domain);
       return row ? this.toRow(row) : null;
     }
     const rows = await tbl.find({ [c.user]: user });

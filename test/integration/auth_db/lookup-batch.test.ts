@@ -68,6 +68,17 @@ describe('subscriber lookups batched per event-loop turn', () => {
     expect(other).toBeNull();
   });
 
+  it('warm() runs every statement shape (1 ... 64 names) on each connection asked for, and finds nobody', async () => {
+    const store = new SubscriberStore(db, resolveAuthDbConfig({}));
+    const before = db.counters.queries;
+    await store.warm(3);
+    let shapes = 0;
+    for (let n = 1; n <= BATCH_MAX; n <<= 1) shapes++;
+    expect(shapes).toBe(7);
+    expect(db.counters.queries - before).toBe(shapes * 3);
+    expect(await store.lookup('subscriber', 'u7', 'a.example')).toMatchObject({ user: 'u7', password: 'pw-7' });
+  });
+
   it('lookups of separate turns are separate queries (no waiting for company)', async () => {
     const store = new SubscriberStore(db, resolveAuthDbConfig({}));
     const before = db.counters.queries;
