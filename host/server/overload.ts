@@ -31,8 +31,9 @@
  * With `utilization` set, a window with the loop at least that busy also counts as over (the
  * earlier, coarser signal; off by default).
  *
- * Never refused: in-dialog requests (To-tag), ACK, CANCEL, OPTIONS, responses, and retransmissions
- * of requests already in a transaction (the server absorbs those before asking the guard).
+ * Never refused: in-dialog requests (To-tag), ACK, CANCEL, OPTIONS, answers to a challenge
+ * (Authorization / Proxy-Authorization), responses, and retransmissions of requests already in a
+ * transaction (the server absorbs those before asking the guard).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -248,6 +249,10 @@ export class OverloadGuard {
     const m = msg.method;
     if (m === 'ACK' || m === 'CANCEL' || m === 'OPTIONS') return false;
     if (msg.to?.tag !== undefined) return false;
+    // the answer to a challenge finishes work already spent (the 401/407 and its nonce): refusing it
+    // would waste that and the client's retry would start over (RFC 7339 §5.10 lets a server favour
+    // the requests that complete an exchange); the credentials are checked by the route as usual
+    if (msg.header('authorization') !== undefined || msg.header('proxy-authorization') !== undefined) return false;
     this.accumulator += this.rejectShare;
     if (this.accumulator >= 1) {
       this.accumulator -= 1;

@@ -168,7 +168,14 @@ describe('OverloadGuard: what it refuses', () => {
     let refused = 0;
     for (let k = 0; k < 100; k++) if (g.refuses(request(k % 2 === 0 ? 'INVITE' : 'REGISTER').message)) refused++;
     expect(refused).toBe(30);
-    for (const m of [request('INVITE', ';tag=b1'), request('BYE', ';tag=b1'), request('ACK'), request('CANCEL'), request('OPTIONS')]) {
+    const withCredentials = (method: string, hdr: string) => {
+      const text = request(method).message.raw.toString('latin1').replace('Content-Length: 0', `${hdr}: Digest username="a", realm="r", nonce="n", uri="sip:r", response="00"\r\nContent-Length: 0`);
+      const r = parseMessage(Buffer.from(text, 'latin1'));
+      if (!r.ok) throw new Error('test message does not parse');
+      return r;
+    };
+    const answers = [withCredentials('REGISTER', 'Authorization'), withCredentials('INVITE', 'Proxy-Authorization')];
+    for (const m of [request('INVITE', ';tag=b1'), request('BYE', ';tag=b1'), request('ACK'), request('CANCEL'), request('OPTIONS'), ...answers]) {
       for (let k = 0; k < 10; k++) expect(g.refuses(m.message)).toBe(false);
     }
     for (let k = 0; k < 5; k++) window(g, 1000);
