@@ -13,11 +13,12 @@ import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
  * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
  * standing queueing delay above `max_delay` ms for `sustain` windows of `window` ms starts refusing a
  * share of new dialogs with 503 + Retry-After `retry_after` s; UDP queue probes every
- * `probe_interval` ms. Kamailio has no equivalent in its core (ratelimit/pike are called by a route).
+ * `probe_interval` ms; below `min_rate` messages/s nothing counts as overload. Kamailio has no equivalent in its core (ratelimit/pike are called by a route).
  */
 export const OVERLOAD_DEFAULTS = {
   enabled: true,
-  max_delay: 200,
+  max_delay: 50,
+  min_rate: 1000,
   window: 100,
   sustain: 2,
   retry_after: 5,
@@ -187,6 +188,7 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               sustain: { type: 'integer', minimum: 1, maximum: 100, default: OVERLOAD_DEFAULTS.sustain },
               retry_after: { type: 'integer', minimum: 0, maximum: 3600, default: OVERLOAD_DEFAULTS.retry_after },
               probe_interval: { type: 'integer', minimum: 1, maximum: 1000, default: OVERLOAD_DEFAULTS.probe_interval },
+              min_rate: { type: 'integer', minimum: 0, maximum: 10_000_000, default: OVERLOAD_DEFAULTS.min_rate },
               /** optional second signal: the event loop's busy share (0-1); absent = not used. */
               utilization: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
             },

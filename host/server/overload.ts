@@ -22,8 +22,15 @@
  * window's own timer fired late (the loop was stalled, not queueing). The lag counts only on a node
  * without UDP listeners (the probes' delay already includes the loop's backlog).
  *
+ * A window with fewer than `min_rate` × window messages never counts as overloaded: a node that
+ * receives little is not overloaded by its traffic (a CPU-starved machine, a stall), and refusing a
+ * few requests would not shorten its queue.
+ *
+ * While clients retransmit to us (server transactions absorbing requests, client transactions
+ * seeing responses again), the delay that counts is a quarter of `max_delay` (target()).
+ *
  * Control (per window): after `sustain` windows in a row with a delay above `max_delay`, the refused
- * share of new requests rises by INCREASE_STEP per window (by twice that above 3 × max_delay) unless
+ * share of new requests rises by INCREASE_STEP × delay / max_delay per window (at most 4 × INCREASE_STEP) unless
  * the queue is already draining (the delay fell by 10 % since the last window: refusing more would
  * overshoot, as the delay lags the load); a window below max_delay / 2 lowers it multiplicatively
  * (DECREASE_FACTOR, DECREASE_STEP); in between it holds. The share is applied
@@ -51,15 +58,28 @@ export interface OverloadOptions {
   retryAfter: number;
   /** optional second signal: the event loop's busy share (0-1) at which a window counts as overloaded. */
   utilization?: number;
+  /** messages received so far (every listener); with minRate, a window needs minRate × window of them to count as overloaded. */
+  messages?: () => number;
+  /** messages/s below which no window counts as overloaded (0: any rate). */
+  minRate?: number;
+  /** retransmissions received so far (requests absorbed by server transactions, responses re-received by client transactions). */
+  retransmissions?: () => number;
 }
 
-/** the refused share's rise per overloaded window (doubled above 3 × max_delay). */
+/** the refused share's rise per overloaded window, times delay / target (at most MAX_STEP_FACTOR). */
 export const INCREASE_STEP = 0.1;
+export const MAX_STEP_FACTOR = 4;
 /** a calm window (delay below max_delay / 2) takes the share to share × DECREASE_FACTOR − DECREASE_STEP: from 1 to 0 in 12 windows. */
 export const DECREASE_FACTOR = 0.75;
 export const DECREASE_STEP = 0.02;
 /** a window whose delay fell below this share of the last one's is a draining queue: the share holds. */
 export const DRAINING = 0.9;
+/** retransmissions in one window that mark the clients as timing out on us ... */
+export const RETRANSMIT_MIN = 5;
+/** ... for this many windows, during which the delay target is max_delay / 4 ... */
+export const RETRANSMIT_HOLD = 30;
+/** ... but no less than this (ms). */
+export const RETRANSMIT_TARGET_MIN = 25;
 /** timer lags a window needs for a lag-only signal (a single late timer is a stall, not a queue). */
 export const MIN_LAG_SAMPLES = 3;
 
@@ -94,6 +114,10 @@ export class OverloadGuard {
   private hot = 0;
   /** the last window's delay (-1: none). */
   private prevDelayMs = -1;
+  private lastRetransmissions = 0;
+  private lastMessages = 0;
+  /** windows left in which the clients count as retransmitting. */
+  private retransmitting = 0;
   private accumulator = 0;
   /** smallest probe delay of the current window (Infinity: none answered yet). */
   private probeMin = Infinity;
@@ -205,7 +229,11 @@ export class OverloadGuard {
     const d = this.windowDelay(lateMs);
     if (d < 0 && this.opts.utilization === undefined) return; // no signal: nothing changes
     if (d >= 0) this.lastDelayMs = d;
-    let over = d > this.opts.maxDelayMs;
+    const target = this.target();
+    // a node that receives little is not overloaded by its traffic, whatever the delay (a CPU-starved
+    // machine, a stall): refusing a few requests would not shorten the queue
+    const busyEnough = this.enoughMessages();
+    let over = d > target && busyEnough;
     let busy = -1;
     if (this.opts.utilization !== undefined) {
       const u = this.utilization(this.lastElu);
@@ -218,13 +246,14 @@ export class OverloadGuard {
       this.hot++;
       // a queue already draining (delay down by DRAINING against the last window) gets no more
       // refusals: the delay lags the load by the queue's length, and pushing on would overshoot
-      const draining = d > this.opts.maxDelayMs && d < this.prevDelayMs * DRAINING;
+      const draining = d > target && d < this.prevDelayMs * DRAINING;
       this.prevDelayMs = d;
       if (this.hot >= this.opts.sustain && !draining) {
-        const step = d > 3 * this.opts.maxDelayMs ? 2 * INCREASE_STEP : INCREASE_STEP;
+        // proportional: a queue twice the target rises twice as fast (at most MAX_STEP_FACTOR times)
+        const step = INCREASE_STEP * Math.min(MAX_STEP_FACTOR, Math.max(1, d / target));
         if (this.rejectShare === 0) {
           this.episodes++;
-          this.log.warn({ delay_ms: round(d), max_delay_ms: this.opts.maxDelayMs, utilization: busy >= 0 ? round(busy) : undefined, code: Errors.OVERLOADED.code }, 'overloaded: refusing a share of new dialogs with 503 [E3004]');
+          this.log.warn({ delay_ms: round(d), max_delay_ms: round(target), utilization: busy >= 0 ? round(busy) : undefined, code: Errors.OVERLOADED.code }, 'overloaded: refusing a share of new dialogs with 503 [E3004]');
         }
         this.rejectShare = Math.min(1, this.rejectShare + step);
       }
@@ -232,7 +261,7 @@ export class OverloadGuard {
     }
     this.hot = 0;
     this.prevDelayMs = d;
-    const calm = d < this.opts.maxDelayMs / 2 && (this.opts.utilization === undefined || busy < this.opts.utilization - 0.05);
+    const calm = d < target / 2 && (this.opts.utilization === undefined || busy < this.opts.utilization - 0.05);
     if (calm && this.rejectShare > 0) {
       this.rejectShare = Math.max(0, this.rejectShare * DECREASE_FACTOR - DECREASE_STEP);
       if (this.rejectShare < 1e-9) {
@@ -241,6 +270,36 @@ export class OverloadGuard {
         this.log.info({ delay_ms: round(d) }, 'load back to normal: accepting new dialogs');
       }
     }
+  }
+
+  /**
+   * The delay that counts as overload this window: `max_delay`, or a quarter of it (at least
+   * RETRANSMIT_TARGET_MIN) while the clients retransmit to us (RETRANSMIT_MIN or more per window in
+   * the last RETRANSMIT_HOLD windows): a queue the clients' T1 does not tolerate, whatever its
+   * length. An INVITE and its 200/ACK cross the queue four times, a REGISTER twice; the same queue
+   * that a REGISTER load rides out at its limit makes a proxied call's UAS resend its 200
+   * (bench/RESULTS.md, "Load shedding").
+   */
+  private target(): number {
+    const src = this.opts.retransmissions;
+    if (src !== undefined) {
+      const now = src();
+      if (now - this.lastRetransmissions >= RETRANSMIT_MIN) this.retransmitting = RETRANSMIT_HOLD;
+      else if (this.retransmitting > 0) this.retransmitting--;
+      this.lastRetransmissions = now;
+    }
+    return this.retransmitting > 0 ? Math.max(RETRANSMIT_TARGET_MIN, this.opts.maxDelayMs / 4) : this.opts.maxDelayMs;
+  }
+
+  /** whether this window received at least minRate × window messages. */
+  private enoughMessages(): boolean {
+    const src = this.opts.messages;
+    const min = this.opts.minRate ?? 0;
+    if (src === undefined || min <= 0) return true;
+    const now = src();
+    const n = now - this.lastMessages;
+    this.lastMessages = now;
+    return n >= (min * this.opts.windowMs) / 1000;
   }
 
   /** Would this request be refused now? New dialogs and registrations only (no To-tag), in the current share. */

@@ -197,7 +197,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.tableFullRetryAfter = `Retry-After: ${opts.config.core.tm?.retry_after ?? TM_DEFAULTS.retry_after}`;
     const ov = opts.config.core.overload;
     if (ov && ov.enabled) {
-      this.overload = new OverloadGuard({ maxDelayMs: ov.max_delay, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after, utilization: ov.utilization }, this.log, opts.overloadUtilization);
+      this.overload = new OverloadGuard({ maxDelayMs: ov.max_delay, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after, utilization: ov.utilization, retransmissions: () => this.retransmissionsSeen(), messages: () => this.counters.received, minRate: ov.min_rate }, this.log, opts.overloadUtilization);
     }
     this.myAddresses = this.computeMyAddresses();
     if (opts.transactions) {
@@ -293,6 +293,12 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.probes = probes;
     if (probes.length === 0) guard.measureLag(interval);
     else guard.setOutstanding(() => probes.reduce((m, p) => Math.max(m, p.oldestOutstandingMs()), 0));
+  }
+
+  /** retransmissions received (core.overload's retransmission signal): requests absorbed by server transactions, responses re-received by client transactions. */
+  private retransmissionsSeen(): number {
+    const s = this.transactions?.stats;
+    return s === undefined ? 0 : s.requestRetransmissions + s.responseRetransmissions;
   }
 
   /** probes sent and answered (the 'overload' statistics group). (additive) */

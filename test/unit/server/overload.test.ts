@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { performance } from 'node:perf_hooks';
-import { DECREASE_FACTOR, DECREASE_STEP, INCREASE_STEP, MIN_LAG_SAMPLES, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
+import { DECREASE_FACTOR, DECREASE_STEP, INCREASE_STEP, MAX_STEP_FACTOR, MIN_LAG_SAMPLES, RETRANSMIT_HOLD, RETRANSMIT_MIN, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 
 const MAX = 100;
@@ -41,9 +41,9 @@ describe('OverloadGuard: the delay signal', () => {
     window(g, 150, 160);
     expect(g.rejectShare).toBe(0); // one window is not enough (sustain 2)
     window(g, 140, 180);
-    expect(g.rejectShare).toBeCloseTo(INCREASE_STEP);
+    expect(g.rejectShare).toBeCloseTo(1.4 * INCREASE_STEP); // proportional: delay 140 / target 100
     window(g, 130);
-    expect(g.rejectShare).toBeCloseTo(2 * INCREASE_STEP);
+    expect(g.rejectShare).toBeCloseTo(2.7 * INCREASE_STEP);
     expect(g.episodes).toBe(1);
     expect(g.overloadedWindows).toBe(3);
     expect(g.lastDelayMs).toBe(130);
@@ -69,10 +69,39 @@ describe('OverloadGuard: the delay signal', () => {
     expect(g.rejectShare).toBeGreaterThan(share);
   });
 
-  it('rises twice as fast above 3 x max_delay and never past 1', () => {
+  it('while clients retransmit, a quarter of max_delay counts as overload, for RETRANSMIT_HOLD windows', () => {
+    let retransmissions = 0;
+    const { g } = guard({ sustain: 1, retransmissions: () => retransmissions });
+    window(g, 60); // below max_delay (100): fine
+    expect(g.shedding).toBe(false);
+    retransmissions += RETRANSMIT_MIN;
+    window(g, 60); // the same queue, but clients time out on it: target 25 ms
+    expect(g.shedding).toBe(true);
+    const share = g.rejectShare;
+    for (let k = 1; k < RETRANSMIT_HOLD; k++) window(g, 20); // below 25, above 12.5: hold
+    expect(g.rejectShare).toBeCloseTo(share);
+    window(g, 20); // the hold is over: target 100 again, 20 is calm
+    expect(g.rejectShare).toBeLessThan(share);
+  });
+
+  it('below min_rate messages/s no window counts as overloaded, whatever the delay', () => {
+    let messages = 0;
+    const { g } = guard({ sustain: 1, minRate: 1000, messages: () => messages });
+    messages += 99; // 990/s in a 100-ms window
+    window(g, 500);
+    expect(g.shedding).toBe(false);
+    expect(g.overloadedWindows).toBe(0);
+    messages += 100;
+    window(g, 500);
+    expect(g.shedding).toBe(true);
+  });
+
+  it('rises faster the longer the queue, and never past 1', () => {
     const { g } = guard({ sustain: 1 });
-    window(g, 3 * MAX + 1);
+    window(g, 2 * MAX);
     expect(g.rejectShare).toBeCloseTo(2 * INCREASE_STEP);
+    window(g, 10 * MAX);
+    expect(g.rejectShare).toBeCloseTo((2 + MAX_STEP_FACTOR) * INCREASE_STEP);
     for (let k = 0; k < 10; k++) window(g, 1000);
     expect(g.rejectShare).toBe(1);
   });
@@ -161,10 +190,10 @@ describe('OverloadGuard: what it refuses', () => {
   it('new dialogs and registrations only, in the current share (deterministic, not a draw)', () => {
     const { g } = guard({ sustain: 1 });
     expect(g.refuses(request('INVITE').message)).toBe(false); // not shedding yet
-    window(g, 150);
-    window(g, 150);
-    window(g, 150); // share 0.3
-    expect(g.rejectShare).toBeCloseTo(0.3);
+    window(g, 101);
+    window(g, 101);
+    window(g, 101); // share 0.303
+    expect(g.rejectShare).toBeCloseTo(0.303);
     let refused = 0;
     for (let k = 0; k < 100; k++) if (g.refuses(request(k % 2 === 0 ? 'INVITE' : 'REGISTER').message)) refused++;
     expect(refused).toBe(30);
