@@ -19,7 +19,7 @@ import {
   secf_check_country, secf_check_dst, secf_check_sqli_hdr, secf_check_sqli_all,
 } from "../../../../../sdk/assembly";
 import { configString } from "../../../../../plugins/default/assembly/common";
-import { oracleReqinitAnswered } from "../../shared/reqinit";
+import { reqinit } from "../../reqinit";
 
 let nextHop: string | null = null;
 
@@ -34,7 +34,7 @@ function code(name: string, rc: i32): void {
 }
 
 onRequest((ctx: Context): i32 => {
-  if (oracleReqinitAnswered()) return exit();
+  if (reqinit()) return exit();
   const ip = secf_check_ip();
   const ua = secf_check_ua();
   const from = secf_check_from_hdr();
