@@ -89,9 +89,9 @@ export class UdpListener implements Listener, Channel {
   };
 
   /**
-   * Sends one datagram. `address` is normally an IP literal (the source address or a Via
-   * received/maddr), which literalFirstLookup() resolves in the same tick: the datagram leaves
-   * inside this call instead of after a process.nextTick hop through dns.lookup().
+   * Sends one datagram at the end of this loop turn (flushOutbox). `address` is normally an IP
+   * literal (the source address or a Via received/maddr), which literalFirstLookup() resolves in the
+   * same tick: the flush sends it at once instead of after a process.nextTick hop through dns.lookup().
    */
   send(buf: Buffer, address: string, port: number): void {
     if (this.closed) return;
