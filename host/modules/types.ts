@@ -7,7 +7,7 @@
  *   stats.ts   its counters
  *   README.md  overview, config keys, functions for plugins with return codes, RPC methods, tables, metrics
  * Module state lives in objects the module owns (never module-level globals), so the message path
- * can be sharded across worker threads later.
+ * can be sharded across worker threads (`core.workers`, host/shards/context.ts).
  */
 import type { Logger } from 'pino';
 import type { RpcMethod } from '../rpc/types.js';
@@ -31,6 +31,12 @@ export interface ModuleInitContext {
   maxBranches?: number;
   /** the node's `db` statistics group; databases the module opens are counted there. (additive) */
   dbStats?: import('../db/stats.js').DbStatistics;
+  /**
+   * The node runs several shards of the message path (`core.workers` > 1): which one this module
+   * instance serves and how it reaches shard 0's state (host/shards/context.ts). Absent with one
+   * shard. (additive)
+   */
+  shard?: import('../shards/context.js').ShardContext;
 }
 
 /**
