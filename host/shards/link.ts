@@ -1,0 +1,207 @@
+/**
+ * Services and broadcasts between shard 0 and one worker shard over a MessagePort (host/shards/context.ts).
+ *
+ * One port per worker carries everything between the two threads (SIP batches, sends, services,
+ * broadcasts, RPC), so postMessage's per-port order is the order of effects: a broadcast shard 0
+ * posts before it relays a reply is applied by the worker before that reply can provoke anything.
+ * Other message kinds on the port belong to the hub (hub.ts, worker.ts); `handle` says whether a
+ * message was a service or broadcast message.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { ServiceCaller, ServiceHandlers, ShardContext } from './context.js';
+
+/** What crosses the port for services and broadcasts. */
+export type LinkMessage =
+  | { t: 'call'; id: number; service: string; method: string; args: readonly unknown[] }
+  | { t: 'result'; id: number; ok: true; value: unknown }
+  | { t: 'result'; id: number; ok: false; message: string; code?: number | string }
+  | { t: 'bcast'; topic: string; payload: unknown };
+
+/** The part of a MessagePort (or a Worker) the link uses. */
+export interface PortLike {
+  postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void;
+}
+
+/** calls a worker may have waiting at once; more are refused at once (a runaway loop must not grow a map). */
+export const MAX_PENDING_CALLS = 65_536;
+
+/** Shard 0's side: the registered services, and every worker port to broadcast to. */
+export class ServiceRegistry {
+  private readonly services = new Map<string, ServiceHandlers>();
+  private readonly ports: PortLike[] = [];
+
+  provide(service: string, handlers: ServiceHandlers): void {
+    if (this.services.has(service)) throw new Error(`shard service "${service}" is already provided`);
+    this.services.set(service, handlers);
+  }
+
+  addPort(port: PortLike): void {
+    this.ports.push(port);
+  }
+
+  removePort(port: PortLike): void {
+    const i = this.ports.indexOf(port);
+    if (i >= 0) this.ports.splice(i, 1);
+  }
+
+  broadcast(topic: string, payload: unknown): void {
+    const m: LinkMessage = { t: 'bcast', topic, payload };
+    for (const p of this.ports) p.postMessage(m);
+  }
+
+  /** a worker's service call: runs it and posts the result back on `port`. Returns false for other kinds of message. */
+  handle(msg: { t?: unknown }, port: PortLike): boolean {
+    if (msg.t !== 'call') return false;
+    const m = msg as Extract<LinkMessage, { t: 'call' }>;
+    const fn = this.services.get(m.service)?.[m.method] as ((...a: unknown[]) => unknown) | undefined;
+    if (fn === undefined) {
+      port.postMessage({ t: 'result', id: m.id, ok: false, message: `no shard service ${m.service}.${m.method}` } satisfies LinkMessage);
+      return true;
+    }
+    const reply = (r: LinkMessage): void => {
+      try {
+        port.postMessage(r);
+      } catch (e) {
+        // a result that cannot be cloned is a bug in the service: the caller gets the reason
+        port.postMessage({ t: 'result', id: m.id, ok: false, message: `result of ${m.service}.${m.method} cannot cross threads: ${(e as Error).message}` } satisfies LinkMessage);
+      }
+    };
+    try {
+      const out = fn(...m.args);
+      if (out instanceof Promise) {
+        out.then(
+          (value: unknown) => reply({ t: 'result', id: m.id, ok: true, value }),
+          (e: unknown) => reply(failure(m.id, e)),
+        );
+      } else {
+        reply({ t: 'result', id: m.id, ok: true, value: out });
+      }
+    } catch (e) {
+      reply(failure(m.id, e));
+    }
+    return true;
+  }
+
+  /** shard 0's ShardContext. */
+  context(count: number): ShardContext {
+    return {
+      index: 0,
+      count,
+      main: null,
+      provide: (service, handlers) => this.provide(service, handlers),
+      broadcast: (topic, payload) => this.broadcast(topic, payload),
+      on: () => {},
+    };
+  }
+}
+
+function failure(id: number, e: unknown): LinkMessage {
+  const err = e as { message?: unknown; code?: unknown };
+  const code = typeof err?.code === 'number' || typeof err?.code === 'string' ? err.code : undefined;
+  return { t: 'result', id, ok: false, message: typeof err?.message === 'string' ? err.message : String(e), ...(code !== undefined ? { code } : {}) };
+}
+
+/** A worker shard's side: calls into shard 0 and the broadcast listeners. */
+export class ShardLink implements ServiceCaller {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly listeners = new Map<string, Array<(payload: unknown) => void>>();
+
+  constructor(private readonly port: PortLike) {}
+
+  call(service: string, method: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.pending.size >= MAX_PENDING_CALLS) return Promise.reject(new Error(`too many shard service calls waiting (${MAX_PENDING_CALLS})`));
+    const id = this.nextId;
+    this.nextId = id >= 0x7fffffff ? 1 : id + 1;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      try {
+        this.port.postMessage({ t: 'call', id, service, method, args } satisfies LinkMessage);
+      } catch (e) {
+        // arguments that cannot be cloned: nothing was sent
+        this.pending.delete(id);
+        reject(e as Error);
+      }
+    });
+  }
+
+  on(topic: string, listener: (payload: unknown) => void): void {
+    const list = this.listeners.get(topic);
+    if (list) list.push(listener);
+    else this.listeners.set(topic, [listener]);
+  }
+
+  /** a result or broadcast from shard 0; false for other kinds of message. */
+  handle(msg: { t?: unknown }): boolean {
+    if (msg.t === 'result') {
+      const m = msg as Extract<LinkMessage, { t: 'result' }>;
+      const p = this.pending.get(m.id);
+      if (p === undefined) return true;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(Object.assign(new Error(m.message), m.code !== undefined ? { code: m.code } : {}));
+      return true;
+    }
+    if (msg.t === 'bcast') {
+      const m = msg as Extract<LinkMessage, { t: 'bcast' }>;
+      for (const l of this.listeners.get(m.topic) ?? []) l(m.payload);
+      return true;
+    }
+    return false;
+  }
+
+  /** calls waiting for shard 0. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  /** the thread is going away: every waiting call fails. */
+  close(reason = 'shard link closed'): void {
+    for (const p of this.pending.values()) p.reject(new Error(reason));
+    this.pending.clear();
+  }
+
+  context(index: number, count: number): ShardContext {
+    return {
+      index,
+      count,
+      main: this,
+      provide: () => {
+        throw new Error('only shard 0 provides shard services');
+      },
+      broadcast: () => {},
+      on: (topic, listener) => this.on(topic, listener),
+    };
+  }
+}
+
+/**
+ * For tests of a module's shard behaviour in one thread: shard 0's context and `workers` worker
+ * contexts, linked through MessageChannels as the hub links threads. `close()` ends the channels.
+ */
+export async function linkedShards(workers: number): Promise<{ main: ShardContext; workers: ShardContext[]; close(): void }> {
+  const { MessageChannel } = await import('node:worker_threads');
+  const registry = new ServiceRegistry();
+  const count = workers + 1;
+  const contexts: ShardContext[] = [];
+  const channels: Array<{ port1: MessagePort; port2: MessagePort }> = [];
+  for (let i = 1; i <= workers; i++) {
+    const ch = new MessageChannel();
+    channels.push(ch);
+    const link = new ShardLink(ch.port2);
+    ch.port1.on('message', (m: { t?: unknown }) => registry.handle(m, ch.port1));
+    ch.port2.on('message', (m: { t?: unknown }) => link.handle(m));
+    registry.addPort(ch.port1);
+    contexts.push(link.context(i, count));
+  }
+  return {
+    main: registry.context(count),
+    workers: contexts,
+    close: () => {
+      for (const ch of channels) {
+        ch.port1.close();
+        ch.port2.close();
+      }
+    },
+  };
+}
