@@ -373,7 +373,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
 
 let guardWarned = false;
 
-/** E4031 once per process: hooks are bounded by gas alone. */
+/** E4031 once per thread (each worker thread loads its own copy of this module): hooks are bounded by gas alone. */
 function warnGuardUnavailable(log: Logger, reason: string): void {
   if (guardWarned) return;
   guardWarned = true;

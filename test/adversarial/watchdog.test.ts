@@ -4,10 +4,19 @@
  * (work the meter cannot see). Each such hook is answered 500, its instance replaced, and the
  * requests sent meanwhile are all answered. Assertions are on counters (timeouts, gas exhaustion,
  * watchdog firings), never on durations.
+ *
+ * In worker threads (core.workers: one V8 isolate per worker) each thread has its own guard, bound to
+ * its own isolate and CPU clock: a spinning hook in a Worker is stopped there while the main thread's
+ * guard keeps stopping only the main thread's calls; a Worker terminated inside a guarded call takes
+ * its watchdog with it; without the addon a worker logs E4031 and runs on the meter alone. Workers
+ * need JavaScript, so they load the build (dist/, made by `npm test` before vitest runs).
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action } from '../../host/core/context.js';
 import { parseConfig } from '../../host/config/load.js';
@@ -198,4 +207,177 @@ describe('over UDP: spinning requests get 500, the others are all answered', () 
     expect(stats.timeouts).toBe(20);
     expect(stats.gasExhausted).toBe(0);
   }, 30_000);
+});
+
+/**
+ * A worker thread running the built host (workerData.dist): loads the spin plugin and routes through
+ * it. mode 'spin': a normal request, a spinning one (stopped by this thread's guard), a JavaScript
+ * loop under guard.call, a normal request again; posts 'spinning' first so the main thread can run
+ * its own guarded calls meanwhile. mode 'hang': posts 'in' from inside a guarded call with a 60 s
+ * bound and loops (the test terminates the worker there). mode 'plain': one normal request. A worker
+ * without a guard of its own does not spin (the test fails on its result instead of hanging).
+ */
+const WORKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { createRequire } = require('node:module');
+const { pathToFileURL } = require('node:url');
+const path = require('node:path');
+const { root, dist, file, mode, gas, timeoutMs, invite } = workerData;
+const imp = (rel) => import(pathToFileURL(path.join(dist, rel)).href);
+(async () => {
+  const { hookGuard } = await imp('host/wasm/watchdog/index.js');
+  const guard = hookGuard();
+  if (mode === 'hang') {
+    // without a guard of its own it would spin until terminated: answer at once so the test fails fast
+    guard.call(60000, () => { parentPort.postMessage('in'); for (;;) if (!guard.available) return; });
+    return;
+  }
+  const logs = [];
+  const pino = createRequire(path.join(root, 'package.json'))('pino');
+  const log = pino({ level: 'debug' }, { write: (line) => void logs.push(JSON.parse(line)) });
+  const { loadPlugin } = await imp('host/wasm/runtime.js');
+  const { parseMessage } = await imp('host/sip/parser.js');
+  const slow = { namespace: 'slow', functions: () => ({ spin: () => { for (;;); } }) };
+  const plugin = await loadPlugin(file, { log, limits: { gasPerHook: gas, hookTimeoutMs: timeoutMs }, providers: [slow] });
+  let id = 1;
+  const route = (extra) => {
+    const msg = parseMessage(Buffer.from(invite.replace('\\r\\n\\r\\n', '\\r\\n' + extra + '\\r\\n\\r\\n'))).message;
+    const ep = { address: '127.0.0.1', port: 5080, proto: 'udp', family: 4 };
+    const ctx = { id: id++, msg, source: ep, local: ep, dstUri: null, vars: new Map(), replied: false, log,
+      slReply(code) { if (code >= 200) ctx.replied = true; return true; } };
+    return plugin.requestRoute(ctx);
+  };
+  const out = { available: guard.available, reason: guard.reason, before: route('X-Other: 1') };
+  if (mode === 'spin') {
+    parentPort.postMessage('spinning');
+    if (guard.available) {
+      out.spin = route('X-Spin: 1');
+      try { guard.call(timeoutMs, () => { for (;;); }); } catch (e) { out.code = e.code; }
+      out.after = route('X-Other: 1');
+    }
+  }
+  out.timeouts = plugin.stats.timeouts;
+  out.errorClass = plugin.lastFailure?.errorClass ?? null;
+  out.fired = guard.fired();
+  out.e4031 = logs.filter((l) => l.code === 4031).length;
+  plugin.close();
+  parentPort.postMessage(out);
+})();
+`;
+
+interface WorkerResult {
+  available: boolean;
+  reason: string;
+  before: Action;
+  spin?: Action;
+  after?: Action;
+  code?: string;
+  timeouts: number;
+  errorClass: string | null;
+  fired: number;
+  e4031: number;
+}
+
+describe('worker threads: one guard per isolate', () => {
+  let file = '';
+  const spinForever = (): never => {
+    for (;;);
+  };
+
+  beforeAll(() => {
+    file = tempWasm('spin-worker.wasm', wat(SPIN_GUEST, { 'sip.plugin': JSON.stringify({ name: 'spin-worker', version: '1.0.0' }) }));
+  });
+
+  function start(mode: 'spin' | 'hang' | 'plain', dist = path.join(ROOT, 'dist')): { worker: Worker; messages: unknown[]; exited: Promise<number> } {
+    const worker = new Worker(WORKER, { eval: true, workerData: { root: ROOT, dist, file, mode, gas: HUGE_GAS, timeoutMs: 30, invite: INVITE } });
+    const messages: unknown[] = [];
+    worker.on('message', (m) => messages.push(m));
+    const exited = once(worker, 'exit').then(([code]) => code as number);
+    return { worker, messages, exited };
+  }
+
+  /** resolves with the first message equal to `what` (or, for 'result', the first object). */
+  function next(w: { worker: Worker; messages: unknown[] }, what: string): Promise<unknown> {
+    const match = (m: unknown) => (what === 'result' ? typeof m === 'object' : m === what);
+    const seen = w.messages.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const on = (m: unknown) => {
+        if (!match(m)) return;
+        w.worker.off('message', on);
+        resolve(m);
+      };
+      w.worker.on('message', on);
+      w.worker.once('error', reject);
+    });
+  }
+
+  function expectStoppedInWorker(r: WorkerResult): void {
+    expect(r.reason).toBe('');
+    expect(r.available).toBe(true);
+    expect(r.e4031).toBe(0);
+    expect(r.before).toBe(Action.REPLIED);
+    expect(r.spin).toBe(Action.ERROR);
+    expect(r.errorClass).toBe('timeout');
+    expect(r.timeouts).toBe(1);
+    expect(r.code).toBe('ERR_HOOK_TIMEOUT');
+    expect(r.after).toBe(Action.REPLIED);
+    // this worker's own watchdog stopped both, and only those
+    expect(r.fired).toBe(2);
+  }
+
+  it('two workers spinning at once are each stopped by their own guard while the main thread runs its own guarded calls', async () => {
+    const workers = [start('spin'), start('spin')];
+    await Promise.all(workers.map((w) => next(w, 'spinning')));
+    const fired = guard.fired();
+    for (let i = 0; i < 200; i++) expect(guard.call(1000, (a?: unknown) => (a as number) + 1, i)).toBe(i + 1);
+    let code: unknown;
+    try {
+      guard.call(30, spinForever);
+    } catch (err) {
+      code = (err as NodeJS.ErrnoException).code;
+    }
+    expect(code).toBe('ERR_HOOK_TIMEOUT');
+    // the main thread's watchdog counts the main thread's stop only, not the workers'
+    expect(guard.fired() - fired).toBe(1);
+    const results = (await Promise.all(workers.map((w) => next(w, 'result')))) as WorkerResult[];
+    for (const r of results) expectStoppedInWorker(r);
+    // each worker exits on its own once done: its cleanup hook stopped its watchdog thread
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+    expect(guard.fired() - fired).toBe(1);
+  }, 60_000);
+
+  it('a worker terminated inside a guarded call takes its watchdog with it; the main guard and new workers still work', async () => {
+    const w = start('hang');
+    await next(w, 'in');
+    await w.worker.terminate();
+    expect(await w.exited).toBe(1);
+    expect(w.messages).toEqual(['in']);
+    const fired = guard.fired();
+    expect(() => guard.call(30, spinForever)).toThrow(expect.objectContaining({ code: 'ERR_HOOK_TIMEOUT' }));
+    expect(guard.call(1000, () => 'alive')).toBe('alive');
+    expect(guard.fired() - fired).toBe(1);
+    const again = start('spin');
+    expectStoppedInWorker((await next(again, 'result')) as WorkerResult);
+    expect(await again.exited).toBe(0);
+  }, 60_000);
+
+  it('without the addon a worker logs E4031 once and routes on the meter alone', async () => {
+    // a copy of dist/ whose relative path to host/wasm/watchdog/build does not exist
+    const dir = mkdtempSync(path.join(tmpdir(), 'wdog-noaddon-'));
+    try {
+      cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+      symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+      const w = start('plain', path.join(dir, 'dist'));
+      const r = (await next(w, 'result')) as WorkerResult;
+      expect(r.available).toBe(false);
+      expect(r.reason).toMatch(/not built/);
+      expect(r.e4031).toBe(1);
+      expect(r.before).toBe(Action.REPLIED);
+      expect(r.fired).toBe(0);
+      expect(await w.exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -2,12 +2,15 @@
  * The wall-clock guard behind the gas meter: `guard.call(timeoutMs, fn, a, b, c)` runs a hook and
  * stops it when it runs past timeoutMs, even if metering were wrong (an uninstrumented loop, an
  * under-charged host call). A native addon (watchdog.cc, built by scripts/build-native.mjs at
- * `npm install` / `npm run build`) keeps one watchdog thread that calls V8's TerminateExecution on
- * an overrunning call; the call then throws an Error whose `code` is ERR_HOOK_TIMEOUT.
+ * `npm install` / `npm run build`) keeps one watchdog thread per isolate (the main thread and each
+ * worker thread of core.workers) that calls V8's TerminateExecution on an overrunning call; the call
+ * then throws an Error whose `code` is ERR_HOOK_TIMEOUT. The CPU-time bound is the CPU time of the
+ * thread running that isolate.
  *
  * Cost per guarded call: ~0.15-0.25 µs (one native call and two uncontended mutex operations;
  * bench/RESULTS.md "hook cost"). Without the addon (no C++ toolchain at install) hooks run with the
- * meter alone: `available` is false and the runtime logs E4031 once.
+ * meter alone: `available` is false and the runtime logs E4031 once (per thread: each worker thread
+ * loads its own copy of this module and of host/wasm/plugin.ts).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,7 +35,7 @@ export interface HookGuard {
   readonly reason: string;
   /** fn(a, b, c) under the guard; throws an Error with code ERR_HOOK_TIMEOUT past timeoutMs. */
   call(timeoutMs: number, fn: Hook, a?: unknown, b?: unknown, c?: unknown): unknown;
-  /** calls the watchdog has stopped since the process started. */
+  /** calls this thread's watchdog has stopped since it started. */
   fired(): number;
 }
 
@@ -44,7 +47,11 @@ export const WATCHDOG_TICK_MS = 5;
 
 let instance: HookGuard | null = null;
 
-/** The process-wide guard (one watchdog thread for the main thread's isolate). */
+/**
+ * This thread's guard. The singleton lives in this module instance, and Node loads ES modules once
+ * per thread (a Worker has its own module graph), so the main thread and every worker thread each
+ * start the addon once and get a watchdog bound to their own isolate and CPU clock.
+ */
 export function hookGuard(): HookGuard {
   if (instance !== null) return instance;
   let reason = 'watchdog addon not built (run `npm run build`; needs a C++ compiler and Node headers)';
@@ -57,7 +64,7 @@ export function hookGuard(): HookGuard {
       instance = { available: true, reason: '', call: addon.call, fired: addon.fired };
       return instance;
     } catch (err) {
-      // a worker thread (another isolate) or an addon built for another Node: fall back to the meter
+      // an addon built for another Node (ABI mismatch) or no CPU-time clock: fall back to the meter
       reason = `watchdog addon unusable: ${(err as Error).message}`;
     }
   }

@@ -1,17 +1,29 @@
 // The time guard behind the gas meter (issue "Hostile-proof", host/wasm/README.md).
 //
 // Gas metering bounds a plugin's work deterministically; this guard bounds its time, so that a
-// metering bug (an uninstrumented loop, an under-charged host call) cannot hang the event loop.
-// One watchdog thread wakes every `tick` ms. `call(timeoutMs, fn, a, b, c)` runs fn on the main thread
-// inside a v8::TryCatch; when the watchdog sees the same call still running after it has used
-// `timeoutMs` of the main thread's CPU time, or `WALL_FACTOR` times that in wall-clock time, it calls
+// metering bug (an uninstrumented loop, an under-charged host call) cannot hang an event loop.
+//
+// One guard per isolate: the addon is context-aware (NODE_MODULE_INIT), so each thread that loads it
+// (the main thread and every worker_threads Worker of core.workers, one V8 isolate each) gets its own
+// Watchdog, reached through the data of its own `start`/`call`/`fired` functions, and its own watchdog
+// thread. An environment cleanup hook stops and joins that thread when the worker (or the process)
+// tears its environment down, before the isolate is disposed, so the thread never touches a dead
+// isolate. Separate threads (rather than one thread watching a list) keep each guard independent and
+// the hot path the same: no registry to lock.
+//
+// The watchdog thread wakes every `tick` ms. `call(timeoutMs, fn, a, b, c)` runs fn on the isolate's
+// thread inside a v8::TryCatch; when the watchdog sees the same call still running after it has used
+// `timeoutMs` of that thread's CPU time, or `WALL_FACTOR` times that in wall-clock time, it calls
 // v8::Isolate::TerminateExecution (thread-safe; V8 checks for it at function entries and loop
 // back-edges, Wasm included). `call` then cancels the termination and throws a plain Error with code
-// ERR_HOOK_TIMEOUT, which the host handles like a trap.
+// ERR_HOOK_TIMEOUT, which the host handles like a trap. A termination this guard did not request
+// (Worker.terminate(), process.exit() in a worker) is left to propagate.
 //
-// Why CPU time first: on a loaded machine the event-loop thread can wait tens of ms for a core while
-// inside a hook of a few µs; a wall-clock bound alone would stop healthy hooks. The wall-clock
-// backstop still bounds a hook that blocks without spending CPU.
+// Why CPU time first: on a loaded machine an event-loop thread can wait tens of ms for a core while
+// inside a hook of a few µs; a wall-clock bound alone would stop healthy hooks. The CPU clock is the
+// one of the thread that started the guard (pthread_getcpuclockid at start), i.e. the thread running
+// that isolate, so a spinning worker is measured by its own CPU time, not the main thread's. The
+// wall-clock backstop still bounds a hook that blocks without spending CPU.
 //
 // Hot-path cost: one native call and two uncontended mutex operations; no clock read and no
 // syscall (the watchdog measures elapsed time itself by sampling the call's sequence number).
@@ -32,6 +44,7 @@ namespace {
 
 using v8::Context;
 using v8::Exception;
+using v8::External;
 using v8::Function;
 using v8::FunctionCallbackInfo;
 using v8::Isolate;
@@ -55,8 +68,9 @@ int64_t CpuNanos(clockid_t clock) {
 
 struct Watchdog {
   Isolate* isolate = nullptr;
-  // the CPU-time clock of the thread that runs the isolate (the event loop)
+  // the CPU-time clock of the thread that runs the isolate (its event loop); set by the first start
   clockid_t cpuClock;
+  bool started = false;
   std::mutex mu;
   std::condition_variable cv;
   std::thread thread;
@@ -105,43 +119,52 @@ struct Watchdog {
   }
 };
 
-Watchdog* g_watchdog = nullptr;  // one per process: the main thread's isolate (the SIP event loop)
-
 void ThrowTypeError(Isolate* isolate, const char* msg) {
   isolate->ThrowException(Exception::TypeError(String::NewFromUtf8(isolate, msg).ToLocalChecked()));
+}
+
+// the guard of the environment these functions were created in (see Init)
+Watchdog* Of(const FunctionCallbackInfo<Value>& args) {
+  return static_cast<Watchdog*>(args.Data().As<External>()->Value());
 }
 
 // start(tickMs): starts the watchdog thread for this isolate (idempotent; a new tick applies).
 void Start(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
+  Watchdog* w = Of(args);
   int tick = args.Length() > 0 && args[0]->IsNumber() ? static_cast<int>(args[0].As<Number>()->Value()) : 5;
   if (tick < 1) tick = 1;
   if (tick > 1000) tick = 1000;
-  if (g_watchdog != nullptr) {
-    if (g_watchdog->isolate != isolate) return ThrowTypeError(isolate, "watchdog belongs to another isolate");
-    std::lock_guard<std::mutex> lock(g_watchdog->mu);
-    g_watchdog->tickMs = tick;
-    return;
+  std::lock_guard<std::mutex> lock(w->mu);
+  w->tickMs = tick;
+  if (w->started) return;
+  // the calling thread is the one running this isolate: its CPU clock is the one to bound
+  if (pthread_getcpuclockid(pthread_self(), &w->cpuClock) != 0) return ThrowTypeError(isolate, "no CPU-time clock for this thread");
+  w->started = true;
+  w->thread = std::thread([w] { w->run(); });
+}
+
+// Environment cleanup (worker exit, process teardown): stop and join the watchdog thread while the
+// isolate is still alive, then free the guard. No JavaScript of this environment runs afterwards.
+void Cleanup(void* arg) {
+  Watchdog* w = static_cast<Watchdog*>(arg);
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->stopping = true;
   }
-  clockid_t cpuClock;
-  if (pthread_getcpuclockid(pthread_self(), &cpuClock) != 0) return ThrowTypeError(isolate, "no CPU-time clock for this thread");
-  g_watchdog = new Watchdog();
-  g_watchdog->isolate = isolate;
-  g_watchdog->cpuClock = cpuClock;
-  g_watchdog->tickMs = tick;
-  g_watchdog->thread = std::thread([] { g_watchdog->run(); });
-  // the thread lives as long as the process; it never touches JS objects
-  g_watchdog->thread.detach();
+  w->cv.notify_one();
+  if (w->thread.joinable()) w->thread.join();
+  delete w;
 }
 
 // call(timeoutMs, fn, a?, b?, c?): fn(a, b, c) under the guard. Rethrows fn's exceptions unchanged.
 void Call(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
-  if (g_watchdog == nullptr) return ThrowTypeError(isolate, "watchdog not started");
+  Watchdog* w = Of(args);
+  if (!w->started) return ThrowTypeError(isolate, "watchdog not started");
   if (args.Length() < 2 || !args[0]->IsNumber() || !args[1]->IsFunction()) {
     return ThrowTypeError(isolate, "call(timeoutMs, fn, ...args)");
   }
-  Watchdog* w = g_watchdog;
   Local<Function> fn = args[1].As<Function>();
   const int argc = args.Length() - 2 > 3 ? 3 : args.Length() - 2;
   Local<Value> argv[3];
@@ -175,9 +198,15 @@ void Call(const FunctionCallbackInfo<Value>& args) {
         wallMs = w->lastWallMs;
       }
     }
-    if (timedOut || tc.HasTerminated()) {
+    if (timedOut) {
+      // a Worker.terminate() arriving in the same instant is cancelled with it; Node has then already
+      // told that worker's event loop to stop and refuses further calls into JavaScript, so the worker
+      // still exits once this stack returns
       isolate->CancelTerminateExecution();
-      timedOut = true;
+    } else if (tc.HasTerminated()) {
+      // not ours: the worker is being stopped (Worker.terminate(), process.exit()) or an outer
+      // guarded call timed out; leave the termination pending so it unwinds the rest of the stack
+      return;
     } else if (result.IsEmpty()) {
       tc.ReThrow();  // fn's own exception (trap, RangeError, PluginAbort): unchanged
       return;
@@ -198,20 +227,36 @@ void Call(const FunctionCallbackInfo<Value>& args) {
   isolate->ThrowException(err);
 }
 
-// fired(): how many calls the watchdog has terminated since start.
+// fired(): how many calls this isolate's watchdog has terminated since start.
 void Fired(const FunctionCallbackInfo<Value>& args) {
-  double n = 0;
-  if (g_watchdog != nullptr) {
-    std::lock_guard<std::mutex> lock(g_watchdog->mu);
-    n = static_cast<double>(g_watchdog->fired);
+  Watchdog* w = Of(args);
+  double n;
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    n = static_cast<double>(w->fired);
   }
   args.GetReturnValue().Set(Number::New(args.GetIsolate(), n));
 }
 
+void SetMethod(Local<Context> context, Local<Object> exports, const char* name, v8::FunctionCallback cb, Local<Value> data) {
+  Isolate* isolate = context->GetIsolate();
+  Local<Function> fn = v8::FunctionTemplate::New(isolate, cb, data)->GetFunction(context).ToLocalChecked();
+  Local<String> key = String::NewFromUtf8(isolate, name).ToLocalChecked();
+  fn->SetName(key);
+  exports->Set(context, key, fn).Check();
+}
+
 }  // namespace
 
+// Runs once per context that loads the addon: the main thread and each worker thread get their own
+// guard; the cleanup hook frees it (and stops its thread) when that environment goes away.
 NODE_MODULE_INIT(/* exports, module, context */) {
-  NODE_SET_METHOD(exports, "start", Start);
-  NODE_SET_METHOD(exports, "call", Call);
-  NODE_SET_METHOD(exports, "fired", Fired);
+  Isolate* isolate = context->GetIsolate();
+  Watchdog* w = new Watchdog();
+  w->isolate = isolate;
+  node::AddEnvironmentCleanupHook(isolate, Cleanup, w);
+  Local<Value> data = External::New(isolate, w);
+  SetMethod(context, exports, "start", Start, data);
+  SetMethod(context, exports, "call", Call, data);
+  SetMethod(context, exports, "fired", Fired, data);
 }
