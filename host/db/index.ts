@@ -1,6 +1,7 @@
 /**
  * Entry point of the DB layer: `openDatabase(url, {dataDir, log})` gives the embedded store when no
- * URL is configured (files under `<dataDir>/db/`) and MySQL/MariaDB for `mysql://...`.
+ * URL is configured (files under `<dataDir>/db/`; with several shards, shard 0's one instance: remote.ts)
+ * and MySQL/MariaDB for `mysql://...`.
  * `migrate(db, tables)` creates missing tables and their `version` rows (what kamdbctl create does).
  */
 import path from 'node:path';
@@ -8,7 +9,9 @@ import type { Logger } from 'pino';
 import { isSiphonError, SiphonError } from '../errors/registry.js';
 import { EmbeddedDatabase } from './embedded.js';
 import { openMysql } from './mysql.js';
+import { RemoteDatabase, serveDatabases } from './remote.js';
 import { redactUrl } from './url.js';
+import type { ShardContext } from '../shards/context.js';
 import type { DbStatistics } from './stats.js';
 import type { Database, DbLimits, TableDef } from './types.js';
 
@@ -17,6 +20,7 @@ export { DB_LIMIT_DEFAULTS, resolveDbLimits } from './limits.js';
 export { DbStatistics } from './stats.js';
 export { EmbeddedDatabase } from './embedded.js';
 export { MysqlDatabase, openMysql } from './mysql.js';
+export { RemoteDatabase, SharedEmbeddedHandle, EmbeddedStoreServer, serveDatabases, siphonErrorFromShard, DB_SERVICE } from './remote.js';
 export { createTableSql, VERSION_TABLE } from './schema.js';
 export { parseMysqlUrl, redactUrl } from './url.js';
 
@@ -28,11 +32,27 @@ export interface OpenDatabaseOptions {
   limits?: DbLimits;
   /** the node's `db` statistics group, which then counts this handle. */
   stats?: DbStatistics;
+  /**
+   * the module's shard (ModuleInitContext.shard) when the node runs several: the embedded store is
+   * then opened once, in shard 0, and worker shards get a RemoteDatabase on it (remote.ts). A MySQL
+   * URL is opened as usual in every shard (each its own pool). Absent or one shard: as without it.
+   */
+  shard?: ShardContext;
 }
 
 export async function openDatabase(url: string | null | undefined, opts: OpenDatabaseOptions): Promise<Database> {
   if (url === undefined || url === null || url === '') {
-    const db = new EmbeddedDatabase(path.join(opts.dataDir, 'db'), { log: opts.log, limits: opts.limits });
+    const dir = path.join(opts.dataDir, 'db');
+    const shard = opts.shard;
+    if (shard !== undefined && shard.count > 1) {
+      // one writer per data directory: shard 0's instance, which worker shards reach through the `db` service (remote.ts)
+      if (shard.index === 0) return serveDatabases(shard).handle(dir, { log: opts.log, limits: opts.limits, stats: opts.stats });
+      if (shard.main === null) throw new SiphonError('DB_SHARD_LINK', `worker shard ${shard.index} has no link to shard 0`, { where: dir });
+      const db = await RemoteDatabase.open(shard.main, dir, opts.limits);
+      opts.stats?.add(db);
+      return db;
+    }
+    const db = new EmbeddedDatabase(dir, { log: opts.log, limits: opts.limits });
     opts.stats?.add(db);
     return db;
   }

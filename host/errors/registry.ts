@@ -84,6 +84,10 @@ export const Errors = {
   DB_BUSY: { code: 5011, title: 'database busy: request refused' },
   /** host/db/embedded: the last line of a table log was cut short (crash mid-write); it is ignored. */
   DB_LOG_TORN: { code: 5012, title: 'embedded table log ends in a torn line (ignored)' },
+  /** host/db/remote: a worker shard could not reach shard 0's embedded store (no `db` service, link closed, too many calls waiting). */
+  DB_SHARD_LINK: { code: 5020, title: "worker shard cannot reach shard 0's embedded store" },
+  /** host/db/remote: shard 0 refused a worker shard's call (store not open for it, or over a bound of the db service). */
+  DB_SHARD_REFUSED: { code: 5021, title: "shard 0's embedded store refused a worker shard's call" },
 
   // ---- 6xxx RPC / control plane --------------------------------------------------------------
   RPC_METHOD_NOT_FOUND: { code: 6001, title: 'no such RPC method' },

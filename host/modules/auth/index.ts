@@ -46,7 +46,7 @@ export class AuthModule implements SiphonModule {
   async init(ctx: ModuleInitContext): Promise<void> {
     const cfg = resolveAuthConfig(ctx.config);
     const log = ctx.log.child({ module: 'auth' });
-    const { secret, origin } = await loadSecret(cfg, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, db: this.opts.db });
+    const { secret, origin } = await loadSecret(cfg, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard, db: this.opts.db });
     this.a = new DigestAuth(cfg, secret, this.opts);
     log.info(
       { secret_from: origin, algorithms: cfg.algorithms, nonce_count: cfg.nonce_count, one_time_nonce: cfg.one_time_nonce, nc_array_size: cfg.nc_array_size },

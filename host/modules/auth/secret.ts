@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openDatabase, type Database, type DbLimits, type DbStatistics, type TableDef } from '../../db/index.js';
 import { SiphonError } from '../../errors/registry.js';
+import type { ShardContext } from '../../shards/context.js';
 
 export const SECRET_TABLE: TableDef = {
   name: 'siphon_auth_secret',
@@ -38,6 +39,8 @@ export interface SecretOptions {
   log: Logger;
   limits?: DbLimits;
   stats?: DbStatistics;
+  /** the module's shard (core.workers): the embedded store is then shard 0's (host/db/remote.ts). */
+  shard?: ShardContext;
   /** an open database to use instead of opening db_url / the embedded store (tests). */
   db?: Database;
 }
@@ -51,7 +54,7 @@ export async function loadSecret(cfg: SecretSource, opts: SecretOptions): Promis
   let db = opts.db ?? null;
   const owned = db === null;
   try {
-    db ??= await openDatabase(cfg.db_url, { dataDir: opts.dataDir, log: opts.log, limits: opts.limits, stats: opts.stats });
+    db ??= await openDatabase(cfg.db_url, { dataDir: opts.dataDir, log: opts.log, limits: opts.limits, stats: opts.stats, shard: opts.shard });
     await db.ensureTable(SECRET_TABLE);
     const table = db.table<SecretRow>(SECRET_TABLE);
     let rows = (await table.all()).filter(usable);

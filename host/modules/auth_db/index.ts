@@ -65,7 +65,7 @@ export class AuthDbModule implements SiphonModule {
     const log = ctx.log.child({ module: 'auth_db' });
     let db = this.opts.db ?? null;
     if (!db) {
-      db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats });
+      db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
       this.ownedDb = db;
     }
     const store = new SubscriberStore(db, cfg);

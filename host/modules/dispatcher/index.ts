@@ -55,7 +55,7 @@ export class DispatcherModule implements SiphonModule {
     if (cfg.db_url) {
       let db = this.opts.db;
       if (!db) {
-        db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log: ctx.log, limits: ctx.db, stats: ctx.dbStats });
+        db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log: ctx.log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
         this.ownedDb = db;
       }
       // Kamailio refuses a table at another version (db_check_table_version)

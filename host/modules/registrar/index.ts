@@ -82,7 +82,7 @@ export class RegistrarModule implements SiphonModule {
     if (cfg.db_mode !== DbMode.MEMORY) {
       db = this.opts.db ?? null;
       if (!db) {
-        db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats });
+        db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
         this.ownedDb = db;
       }
     }

@@ -51,7 +51,7 @@ export class SecFilterModule implements SiphonModule {
     const log = ctx.log.child({ module: 'secfilter' });
     let db = this.opts.db;
     if (!db) {
-      db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats });
+      db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
       this.ownedDb = db;
     }
     try {
