@@ -10,9 +10,10 @@ import { Errors, SiphonError } from '../../errors/registry.js';
 import { CallLoadTable, type CallLoadEntry } from './call-load.js';
 import type { DispatcherConfig } from './config.js';
 import type { DestinationSource } from './db.js';
-import { DsFlag, isIpLiteral, isSkipped, type Destination, type DestinationSpec } from './destination.js';
+import { DsFlag, isSkipped, type Destination, type DestinationSpec } from './destination.js';
 import type { DsTargetList } from './failover.js';
-import { uriHashParts } from './hash.js';
+import { matchFromList, type DsSource, type FromListMatch } from './from-list.js';
+import { applyCongestion } from './latency.js';
 import type { Prober, ProbeResult } from './prober.js';
 import { selectTarget, type DsMessage, type SelectOptions } from './select.js';
 import { buildSets, DispatcherSets, type DestinationSet } from './sets.js';
@@ -29,6 +30,8 @@ import {
   type StateChange,
   type Thresholds,
 } from './state.js';
+
+export { MatchMode, type DsSource, type FromListMatch } from './from-list.js';
 
 /** How a selection is applied to the request (Kamailio DS_SETOP_*). */
 export const SetOp = { DST_URI: 0, RURI: 1, XAVP: 2 } as const;
@@ -51,24 +54,6 @@ export interface DsStateEvent {
   reason: string;
   source: 'keepalive' | 'function' | 'init';
 }
-
-/** Where a request came from, for ds_is_from_list. */
-export interface DsSource {
-  address: string;
-  port: number;
-  proto: string;
-  /** the receiving socket as `proto:ip:port`, for mode 8. */
-  localSocket?: string;
-}
-
-export interface FromListMatch {
-  rc: number;
-  setid?: number;
-  attrs?: string | null;
-}
-
-/** ds_is_from_list mode bits. */
-export const MatchMode = { ALL: 0, NOPORT: 1, NOPROTO: 2, ACTIVE: 4, SOCKET: 8, BEST: 16 } as const;
 
 export interface DispatcherCounters {
   selections: number;
@@ -389,68 +374,9 @@ export class Dispatcher extends EventEmitter {
     return -1;
   }
 
-  /**
-   * ds_is_from_list(set, mode, uri?): does the source (or the address of `uri`) belong to a
-   * destination of the set (-1 = every set)? Mode bits: 1 ignore port, 2 ignore protocol, 4 only
-   * usable targets, 8 match the receiving socket, 16 best partial match. Destinations without a
-   * port match any port. A `uri` must name an IP address or a destination host (no DNS here:
-   * the message path stays synchronous).
-   */
+  /** ds_is_from_list(set, mode, uri?): see from-list.ts. */
   isFromList(setid: number, mode: number, src: DsSource, uri?: string): FromListMatch {
-    let address = src.address;
-    let port = src.port;
-    let proto = src.proto.toLowerCase();
-    if (uri !== undefined && uri.length > 0) {
-      const p = uriHashParts(uri);
-      if (!p) return { rc: -1 };
-      const host = p.host.startsWith('[') ? p.host.slice(1, -1) : p.host;
-      port = p.portText !== undefined ? Number(p.portText) : 0;
-      // linear: a literal prefix, then one greedy class that ends the match (no backtracking)
-      const tm = /;transport=([a-z0-9]+)/i.exec(uri);
-      proto = tm ? tm[1]!.toLowerCase() : isIpLiteral(p.host) || port !== 0 ? (p.scheme === 'sips' ? 'tcp' : 'udp') : 'none';
-      if (isIpLiteral(p.host)) address = host;
-      else {
-        const known = this.resolveKnownHost(host);
-        if (!known) return { rc: -1 };
-        address = known;
-      }
-    }
-    address = address.toLowerCase();
-    const best = { score: 0, set: null as DestinationSet | null, idx: -1 };
-    const sets = setid === -1 ? this.current.ordered : [this.current.get(setid)].filter((s): s is DestinationSet => !!s);
-    for (const set of sets) {
-      for (let j = 0; j < set.dests.length; j++) {
-        const d = set.dests[j]!;
-        if (d.noDns || !d.ips.some((ip) => ip.toLowerCase() === address)) continue;
-        const dport = d.address.port;
-        const dproto = d.address.proto;
-        const sockOk = !(mode & MatchMode.SOCKET) || !d.attrs.socket || sameSocket(d.attrs.socket, src.localSocket);
-        const ok =
-          (mode & MatchMode.NOPORT || dport === 0 || port === dport || mode & MatchMode.BEST) &&
-          (mode & MatchMode.NOPROTO || proto === dproto || mode & MatchMode.BEST) &&
-          (!(mode & MatchMode.ACTIVE) || !isSkipped(d.flags)) &&
-          sockOk;
-        if (!ok) continue;
-        if (mode & MatchMode.BEST) {
-          let score = 1;
-          if (dport && port === dport) score |= 2;
-          if (dproto !== 'none' && proto === dproto) score |= 4;
-          if (d.attrs.socket && sameSocket(d.attrs.socket, src.localSocket)) score |= 8;
-          if (score === 15) return { rc: 1, setid: set.id, attrs: d.attrs.body };
-          if (best.score < score) Object.assign(best, { score, set, idx: j });
-          continue;
-        }
-        return { rc: 1, setid: set.id, attrs: d.attrs.body };
-      }
-    }
-    if (best.set) return { rc: 1, setid: best.set.id, attrs: best.set.dests[best.idx]!.attrs.body };
-    return { rc: -1 };
-  }
-
-  private resolveKnownHost(host: string): string | null {
-    const lc = host.toLowerCase();
-    for (const set of this.current.ordered) for (const d of set.dests) if (d.address.host.toLowerCase() === lc && d.ips.length > 0) return d.ips[0]!;
-    return null;
+    return matchFromList(this.current, setid, mode, src, uri);
   }
 
   // ---- call load (alg 10) ----------------------------------------------------------------------
@@ -614,38 +540,7 @@ export class Dispatcher extends EventEmitter {
     if (st.start === 0) return;
     const ms = Math.trunc(performance.now() - st.start);
     if (code !== 408) st.add(ms, this.cfg.ds_latency_estimator_alpha / 1000);
-    // congestion control (cc=1): weight lowered by estimated congestion ms (EST - AVG)
-    let congested = 0;
-    let normal = 0;
-    let totalCms = 0;
-    let enabled = true;
-    let changed = false;
-    for (const x of set.dests) {
-      if (x.attrs.cc && x.attrs.weight > 0) {
-        const cms = Math.max(0, Math.trunc(x.latency.estimate - x.latency.average));
-        totalCms += cms;
-        const active = Math.max(0, x.attrs.weight - cms);
-        if (active === 0) congested++;
-        else normal++;
-        if (x === d && x.rweight !== active) {
-          x.rweight = active;
-          changed = true;
-        }
-      }
-      if (!x.attrs.cc) enabled = false;
-    }
-    if (enabled && congested > 1 && normal === 0) {
-      // every target is congested: share by the ratio of congestion
-      for (const x of set.dests) {
-        const cms = Math.trunc(x.latency.estimate - x.latency.average);
-        const active = Math.trunc((totalCms << 4) / (cms || 1));
-        if (x.rweight !== active) {
-          x.rweight = active;
-          changed = true;
-        }
-      }
-    }
-    if (enabled && changed) {
+    if (applyCongestion(set, d)) {
       set.initRelativeWeights();
       set.initPriorityWeights();
     }
@@ -672,10 +567,6 @@ export class Dispatcher extends EventEmitter {
     this.sweepTimer = null;
     await this.prober?.close?.();
   }
-}
-
-function sameSocket(a: string, b: string | undefined): boolean {
-  return b !== undefined && a.toLowerCase() === b.toLowerCase();
 }
 
 /**

@@ -64,3 +64,49 @@ export class LatencyStats {
     this.timeout = o.timeout;
   }
 }
+
+/** What congestion control reads and writes of a destination (destination.ts Destination). */
+interface CongestionTarget {
+  readonly attrs: { readonly cc: number; readonly weight: number };
+  readonly latency: LatencyStats;
+  rweight: number;
+}
+
+/**
+ * Congestion control (Kamailio ds_update_latency, `cc=1`) after a new sample of `d`: its relative
+ * weight is lowered by the estimated congestion in ms (EST - AVG); when every target of the set is
+ * congested they share by the ratio of congestion. True when the set's alg 11/15 tables must be
+ * rebuilt (every target has cc and a weight changed).
+ */
+export function applyCongestion(set: { readonly dests: readonly CongestionTarget[] }, d: CongestionTarget): boolean {
+  let congested = 0;
+  let normal = 0;
+  let totalCms = 0;
+  let enabled = true;
+  let changed = false;
+  for (const x of set.dests) {
+    if (x.attrs.cc && x.attrs.weight > 0) {
+      const cms = Math.max(0, Math.trunc(x.latency.estimate - x.latency.average));
+      totalCms += cms;
+      const active = Math.max(0, x.attrs.weight - cms);
+      if (active === 0) congested++;
+      else normal++;
+      if (x === d && x.rweight !== active) {
+        x.rweight = active;
+        changed = true;
+      }
+    }
+    if (!x.attrs.cc) enabled = false;
+  }
+  if (enabled && congested > 1 && normal === 0) {
+    for (const x of set.dests) {
+      const cms = Math.trunc(x.latency.estimate - x.latency.average);
+      const active = Math.trunc((totalCms << 4) / (cms || 1));
+      if (x.rweight !== active) {
+        x.rweight = active;
+        changed = true;
+      }
+    }
+  }
+  return enabled && changed;
+}
