@@ -148,6 +148,8 @@ export const Errors = {
   DS_PROBER: { code: 8005, title: 'dispatcher keepalive prober failed' },
   /** the call-load table (alg 10) is full: the oldest call is forgotten (host/modules/dispatcher/call-load.ts). */
   DS_CALL_LOAD_FULL: { code: 8010, title: 'dispatcher call-load table full' },
+  /** a worker shard could not get shard 0's destination sets, apply a change, or forward a ds_mark_dst (host/modules/dispatcher/shards.ts). */
+  DS_SHARD_SYNC: { code: 8011, title: 'dispatcher shard state sync failed' },
 
   // ---- 9xxx transactions, registrar ----------------------------------------------------------
   TM_NO_TRANSACTION: { code: 9001, title: 'no transaction' },

@@ -71,6 +71,21 @@ export interface DispatcherOptions {
   resolve?: (host: string) => Promise<string[]>;
 }
 
+/**
+ * How one Dispatcher takes part in a node of several shards (shards.ts); absent with one shard.
+ * Shard 0's sync announces every runtime change; a worker shard's sync forwards plugin marks.
+ */
+export interface DispatcherSync {
+  /** true in worker shards: shard 0 owns the state and fires the dst-up/dst-down events. */
+  readonly replica: boolean;
+  /** a destination's runtime state (flags, counters, relative weight, latency) changed. */
+  changed(set: DestinationSet, d: Destination): void;
+  /** a new snapshot is in use (reload, add, remove). */
+  published(): void;
+  /** ds_mark_dst / ds_mark_addr applied here (thresholds bypassed): `state` as requested. */
+  marked(state: number, setid: number, uri: string, code: number): void;
+}
+
 const REPLY_CODES_NONE: ReplyCodeList = { codes: new Set(), classes: new Set() };
 
 export class Dispatcher extends EventEmitter {
@@ -90,6 +105,8 @@ export class Dispatcher extends EventEmitter {
   private sweepTimer: NodeJS.Timeout | null = null;
   private callLoadWarnAt = -Infinity;
   private lastReloadAt = 0;
+  /** the shard layout's hook (shards.ts), null with one shard. */
+  sync: DispatcherSync | null = null;
   /** global keepalive switch (dispatcher.ping_active). */
   pingActive = 1;
   readonly counters: DispatcherCounters = { selections: 0, selectionFailures: 0, pingsSent: 0, pingFailures: 0, reloads: 0, reloadFailures: 0 };
@@ -120,6 +137,11 @@ export class Dispatcher extends EventEmitter {
     return this.current;
   }
 
+  /** the specs the snapshot in use was built from. */
+  get specsInUse(): readonly DestinationSpec[] {
+    return this.specs;
+  }
+
   setProber(p: Prober | null): void {
     this.prober = p;
   }
@@ -146,6 +168,7 @@ export class Dispatcher extends EventEmitter {
   private publish(next: DispatcherSets, specs: DestinationSpec[]): void {
     this.current = next;
     this.specs = specs;
+    this.sync?.published();
     for (const s of next.skipped) this.log?.warn({ module: 'dispatcher' }, `skipped destination: ${s}`);
     if (this.cfg.event_callback_mode === 2) {
       for (const set of next.ordered) {
@@ -198,6 +221,25 @@ export class Dispatcher extends EventEmitter {
       }
       set.initRelativeWeights();
       set.initPriorityWeights();
+    }
+    this.current = next;
+    this.specs = specs;
+    this.sync?.published();
+  }
+
+  /**
+   * Worker shards: puts in use the snapshot shard 0 built (shards.ts), without events. The call
+   * load of an unchanged destination stays: each shard counts its own calls (README "Shards").
+   */
+  install(next: DispatcherSets, specs: DestinationSpec[]): void {
+    const old = this.current;
+    for (const set of next.ordered) {
+      const prev = old.get(set.id);
+      if (!prev) continue;
+      for (const d of set.dests) {
+        const i = prev.indexOfUri(d.uri);
+        if (i >= 0) d.load = prev.dests[i]!.load;
+      }
     }
     this.current = next;
     this.specs = specs;
@@ -302,6 +344,7 @@ export class Dispatcher extends EventEmitter {
     const d = set.dests[i]!;
     const ch = updateState(d, state, StateMode.SET | StateMode.FUNC, this.thresholds);
     this.afterStateChange(set, d, ch, code, '', 'function');
+    this.sync?.marked(state, setid, uri, code);
     return 1;
   }
 
@@ -309,6 +352,10 @@ export class Dispatcher extends EventEmitter {
     if (ch.wasDown !== ch.isDown) {
       set.initRelativeWeights();
       set.initPriorityWeights();
+    }
+    if (this.sync) {
+      this.sync.changed(set, d);
+      if (this.sync.replica) return;
     }
     const mode = this.cfg.event_callback_mode;
     if (mode === 1 && source !== 'keepalive') return;
@@ -340,6 +387,7 @@ export class Dispatcher extends EventEmitter {
         set.initRelativeWeights();
         set.initPriorityWeights();
       }
+      this.sync?.changed(set, d);
     };
     if (key === 'all') {
       for (const d of set.dests) apply(d);
@@ -523,7 +571,10 @@ export class Dispatcher extends EventEmitter {
       if (i < 0) return;
       d = set.dests[i]!;
     }
-    if (this.cfg.ds_ping_latency_stats) this.updateLatency(set, d, code);
+    if (this.cfg.ds_ping_latency_stats) {
+      this.updateLatency(set, d, code);
+      this.sync?.changed(set, d);
+    }
     const success = isPingSuccess(code, this.replyCodes);
     if (!success) this.counters.pingFailures++;
     const requested = keepaliveRequestedState(success, d.flags, this.cfg.ds_probing_mode);
@@ -543,12 +594,15 @@ export class Dispatcher extends EventEmitter {
     if (applyCongestion(set, d)) {
       set.initRelativeWeights();
       set.initPriorityWeights();
+      // every target's relative weight may have changed
+      for (const x of set.dests) this.sync?.changed(set, x);
     }
   }
 
   /** Starts the keepalive timer (ds_ping_interval) and the call-load sweep. */
   start(): void {
-    if (this.cfg.ds_ping_interval > 0 && !this.pingTimer) {
+    // worker shards never probe: shard 0's keepalives decide for every shard
+    if (this.cfg.ds_ping_interval > 0 && !this.pingTimer && !this.sync?.replica) {
       this.pingTimer = setInterval(() => {
         this.pingRound().catch((e: Error) => this.log?.error({ module: 'dispatcher', err: e.message }, 'keepalive round failed'));
       }, this.cfg.ds_ping_interval * 1000);

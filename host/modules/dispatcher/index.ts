@@ -18,6 +18,7 @@ import { UdpProber } from './udp-prober.js';
 import { TransactionProber } from './tm-prober.js';
 import type { Prober } from './prober.js';
 import type { DsStateEvent } from './dispatcher.js';
+import { PrimarySync, ReplicaSource, ReplicaSync } from './shards.js';
 
 export { Dispatcher } from './dispatcher.js';
 export { DispatcherImports } from './abi.js';
@@ -40,6 +41,9 @@ export class DispatcherModule implements SiphonModule {
   private ownedDb: Database | null = null;
   /** Kamailio event_route[dispatcher:dst-down] / [dispatcher:dst-up] occurrences. */
   private readonly events = { down: 0, up: 0 };
+  /** a worker shard (core.workers): shard 0 owns the state, the RPC methods and the gauges. */
+  private replica = false;
+  private replicaSync: ReplicaSync | null = null;
 
   constructor(private readonly opts: DispatcherModuleOptions = {}) {}
 
@@ -51,8 +55,13 @@ export class DispatcherModule implements SiphonModule {
 
   async init(ctx: ModuleInitContext): Promise<void> {
     const cfg: DispatcherConfig = resolveDispatcherConfig(ctx.config);
+    // worker shards take sets and states from shard 0 (shards.ts): no list file, table or prober here
+    const shard = ctx.shard;
+    this.replica = shard !== undefined && shard.index > 0;
     let source: DestinationSource;
-    if (cfg.db_url) {
+    if (this.replica) {
+      source = new ReplicaSource();
+    } else if (cfg.db_url) {
       let db = this.opts.db;
       if (!db) {
         db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log: ctx.log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
@@ -67,8 +76,12 @@ export class DispatcherModule implements SiphonModule {
     }
     const log = ctx.log.child({ module: 'dispatcher' });
     const ds = new Dispatcher(cfg, source, { log });
-    await ds.reload();
-    if (cfg.ds_ping_interval > 0) {
+    if (this.replica) this.replicaSync = await ReplicaSync.join(ds, shard!, log);
+    else {
+      await ds.reload();
+      if (shard) ds.sync = new PrimarySync(ds, shard);
+    }
+    if (cfg.ds_ping_interval > 0 && !this.replica) {
       // keepalives leave from siphon's own socket through tm when the node offers it (Kamailio
       // ds_ping through t_request); standalone, the module's own UDP prober sends them
       const prober =
@@ -88,16 +101,24 @@ export class DispatcherModule implements SiphonModule {
     this.imports_ = new DispatcherImports(ds);
   }
 
+  /**
+   * Worker shards: resolves once every change shard 0 made before the call is applied in this
+   * shard (see shards.ts). Shard 0 and a single shard: at once.
+   */
+  async caughtUp(): Promise<void> {
+    await this.replicaSync?.caughtUp();
+  }
+
   imports(): ImportProvider[] {
     return this.imports_ ? [this.imports_] : [];
   }
 
   rpcMethods(): RpcMethod[] {
-    return this.ds ? dispatcherRpcMethods(this.ds) : [];
+    return this.ds && !this.replica ? dispatcherRpcMethods(this.ds) : [];
   }
 
   statistics(): Record<string, number> {
-    return this.ds ? { ...dispatcherStatistics(this.ds), dst_down_events: this.events.down, dst_up_events: this.events.up } : {};
+    return this.ds ? { ...dispatcherStatistics(this.ds, !this.replica), dst_down_events: this.events.down, dst_up_events: this.events.up } : {};
   }
 
   async close(): Promise<void> {

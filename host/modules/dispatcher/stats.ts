@@ -1,10 +1,12 @@
 /**
  * Counters for stats.get_statistics (`dispatcher:<name>`), and the destination-state gauges.
+ * With several shards the lead sums every shard's keys: the counters are this shard's work, the
+ * gauges of the shared sets come from shard 0 only (`gauges` false in worker shards omits them).
  */
 import { isSkipped } from './destination.js';
 import type { Dispatcher } from './dispatcher.js';
 
-export function dispatcherStatistics(ds: Dispatcher): Record<string, number> {
+export function dispatcherStatistics(ds: Dispatcher, gauges = true): Record<string, number> {
   let targets = 0;
   let active = 0;
   let inactive = 0;
@@ -17,10 +19,7 @@ export function dispatcherStatistics(ds: Dispatcher): Record<string, number> {
   }
   const c = ds.counters;
   return {
-    sets: ds.sets.size,
-    targets,
-    targets_active: active,
-    targets_inactive: inactive,
+    ...(gauges ? { sets: ds.sets.size, targets, targets_active: active, targets_inactive: inactive } : {}),
     selections: c.selections,
     selection_failures: c.selectionFailures,
     pings_sent: c.pingsSent,
