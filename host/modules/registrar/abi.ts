@@ -76,7 +76,13 @@ export class RegistrarImports implements ImportProvider {
               // a failed write is answered 500 instead. The reply is owed from now on.
               const reply = r.reply;
               ctx.replied = true;
-              void r.committed.then((ok) => (ok ? ctx.slReply(reply.code, reply.reason, reply.headers) : ctx.slReply(500, 'Server Internal Error - Storage Failure')));
+              // (a worker shard whose change shard 0 refused as table full: its 503, r.failReply)
+              void r.committed.then((ok) => {
+                const fail = r.failReply;
+                if (ok) ctx.slReply(reply.code, reply.reason, reply.headers);
+                else if (fail !== undefined) ctx.slReply(fail.code, fail.reason, fail.headers);
+                else ctx.slReply(500, 'Server Internal Error - Storage Failure');
+              });
               return r.code;
             }
             if (!ctx.slReply(r.reply.code, r.reply.reason, r.reply.headers)) return r.code > 0 ? -1 : r.code;

@@ -74,7 +74,13 @@ export function compareContacts(descTimeOrder: boolean): (a: Contact, b: Contact
  */
 export class RuidGenerator {
   private counter = 0;
-  private readonly prefix = `uloc-${Math.floor(Date.now() / 1000).toString(16)}-${process.pid.toString(16)}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
+  private readonly prefix: string;
+
+  /** `shard`: the worker thread's shard (core.workers), so threads of one process never share a prefix. */
+  constructor(shard?: number) {
+    const pid = shard === undefined ? process.pid.toString(16) : `${process.pid.toString(16)}.${shard}`;
+    this.prefix = `uloc-${Math.floor(Date.now() / 1000).toString(16)}-${pid}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
+  }
 
   next(): string {
     this.counter = (this.counter + 1) >>> 0;

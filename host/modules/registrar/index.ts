@@ -13,7 +13,9 @@ import { Location } from './location.js';
 import { MysqlLocationBackend, TableLocationBackend, type LocationBackend } from './location-db.js';
 import { Registrar } from './registrar.js';
 import { registrarRpcMethods } from './rpc.js';
+import { locationService, REGISTRAR_SERVICE, ShardLocationBackend } from './shard.js';
 import { registrarStatistics } from './stats.js';
+import type { ServiceCaller, ShardContext } from '../../shards/context.js';
 
 export { Registrar, SaveFlag } from './registrar.js';
 export type { SaveResult, LookupResult, LookupBranch, RegistrarReply, AorKey } from './registrar.js';
@@ -38,7 +40,8 @@ export function locationBackend(db: Database, table: string): LocationBackend {
  * Builds a running Registrar from a resolved config: opens/prepares the tables, preloads
  * write-through tables, starts the expiry timers. Used by the module and by tests ("nodes").
  */
-export async function startRegistrar(cfg: RegistrarConfig, db: Database | null, log: Logger, now?: () => number): Promise<Registrar> {
+export async function startRegistrar(cfg: RegistrarConfig, db: Database | null, log: Logger, now?: () => number, shard?: ShardContext): Promise<Registrar> {
+  if (shard?.main) return startWorkerRegistrar(cfg, shard.main, shard.index, log, now);
   const reg = new Registrar(cfg, log);
   for (const name of cfg.tables) {
     let backend: LocationBackend | null = null;
@@ -53,6 +56,22 @@ export async function startRegistrar(cfg: RegistrarConfig, db: Database | null, 
     loc.start();
     reg.addTable(loc);
   }
+  // shard 0 of several: its tables are the worker shards' tables too (shard.ts)
+  if (shard !== undefined && shard.count > 1) shard.provide(REGISTRAR_SERVICE, locationService(reg));
+  return reg;
+}
+
+/**
+ * A worker shard's registrar (README "Shards"): every table DB-only over shard 0's service, no
+ * database of its own, no expiry timer (shard 0 sweeps).
+ */
+async function startWorkerRegistrar(cfg: RegistrarConfig, main: ServiceCaller, index: number, log: Logger, now?: () => number): Promise<Registrar> {
+  const reg = new Registrar(cfg, log, index);
+  for (const name of cfg.tables) {
+    const backend = new ShardLocationBackend(main, name);
+    await backend.prepare();
+    reg.addTable(new Location({ name, dbMode: DbMode.DB_ONLY, backend, timerInterval: cfg.timer_interval, log, now }));
+  }
   return reg;
 }
 
@@ -66,6 +85,8 @@ export class RegistrarModule implements SiphonModule {
   private reg: Registrar | null = null;
   private imports_: RegistrarImports | null = null;
   private ownedDb: Database | null = null;
+  /** a worker shard (core.workers): tables through shard 0, no RPC methods, no gauges. */
+  private worker = false;
 
   constructor(private readonly opts: RegistrarModuleOptions = {}) {}
 
@@ -79,14 +100,16 @@ export class RegistrarModule implements SiphonModule {
     const cfg = resolveRegistrarConfig(ctx.config);
     const log = ctx.log.child({ module: 'registrar' });
     let db: Database | null = null;
-    if (cfg.db_mode !== DbMode.MEMORY) {
+    this.worker = (ctx.shard?.main ?? null) !== null;
+    // a worker shard stores nothing itself: shard 0 holds the tables (and the database)
+    if (cfg.db_mode !== DbMode.MEMORY && !this.worker) {
       db = this.opts.db ?? null;
       if (!db) {
         db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
         this.ownedDb = db;
       }
     }
-    this.reg = await startRegistrar(cfg, db, log, this.opts.now);
+    this.reg = await startRegistrar(cfg, db, log, this.opts.now, ctx.shard);
     if (ctx.maxBranches !== undefined) this.reg.maxBranches = ctx.maxBranches;
     this.imports_ = new RegistrarImports(this.reg);
   }
@@ -96,20 +119,30 @@ export class RegistrarModule implements SiphonModule {
   }
 
   rpcMethods(): RpcMethod[] {
-    return this.reg ? registrarRpcMethods(this.reg) : [];
+    // RPCs run in shard 0, on the tables every shard shares
+    return this.reg && !this.worker ? registrarRpcMethods(this.reg) : [];
   }
 
   statistics(): Record<string, number> {
-    return this.reg ? registrarStatistics(this.reg) : {};
+    if (!this.reg) return {};
+    const s = registrarStatistics(this.reg);
+    if (this.worker) {
+      // gauges of the shared tables come from shard 0 only (the lead sums every shard's keys)
+      delete s.registered_users;
+      delete s.registered_contacts;
+    }
+    return s;
   }
 
   /**
-   * db_mode 3 (DB only): REGISTERs and initial requests load their AORs' rows before routing, so
-   * save()/lookup() from the plugin see the table (README "db_mode 3 and plugins").
+   * db_mode 3 (DB only) and worker shards: REGISTERs and initial requests load their AORs' rows
+   * before routing, so save()/lookup() from the plugin see the table (README "db_mode 3 and
+   * plugins", "Shards").
    */
   prefetcher(): MessagePrefetcher | null {
     const reg = this.reg;
-    if (!reg || reg.cfg.db_mode !== DbMode.DB_ONLY) return null;
+    // db_mode 3, or a worker shard (its tables are DB-only over shard 0)
+    if (!reg || reg.tableNames().every((t) => reg.table(t)!.memoryBacked)) return null;
     return {
       wants: (msg) => {
         const m = msg.method;

@@ -14,6 +14,7 @@ import type { Database, Row, Table, TableDef } from '../../db/index.js';
 import { quoteIdent, VERSION_TABLE } from '../../db/schema.js';
 import { SiphonError } from '../../errors/registry.js';
 import { Q_UNSPECIFIED, type Contact } from './contact.js';
+import type { ContactChange } from './location.js';
 
 export const LOCATION_TABLE_VERSION = 9;
 
@@ -219,6 +220,12 @@ export interface LocationBackend {
   deleteAor(username: string, domain: string | null): Promise<number>;
   /** deletes contacts expired at `now` (seconds), permanent ones excepted; returns how many. */
   deleteExpired(now: number): Promise<number>;
+  /**
+   * Optional: applies one save()'s changes in one step (`memoryOnly`: save flag 0x01). A backend
+   * offering it sends the changes before it returns, over a transport that keeps their order (the
+   * shard backend, shard.ts), so Location does not chain them behind the writes it queued before.
+   */
+  applyChanges?(changes: readonly ContactChange[], memoryOnly: boolean): Promise<void>;
 }
 
 const SELECT_COLUMNS = locationTableDef()

@@ -8,6 +8,9 @@
  *   3 DB only     no cache: every read and write goes to the DB, so several nodes share one table;
  *                 the timer deletes expired rows.
  *
+ * A worker shard (`core.workers`, shard.ts) runs every table DB-only over a backend that calls
+ * shard 0, whose Location (in the configured mode) is the one copy; its timer does not run there.
+ *
  * Memory modes offer a synchronous API (what the Wasm imports need); every mode offers the async one.
  * In memory each AOR's contacts are indexed by ruid (AorRecord): applying a REGISTER's changes costs
  * O(changes), not O(changes x contacts of the AOR).
@@ -121,10 +124,33 @@ export class Location {
   /**
    * DB only: queues the writes without waiting (for the synchronous plugin path working on a
    * prefetched snapshot); the promise tells when they committed (true) or failed (false, logged and
-   * counted like write-through failures).
+   * counted like write-through failures; `failed` gets the error first).
    */
-  applyDeferred(changes: readonly ContactChange[]): Promise<boolean> {
-    return changes.length > 0 ? this.queueWrite(() => this.writeChanges(changes)) : Promise.resolve(true);
+  applyDeferred(changes: readonly ContactChange[], memoryOnly = false, failed?: (e: unknown) => void): Promise<boolean> {
+    if (changes.length === 0) return Promise.resolve(true);
+    const b = this.backend!;
+    if (b.applyChanges !== undefined) return this.sendChanges(b.applyChanges(changes, memoryOnly), failed);
+    return this.queueWrite(() => this.writeChanges(changes), failed);
+  }
+
+  /**
+   * A worker shard's save (shard.ts): the changes went to shard 0 in the call above, synchronously,
+   * so a reply the plugin sends next cannot reach shard 0 before them (one ordered port). Shard 0
+   * counts its own storage failures (location_db_write_errors, location_table_full); here it is
+   * only logged, and the caller answers as for a failed DB-only write.
+   */
+  private sendChanges(sent: Promise<void>, failed?: (e: unknown) => void): Promise<boolean> {
+    const done = sent.then(
+      () => true,
+      (e: unknown) => {
+        failed?.(e);
+        this.log.debug({ table: this.name, err: (e as Error).message }, 'usrloc: shard 0 refused the changes');
+        return false;
+      },
+    );
+    const prev = this.writeTail;
+    this.writeTail = done.then(() => prev);
+    return done;
   }
 
   /** removes all contacts of an AOR; returns how many. */
@@ -262,10 +288,11 @@ export class Location {
   }
 
   /** Runs `op` after the writes queued before it; resolves true once it committed, false when it failed (logged, counted). */
-  private queueWrite(op: () => Promise<void>): Promise<boolean> {
+  private queueWrite(op: () => Promise<void>, failed?: (e: unknown) => void): Promise<boolean> {
     const done = this.writeTail.then(op).then(
       () => true,
       (e: unknown) => {
+        failed?.(e);
         this.counters.dbWriteErrors++;
         this.log.warn({ table: this.name, err: (e as Error).message }, 'usrloc write-through failed; memory keeps serving');
         return false;
@@ -277,6 +304,7 @@ export class Location {
 
   private async writeChanges(changes: readonly ContactChange[]): Promise<void> {
     const b = this.backend!;
+    if (b.applyChanges !== undefined) return b.applyChanges(changes, false);
     for (const ch of changes) {
       if (ch.op === 'insert') await b.insert(ch.contact);
       else if (ch.op === 'update') await b.update(ch.contact);

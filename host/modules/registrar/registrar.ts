@@ -39,6 +39,12 @@ export interface SaveResult {
    * failed (false). The reply waits for it (Kamailio writes before it answers).
    */
   committed?: Promise<boolean>;
+  /**
+   * With `committed`: the reply to send instead when it resolves false, set before it resolves
+   * (a worker shard's save refused by shard 0's max_location_contacts: 503 + Retry-After). Absent:
+   * 500 Storage Failure.
+   */
+  failReply?: RegistrarReply;
 }
 
 /**
@@ -104,7 +110,7 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 423: 'Interval Too
 export class Registrar {
   readonly counters: RegistrarCounters = { accepted: 0, rejected: 0, tooManyContacts: 0, aorBusy: 0, branchesCapped: 0, tableFull: 0 };
   private readonly tables = new Map<string, Location>();
-  private readonly ruids = new RuidGenerator();
+  private readonly ruids: RuidGenerator;
   private readonly order: (a: Contact, b: Contact) => number;
   /**
    * db_mode 3 tables, for the synchronous (plugin) path: the AORs a message needs, loaded by
@@ -124,10 +130,13 @@ export class Registrar {
    */
   maxBranches = 12;
 
+  /** `shard`: the shard this registrar serves (core.workers), part of its ruids; absent with one shard. */
   constructor(
     readonly cfg: RegistrarConfig,
     private readonly log: Logger,
+    shard?: number,
   ) {
+    this.ruids = new RuidGenerator(shard);
     this.order = compareContacts(cfg.desc_time_order);
     this.planner = new RegisterPlanner(cfg, this.ruids);
   }
@@ -187,17 +196,24 @@ export class Registrar {
     if (!existing) return this.reject(-1, 500, req.key.aor, `table ${tableName} is db-only and the AOR was not prefetched`);
     const plan = this.planner.plan(req, existing, loc.now());
     if (!plan.ok) return this.refused(plan, req.key.aor);
+    const memoryOnly = (flags & SaveFlag.MEMORY_ONLY) !== 0;
     if (loc.memoryBacked) {
       // max_location_contacts: the table as a whole is bounded too (AORs are chosen by the sender)
-      const max = this.cfg.max_location_contacts;
-      if (max > 0 && plan.code === 1 && loc.contactCount + netGrowth(plan.changes) > max) return this.tableFull(loc, req.key.aor);
-      loc.applySync(req.key.aor, plan.changes, (flags & SaveFlag.MEMORY_ONLY) !== 0);
+      if (plan.code === 1 && this.tableIsFull(loc, netGrowth(plan.changes))) return this.tableFull(loc, req.key.aor);
+      loc.applySync(req.key.aor, plan.changes, memoryOnly);
     }
     else {
       this.snapshots.get(msg)!.set(snapshotKey(loc, req.key), plan.after.slice());
       const result = this.accept(plan, req.key.aor, loc.now());
       if (plan.changes.length > 0) {
-        result.committed = loc.applyDeferred(plan.changes);
+        // sent now, not after an await: in a worker shard they must precede the reply (shard.ts)
+        result.committed = loc.applyDeferred(plan.changes, memoryOnly, (e) => {
+          if ((e as { code?: unknown }).code !== Errors.REG_TABLE_FULL.code) return;
+          // refused as a local save would have been (shard 0 counted location_table_full)
+          result.failReply = this.tableFullReply();
+          this.counters.accepted--;
+          this.counters.rejected++;
+        });
         this.holds.get(msg)?.commits.push(result.committed);
       }
       return result;
@@ -355,17 +371,61 @@ export class Registrar {
     };
   }
 
-  /** the memory table holds max_location_contacts: 503 + Retry-After (transient; Kamailio fails the save when shm is exhausted). */
-  private tableFull(loc: Location, aor: string): SaveResult {
+  /** true when `growth` more contacts would take the memory table past max_location_contacts. */
+  private tableIsFull(loc: Location, growth: number): boolean {
+    const max = this.cfg.max_location_contacts;
+    return max > 0 && loc.contactCount + growth > max;
+  }
+
+  /** counts and logs (at most every 10 s) a refusal by max_location_contacts. */
+  private noteTableFull(loc: Location): void {
     this.counters.tableFull++;
     const now = Date.now();
     if (now - this.tableFullWarnAt >= 10_000) {
       this.tableFullWarnAt = now;
       this.log.warn({ table: loc.name, max: this.cfg.max_location_contacts, refused: this.counters.tableFull, code: Errors.REG_TABLE_FULL.code }, 'registrar: location table full, new contacts refused [E9112]');
     }
+  }
+
+  /**
+   * Shard 0: applies the changes a worker shard's save()/unregister() planned on its snapshot
+   * (shard.ts). Memory tables apply them at once, in the order the calls arrived, under the same
+   * max_location_contacts bound as a local save (refused: E9112, nothing applied), and queue the
+   * write-through as usual. A DB-only table queues the writes in arrival order; the promise
+   * rejects (E9102) when they failed, so the worker answers 500 as a local db_mode 3 save does.
+   */
+  applyFromShard(tableName: string, changes: readonly ContactChange[], memoryOnly: boolean): void | Promise<void> {
+    const loc = this.requireTable(tableName);
+    if (!loc.memoryBacked) {
+      return loc.applyDeferred(changes).then((ok) => {
+        if (!ok) throw new SiphonError('REG_STORAGE', `location ${tableName}: the write failed`);
+      });
+    }
+    // as saveSync: only a save that inserts is refused (plan code 1); refreshes and removals go on
+    if (changes.some((ch) => ch.op === 'insert') && this.tableIsFull(loc, netGrowth(changes))) {
+      this.noteTableFull(loc);
+      throw new SiphonError('REG_TABLE_FULL', `location table ${tableName} holds max_location_contacts (${this.cfg.max_location_contacts})`);
+    }
+    // a save's changes are about one AOR; grouped anyway (applySync takes one AOR at a time)
+    const byAor = new Map<string, ContactChange[]>();
+    for (const ch of changes) {
+      const list = byAor.get(ch.contact.aor);
+      if (list) list.push(ch);
+      else byAor.set(ch.contact.aor, [ch]);
+    }
+    for (const [aor, list] of byAor) loc.applySync(aor, list, memoryOnly);
+  }
+
+  /** the memory table holds max_location_contacts: 503 + Retry-After (transient; Kamailio fails the save when shm is exhausted). */
+  private tableFull(loc: Location, aor: string): SaveResult {
+    this.noteTableFull(loc);
     const r = this.reject(-1, 503, aor, `location table ${loc.name} holds max_location_contacts`, 'Service Unavailable');
-    r.reply.headers.push(`Retry-After: ${this.cfg.retry_after > 0 ? this.cfg.retry_after : 60}`);
+    r.reply = this.tableFullReply();
     return r;
+  }
+
+  private tableFullReply(): RegistrarReply {
+    return { code: 503, reason: 'Service Unavailable', headers: [`Retry-After: ${this.cfg.retry_after > 0 ? this.cfg.retry_after : 60}`] };
   }
 
   private refused(plan: Plan & { ok: false }, aor: string): SaveResult {
