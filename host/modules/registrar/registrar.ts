@@ -208,7 +208,7 @@ export class Registrar {
       if (plan.changes.length > 0) {
         // sent now, not after an await: in a worker shard they must precede the reply (shard.ts)
         result.committed = loc.applyDeferred(plan.changes, memoryOnly, (e) => {
-          if ((e as { code?: unknown }).code !== Errors.REG_TABLE_FULL.code) return;
+          if ((e as { code?: unknown } | null)?.code !== Errors.REG_TABLE_FULL.code) return;
           // refused as a local save would have been (shard 0 counted location_table_full)
           result.failReply = this.tableFullReply();
           this.counters.accepted--;
