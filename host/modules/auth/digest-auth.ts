@@ -42,6 +42,21 @@ export interface DigestAuthOptions {
   /** the nonce table's process id and first nonce id (tests); random by default. */
   origin?: number;
   firstId?: number;
+  /**
+   * worker shards (`core.workers`, shard.ts): the nc / one-time state lives in shard 0 and is asked
+   * before routing; this shard's own table is then not used.
+   */
+  replay?: ReplayGate;
+}
+
+/** Where a worker shard's DigestAuth reads and records the replay state (shard.ts WorkerReplay). */
+export interface ReplayGate {
+  /** what shard 0 answered for `cred`'s nonce before routing; undefined: not asked or no answer. */
+  status(cred: DigestCredentials): ReplayStatus | undefined;
+  /** the response matched: record the use in shard 0. */
+  accepted(cred: DigestCredentials): void;
+  /** a failure to show in shard 0's auth.failures. */
+  failed?(username: string, at: number): void;
 }
 
 const HDR_KEY: Readonly<Record<AuthHeader, string>> = { www: 'authorization', proxy: 'proxy-authorization' };
@@ -59,6 +74,11 @@ export class DigestAuth implements DigestAuthApi {
   private readonly now: () => number;
   private sink: FailureSink | null = null;
   private readonly useTable: boolean;
+  private readonly gate: ReplayGate | null;
+  /** shard 0 of several: uses a worker shard holds (shard.ts ReplayOwner) refuse the same use here. */
+  private held: ((f: NonceFields, nc: number | null, print: RequestPrint) => ReplayStatus | null) | null = null;
+  /** worker shards: uses re-challenged because shard 0's replay state gave no answer (statistics `replay_unavailable`). */
+  private replayUnavailable = 0;
   private fallbackId = 0;
   /** nonces findCredentials already decoded (verify does not pay the HMAC twice). */
   private readonly decoded = new WeakMap<DigestCredentials, NonceFields>();
@@ -74,9 +94,15 @@ export class DigestAuth implements DigestAuthApi {
     this.codec = new NonceCodec(secret);
     this.now = opts.now ?? Date.now;
     this.useTable = cfg.nonce_count || cfg.one_time_nonce;
-    // without replay checks the table is not consulted: keep it minimal
-    this.table = new NonceTable(this.useTable ? cfg.nc_array_size : 1, opts.origin, opts.firstId);
+    this.gate = opts.replay ?? null;
+    // without replay checks, or with shard 0 keeping them, the table is not consulted: keep it minimal
+    this.table = new NonceTable(this.useTable && this.gate === null ? cfg.nc_array_size : 1, opts.origin, opts.firstId);
     this.failures = new FailureTable(cfg.max_failure_users);
+  }
+
+  /** shard 0 of several shards: consults the uses worker shards hold before the table (shard.ts). */
+  setHeldCheck(held: ((f: NonceFields, nc: number | null, print: RequestPrint) => ReplayStatus | null) | null): void {
+    this.held = held;
   }
 
   /** counts failed verifications into pike (null: not counted). */
@@ -94,7 +120,7 @@ export class DigestAuth implements DigestAuthApi {
   newNonce(): string {
     const now = this.nowSec();
     const expiry = now + this.cfg.nonce_expire;
-    const id = this.useTable ? this.table.issue(expiry, now) : (this.fallbackId = (this.fallbackId + 1) >>> 0);
+    const id = this.useTable && this.gate === null ? this.table.issue(expiry, now) : (this.fallbackId = (this.fallbackId + 1) >>> 0);
     return this.codec.encode({ expiry, origin: this.table.origin, id });
   }
 
@@ -217,7 +243,8 @@ export class DigestAuth implements DigestAuthApi {
       return AUTH_INVALID_PASSWORD;
     }
     if (this.useTable && n.retransmission !== true) {
-      this.table.commit(n.fields!, n.nc, this.cfg.nonce_count, this.nowSec(), this.cfg.retransmission_window > 0 ? printOf(ctx) : undefined);
+      if (this.gate !== null) this.gate.accepted(cred);
+      else this.table.commit(n.fields!, n.nc, this.cfg.nonce_count, this.nowSec(), this.cfg.retransmission_window > 0 ? printOf(ctx) : undefined);
     }
     st.authorized = true;
     this.stats.ok++;
@@ -249,11 +276,21 @@ export class DigestAuth implements DigestAuthApi {
   }
 
   nonceAcceptable(cred: DigestCredentials): boolean {
+    return this.acceptableFields(cred) !== null;
+  }
+
+  /** the fields of `cred`'s nonce when nonceAcceptable (signed by us, not expired), else null. */
+  acceptableFields(cred: DigestCredentials): NonceFields | null {
     const f = cred.nonce === null ? null : this.decodeNonce(cred.nonce);
-    if (f === null) return false;
+    if (f === null) return null;
     const now = this.nowSec();
     // the window checkNonce() accepts (expiry, drift), nothing counted
-    return f.expiry >= now && f.expiry <= now + this.cfg.nonce_expire + this.cfg.nonce_auth_max_drift;
+    return f.expiry >= now && f.expiry <= now + this.cfg.nonce_expire + this.cfg.nonce_auth_max_drift ? f : null;
+  }
+
+  /** the current time in seconds on this DigestAuth's clock (shard.ts). */
+  clockSec(): number {
+    return this.nowSec();
   }
 
   /** has_credentials(realm): 1 when an Authorization or Proxy-Authorization header has that realm, else -1. */
@@ -272,6 +309,8 @@ export class DigestAuth implements DigestAuthApi {
   }
 
   statistics(): Record<string, number> {
+    // worker shards: the nonce table and the failure table that count are shard 0's (README "Shards")
+    if (this.gate !== null) return { ...this.stats, replay_unavailable: this.replayUnavailable };
     return {
       ...this.stats,
       nonces_evicted: this.table.evicted,
@@ -337,7 +376,19 @@ export class DigestAuth implements DigestAuthApi {
       return { code: AUTH_STALE_NONCE, nc };
     }
     if (this.useTable) {
-      const r = this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce, () => printOf(ctx), now, this.cfg.retransmission_window);
+      let r: ReplayStatus;
+      if (this.gate !== null) {
+        const asked = this.gate.status(cred);
+        if (asked === undefined) {
+          // shard 0 was not asked or did not answer: the use cannot be proven new, so re-challenge
+          this.replayUnavailable++;
+          stateOf(ctx).stale = true;
+          return { code: AUTH_STALE_NONCE, nc };
+        }
+        r = asked;
+      } else {
+        r = (this.held !== null ? this.held(f, nc, printOf(ctx)) : null) ?? this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce, () => printOf(ctx), now, this.cfg.retransmission_window);
+      }
       if (r === ReplayStatus.RETRANSMISSION) {
         if (verifying) this.stats.retransmissions++;
         return { code: AUTH_OK, fields: f, nc, retransmission: true };
@@ -356,7 +407,10 @@ export class DigestAuth implements DigestAuthApi {
   }
 
   private fail(ctx: MessageContext, cred: DigestCredentials | null): void {
-    if (cred !== null) this.failures.add(cred.username, this.now());
+    if (cred !== null) {
+      if (this.gate?.failed !== undefined) this.gate.failed(cred.username, this.now());
+      else this.failures.add(cred.username, this.now());
+    }
     if (this.sink !== null && this.cfg.pike_weight > 0) {
       this.stats.pike_counted++;
       this.sink(ctx.source.address, this.cfg.pike_weight);
@@ -366,7 +420,11 @@ export class DigestAuth implements DigestAuthApi {
 
 /** the retransmission check's print of a request: 64 bits of SHA-256 over its bytes as received. */
 function printOf(ctx: MessageContext): RequestPrint {
-  const d = hashBytes('sha256', ctx.msg.raw);
+  return printOfMessage(ctx.msg);
+}
+
+export function printOfMessage(msg: SipMessage): RequestPrint {
+  const d = hashBytes('sha256', msg.raw);
   return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
 }
 

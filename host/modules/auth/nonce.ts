@@ -184,8 +184,12 @@ export class NonceTable {
       s = this.foreignSlot(f);
       this.claim(s, f.origin, f.id, f.expiry, nowSec);
     }
-    if (useNc && nc !== null) this.ncs[s] = nc;
-    else this.flags[s] = this.flags[s]! | USED;
+    if (useNc && nc !== null) {
+      // uses checked apart and recorded later (worker shards, README "Shards") may arrive out of
+      // order: the highest nc stays, an older one changes nothing
+      if (nc < this.ncs[s]!) return;
+      this.ncs[s] = nc;
+    } else this.flags[s] = this.flags[s]! | USED;
     if (print !== undefined) {
       this.printHi[s] = print.hi;
       this.printLo[s] = print.lo;
