@@ -9,9 +9,11 @@ import type { ModuleInitContext, SiphonModule } from '../types.js';
 import { SecFilterImports } from './abi.js';
 import { resolveSecFilterConfig, secfilterConfigSchema, type SecFilterConfig } from './config.js';
 import { secfilterRpcMethods } from './rpc.js';
-import { SecFilter } from './secfilter.js';
+import { SecFilter, type RuleChange } from './secfilter.js';
+import { RuleSet } from './rules.js';
+import type { ShardContext } from '../../shards/context.js';
 import { TableRuleSource } from './source.js';
-import { ACTION_BLACKLIST, secfilterTableDef, TYPE_CODE, type SecfilterColumns } from './table.js';
+import { ACTION_BLACKLIST, secfilterTableDef, TYPE_CODE, type SecfilterColumns, type SecfilterRule } from './table.js';
 import type { Logger } from 'pino';
 
 export { SecFilter, HeaderKind, headerPartsOf } from './secfilter.js';
@@ -49,6 +51,11 @@ export class SecFilterModule implements SiphonModule {
   async init(ctx: ModuleInitContext): Promise<void> {
     const cfg = resolveSecFilterConfig(ctx.config);
     const log = ctx.log.child({ module: 'secfilter' });
+    const shard = ctx.shard;
+    if (shard !== undefined && shard.index > 0) {
+      this.sf = await workerSecFilter(cfg, shard, log);
+      return;
+    }
     let db = this.opts.db;
     if (!db) {
       db = await openDatabase(cfg.db_url, { dataDir: ctx.dataDir, log, limits: ctx.db, stats: ctx.dbStats, shard: ctx.shard });
@@ -73,6 +80,11 @@ export class SecFilterModule implements SiphonModule {
         log,
       });
       await sf.load();
+      if (shard !== undefined) {
+        // shard 0 of several: worker shards take the lists from here and follow every change (README "Shards")
+        shard.provide(SECFILTER_SERVICE, { rules: () => sf.rules.toRules() });
+        sf.onChange((c) => shard.broadcast(SECFILTER_TOPIC, c));
+      }
       this.sf = sf;
     } catch (e) {
       await this.ownedDb?.close();
@@ -98,6 +110,23 @@ export class SecFilterModule implements SiphonModule {
     this.ownedDb = null;
     this.sf = null;
   }
+}
+
+export const SECFILTER_SERVICE = 'secfilter';
+export const SECFILTER_TOPIC = 'secfilter.change';
+
+/**
+ * A worker shard's SecFilter: no database of its own; shard 0's lists at init, then shard 0's
+ * changes as broadcast. The listener is registered before the lists are asked for: a change shard 0
+ * broadcasts before it answers arrives first (one ordered port) and is already in the answer, one
+ * it broadcasts after arrives after, so the worker ends with shard 0's lists either way.
+ */
+async function workerSecFilter(cfg: SecFilterConfig, shard: ShardContext, log: Logger): Promise<SecFilter> {
+  const sf = new SecFilter({ dstExactMatch: cfg.dst_exact_match !== 0, reloadDelta: cfg.reload_delta, log });
+  shard.on(SECFILTER_TOPIC, (c) => sf.apply(c as RuleChange));
+  const rules = (await shard.main!.call(SECFILTER_SERVICE, 'rules', [])) as SecfilterRule[];
+  sf.setRules(RuleSet.fromRules(rules));
+  return sf;
 }
 
 /** `seed_ua_blacklist` into a table this node just created (README "Config keys"). */

@@ -104,7 +104,7 @@ export function secfilterRpcMethods(sf: SecFilter): RpcMethod[] {
       name: 'secfilter.stats_reset',
       help: 'Reset the hit counters.',
       handler() {
-        sf.stats.reset();
+        sf.resetStats();
         return 'Statistics reset';
       },
     },

@@ -25,7 +25,7 @@ import { MAX_RULE_LENGTH, RuleSet, type ListKind, type RuleLoadWarning } from '.
 import type { RuleSource } from './source.js';
 import { looksLikeSqlInjection } from './sqli.js';
 import { Counter, HeaderKind, SecFilterStats } from './stats.js';
-import type { RuleType } from './table.js';
+import type { RuleType, SecfilterRule } from './table.js';
 
 export { HeaderKind } from './stats.js';
 
@@ -50,6 +50,16 @@ export interface SqliFields {
   to?: HeaderParts | null;
   contact?: HeaderParts | null;
 }
+
+/**
+ * A change of the in-memory lists or counters, as plain data (it crosses threads: with core.workers
+ * shard 0 broadcasts it and worker shards apply it, index.ts "Shards").
+ */
+export type RuleChange =
+  | { op: 'add'; kind: ListKind | 'destination'; type: RuleType; value: string }
+  | { op: 'del'; kind: ListKind | 'destination'; type: RuleType; prefix: string }
+  | { op: 'set'; rules: SecfilterRule[] }
+  | { op: 'reset_stats' };
 
 export interface ReloadResult {
   rules: number;
@@ -103,6 +113,7 @@ export class SecFilter {
   private lastReloadAt = Number.NEGATIVE_INFINITY;
   private reloading = false;
   private readonly now: () => number;
+  private changed: ((c: RuleChange) => void) | null = null;
 
   constructor(private readonly opts: SecFilterOptions = {}) {
     this.dstExactMatch = opts.dstExactMatch ?? true;
@@ -118,6 +129,25 @@ export class SecFilter {
 
   get source(): RuleSource | undefined {
     return this.opts.source;
+  }
+
+  /** told of every change of the lists or counters made here (shard 0 broadcasts them). */
+  onChange(listener: ((c: RuleChange) => void) | null): void {
+    this.changed = listener;
+  }
+
+  /** applies a change made elsewhere (a worker shard applies shard 0's); not reported to onChange. */
+  apply(c: RuleChange): void {
+    if (c.op === 'add') this.current = this.current.withRule(c.kind, c.type, c.value);
+    else if (c.op === 'del') this.current = this.current.withoutPrefix(c.kind, c.type, c.prefix).set;
+    else if (c.op === 'set') this.current = RuleSet.fromRules(c.rules);
+    else this.stats.reset();
+  }
+
+  /** secfilter.stats_reset. */
+  resetStats(): void {
+    this.stats.reset();
+    this.changed?.({ op: 'reset_stats' });
   }
 
   /** swaps in a snapshot (tests, embedders). */
@@ -160,6 +190,7 @@ export class SecFilter {
       }
       for (const w of warnings) this.opts.log?.warn({ rule: w.rule }, `secfilter: ${w.message}`);
       this.current = next;
+      this.changed?.({ op: 'set', rules: next.toRules() });
       this.opts.log?.info({ rules: next.size, source: source.description }, 'secfilter: rules loaded');
       return { rules: next.size, warnings };
     } finally {
@@ -172,12 +203,14 @@ export class SecFilter {
     if (value.length === 0) throw new SiphonError('SECF_BAD_RULE', 'empty value would match everything');
     if (value.length > MAX_RULE_LENGTH) throw new SiphonError('SECF_BAD_RULE', `value longer than ${MAX_RULE_LENGTH} characters`);
     this.current = this.current.withRule(kind, type, value);
+    this.changed?.({ op: 'add', kind, type, value });
   }
 
   /** removes, in memory, every entry starting with `prefix` (secfilter.del_*); returns how many. */
   removeRules(kind: ListKind | 'destination', type: RuleType, prefix: string): number {
     const r = this.current.withoutPrefix(kind, type, prefix);
     this.current = r.set;
+    if (r.removed > 0) this.changed?.({ op: 'del', kind, type, prefix });
     return r.removed;
   }
 
