@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { Errors, SiphonError } from '../../errors/registry.js';
 import type { PikeConfig } from './config.js';
 import { PikeStats } from './stats.js';
-import { PIKE_NEW_BLOCK, PIKE_OK, PikeTable, type PikeState, type SourceView } from './table.js';
+import { PIKE_BLOCKED, PIKE_NEW_BLOCK, PIKE_OK, PikeTable, type PikeState, type SourceView } from './table.js';
 import { ipv6PrefixKey } from './ipv6.js';
 
 /** What the host check decided (SiphonServer's FloodGuard). */
@@ -21,12 +21,29 @@ export const enum Shed {
   REFUSE = 2,
 }
 
+/**
+ * A worker shard's link to shard 0's table (core.workers, shard.ts PikeForwarder): every count is
+ * also sent to shard 0, and a source shard 0 blocked answers blocked here.
+ */
+export interface PikeForwarder {
+  count(key: string, weight: number): void;
+  blocked(key: string): boolean;
+}
+
+/** Shard 0 of several: told of blocks and unblocks to broadcast (shard.ts). */
+export interface PikeBlockListener {
+  blocked(key: string): void;
+  unblocked(key: string): void;
+}
+
 export interface PikeOptions {
   log?: Logger;
   /** monotonic clock in ms (tests inject one). */
   now?: () => number;
   /** the state; default a PikeTable sized by `max_entries`. */
   state?: PikeState;
+  /** worker shards: shard 0 keeps the table that decides (shard.ts). */
+  forward?: PikeForwarder;
 }
 
 export class Pike {
@@ -46,6 +63,8 @@ export class Pike {
   private readonly trusted: ReadonlySet<string>;
   /** 16-bit groups of an IPv6 source that make its key (8 = the whole address). */
   private readonly v6Groups: number;
+  private readonly forward: PikeForwarder | null;
+  private listener: PikeBlockListener | null = null;
 
   constructor(cfg: PikeConfig, opts: PikeOptions = {}) {
     this.cfg = cfg;
@@ -59,12 +78,51 @@ export class Pike {
         maxHits: cfg.reqs_density_per_unit,
         latencyMs: cfg.remove_latency * 1000,
         blockMs: cfg.block_time * 1000,
-        onUnblock: (address) => this.log?.info({ src: address }, 'pike: source unblocked'),
+        onUnblock: (address) => {
+          this.log?.info({ src: address }, 'pike: source unblocked');
+          this.listener?.unblocked(address);
+        },
       });
     this.retryAfterHeaders = cfg.retry_after > 0 ? [`Retry-After: ${cfg.retry_after}`] : [];
     for (const a of cfg.trusted) if (isIP(a) === 0) throw new SiphonError('CONFIG_SCHEMA', `modules.pike.trusted: '${a}' is not an IPv4 or IPv6 address`);
     this.trusted = new Set(cfg.trusted);
     this.v6Groups = cfg.ipv6_prefix >> 4;
+    this.forward = opts.forward ?? null;
+  }
+
+  /** shard 0 of several: blocks and unblocks of this table are reported (shard.ts broadcasts them). */
+  setBlockListener(listener: PikeBlockListener | null): void {
+    this.listener = listener;
+  }
+
+  /**
+   * Counts `weight` hits of a table key and answers as check(): the one place a hit enters the
+   * table. A worker shard also forwards it and answers blocked for what shard 0 blocked; shard 0
+   * reports a new block. Returns PIKE_NEW_BLOCK once per detection (in the shard that made it).
+   */
+  private hitKey(key: string, weight: number): number {
+    const v = this.state.hit(key, this.now(), weight);
+    const f = this.forward;
+    if (f !== null) {
+      f.count(key, weight);
+      return v === PIKE_OK && f.blocked(key) ? PIKE_BLOCKED : v;
+    }
+    if (v === PIKE_NEW_BLOCK) this.listener?.blocked(key);
+    return v;
+  }
+
+  /** shard 0: hits counted in a worker shard (already keyed, own and trusted addresses left out there). */
+  hitForwarded(key: string, weight: number): number {
+    const v = this.hitKey(key, weight);
+    if (v === PIKE_NEW_BLOCK) this.logBlock(key, key, 'requests over all shards');
+    return v;
+  }
+
+  private logBlock(address: string, key: string, why: string): void {
+    this.log?.warn(
+      { src: address, key, code: Errors.PIKE_BLOCKED.code, reqs_density_per_unit: this.cfg.reqs_density_per_unit, sampling_time_unit: this.cfg.sampling_time_unit },
+      `pike: blocking ${key === address ? address : `${key} (${address})`}: ${why} [E${Errors.PIKE_BLOCKED.code}]`,
+    );
   }
 
   /**
@@ -85,13 +143,9 @@ export class Pike {
   check(address: string): number {
     this.stats.checks++;
     const key = this.keyOf(address);
-    const v = this.state.hit(key, this.now());
-    if (v === PIKE_NEW_BLOCK && this.log) {
-      this.log.warn(
-        { src: address, key, code: Errors.PIKE_BLOCKED.code, reqs_density_per_unit: this.cfg.reqs_density_per_unit, sampling_time_unit: this.cfg.sampling_time_unit },
-        `pike: blocking ${key === address ? address : `${key} (${address})`}: more than ${this.cfg.reqs_density_per_unit} requests in ${this.cfg.sampling_time_unit} s [E${Errors.PIKE_BLOCKED.code}]`,
-      );
-    }
+    const v = this.hitKey(key, 1);
+    // worker shards leave the log line to shard 0, whose table holds every shard's requests
+    if (v === PIKE_NEW_BLOCK && this.forward === null) this.logBlock(address, key, `more than ${this.cfg.reqs_density_per_unit} requests in ${this.cfg.sampling_time_unit} s`);
     return v;
   }
 
@@ -113,8 +167,8 @@ export class Pike {
     if (this.ownAddress(address) || this.trusted.has(address)) return PIKE_OK;
     this.stats.penalized++;
     const key = this.keyOf(address);
-    const v = this.state.hit(key, this.now(), Math.max(1, Math.floor(weight)));
-    if (v === PIKE_NEW_BLOCK) this.log?.warn({ src: address, key, code: Errors.PIKE_BLOCKED.code }, `pike: blocking ${key}: failed authentications [E${Errors.PIKE_BLOCKED.code}]`);
+    const v = this.hitKey(key, Math.max(1, Math.floor(weight)));
+    if (v === PIKE_NEW_BLOCK && this.forward === null) this.log?.warn({ src: address, key, code: Errors.PIKE_BLOCKED.code }, `pike: blocking ${key}: failed authentications [E${Errors.PIKE_BLOCKED.code}]`);
     return v;
   }
 
@@ -141,6 +195,7 @@ export class Pike {
     if (done) {
       this.stats.unblockedByRpc++;
       this.log?.info({ src: address }, 'pike: source unblocked by RPC');
+      this.listener?.unblocked(key);
     }
     return done;
   }
@@ -177,7 +232,15 @@ export class Pike {
     this.timer = null;
   }
 
+  /** worker shards: a key shard 0 unblocked is unblocked here too (its local counts restart). */
+  unblockKey(key: string): void {
+    this.state.unblock(key, this.now());
+  }
+
   statistics(): Record<string, number> {
-    return this.stats.toStatistics(this.state);
+    const all = this.stats.toStatistics(this.state);
+    if (this.forward === null) return all;
+    // worker shards: the table that decides is shard 0's; only the work done here is counted
+    return { checks: all.checks!, auto_dropped: all.auto_dropped!, auto_rejected: all.auto_rejected!, auth_failures: all.auth_failures! };
   }
 }

@@ -19,8 +19,8 @@
  *    blocked a new source is not tracked (its check answers 1, as Kamailio's internal-error case) and
  *    counted in `untracked`.
  *
- * The state sits behind the small PikeState interface so that it can later be sharded (by source
- * address hash) across worker threads without the module or the ABI changing.
+ * The state sits behind the small PikeState interface. With several shards (core.workers) shard 0's
+ * table decides and worker shards forward their counts to it (shard.ts).
  */
 
 /** pike_check_req() return codes (Kamailio pike_funcs.c). */
