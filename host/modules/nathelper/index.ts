@@ -26,6 +26,8 @@ export class NathelperModule implements SiphonModule {
   private cfg: NathelperConfig | null = null;
   private pinger_: NatPinger | null = null;
   private sip: ModuleInitContext['localRequests'];
+  /** a worker shard (core.workers): keepalives are shard 0's (README "Shards"). */
+  private worker = false;
 
   get pinger(): NatPinger {
     if (!this.pinger_) throw new Error('nathelper module not initialised');
@@ -35,6 +37,7 @@ export class NathelperModule implements SiphonModule {
   async init(ctx: ModuleInitContext): Promise<void> {
     this.cfg = resolveNathelperConfig(ctx.config);
     this.sip = ctx.localRequests;
+    this.worker = ctx.shard !== undefined && ctx.shard.index > 0;
     this.pinger_ = new NatPinger(this.cfg, ctx.log.child({ module: 'nathelper' }), this.stats);
   }
 
@@ -44,6 +47,8 @@ export class NathelperModule implements SiphonModule {
    */
   attach(registrar: Registrar | null, sendUdp: PingTransport['sendUdp']): void {
     const p = this.pinger;
+    // keepalives walk the location tables, shared state: with several shards only shard 0 pings
+    if (this.worker) return;
     p.attach(registrar, { sendUdp, sip: this.sip });
     if (registrar !== null) p.start();
   }
@@ -57,7 +62,10 @@ export class NathelperModule implements SiphonModule {
   }
 
   statistics(): Record<string, number> {
-    return this.stats.toStatistics();
+    const all = this.stats.toStatistics();
+    if (!this.worker) return all;
+    // worker shards: only the per-message work is done here (the keepalive counters are shard 0's)
+    return { nat_detected: all.nat_detected!, contacts_fixed: all.contacts_fixed!, registers_fixed: all.registers_fixed! };
   }
 
   async close(): Promise<void> {

@@ -90,6 +90,11 @@ export class NatPinger {
     this.timer.unref();
   }
 
+  /** whether the keepalive timer runs (started and not stopped). */
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
