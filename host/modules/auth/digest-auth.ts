@@ -76,7 +76,7 @@ export class DigestAuth implements DigestAuthApi {
   private readonly useTable: boolean;
   private readonly gate: ReplayGate | null;
   /** shard 0 of several: uses a worker shard holds (shard.ts ReplayOwner) refuse the same use here. */
-  private held: ((f: NonceFields, nc: number | null, print: RequestPrint) => ReplayStatus | null) | null = null;
+  private held: ((f: NonceFields, nc: number | null, print: () => RequestPrint) => ReplayStatus | null) | null = null;
   /** worker shards: uses re-challenged because shard 0's replay state gave no answer (statistics `replay_unavailable`). */
   private replayUnavailable = 0;
   private fallbackId = 0;
@@ -101,7 +101,7 @@ export class DigestAuth implements DigestAuthApi {
   }
 
   /** shard 0 of several shards: consults the uses worker shards hold before the table (shard.ts). */
-  setHeldCheck(held: ((f: NonceFields, nc: number | null, print: RequestPrint) => ReplayStatus | null) | null): void {
+  setHeldCheck(held: ((f: NonceFields, nc: number | null, print: () => RequestPrint) => ReplayStatus | null) | null): void {
     this.held = held;
   }
 
@@ -387,7 +387,7 @@ export class DigestAuth implements DigestAuthApi {
         }
         r = asked;
       } else {
-        r = (this.held !== null ? this.held(f, nc, printOf(ctx)) : null) ?? this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce, () => printOf(ctx), now, this.cfg.retransmission_window);
+        r = (this.held !== null ? this.held(f, nc, () => printOf(ctx)) : null) ?? this.table.check(f, nc, this.cfg.nonce_count, this.cfg.one_time_nonce, () => printOf(ctx), now, this.cfg.retransmission_window);
       }
       if (r === ReplayStatus.RETRANSMISSION) {
         if (verifying) this.stats.retransmissions++;

@@ -101,7 +101,9 @@ export class AuthModule implements SiphonModule {
   }
 
   statistics(): Record<string, number> {
-    return this.a ? this.a.statistics() : {};
+    if (!this.a) return {};
+    // shard 0 of several: uses refused because too many were held at once (shard.ts MAX_HOLDS)
+    return this.owner ? { ...this.a.statistics(), replay_holds_full: this.owner.full } : this.a.statistics();
   }
 
   async close(): Promise<void> {

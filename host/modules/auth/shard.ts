@@ -66,12 +66,13 @@ export class ReplayOwner {
   }
 
   /** the answer for a use a worker holds (null: not held); shard 0's own checks ask it too. */
-  heldStatus(f: NonceFields, nc: number | null, print: RequestPrint): ReplayStatus | null {
+  heldStatus(f: NonceFields, nc: number | null, print: () => RequestPrint): ReplayStatus | null {
     const ncPath = this.auth.cfg.nonce_count && nc !== null;
     const h = this.holds.get(holdKey(f, ncPath ? nc : null));
     if (h === undefined || this.auth.clockSec() - h.at > HOLD_TTL_S) return null;
     // the same request again (a retransmission routed while the first copy still is): it verifies as that one does
-    if (h.hi === print.hi && h.lo === print.lo) return ReplayStatus.RETRANSMISSION;
+    const p = print();
+    if (h.hi === p.hi && h.lo === p.lo) return ReplayStatus.RETRANSMISSION;
     return ncPath ? ReplayStatus.STALE : ReplayStatus.REUSED;
   }
 
@@ -80,7 +81,7 @@ export class ReplayOwner {
     const now = this.auth.clockSec();
     const ncPath = cfg.nonce_count && nc !== null;
     const key = holdKey(f, ncPath ? nc : null);
-    const held = this.heldStatus(f, nc, print);
+    const held = this.heldStatus(f, nc, () => print);
     if (held !== null) return held;
     const r = this.auth.table.check(f, nc, cfg.nonce_count, cfg.one_time_nonce, () => print, now, cfg.retransmission_window);
     if (r !== ReplayStatus.OK) return r;
