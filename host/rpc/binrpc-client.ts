@@ -94,7 +94,8 @@ export class BinrpcClient {
     if (this.closed) return;
     this.closed = true;
     this.failAll(new SiphonError('RPC_CONNECT', 'client closed'));
-    if (this.stream) {
+    // a connection the server already closed emits no second 'close'
+    if (this.stream && !this.stream.closed) {
       await new Promise<void>((r) => {
         this.stream!.once('close', () => r());
         this.stream!.end();
