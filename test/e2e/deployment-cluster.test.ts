@@ -85,7 +85,10 @@ async function start(name: Proc['name'], port: number, serverId: number): Promis
   // the control socket opens right after the SIP sockets
   const ctl = `unix:${path.join(tmp, `${name}.ctl`)}`;
   const rpc = await waitFor(() => BinrpcClient.connect(ctl).catch(() => null), 10_000);
-  if (rpc === null) throw new Error(`${name}: no control socket at ${ctl}: ${sip.stdout().slice(-2000)}`);
+  if (rpc === null) {
+    await sip.stop();
+    throw new Error(`${name}: no control socket at ${ctl}: ${sip.stdout().slice(-2000)}`);
+  }
   const p: Proc = { name, port, serverId, sip, rpc };
   procs.push(p);
   return p;
