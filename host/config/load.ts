@@ -5,6 +5,7 @@
  * like `kamailio -c` does for kamailio.cfg. Positions come from the YAML CST through a LineCounter.
  */
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node as YamlNode, type Pair } from 'yaml';
@@ -70,11 +71,28 @@ export function parseConfig(text: string, file: string | null, opts: LoadConfigO
       listenAddresses,
       server_header: cfg.core.server_header ?? DEFAULT_SERVER_HEADER,
       data_dir: path.resolve(dir, cfg.core.data_dir),
+      workers: cfg.core.workers ?? defaultWorkers(where(['core'])),
     },
     modules: cfg.modules,
     routing: cfg.routing,
     source,
   };
+}
+
+/**
+ * core.workers when the file does not set it: SIPHON_WORKERS from the environment (1-64), else 1 on
+ * a machine with at most 2 cores (the I/O thread and one shard would share them), else one shard per
+ * core up to 8 (host/shards/README.md).
+ */
+function defaultWorkers(where: string): number {
+  const env = process.env.SIPHON_WORKERS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new SiphonError('CONFIG_SCHEMA', `SIPHON_WORKERS must be an integer from 1 to 64, not "${env}"`, { where });
+    return n;
+  }
+  const cores = os.availableParallelism();
+  return cores <= 2 ? 1 : Math.min(cores, 8);
 }
 
 /** The built-in configuration (what an empty file gives). */

@@ -130,6 +130,12 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           data_dir: { type: 'string', minLength: 1, default: CORE_DEFAULTS.data_dir },
           max_message_size: { type: 'integer', minimum: 512, maximum: 1_048_576, default: CORE_DEFAULTS.max_message_size },
           max_headers: { type: 'integer', minimum: 8, maximum: 4096, default: CORE_DEFAULTS.max_headers },
+          /**
+           * shards of the message path (host/shards/README.md): 1 = this thread only; N = this thread and
+           * N-1 worker threads, messages steered by Call-ID; absent = 1 on machines with at most 2 cores,
+           * else the number of cores (at most 8). SIPHON_WORKERS in the environment sets it when the file does not.
+           */
+          workers: { type: 'integer', minimum: 1, maximum: 64 },
           /** warm-up calls before the sockets open (host/server/warmup.ts); 0 disables it. */
           warmup: { type: 'integer', minimum: 0, maximum: 100_000, default: CORE_DEFAULTS.warmup },
           tcp: {

@@ -16,6 +16,8 @@ export interface CoreConfig {
   max_headers: number;
   /** calls of the start-up warm-up (host/server/warmup.ts); 0 = none. */
   warmup: number;
+  /** shards of the message path (host/shards/); parseConfig resolves an absent value. (additive) */
+  workers?: number;
   tcp: {
     idle_timeout: number;
     max_connections: number;

@@ -38,6 +38,9 @@ export const Errors = {
   TRANSPORT_SEND: { code: 3003, title: 'cannot send message' },
   /** core.overload: the event loop is saturated; new dialogs get 503 (host/server/overload.ts). */
   OVERLOADED: { code: 3004, title: 'overloaded: refusing new dialogs' },
+  /** core.workers (host/shards/README.md): a worker shard that cannot start, or one that crashed. */
+  SHARD_START: { code: 3020, title: 'worker shard did not start' },
+  SHARD_CRASHED: { code: 3021, title: 'worker shard crashed' },
   /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
   TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },
   TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for that peer address' },

@@ -35,6 +35,9 @@ import { AuthModule } from '../modules/auth/index.js';
 import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
 import type { UtilizationSource } from './overload.js';
+import { ServiceRegistry } from '../shards/link.js';
+import { ShardHub } from '../shards/hub.js';
+import { shardedStatistics, shardedRpc } from '../shards/merge.js';
 
 /**
  * The plugin file `routing.plugin` names: a bare name is `plugins/<name>/build/<name>.wasm` of the
@@ -56,7 +59,7 @@ export function pluginPolicyFrom(config: SiphonConfig, startedWith?: string): Pl
 }
 
 /** Initialises the modules that have a section in `modules`. */
-export async function initModules(config: SiphonConfig, log: Logger, extra: Pick<ModuleInitContext, 'localRequests' | 'dbStats'> = {}): Promise<SiphonModule[]> {
+export async function initModules(config: SiphonConfig, log: Logger, extra: Pick<ModuleInitContext, 'localRequests' | 'dbStats' | 'shard'> = {}): Promise<SiphonModule[]> {
   const started: SiphonModule[] = [];
   try {
     for (const [name, section] of Object.entries(config.modules)) {
@@ -122,6 +125,8 @@ export interface SiphonNode {
   readonly metrics: SiphonMetrics;
   /** the BINRPC/HTTP listeners, or null when none could be opened. (additive) */
   readonly controlPlane: ControlPlane | null;
+  /** core.workers > 1: the worker shards and the steering (host/shards/); null with one shard. (additive) */
+  readonly shards: ShardHub | null;
   /** closes sockets, the plugin and the modules. */
   stop(): Promise<void>;
 }
@@ -191,7 +196,7 @@ export function failurePolicyFrom(config: SiphonConfig): Partial<FailurePolicyOp
 }
 
 /** The pipeline counters as a statistics group (`core:<name>` in stats.get_statistics and /metrics). */
-function pipelineStatistics(server: SiphonServer): StatisticsProvider {
+export function pipelineStatistics(server: SiphonServer): StatisticsProvider {
   return {
     name: 'core',
     statistics: () => {
@@ -215,7 +220,7 @@ function overloadStatistics(guard: OverloadGuard, server: SiphonServer): Record<
 }
 
 /** Transaction layer and proxy counters as the `tm` statistics group (Kamailio tm stats), when transactions run. */
-function tmStatistics(server: SiphonServer): StatisticsProvider[] {
+export function tmStatistics(server: SiphonServer): StatisticsProvider[] {
   const layer = server.transactions;
   const proxy = server.proxy;
   if (layer === null || proxy === null) return [];
@@ -235,7 +240,7 @@ function tmStatistics(server: SiphonServer): StatisticsProvider[] {
 }
 
 /** Plugin counters of the routing plugin's current version, as the `plugin` statistics group. */
-function pluginStatistics(plugins: PluginManager): StatisticsProvider {
+export function pluginStatistics(plugins: PluginManager): StatisticsProvider {
   return {
     name: 'plugin',
     statistics: () => {
@@ -273,11 +278,33 @@ export async function startNode(
       socketsOpen.then(() => (tmRequests ? tmRequests.request(r) : Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'transaction layer not started')))),
   };
   const dbStats = new DbStatistics();
-  const modules = await initModules(config, log, { localRequests, dbStats });
+  // core.workers > 1: this thread is shard 0, owning the state the worker shards reach through services
+  const shardCount = config.core.workers ?? 1;
+  const services = shardCount > 1 ? new ServiceRegistry() : null;
+  const modules = await initModules(config, log, { localRequests, dbStats, ...(services ? { shard: services.context(shardCount) } : {}) });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules), overloadUtilization: opts.overloadUtilization });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
   wirePike(modules, server);
+  const routingFile = opts.pluginFile ?? pluginFile(config);
+  let hub: ShardHub | null = null;
+  if (services !== null) {
+    // the flood guard moves in front of the steering, so it counts every message of a source
+    const flood = server.takeFloodGuard();
+    hub = new ShardHub({
+      config,
+      log,
+      shard0: server,
+      listeners: () => server.listenerList(),
+      services,
+      pluginFile: routingFile,
+      floodGuard: flood,
+      shed: flood ? (buf, source, channel, shed) => server.receiveShed(buf, source, channel, flood, shed) : undefined,
+      isOwnAddress: server.isOwnAddress,
+      mainDelay: () => Math.max(0, server.overload?.stats().delayMs ?? 0),
+    });
+    server.setInbound(hub, flood !== null);
+  }
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
   // message-path counters (array increments) and the transaction counters, read when /metrics is scraped
   server.metrics = metrics;
@@ -299,7 +326,7 @@ export async function startNode(
   });
   const registry = new MethodRegistry();
   const startedAt = new Date();
-  const statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];
+  let statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];
   // the TCP limits' counters (host/transport/README.md)
   // timeouts, refusals and commits of the modules' databases (host/db/README.md)
   statisticsProviders.push({ name: 'db', statistics: () => dbStats.statistics() });
@@ -309,11 +336,12 @@ export async function startNode(
   if (guard !== null) statisticsProviders.push({ name: 'overload', statistics: () => overloadStatistics(guard, server) });
   let plane: ControlPlane | null = null;
   try {
-    await plugins.loadRouting(opts.pluginFile ?? pluginFile(config));
+    await plugins.loadRouting(routingFile);
     // the manager is the router: every request asks it for the current version
     server.setRouter(plugins);
     if (config.core.warmup > 0) await warmUpOrLog(config, log, plugins);
     await server.start();
+    if (hub !== null) await hub.start();
     socketsOpened();
     wireNathelper(modules, server);
     registerCoreMethods(registry, {
@@ -329,18 +357,25 @@ export async function startNode(
     registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT, pathPolicy: pluginPolicyFrom(config, opts.pluginFile), log }));
     registry.registerAll(tcpRpcMethods(() => config.core.listenAddresses.map((a) => server.listenerFor(a.uri))));
     for (const m of modules) registry.registerAll(m.rpcMethods());
+    if (hub !== null) {
+      // every group sums the worker shards' counters into shard 0's; stats.* refresh them first,
+      // plugin.* and corex.debug run in every shard (host/shards/merge.ts)
+      statisticsProviders = shardedStatistics(statisticsProviders, hub);
+      shardedRpc(registry, hub);
+    }
     for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
     if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);
   } catch (e) {
     tmRequests = null;
     socketsOpened(); // waiting keepalives then fail with TM_LOCAL_REQUEST instead of hanging
+    await hub?.stop();
     await server.stop();
     plugins.closeAll();
     await closeModules(modules, log);
     throw e;
   }
   const routing = plugins.current()!;
-  log.info({ plugin: `${routing.info.name}@${routing.info.version}`, listen: config.core.listen, ctl: plane?.ctlAddresses, http: plane?.httpUrl }, 'siphon started');
+  log.info({ plugin: `${routing.info.name}@${routing.info.version}`, listen: config.core.listen, ctl: plane?.ctlAddresses, http: plane?.httpUrl, workers: shardCount }, 'siphon started');
   let stopping: Promise<void> | null = null;
   return {
     config,
@@ -353,9 +388,11 @@ export async function startNode(
     rpc: registry,
     metrics,
     controlPlane: plane,
+    shards: hub,
     stop: () =>
       (stopping ??= (async () => {
         await plane?.close();
+        await hub?.stop();
         await server.stop();
         plugins.closeAll();
         await closeModules(modules, log);

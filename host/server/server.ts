@@ -181,6 +181,10 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private probes: UdpQueueProbe[] = [];
   /** modules.pike.auto; null when off. (additive) */
   private floodGuard: FloodGuard | null = null;
+  /** core.workers > 1: the main thread's hub runs the flood guard before steering (host/shards/hub.ts). */
+  private floodCheckedUpstream = false;
+  /** where the listeners deliver; default this server (core.workers > 1: the shard hub). */
+  private inbound: MessageSink | null = null;
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
@@ -256,10 +260,10 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     for (const address of core.listenAddresses) {
       const listener: Listener =
         address.proto === 'udp'
-          ? new UdpListener({ address, sink: this, log: this.log })
+          ? new UdpListener({ address, sink: this.inbound ?? this, log: this.log })
           : new TcpListener({
               address,
-              sink: this,
+              sink: this.inbound ?? this,
               log: this.log,
               framer: this.framer,
               maxMessageSize: core.max_message_size,
@@ -278,6 +282,33 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
     this.overload?.start();
     this.started = true;
+  }
+
+  /**
+   * A worker shard (host/shards/worker.ts): no sockets of its own; the main thread delivers its
+   * messages and adds the age of each batch to core.overload's delay signal (probeDelay).
+   */
+  startDetached(): void {
+    if (this.started) return;
+    if (this.overload !== null) {
+      this.overload.setOutstanding(() => 0);
+      this.overload.start();
+    }
+    this.started = true;
+  }
+
+  /**
+   * core.workers > 1 (host/shards/hub.ts): the listeners deliver to `sink` (the hub steering by
+   * Call-ID) instead of this server; the hub's flood guard replaces this server's. Before start().
+   */
+  setInbound(sink: MessageSink, floodCheckedUpstream: boolean): void {
+    this.inbound = sink;
+    this.floodCheckedUpstream = floodCheckedUpstream;
+  }
+
+  /** the listeners (config order) once started: what the shard hub sends the workers' messages from. */
+  listenerList(): Listener[] {
+    return this.listeners.map((l) => l.listener);
   }
 
   /**
@@ -370,6 +401,13 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.floodGuard = guard;
   }
 
+  /** removes the flood guard and returns it (the shard hub runs it before steering). (additive) */
+  takeFloodGuard(): FloodGuard | null {
+    const g = this.floodGuard;
+    this.floodGuard = null;
+    return g;
+  }
+
   // ---- the receive path ---------------------------------------------------------------------
 
   receive(buf: Buffer, source: Endpoint, channel: Channel): void {
@@ -392,13 +430,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       if (guard !== null && msg.kind === 'request' && !this.myAddresses.has(source.address)) {
         const shed = guard.shed(source.address);
         if (shed !== 0) {
-          c.requests++;
-          if (shed === 2 && msg.method !== 'ACK') {
-            c.floodRejected++;
-            this.send(msg, source, channel, 503, 'Service Unavailable', guard.retryAfterHeaders);
-          } else {
-            c.floodDropped++;
-          }
+          this.refuseFlood(guard, msg, source, channel, shed);
           return;
         }
       }
@@ -461,6 +493,37 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
   }
 
+  /** a request the flood guard shed: dropped, or 503 + Retry-After (never to an ACK). */
+  private refuseFlood(guard: FloodGuard, msg: SipMessage, source: Endpoint, channel: Channel, shed: number): void {
+    const c = this.counters;
+    c.requests++;
+    if (shed === 2 && msg.method !== 'ACK') {
+      c.floodRejected++;
+      this.send(msg, source, channel, 503, 'Service Unavailable', guard.retryAfterHeaders);
+    } else {
+      c.floodDropped++;
+    }
+  }
+
+  /**
+   * core.workers > 1: the hub's flood guard shed a request (`shed` 1 drop, 2 503) before steering;
+   * this shard answers it as the single-shard path would. (additive)
+   */
+  receiveShed(buf: Buffer, source: Endpoint, channel: Channel, guard: FloodGuard, shed: number): void {
+    this.counters.received++;
+    try {
+      const result = parseMessage(buf, this.limits);
+      if (!result.ok) {
+        this.onParseFailure(result.failure, source, channel);
+        return;
+      }
+      if (result.message.kind === 'request') this.refuseFlood(guard, result.message, source, channel, shed);
+    } catch (e) {
+      this.counters.internalErrors++;
+      this.log.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'internal error while refusing a flooding source');
+    }
+  }
+
   private onParseFailure(failure: import('../sip/types.js').ParseFailure, source: Endpoint, channel: Channel): void {
     const c = this.counters;
     c.parseErrors++;
@@ -513,7 +576,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     const id = this.nextContextId;
     this.nextContextId = id >= 0x7fffffff ? 1 : id + 1;
     const ctx = new RequestContext(id, msg, source, channel, this.log, this);
-    if (this.floodGuard !== null && !this.myAddresses.has(source.address)) ctx.floodChecked = true;
+    if ((this.floodGuard !== null || this.floodCheckedUpstream) && !this.myAddresses.has(source.address)) ctx.floodChecked = true;
     const router = this.router;
     let action: Action;
     const proxy = this.proxy;
