@@ -129,6 +129,28 @@ class HookInstruments implements HookMetrics {
   }
 }
 
+/** One hook's instruments as plain data. */
+export interface HookSnapshot {
+  plugin: string;
+  hook: string;
+  buckets: ArrayLike<number> & Iterable<number>;
+  sum: number;
+  count: number;
+  traps: { trap: number; abort: number; gas: number; timeout: number };
+  gasUsed: number;
+}
+
+/** A shard's message-path counters (SiphonMetrics.snapshot), summed into the node's /metrics. */
+export interface MetricsSnapshot {
+  /** [direction in/out][method index] */
+  requests: number[][];
+  /** [direction in/out][status class] */
+  replies: number[][];
+  parseErrors: Record<string, number>;
+  hooks: Array<HookSnapshot & { buckets: number[] }>;
+  transactions: TransactionCounts | null;
+}
+
 export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
   /** the private registry; `text()` renders it. */
   readonly registry = new Registry();
@@ -145,6 +167,9 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
   private readonly rpcCalls = new Map<string, number>();
   private readonly providers = new Set<StatisticsProvider>();
   private transactionSource: (() => TransactionCounts) | null = null;
+  /** core.workers > 1: the worker shards' last snapshots, added in at scrape time (host/shards/). */
+  private peers: () => readonly MetricsSnapshot[] = () => [];
+  private beforeScrape: (() => Promise<void>) | null = null;
 
   constructor(opts: SiphonMetricsOptions = {}) {
     const prefix = opts.prefix ?? 'siphon_';
@@ -159,21 +184,21 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
 
     add('sip_requests_total', 'SIP requests received (in) and sent (out), by method', 'counter', () =>
       dirs.flatMap((direction, d) =>
-        METHOD_LABELS.map((method, i) => ({ labels: { direction, method }, value: this.requests[d]![i]! })),
+        METHOD_LABELS.map((method, i) => ({ labels: { direction, method }, value: this.requests[d]![i]! + this.peerSum((p) => p.requests[d]![i]!) })),
       ),
     );
     add('sip_replies_total', 'SIP replies received (in) and sent (out), by status class', 'counter', () =>
       dirs.flatMap((direction, d) =>
-        CLASS_LABELS.map((cls, i) => ({ labels: { direction, class: cls }, value: this.replies[d]![i]! })),
+        CLASS_LABELS.map((cls, i) => ({ labels: { direction, class: cls }, value: this.replies[d]![i]! + this.peerSum((p) => p.replies[d]![i]!) })),
       ),
     );
     add('sip_parse_errors_total', 'SIP messages dropped because they did not parse, by transport', 'counter', () =>
-      [...this.parseErrors].map(([proto, value]) => ({ labels: { proto }, value })),
+      [...this.parseErrors].map(([proto, value]) => ({ labels: { proto }, value: value + this.peerSum((p) => p.parseErrors[proto] ?? 0) })),
     );
     const hookName = `${prefix}plugin_hook_duration_seconds`;
     add('plugin_hook_duration_seconds', 'Wall time of one plugin hook call', 'histogram', () => {
       const out: SeriesValue[] = [];
-      for (const h of this.hooks.values()) {
+      for (const h of this.allHooks()) {
         let cumulative = 0;
         for (let i = 0; i <= HOOK_BUCKETS.length; i++) {
           cumulative += h.buckets[i]!;
@@ -189,7 +214,7 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
       return out;
     });
     add('plugin_traps_total', 'Plugin hook calls that trapped, aborted, ran out of gas or were stopped by the wall-clock guard (timeout)', 'counter', () =>
-      [...this.hooks.values()].flatMap((h) =>
+      this.allHooks().flatMap((h) =>
         (['trap', 'abort', 'gas', 'timeout'] as const).map((kind) => ({
           labels: { plugin: h.plugin, hook: h.hook, kind },
           value: h.traps[kind],
@@ -197,7 +222,7 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
       ),
     );
     add('plugin_gas_used_total', 'Gas units consumed by plugin hook calls', 'counter', () =>
-      [...this.hooks.values()].map((h) => ({ labels: { plugin: h.plugin, hook: h.hook }, value: h.gasUsed })),
+      this.allHooks().map((h) => ({ labels: { plugin: h.plugin, hook: h.hook }, value: h.gasUsed })),
     );
     add('rpc_calls_total', 'Control-plane RPC calls, by transport and outcome', 'counter', () =>
       [...this.rpcCalls].map(([key, value]) => {
@@ -206,8 +231,15 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
       }),
     );
     add('sip_transactions_total', 'RFC 3261 §17 transactions created, by kind (server, client), and client transactions that timed out', 'counter', () => {
-      const t = this.transactionSource?.();
-      if (!t) return [];
+      const own = this.transactionSource?.();
+      if (!own) return [];
+      const t = { serverCreated: own.serverCreated, clientCreated: own.clientCreated, clientTimeouts: own.clientTimeouts };
+      for (const p of this.peers()) {
+        if (p.transactions === null) continue;
+        t.serverCreated += p.transactions.serverCreated;
+        t.clientCreated += p.transactions.clientCreated;
+        t.clientTimeouts += p.transactions.clientTimeouts;
+      }
       return [
         { labels: { kind: 'server' }, value: t.serverCreated },
         { labels: { kind: 'client' }, value: t.clientCreated },
@@ -285,7 +317,59 @@ export class SiphonMetrics implements RpcCallObserver, MessageMetrics {
   }
 
   /** the Prometheus text exposition. */
-  text(): Promise<string> {
+  async text(): Promise<string> {
+    if (this.beforeScrape !== null) await this.beforeScrape();
     return this.registry.metrics();
+  }
+
+  /** this thread's message-path counters as plain data (a worker shard's part of the node's /metrics). */
+  snapshot(): MetricsSnapshot {
+    const t = this.transactionSource?.();
+    return {
+      requests: this.requests.map((a) => [...a]),
+      replies: this.replies.map((a) => [...a]),
+      parseErrors: Object.fromEntries(this.parseErrors),
+      hooks: [...this.hooks.values()].map((h) => ({ plugin: h.plugin, hook: h.hook, buckets: [...h.buckets], sum: h.sum, count: h.count, traps: { ...h.traps }, gasUsed: h.gasUsed })),
+      transactions: t ? { serverCreated: t.serverCreated, clientCreated: t.clientCreated, clientTimeouts: t.clientTimeouts } : null,
+    };
+  }
+
+  /**
+   * core.workers > 1: adds the worker shards' snapshots to every series at scrape time; `refresh`
+   * fetches fresh ones before a scrape. (additive)
+   */
+  addPeers(peers: () => readonly MetricsSnapshot[], refresh: () => Promise<void>): void {
+    this.peers = peers;
+    this.beforeScrape = refresh;
+  }
+
+  private peerSum(pick: (p: MetricsSnapshot) => number): number {
+    let n = 0;
+    for (const p of this.peers()) n += pick(p);
+    return n;
+  }
+
+  /** this thread's hook instruments plus the peers', summed per plugin and hook. */
+  private allHooks(): HookSnapshot[] {
+    const peers = this.peers();
+    const own = [...this.hooks.values()];
+    if (peers.length === 0) return own;
+    const byKey = new Map<string, HookSnapshot & { buckets: number[] }>();
+    const add = (h: HookSnapshot): void => {
+      const key = `${h.plugin}\u0000${h.hook}`;
+      const have = byKey.get(key);
+      if (!have) {
+        byKey.set(key, { plugin: h.plugin, hook: h.hook, buckets: [...h.buckets], sum: h.sum, count: h.count, traps: { ...h.traps }, gasUsed: h.gasUsed });
+        return;
+      }
+      for (let i = 0; i < have.buckets.length; i++) have.buckets[i] = have.buckets[i]! + (h.buckets[i] ?? 0);
+      have.sum += h.sum;
+      have.count += h.count;
+      have.gasUsed += h.gasUsed;
+      for (const k of ['trap', 'abort', 'gas', 'timeout'] as const) have.traps[k] += h.traps[k];
+    };
+    for (const h of own) add(h);
+    for (const p of peers) for (const h of p.hooks) add(h);
+    return [...byKey.values()];
   }
 }

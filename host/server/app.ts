@@ -362,6 +362,8 @@ export async function startNode(
       // plugin.* and corex.debug run in every shard (host/shards/merge.ts)
       statisticsProviders = shardedStatistics(statisticsProviders, hub);
       shardedRpc(registry, hub);
+      const h = hub;
+      metrics.addPeers(() => h.metrics(), () => h.refreshStatistics());
     }
     for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
     if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);

@@ -20,7 +20,9 @@ import { SiphonError } from '../errors/registry.js';
 import { BatchWriter, forEachMessage } from './batch.js';
 import type { ServiceRegistry } from './link.js';
 import { shardOf } from './steer.js';
-import { FIRST_CONNECTION_ID, type FromWorker, type ListenerInfo, type ShardStatistics, type ToWorker, type WorkerData } from './protocol.js';
+import { meteredEntries } from '../wasm/metering.js';
+import type { MetricsSnapshot } from '../metrics/metrics.js';
+import { FIRST_CONNECTION_ID, type FromWorker, type ListenerInfo, type ShardSnapshot, type ShardStatistics, type ToWorker, type WorkerData } from './protocol.js';
 
 /** ms a worker shard may take to load its modules and plugin and warm up. */
 export const WORKER_START_TIMEOUT_MS = 60_000;
@@ -157,6 +159,8 @@ export class ShardHub implements MessageSink {
   readonly steered: number[];
   /** the latest statistics of every worker shard (refreshStatistics). */
   private snapshots: ShardStatistics[] = [];
+  private metricSnapshots: MetricsSnapshot[] = [];
+  private refreshing: Promise<void> | null = null;
 
   constructor(private readonly opts: HubOptions) {
     this.count = Math.max(1, opts.config.core.workers ?? 1);
@@ -179,7 +183,7 @@ export class ShardHub implements MessageSink {
     const url = workerScript();
     const started: Array<Promise<void>> = [];
     for (const shard of this.workers) {
-      const data: WorkerData = { index: shard.index, count: this.count, config, pluginFile: this.opts.pluginFile, listeners, logLevel: this.opts.log.level };
+      const data: WorkerData = { index: shard.index, count: this.count, config, pluginFile: this.opts.pluginFile, listeners, logLevel: this.opts.log.level, metered: meteredEntries() };
       const worker = new Worker(url, { workerData: data, name: `siphon-shard-${shard.index}` });
       shard.worker = worker;
       this.opts.services.addPort(worker);
@@ -330,9 +334,20 @@ export class ShardHub implements MessageSink {
   // ---- statistics and RPC across shards ----------------------------------------------------
 
   /** asks every worker shard for its statistics (the merged view reads them synchronously afterwards). */
-  async refreshStatistics(): Promise<void> {
-    const out = await Promise.all(this.workers.map((w) => (w.exited || w.worker === null ? Promise.resolve({}) : w.request({ op: 'stats' }).catch(() => ({})))));
-    this.snapshots = out as ShardStatistics[];
+  refreshStatistics(): Promise<void> {
+    // callers at the same moment share one round
+    return (this.refreshing ??= (async () => {
+      const none: ShardSnapshot | null = null;
+      const out = await Promise.all(this.workers.map((w) => (w.exited || w.worker === null ? Promise.resolve(none) : (w.request({ op: 'stats' }) as Promise<ShardSnapshot>).catch(() => none))));
+      const got = out.filter((s): s is ShardSnapshot => s !== null);
+      this.snapshots = got.map((s) => s.groups);
+      this.metricSnapshots = got.map((s) => s.metrics);
+    })().finally(() => (this.refreshing = null)));
+  }
+
+  /** the worker shards' message-path counters (SiphonMetrics.addPeers). */
+  metrics(): readonly MetricsSnapshot[] {
+    return this.metricSnapshots;
   }
 
   /** the group `name` of every worker shard's last snapshot. */

@@ -29,10 +29,18 @@ export interface WorkerData {
   pluginFile: string;
   listeners: ListenerInfo[];
   logLevel: string;
+  /** the main thread's instrumented plugin modules (host/wasm/metering.ts), so a worker does not instrument again. */
+  metered: Array<[string, import('../wasm/metering.js').MeteredModule]>;
 }
 
 /** Statistics groups of one shard: group → counter → value. */
 export type ShardStatistics = Record<string, Record<string, number>>;
+
+/** What a worker shard answers a stats request with. */
+export interface ShardSnapshot {
+  groups: ShardStatistics;
+  metrics: import('../metrics/metrics.js').MetricsSnapshot;
+}
 
 export type ToWorker =
   | { t: 'in'; b: WireBatch; sentAt: number; mainDelay: number }

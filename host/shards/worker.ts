@@ -36,8 +36,10 @@ import { SiphonError } from '../errors/registry.js';
 import { PikeModule } from '../modules/pike/index.js';
 import { AuthModule } from '../modules/auth/index.js';
 import { BatchWriter, forEachMessage } from './batch.js';
+import { seedMetered } from '../wasm/metering.js';
 import { ShardLink } from './link.js';
-import type { FromWorker, ListenerInfo, ShardStatistics, ToWorker, WorkerConfig, WorkerData } from './protocol.js';
+import type { FromWorker, ListenerInfo, ShardSnapshot, ShardStatistics, ToWorker, WorkerConfig, WorkerData } from './protocol.js';
+import { SiphonMetrics } from '../metrics/metrics.js';
 import type { RpcValue } from '../rpc/types.js';
 import type { SiphonModule } from '../modules/types.js';
 import { pluginPolicyFrom } from '../server/app.js';
@@ -110,6 +112,7 @@ function endpointOf(l: ListenerInfo): Endpoint {
 }
 
 async function main(): Promise<void> {
+  seedMetered(data.metered);
   const link = new ShardLink(port);
   const shard = link.context(data.index, data.count);
   const config = configFrom(data.config);
@@ -147,10 +150,17 @@ async function main(): Promise<void> {
   const modules = await initModules(config, log, { localRequests, dbStats, shard });
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules) });
   server.setOutbound(provider);
+  // this shard's message-path counters; the main thread adds them to the node's /metrics
+  const metrics = new SiphonMetrics({ defaultMetrics: false });
+  server.metrics = metrics;
+  if (server.proxy) server.proxy.metrics = metrics;
+  const layer = server.transactions;
+  if (layer) metrics.setTransactionSource(() => layer.stats);
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
   wireShardModules(modules);
   const plugins = new PluginManager({
     log,
+    metrics,
     loadOptions: {
       limits: pluginLimitsFrom(config),
       config: config.routing.config,
@@ -218,7 +228,7 @@ async function main(): Promise<void> {
         channels.delete(msg.id);
         return;
       case 'req':
-        void answer(msg, registry, providers, stop);
+        void answer(msg, registry, () => ({ groups: snapshot(providers), metrics: metrics.snapshot() }), stop);
         return;
     }
   });
@@ -232,10 +242,10 @@ function wireShardModules(modules: readonly SiphonModule[]): void {
   if (pike && auth) auth.setFailureSink((address, weight) => void pike.penalize(address, weight));
 }
 
-async function answer(msg: Extract<ToWorker, { t: 'req' }>, registry: MethodRegistry, providers: readonly StatisticsProvider[], stop: () => Promise<void>): Promise<void> {
+async function answer(msg: Extract<ToWorker, { t: 'req' }>, registry: MethodRegistry, stats: () => ShardSnapshot, stop: () => Promise<void>): Promise<void> {
   try {
     let value: unknown;
-    if (msg.op === 'stats') value = snapshot(providers);
+    if (msg.op === 'stats') value = stats();
     else if (msg.op === 'rpc') value = await registry.call(msg.name, msg.params as RpcValue[]);
     else value = await stop();
     post({ t: 'res', id: msg.id, ok: true, value: value ?? null });

@@ -17,6 +17,7 @@
  * The same pass reports the module's shape (imports with signatures, exports, memory) so the loader
  * can check it without a second parse. binaryen is imported lazily once (~300 ms the first time).
  */
+import { hashHex } from '../core/hash.js';
 import { once } from 'node:events';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -228,10 +229,43 @@ function nodeFeatures(b: Binaryen): number {
  * module cannot be read or instrumented; errors thrown by `inspect` propagate unchanged.
  */
 export async function meterModule(bytes: Uint8Array, where: string, opts: MeteringOptions): Promise<MeteredModule> {
-  if (!meteringInWorker()) return meterInProcess(bytes, where, opts);
-  const metered = await meterInWorker(bytes, where, opts);
-  opts.inspect?.(metered.shape);
+  // the same bytes under the same gas settings instrument to the same module: a reload of an
+  // unchanged file, and every worker shard (host/shards/), reuse it; `inspect` still runs each time
+  const key = `${hashHex('sha256', Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))}|${opts.initialGas}|${opts.tableMaxElements ?? ''}`;
+  const hit = meteredCache.get(key);
+  if (hit !== undefined) {
+    opts.inspect?.(hit.shape);
+    return hit;
+  }
+  let metered: MeteredModule;
+  if (!meteringInWorker()) {
+    metered = await meterInProcess(bytes, where, opts);
+  } else {
+    metered = await meterInWorker(bytes, where, opts);
+    opts.inspect?.(metered.shape);
+  }
+  rememberMetered(key, metered);
   return metered;
+}
+
+/** instrumented modules kept for reuse, oldest dropped first (a few plugin versions at most). */
+export const METERED_CACHE_ENTRIES = 8;
+const meteredCache = new Map<string, MeteredModule>();
+
+function rememberMetered(key: string, m: MeteredModule): void {
+  meteredCache.delete(key);
+  meteredCache.set(key, m);
+  while (meteredCache.size > METERED_CACHE_ENTRIES) meteredCache.delete(meteredCache.keys().next().value!);
+}
+
+/** the cache's entries, for a worker shard to start with (host/shards/hub.ts passes them in workerData). */
+export function meteredEntries(): Array<[string, MeteredModule]> {
+  return [...meteredCache.entries()];
+}
+
+/** seeds this thread's cache with another thread's entries (the keys carry the bytes' sha256 and gas settings). */
+export function seedMetered(entries: ReadonlyArray<[string, MeteredModule]>): void {
+  for (const [k, m] of entries) rememberMetered(k, m);
 }
 
 /**

@@ -81,6 +81,11 @@ describe('core.workers: 2', () => {
     const shards = await stat('shards');
     expect(shards.workers).toBe(2);
     expect(shards.steered_1).toBe(t.node.shards!.steered[1]);
+    // /metrics counts every shard's requests too
+    const text = await t.node.metrics.text();
+    const invites = Number(/siphon_sip_requests_total\{direction="in",method="INVITE"[^}]*\} (\d+)/.exec(text)?.[1]);
+    expect(invites).toBe(core.requests);
+    expect(Number(/siphon_sip_transactions_total\{kind="server"[^}]*\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(n);
   });
 
   it('answers from the listening socket (RFC 3581 §4), whichever shard handled the request', async () => {
