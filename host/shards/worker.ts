@@ -47,7 +47,11 @@ import { pluginPolicyFrom } from '../server/app.js';
 const port = parentPort!;
 const data = workerData as WorkerData;
 
+/** log lines still waiting for their turn's flush go first: what a request logged precedes its answer. */
+let flushLogs: () => void = () => {};
+
 function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
+  if (m.t === 'res') flushLogs();
   port.postMessage(m, transfer);
 }
 
@@ -117,6 +121,7 @@ async function main(): Promise<void> {
   const shard = link.context(data.index, data.count);
   const config = configFrom(data.config);
   const logs = new LogForwarder();
+  flushLogs = logs.flush;
   const log = pino(
     {
       level: data.logLevel,
