@@ -6,6 +6,7 @@
  * retransmissions and Timer F (or the per-request `timeoutMs`, Kamailio fr_timer) come from the
  * transaction layer. (additive)
  */
+import { shardOfCallId } from '../shards/steer.js';
 import { randomBytes } from 'node:crypto';
 import type { Endpoint } from '../core/context.js';
 import { SiphonError } from '../errors/registry.js';
@@ -59,7 +60,23 @@ export class LocalRequests implements LocalRequestSender {
     private readonly layer: TransactionLayer,
     private readonly channels: ChannelProvider,
     private readonly resolver: Resolver,
+    /**
+     * core.workers > 1: this shard's index and the shard count. The Call-ID is chosen so that the
+     * main thread steers the responses back to this shard, where the client transaction is (host/shards/steer.ts). (additive)
+     */
+    private readonly shard: { index: number; count: number } = { index: 0, count: 1 },
   ) {}
+
+  /** a new Call-ID that steers to this shard (about `count` tries with several shards). */
+  private callId(host: string): string {
+    const base = `${this.callIdCounter.toString(36)}-${this.callIdSuffix}`;
+    const { index, count } = this.shard;
+    if (count <= 1) return `${base}@${host}`;
+    for (let salt = 0; ; salt++) {
+      const id = `${base}.${salt.toString(36)}@${host}`;
+      if (shardOfCallId(id, count) === index) return id;
+    }
+  }
 
   async request(req: LocalRequest): Promise<LocalRequestResult> {
     const hop = nextHopOf(req.dstUri ?? req.uri);
@@ -79,7 +96,7 @@ export class LocalRequests implements LocalRequestSender {
       via,
       from: `<${req.from}>;tag=${req.fromTag}`,
       to: `<${req.uri}>`,
-      callId: `${this.callIdCounter.toString(36)}-${this.callIdSuffix}@${host}`,
+      callId: this.callId(host),
       cseq: this.cseq,
       routes: [],
     };

@@ -284,7 +284,7 @@ export async function startNode(
   const modules = await initModules(config, log, { localRequests, dbStats, ...(services ? { shard: services.context(shardCount) } : {}) });
   // RFC 3261 §17 transactions and the stateful proxy are on for every node (Kamailio loads tm); timers from core.tm
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules), overloadUtilization: opts.overloadUtilization });
-  if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
+  if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: 0, count: shardCount });
   wirePike(modules, server);
   const routingFile = opts.pluginFile ?? pluginFile(config);
   let hub: ShardHub | null = null;

@@ -67,3 +67,10 @@ export function shardOf(buf: Uint8Array, count: number): number {
   }
   return 0;
 }
+
+/** the shard of a Call-ID value (what shardOf computes from a message carrying it). */
+export function shardOfCallId(callId: string, count: number): number {
+  if (count <= 1) return 0;
+  const b = Buffer.from(callId, 'utf8');
+  return fnv1a(b, 0, b.length) % count;
+}

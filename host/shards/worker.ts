@@ -118,6 +118,15 @@ function endpointOf(l: ListenerInfo): Endpoint {
 async function main(): Promise<void> {
   seedMetered(data.metered);
   const link = new ShardLink(port);
+  // the port is read from the start: module init waits on shard 0's services (link results); the
+  // hub's own messages wait in `early` until the message path exists
+  const early: Array<{ t: string }> = [];
+  let onMessage: ((m: ToWorker) => void) | null = null;
+  port.on('message', (m: { t: string }) => {
+    if (link.handle(m)) return;
+    if (onMessage === null) early.push(m);
+    else onMessage(m as ToWorker);
+  });
   const shard = link.context(data.index, data.count);
   const config = configFrom(data.config);
   const logs = new LogForwarder();
@@ -161,7 +170,7 @@ async function main(): Promise<void> {
   if (server.proxy) server.proxy.metrics = metrics;
   const layer = server.transactions;
   if (layer) metrics.setTransactionSource(() => layer.stats);
-  if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver);
+  if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: data.index, count: data.count });
   wireShardModules(modules);
   const plugins = new PluginManager({
     log,
@@ -211,9 +220,7 @@ async function main(): Promise<void> {
     link.close('worker shard stopped');
   };
 
-  port.on('message', (m: ToWorker | { t: string }) => {
-    if (link.handle(m)) return;
-    const msg = m as ToWorker;
+  onMessage = (msg: ToWorker): void => {
     switch (msg.t) {
       case 'in': {
         // the batch's age plus the main thread's own socket queue: this shard's queueing delay (core.overload)
@@ -236,7 +243,8 @@ async function main(): Promise<void> {
         void answer(msg, registry, () => ({ groups: snapshot(providers), metrics: metrics.snapshot() }), stop);
         return;
     }
-  });
+  };
+  for (const m of early.splice(0)) onMessage(m as ToWorker);
   post({ t: 'ready' });
 }
 

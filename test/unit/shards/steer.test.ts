@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fnv1a, shardOf } from '../../../host/shards/steer.js';
+import { fnv1a, shardOf, shardOfCallId } from '../../../host/shards/steer.js';
 
 const b = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'));
 
@@ -28,6 +28,11 @@ describe('shardOf (host/shards/steer.ts): Call-ID steering', () => {
     expect(shardOf(b('INVITE sip:x SIP/2.0\nCall-ID:   \n\n'), 4)).toBe(0);
     expect(shardOf(Buffer.alloc(0), 4)).toBe(0);
     expect(shardOf(invite('Call-ID: abc'), 1)).toBe(0);
+  });
+
+  it('shardOfCallId agrees with shardOf on a message carrying that Call-ID (locally originated requests steer back)', () => {
+    for (let i = 0; i < 50; i++) expect(shardOfCallId(`${i}-x@127.0.0.1`, 3)).toBe(shardOf(invite(`Call-ID: ${i}-x@127.0.0.1`), 3));
+    expect(shardOfCallId('anything', 1)).toBe(0);
   });
 
   it('spreads distinct Call-IDs evenly', () => {
