@@ -340,8 +340,9 @@ export async function startNode(
     // the manager is the router: every request asks it for the current version
     server.setRouter(plugins);
     if (config.core.warmup > 0) await warmUpOrLog(config, log, plugins);
-    await server.start();
     if (hub !== null) await hub.start();
+    await server.start();
+    hub?.listenersOpened();
     socketsOpened();
     wireNathelper(modules, server);
     registerCoreMethods(registry, {

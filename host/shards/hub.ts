@@ -34,7 +34,7 @@ export interface HubOptions {
   log: Logger;
   /** shard 0: this thread's message path. */
   shard0: MessageSink;
-  /** the main thread's listeners, in config order (a worker names them by index); read once they are open. */
+  /** the main thread's listeners, in config order (a worker names them by index); read once they are open (listenersOpened). */
   listeners: () => readonly Listener[];
   services: ServiceRegistry;
   pluginFile: string;
@@ -175,9 +175,10 @@ export class ShardHub implements MessageSink {
 
   /** Starts the worker shards; resolves when every one has loaded its modules and plugin (or rejects, E3020). */
   async start(): Promise<void> {
-    this.listenerList = this.opts.listeners();
-    this.listenerList.forEach((l, i) => this.listenerIndex.set(l, i));
-    const listeners: ListenerInfo[] = this.listenerList.map((l) => ({ proto: l.proto, family: l.local.family ?? 4, address: l.local.address, port: l.local.port }));
+    // the workers start before the sockets open (a request must not wait for a starting shard and
+    // be retransmitted meanwhile): they get the configured addresses, and the bound ones later
+    // when a port was 0 (listenersOpened)
+    const listeners: ListenerInfo[] = this.opts.config.core.listenAddresses.map((a) => ({ proto: a.proto, family: a.family, address: a.host, port: a.port }));
     const c = this.opts.config;
     const config = { core: c.core as unknown as Record<string, unknown>, modules: c.modules, routing: c.routing as unknown as Record<string, unknown>, source: { file: c.source.file, dir: c.source.dir } };
     const url = workerScript();
@@ -200,6 +201,20 @@ export class ShardHub implements MessageSink {
     // /metrics reads the workers' last statistics; stats.* RPC refreshes them first
     this.statsTimer = setInterval(() => void this.refreshStatistics(), 1000);
     this.statsTimer.unref();
+  }
+
+  /**
+   * The sockets are open: sends go out through them from now on, and the workers learn the bound
+   * addresses when they differ from the configured ones (port 0), before any message reaches them.
+   */
+  listenersOpened(): void {
+    this.listenerList = this.opts.listeners();
+    this.listenerList.forEach((l, i) => this.listenerIndex.set(l, i));
+    const bound: ListenerInfo[] = this.listenerList.map((l) => ({ proto: l.proto, family: l.local.family ?? 4, address: l.local.address, port: l.local.port }));
+    const configured = this.opts.config.core.listenAddresses;
+    if (bound.some((b, i) => b.port !== configured[i]?.port || b.address !== configured[i]?.host)) {
+      for (const w of this.workers) w.post({ t: 'listeners', listeners: bound });
+    }
   }
 
   private attach(shard: WorkerShard, worker: Worker): Promise<void> {

@@ -46,6 +46,7 @@ export type ToWorker =
   | { t: 'in'; b: WireBatch; sentAt: number; mainDelay: number }
   | { t: 'chan'; id: number; listener: number; address: string; port: number }
   | { t: 'chan-gone'; id: number }
+  | { t: 'listeners'; listeners: ListenerInfo[] }
   | { t: 'req'; id: number; op: 'stats' }
   | { t: 'req'; id: number; op: 'rpc'; name: string; params: RpcValue[] }
   | { t: 'req'; id: number; op: 'stop' };

@@ -80,7 +80,8 @@ class RemoteChannel implements Channel {
   constructor(
     readonly id: number,
     readonly proto: Proto,
-    readonly local: Endpoint,
+    /** the listener's address; replaced once the main thread bound a port 0 ('listeners'). */
+    public local: Endpoint,
     private readonly out: Outbox,
   ) {}
   send(buf: Buffer, address: string, port: number): void {
@@ -238,6 +239,11 @@ async function main(): Promise<void> {
       }
       case 'chan-gone':
         channels.delete(msg.id);
+        return;
+      case 'listeners':
+        msg.listeners.forEach((l, i) => {
+          if (listeners[i]) listeners[i]!.local = endpointOf(l);
+        });
         return;
       case 'req':
         void answer(msg, registry, () => ({ groups: snapshot(providers), metrics: metrics.snapshot() }), stop);

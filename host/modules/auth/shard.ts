@@ -44,6 +44,11 @@ function holdKey(f: NonceFields, nc: number | null): string {
   return `${f.origin}:${f.id}:${nc === null ? '-' : nc}`;
 }
 
+/** what identifies one use of credentials (a replayed header has the same text, and is the same use). */
+function textOf(c: DigestCredentials): string {
+  return `${c.username}\u0000${c.nonce ?? ''}\u0000${c.nc ?? ''}\u0000${c.response ?? ''}`;
+}
+
 /** Shard 0: the replay state for every shard, offered as the `auth` service. */
 export class ReplayOwner {
   private readonly holds = new Map<string, Hold>();
@@ -142,6 +147,12 @@ export class WorkerReplay implements ReplayGate {
    * routing (parsed once per header field, digest-auth.ts credentialsOf), and no two messages share one.
    */
   private readonly byCred = new WeakMap<DigestCredentials, Claim>();
+  /**
+   * the same claims by the credentials' text (nonce, nc, response, username): routing may read the
+   * message's header fields anew (a plugin's header edit, a field list parsed again), which gives
+   * new credentials objects for the same header; entries live from load to done.
+   */
+  private readonly byText = new Map<string, Claim>();
   private failures: Array<[string, number]> = [];
   private flushing = false;
 
@@ -184,6 +195,7 @@ export class WorkerReplay implements ReplayGate {
       const claim: Claim = { fields, nc, print, status: undefined, settled: false };
       claims.push([cred, claim]);
       this.byCred.set(cred, claim);
+      this.byText.set(textOf(cred), claim);
       asks.push(
         main.call(AUTH_SERVICE, 'claim', [fields, nc, print]).then(
           (r) => void (claim.status = r as ReplayStatus),
@@ -201,6 +213,7 @@ export class WorkerReplay implements ReplayGate {
     this.byMsg.delete(msg);
     for (const [cred, c] of claims) {
       this.byCred.delete(cred);
+      this.byText.delete(textOf(cred));
       if (c.status === ReplayStatus.OK && !c.settled) this.settle(c, false);
     }
   }
@@ -208,11 +221,15 @@ export class WorkerReplay implements ReplayGate {
   // ---- ReplayGate -----------------------------------------------------------------------------
 
   status(cred: DigestCredentials): ReplayStatus | undefined {
-    return this.byCred.get(cred)?.status;
+    return this.claimOf(cred)?.status;
+  }
+
+  private claimOf(cred: DigestCredentials): Claim | undefined {
+    return this.byCred.get(cred) ?? this.byText.get(textOf(cred));
   }
 
   accepted(cred: DigestCredentials): void {
-    const c = this.byCred.get(cred);
+    const c = this.claimOf(cred);
     if (c !== undefined && c.status === ReplayStatus.OK && !c.settled) this.settle(c, true);
   }
 
