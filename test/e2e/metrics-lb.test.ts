@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
 import { freePort } from '../helpers/ports.js';
 import { runSipp } from '../helpers/sipp.js';
-import { runCommand, SHARED_SCENARIOS, startGateway, writeLbConfig, type Gateway } from './lb-support.js';
+import { flagsOf, kamcmd, runCommand, SHARED_SCENARIOS, startGateway, waitFor, writeLbConfig, type Gateway } from './lb-support.js';
 
 /** siphon's SIP (UDP) and HTTP (TCP) ports */
 let SIP_PORT = 0;
@@ -61,6 +61,14 @@ describe('/metrics under a SIPp load through plugins/lb', () => {
   });
 
   it('message-path, transaction, plugin and module counters move with the calls', async () => {
+    // the gateway must be active before the load: with ds_probing_mode 1 a probe missed on a busy
+    // machine (ds_ping_fr_timer 400 ms) leaves it inactive, and plugins/lb answers 503
+    const uri = `sip:127.0.0.1:${GW}`;
+    const active = await waitFor(async () => {
+      const f = flagsOf((await kamcmd(path.join(tmp, 'ctl.sock'), ['dispatcher.list'])).stdout, uri);
+      return f !== null && f.startsWith('A') ? f : null;
+    }, 20_000);
+    expect(active, 'gateway active in dispatcher.list before the load').not.toBeNull();
     const before = await scrape();
     // INVITE/180/200/ACK/BYE calls at 20/s, held 0 ms (-d 0), a timed-out call counted as failed
     const calls = await runSipp(SIP_PORT, path.join(SHARED_SCENARIOS, 'invite.xml'), { rate: 20, calls: CALLS, timeoutS: 25, recvTimeoutMs: 10_000, extra: ['-d', '0', '-timeout_error'] });
