@@ -195,6 +195,30 @@ export function failurePolicyFrom(config: SiphonConfig): Partial<FailurePolicyOp
   };
 }
 
+/**
+ * The message path's counters go to `metrics`, and the plugin manager that routes through `server`
+ * with the modules' imports: what every shard of a node (host/shards/worker.ts) wires the same way.
+ */
+export function routingManager(config: SiphonConfig, log: Logger, metrics: SiphonMetrics, server: SiphonServer, modules: readonly SiphonModule[]): PluginManager {
+  server.metrics = metrics;
+  if (server.proxy) server.proxy.metrics = metrics;
+  const layer = server.transactions;
+  if (layer) metrics.setTransactionSource(() => layer.stats);
+  return new PluginManager({
+    log,
+    metrics,
+    loadOptions: {
+      limits: pluginLimitsFrom(config),
+      config: config.routing.config,
+      isMyself: server.isMyself,
+      // module namespaces, then tm/rr (host/proxy/abi.ts)
+      providers: [...modules.flatMap((m) => m.imports()), ...server.importProviders()],
+    },
+    failurePolicy: failurePolicyFrom(config),
+    drainDeadlineMs: config.core.hot_swap ? config.core.hot_swap.drain_timeout * 1000 : undefined,
+  });
+}
+
 /** The pipeline counters as a statistics group (`core:<name>` in stats.get_statistics and /metrics). */
 export function pipelineStatistics(server: SiphonServer): StatisticsProvider {
   return {
@@ -307,23 +331,7 @@ export async function startNode(
   }
   const metrics = new SiphonMetrics({ labels: { node: config.core.node_id } });
   // message-path counters (array increments) and the transaction counters, read when /metrics is scraped
-  server.metrics = metrics;
-  if (server.proxy) server.proxy.metrics = metrics;
-  const layer = server.transactions;
-  if (layer) metrics.setTransactionSource(() => layer.stats);
-  const plugins = new PluginManager({
-    log,
-    metrics,
-    loadOptions: {
-      limits: pluginLimitsFrom(config),
-      config: config.routing.config,
-      isMyself: server.isMyself,
-      // module namespaces, then tm/rr (host/proxy/abi.ts)
-      providers: [...modules.flatMap((m) => m.imports()), ...server.importProviders()],
-    },
-    failurePolicy: failurePolicyFrom(config),
-    drainDeadlineMs: config.core.hot_swap ? config.core.hot_swap.drain_timeout * 1000 : undefined,
-  });
+  const plugins = routingManager(config, log, metrics, server, modules);
   const registry = new MethodRegistry();
   const startedAt = new Date();
   let statisticsProviders: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];

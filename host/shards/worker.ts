@@ -15,18 +15,16 @@ import type { ChannelProvider } from '../proxy/index.js';
 import { SiphonServer } from '../server/server.js';
 import {
   closeModules,
-  failurePolicyFrom,
   initModules,
   modulePrefetchers,
   pipelineStatistics,
-  pluginLimitsFrom,
   pluginStatistics,
+  routingManager,
   tmStatistics,
   transactionTimersFrom,
 } from '../server/app.js';
 import { warmUp } from '../server/warmup.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
-import { PluginManager } from '../wasm/manager.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
 import { MethodRegistry } from '../rpc/registry.js';
 import { registerCoreMethods, type LogLevelName, type StatisticsProvider } from '../rpc/core-methods.js';
@@ -167,24 +165,9 @@ async function main(): Promise<void> {
   server.setOutbound(provider);
   // this shard's message-path counters; the main thread adds them to the node's /metrics
   const metrics = new SiphonMetrics({ defaultMetrics: false });
-  server.metrics = metrics;
-  if (server.proxy) server.proxy.metrics = metrics;
-  const layer = server.transactions;
-  if (layer) metrics.setTransactionSource(() => layer.stats);
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: data.index, count: data.count });
   wireShardModules(modules);
-  const plugins = new PluginManager({
-    log,
-    metrics,
-    loadOptions: {
-      limits: pluginLimitsFrom(config),
-      config: config.routing.config,
-      isMyself: server.isMyself,
-      providers: [...modules.flatMap((m) => m.imports()), ...server.importProviders()],
-    },
-    failurePolicy: failurePolicyFrom(config),
-    drainDeadlineMs: config.core.hot_swap ? config.core.hot_swap.drain_timeout * 1000 : undefined,
-  });
+  const plugins = routingManager(config, log, metrics, server, modules);
   await plugins.loadRouting(data.pluginFile);
   server.setRouter(plugins);
   if (config.core.warmup > 0) {
