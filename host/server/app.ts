@@ -230,16 +230,29 @@ export function pipelineStatistics(server: SiphonServer): StatisticsProvider {
   };
 }
 
-function overloadStatistics(guard: OverloadGuard, server: SiphonServer): Record<string, number> {
-  const s = guard.stats();
-  const probes = server.probeCounts();
+/**
+ * core.overload's state as the `overload` statistics group, when it is on. With core.workers every
+ * shard reports its own (a worker sheds on its batches' age); the node's view takes the highest
+ * delay_ms / reject_share_pct and sums the rest: `shedding` is then the number of shards refusing.
+ */
+export function overloadStatistics(server: SiphonServer): StatisticsProvider | null {
+  const guard: OverloadGuard | null = server.overload;
+  if (guard === null) return null;
   return {
-    delay_ms: Math.round(s.delayMs),
-    reject_share_pct: Math.round(s.rejectShare * 100),
-    episodes: s.episodes,
-    overloaded_windows: s.overloadedWindows,
-    probes_sent: probes.sent,
-    probes_answered: probes.answered,
+    name: 'overload',
+    statistics: () => {
+      const s = guard.stats();
+      const probes = server.probeCounts();
+      return {
+        delay_ms: Math.round(s.delayMs),
+        reject_share_pct: Math.round(s.rejectShare * 100),
+        shedding: guard.shedding ? 1 : 0,
+        episodes: s.episodes,
+        overloaded_windows: s.overloadedWindows,
+        probes_sent: probes.sent,
+        probes_answered: probes.answered,
+      };
+    },
   };
 }
 
@@ -340,8 +353,8 @@ export async function startNode(
   statisticsProviders.push({ name: 'db', statistics: () => dbStats.statistics() });
   statisticsProviders.push({ name: 'tcp', statistics: () => tcpStatistics(config.core.listenAddresses.map((a) => server.listenerFor(a.uri))) });
   // core.overload: the delay signal and the refused share (host/server/overload.ts)
-  const guard = server.overload;
-  if (guard !== null) statisticsProviders.push({ name: 'overload', statistics: () => overloadStatistics(guard, server) });
+  const overload = overloadStatistics(server);
+  if (overload !== null) statisticsProviders.push(overload);
   let plane: ControlPlane | null = null;
   try {
     await plugins.loadRouting(routingFile);

@@ -286,12 +286,15 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
 
   /**
    * A worker shard (host/shards/worker.ts): no sockets of its own; the main thread delivers its
-   * messages and adds the age of each batch to core.overload's delay signal (probeDelay).
+   * messages and adds the age of each batch to core.overload's delay signal (probeDelay). A window
+   * without a batch takes the loop's lag instead (what a message steered here would wait): without
+   * it a shard that was shedding when its traffic stopped kept refusing, its share frozen until
+   * messages came again, and refused the first of them.
    */
   startDetached(): void {
     if (this.started) return;
     if (this.overload !== null) {
-      this.overload.setOutstanding(() => 0);
+      this.overload.measureLag(this.config.core.overload?.probe_interval ?? OVERLOAD_DEFAULTS.probe_interval);
       this.overload.start();
     }
     this.started = true;

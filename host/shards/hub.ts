@@ -384,9 +384,16 @@ export class ShardHub implements MessageSink {
 
   /** runs an RPC method in every worker shard (after shard 0 ran it); a worker's fault is raised as a 500 naming the shard. */
   async fanOut(name: string, params: RpcValue[]): Promise<void> {
-    const results = await Promise.allSettled(this.workers.filter((w) => !w.exited && w.worker !== null).map((w) => w.request({ op: 'rpc', name, params })));
-    const failed = results.map((r, i) => (r.status === 'rejected' ? `shard ${i + 1}: ${(r.reason as Error).message}` : null)).filter((x) => x !== null);
+    await this.gather(name, params);
+  }
+
+  /** runs an RPC method in every running worker shard and returns their answers (a fault: 500 naming the shard). */
+  async gather(name: string, params: RpcValue[]): Promise<RpcValue[]> {
+    const running = this.workers.filter((w) => !w.exited && w.worker !== null);
+    const results = await Promise.allSettled(running.map((w) => w.request({ op: 'rpc', name, params }) as Promise<RpcValue>));
+    const failed = results.map((r, i) => (r.status === 'rejected' ? `shard ${running[i]!.index}: ${(r.reason as Error).message}` : null)).filter((x) => x !== null);
     if (failed.length > 0) throw new RpcFault(500, `${name} failed in ${failed.join('; ')}`);
+    return results.map((r) => (r as PromiseFulfilledResult<RpcValue>).value);
   }
 
   /** worker shards and their thread ids (core.ps). */

@@ -17,6 +17,7 @@ import {
   closeModules,
   initModules,
   modulePrefetchers,
+  overloadStatistics,
   pipelineStatistics,
   pluginStatistics,
   routingManager,
@@ -183,6 +184,8 @@ async function main(): Promise<void> {
   const registry = new MethodRegistry();
   const providers: StatisticsProvider[] = [pipelineStatistics(server), pluginStatistics(plugins), ...tmStatistics(server), ...modules];
   providers.push({ name: 'db', statistics: () => dbStats.statistics() });
+  const overload = overloadStatistics(server);
+  if (overload !== null) providers.push(overload);
   registerCoreMethods(registry, {
     name: 'siphon',
     version: VERSION,

@@ -109,6 +109,25 @@ describe('core.workers: 2', () => {
     expect([...from]).toEqual([NODE]);
   });
 
+  it('plugin.list and plugin.stats count every shard\'s calls (the node\'s figures, not shard 0\'s)', async () => {
+    const plugin = await stat('plugin');
+    const own = t.node.plugin.stats.calls; // shard 0's instance alone
+    const rows = (await t.node.rpc.call('plugin.list', [])) as Array<{ [k: string]: RpcValue }>;
+    const current = rows.filter((r) => r.state === 'current');
+    expect(current).toHaveLength(1);
+    expect(current[0]!.calls).toBe(plugin.calls);
+    expect(current[0]!.calls as number).toBeGreaterThan(own);
+    expect(current[0]!.gas_used).toBe(plugin.gasUsedTotal);
+    expect(current[0]!.gas_avg).toBe(Math.round(plugin.gasUsedTotal! / plugin.calls!));
+    expect(current[0]!.hook_samples as number).toBeGreaterThan(0);
+    const slot = (await t.node.rpc.call('plugin.stats', ['lb'])) as { [k: string]: RpcValue };
+    const versions = slot.versions as Array<{ [k: string]: RpcValue }>;
+    expect(versions.find((v) => v.state === 'current')!.calls).toBe(plugin.calls);
+    const all = (await t.node.rpc.call('plugin.stats', [])) as Array<{ [k: string]: RpcValue }>;
+    expect(all).toHaveLength(1);
+    expect((all[0]!.versions as Array<{ [k: string]: RpcValue }>).find((v) => v.state === 'current')!.calls).toBe(plugin.calls);
+  });
+
   it('runs plugin.reload in every shard', async () => {
     await t.node.rpc.call('plugin.reload', []);
     const r = await client.request(NODE, { method: 'INVITE', ruri: `sip:bob@127.0.0.1:${NODE}` }, 5000);
