@@ -20,6 +20,7 @@ import { loadPlugin } from '../../host/wasm/runtime.js';
 import { DEFAULT_PLUGIN_LIMITS, type PluginStats } from '../../host/wasm/types.js';
 import { captureLogger, FIXTURES, ROOT, tempWasm } from '../runtime/helpers.js';
 import { freePort } from '../helpers/ports.js';
+import { nodeStats, onShard0 as onShard0Id } from '../helpers/shards.js';
 
 /** the node's listen port (freePort(): a listen address needs a port) */
 let PORT = 0;
@@ -83,10 +84,14 @@ class Client {
     return c;
   }
 
-  /** sends an OPTIONS (with `X-Attack: n` when n is given); resolves with the final status, or 0 after 20 s. */
-  request(attack?: number): Promise<number> {
+  /**
+   * sends an OPTIONS (with `X-Attack: n` when n is given); resolves with the final status, or 0 after 20 s.
+   * `onShard0`: a Call-ID that the node steers to shard 0 (this thread), whose plugin instance the
+   * test can inspect; otherwise Call-IDs spread over every shard (core.workers).
+   */
+  request(attack?: number, onShard0 = false): Promise<number> {
     const n = ++this.seq;
-    const callId = `adv-${process.pid}-${n}`;
+    const callId = onShard0 ? onShard0Id(node, `adv-${process.pid}-${n}`) : `adv-${process.pid}-${n}`;
     const text =
       `OPTIONS sip:probe@127.0.0.1:${PORT} SIP/2.0\r\n` +
       `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK-adv-${n};rport\r\n` +
@@ -118,8 +123,10 @@ class Client {
 let node: SiphonNode;
 let client: Client;
 const logLines: string[] = [];
+/** shard 0's plugin instance (its $shv / GLOBAL variables: per shard, host/shards/README.md) */
 const plugin = (): WasmPlugin => node.plugin as unknown as WasmPlugin;
-const stats = (): PluginStats => ({ ...plugin().stats });
+/** the plugin's counters summed over every shard (the attacks' Call-IDs spread over them) */
+const stats = async (): Promise<PluginStats> => (await nodeStats(node, 'plugin')) as unknown as PluginStats;
 
 beforeAll(async () => {
   const file = tempWasm('hostile.wasm', compile(readFileSync(path.join(FIXTURES, 'hostile.wat'), 'utf8'), {
@@ -153,17 +160,17 @@ afterAll(async () => {
  * One burst: `rounds` × the attack, each followed by three well-behaved requests, all in flight at
  * once. Every attack is answered 500, every other request 200; returns the stats delta.
  */
-async function burst(attack: number, rounds = 3): Promise<PluginStats> {
-  const before = stats();
+async function burst(attack: number, rounds = 3, onShard0 = false): Promise<PluginStats> {
+  const before = await stats();
   const pending: Array<Promise<[string, number]>> = [];
   for (let i = 0; i < rounds; i++) {
-    pending.push(client.request(attack).then((c) => ['attack', c]));
+    pending.push(client.request(attack, onShard0).then((c) => ['attack', c]));
     for (let j = 0; j < 3; j++) pending.push(client.request().then((c) => ['good', c]));
   }
   const results = await Promise.all(pending);
   expect(results.filter(([k]) => k === 'attack').map(([, c]) => c)).toEqual(Array(rounds).fill(500));
   expect(results.filter(([k]) => k === 'good').map(([, c]) => c)).toEqual(Array(rounds * 3).fill(200));
-  const after = stats();
+  const after = await stats();
   return {
     calls: after.calls - before.calls,
     traps: after.traps - before.traps,
@@ -210,13 +217,14 @@ describe('hostile plugins are answered 500 while the node keeps serving', () => 
   });
 
   it('16 MiB names to hdr_count/hdr_get/pv_get/var_set are refused unread; the loop runs out of gas', async () => {
-    const d = await burst(Attack.HUGE_NAMES);
+    // on shard 0, whose variables the test reads
+    const d = await burst(Attack.HUGE_NAMES, 3, true);
     expect(d.gasExhausted).toBe(3);
     expect(plugin().globals.size).toBe(0);
   });
 
   it('GLOBAL/$shv/MSG variable floods stop at their budgets; the loop runs out of gas', async () => {
-    const d = await burst(Attack.VAR_FLOOD);
+    const d = await burst(Attack.VAR_FLOOD, 3, true);
     expect(d.gasExhausted).toBe(3);
     const g = plugin().globals;
     expect(storeUsage(g)).toBeLessThanOrEqual(DEFAULT_PLUGIN_LIMITS.globalVarsMaxBytes);

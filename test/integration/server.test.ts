@@ -14,6 +14,7 @@ import { createLogger } from '../../host/log/logger.js';
 import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { DEFAULT_SERVER_HEADER } from '../../host/core/version.js';
 import { freeUdpTcpPort } from '../helpers/ports.js';
+import { eventually, nodeStat, nodeStats } from '../helpers/shards.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -274,9 +275,9 @@ describe('To-tag and ACK absorption', () => {
       const r = await c.next();
       expect(status(r)).toBe(486);
       const tag = /;tag=([^;\s]+)$/.exec(header(r!, 'To')!)![1]!;
-      const before = node.server.stats().acksAbsorbed;
+      const before = await nodeStat(node, 'core', 'acksAbsorbed');
       c.send(req('UDP', c.port, { method: 'ACK', ruri: `sip:busy@127.0.0.1:${PORT}`, callId, branch, cseq: '1 ACK', toTag: tag }));
-      await until(() => node.server.stats().acksAbsorbed === before + 1);
+      await eventually(async () => (await nodeStat(node, 'core', 'acksAbsorbed')) === before + 1, 'the ACK to be absorbed');
       // an ACK with a tag that is not ours goes to the plugin, which logs it
       const other = `other-${callId}`;
       c.send(req('UDP', c.port, { method: 'ACK', callId: other, cseq: '1 ACK', toTag: 'foreign' }));
@@ -291,32 +292,33 @@ describe('To-tag and ACK absorption', () => {
 
 describe('actions and failures', () => {
   it('a trapping plugin gives 500 and the next request is served', async () => {
-    const before = node.server.stats().pluginErrors;
+    const before = await nodeStat(node, 'core', 'pluginErrors');
     const r = await udpExchange((p) => req('UDP', p, { ruri: `sip:trap@127.0.0.1:${PORT}` }));
     expect(status(r)).toBe(500);
     expect(r!.split('\r\n')[0]).toBe('SIP/2.0 500 Server Internal Error');
-    expect(node.server.stats().pluginErrors).toBe(before + 1);
+    expect(await nodeStat(node, 'core', 'pluginErrors')).toBe(before + 1);
     expect(status(await udpExchange((p) => req('UDP', p)))).toBe(200);
   });
 
   it('a plugin stuck in an infinite loop: gas ends that request (500), not the wall-clock guard, and the next one is served', async () => {
-    const before = node.server.stats().pluginErrors;
-    const plugin = { ...node.plugin.stats };
+    const before = await nodeStat(node, 'core', 'pluginErrors');
+    const plugin = await nodeStats(node, 'plugin');
     for (let i = 0; i < 3; i++) {
       const r = await udpExchange((p) => req('UDP', p, { ruri: `sip:spin@127.0.0.1:${PORT}` }));
       expect(status(r)).toBe(500);
       expect(status(await udpExchange((p) => req('UDP', p)))).toBe(200);
     }
-    expect(node.server.stats().pluginErrors).toBe(before + 3);
+    expect(await nodeStat(node, 'core', 'pluginErrors')).toBe(before + 3);
     // the gas budget stopped each loop and the instance was replaced; the watchdog
     // (routing.hook_timeout_ms) had nothing to do, so a spinning plugin costs the gas budget, not the timeout
-    expect(node.plugin.stats.gasExhausted).toBe(plugin.gasExhausted + 3);
-    expect(node.plugin.stats.instanceRebuilds).toBe(plugin.instanceRebuilds + 3);
-    expect(node.plugin.stats.timeouts).toBe(plugin.timeouts);
+    const after = await nodeStats(node, 'plugin');
+    expect(after.gasExhausted).toBe(plugin.gasExhausted! + 3);
+    expect(after.instanceRebuilds).toBe(plugin.instanceRebuilds! + 3);
+    expect(after.timeouts).toBe(plugin.timeouts);
     // and the budget is what bounds it: three loops burn three budgets of routing.gas_per_hook (the three
     // 200s take a sliver more), not the 1000x a loose budget would let one loop run for
     const budget = node.config.routing.gas_per_hook;
-    const used = node.plugin.stats.gasUsedTotal - plugin.gasUsedTotal;
+    const used = after.gasUsedTotal! - plugin.gasUsedTotal!;
     expect(used).toBeGreaterThanOrEqual(3 * budget);
     expect(used).toBeLessThan(4 * budget);
   });
@@ -352,11 +354,11 @@ describe('actions and failures', () => {
   });
 
   it('CONTINUE without a reply drops the request (end of route)', async () => {
-    const before = node.server.stats().dropped;
+    const before = await nodeStat(node, 'core', 'dropped');
     const c = await UdpClient.open();
     try {
       c.send(req('UDP', c.port, { ruri: `sip:silent@127.0.0.1:${PORT}` }));
-      await until(() => node.server.stats().dropped === before + 1);
+      await eventually(async () => (await nodeStat(node, 'core', 'dropped')) === before + 1, 'the request to be dropped');
       c.send(req('UDP', c.port));
       expect(status(await c.next())).toBe(200); // the only reply is for the second request
     } finally {
@@ -365,24 +367,24 @@ describe('actions and failures', () => {
   });
 
   it('responses are dropped and counted (no transactions yet)', async () => {
-    const before = node.server.stats().responsesDropped;
+    const before = await nodeStat(node, 'core', 'responsesDropped');
     const c = await UdpClient.open();
     try {
       c.send(`SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:${c.port};branch=z9hG4bK-resp\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: resp-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`);
-      await until(() => node.server.stats().responsesDropped === before + 1);
+      await eventually(async () => (await nodeStat(node, 'core', 'responsesDropped')) === before + 1, 'the response to be dropped');
     } finally {
       c.close();
     }
   });
 
   it('keeps serving after garbage over UDP and TCP', async () => {
-    const before = node.server.stats().parseErrors;
+    const before = await nodeStat(node, 'core', 'parseErrors');
     const c = await UdpClient.open();
     try {
       c.send(Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 13, 10, 13, 10]));
       c.send('INVITE\r\n\r\n');
       c.send('x'.repeat(3000));
-      await until(() => node.server.stats().parseErrors >= before + 2);
+      await eventually(async () => (await nodeStat(node, 'core', 'parseErrors')) >= before + 2, 'the parse errors to be counted');
       c.send(req('UDP', c.port));
       expect(status(await c.next())).toBe(200);
     } finally {
@@ -395,6 +397,6 @@ describe('actions and failures', () => {
     await new Promise((r) => setTimeout(r, 50));
     s.destroy();
     expect(status(await tcpExchange((p) => req('TCP', p)))).toBe(200);
-    expect(node.server.stats().internalErrors).toBe(0);
+    expect(await nodeStat(node, 'core', 'internalErrors')).toBe(0);
   });
 });
