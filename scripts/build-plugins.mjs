@@ -18,7 +18,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..');
@@ -143,12 +144,12 @@ function newestMtime(target) {
   return newest;
 }
 
-/** `file:line:col: error TSxxxx: message`, the location computed from the range's start offset. */
-function formatDiagnostic(d) {
+/** `file:line:col: error TSxxxx: message`, the location computed from the range's start offset (paths relative to baseDir). */
+function formatDiagnostic(d, baseDir = repoRoot) {
   const category = CATEGORY[d.category] ?? 'error';
   const range = d.range;
   if (range && range.source && !range.source.normalizedPath.startsWith('~lib/')) {
-    const abs = path.resolve(repoRoot, range.source.normalizedPath);
+    const abs = path.resolve(baseDir, range.source.normalizedPath);
     let where = path.relative(process.cwd(), abs);
     try {
       const before = readFileSync(abs, 'utf8').slice(0, range.start);
@@ -163,42 +164,36 @@ function formatDiagnostic(d) {
   return `${category} TS${d.code}: ${d.message}`;
 }
 
-let ascModule;
-async function loadAsc() {
-  ascModule ??= (await import('assemblyscript/asc')).default;
-  return ascModule;
+const ascModules = new Map();
+/** The AssemblyScript compiler: the one `fromDir` depends on when it has one (a plugin project pins its own), else siphon's. */
+async function loadAsc(fromDir = null) {
+  let spec = 'assemblyscript/asc';
+  if (fromDir !== null) {
+    try {
+      spec = pathToFileURL(createRequire(path.join(fromDir, 'package.json')).resolve('assemblyscript/asc')).href;
+    } catch {
+      // no assemblyscript in the project: siphon's compiler
+    }
+  }
+  if (!ascModules.has(spec)) ascModules.set(spec, (await import(spec)).default);
+  return ascModules.get(spec);
 }
 
-/**
- * Compiles one plugin. Returns {name, outFile, skipped, bytes}; throws BuildError with the
- * compiler's messages when it does not compile or imports something outside ABI v1.
- */
-export async function buildPlugin(pluginsDir, name, { debug = false, force = false } = {}) {
-  const dir = path.join(pluginsDir, name);
-  const entry = path.join(dir, 'assembly', 'index.ts');
-  if (!existsSync(entry)) throw new BuildError(`${path.relative(process.cwd(), entry)}: no such file`);
-  const outDir = path.join(dir, 'build');
-  const outFile = path.join(outDir, `${name}.wasm`);
+/** true when outFile is newer than every input (the plugin's folder, the SDK, this script). */
+function upToDate(outFile, inputs) {
+  if (!existsSync(outFile)) return false;
+  const built = statSync(outFile).mtimeMs;
+  return built > Math.max(...inputs.map(newestMtime), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+}
 
-  if (!force && existsSync(outFile)) {
-    const built = statSync(outFile).mtimeMs;
-    const inputs = Math.max(newestMtime(dir), newestMtime(sdkDir), statSync(fileURLToPath(import.meta.url)).mtimeMs);
-    if (built > inputs) return { name, outFile, skipped: true, bytes: statSync(outFile).size };
-  }
-
-  const asc = await loadAsc();
+/** Runs asc on `entries` (relative to baseDir); returns the binary or throws BuildError with the diagnostics. */
+async function compile(asc, name, entries, baseDir, debug) {
   const diagnostics = [];
   let binary = null;
   const output = [];
   const sink = { write: (s) => { output.push(String(s)); return true; } };
-  // asc names a module by its path relative to --baseDir and normalises `..` textually: a plugin
-  // outside the package reaching the SDK by `../../..` would get a second copy of the SDK (its
-  // onRequest() fills a handler table request_route never reads, so every request is dropped).
-  // Compiling from the common ancestor of the SDK and the plugin keeps one identity per file.
-  const baseDir = commonAncestor(repoRoot, path.resolve(dir));
-  const rel = (p) => path.relative(baseDir, p).split(path.sep).join('/');
   const { error } = await asc.main(
-    [rel(sdkEntry), rel(entry), '--outFile', `${name}.wasm`, '--baseDir', baseDir, ...(debug ? DEBUG_FLAGS : RELEASE_FLAGS)],
+    [...entries, '--outFile', `${name}.wasm`, '--baseDir', baseDir, ...(debug ? DEBUG_FLAGS : RELEASE_FLAGS)],
     {
       stdout: sink,
       stderr: sink,
@@ -210,33 +205,92 @@ export async function buildPlugin(pluginsDir, name, { debug = false, force = fal
   );
   const errors = diagnostics.filter((d) => d.category === 3);
   if (error || errors.length > 0 || !binary) {
-    const lines = errors.length > 0 ? errors.map(formatDiagnostic) : [output.join('').trim() || String(error?.message ?? 'no output')];
+    const lines = errors.length > 0 ? errors.map((d) => formatDiagnostic(d, baseDir)) : [output.join('').trim() || String(error?.message ?? 'no output')];
     throw new BuildError(`plugin ${name} does not compile:\n${lines.join('\n')}`);
   }
+  return binary;
+}
 
-  // refuse what the host would refuse at load (E4004, E4005), naming the import or export
+/**
+ * Refuses what the host would refuse at load (E4004, E4005), naming the import or export; then
+ * appends the identity section and writes outFile (write then rename: a host loading the file
+ * concurrently never sees half of it).
+ */
+function finish(binary, identity, outFile, missingHint = '') {
   const module = new WebAssembly.Module(binary);
   const foreign = WebAssembly.Module.imports(module)
     .map((i) => `${i.module}.${i.name}`)
     .filter((n) => !ABI_V1_IMPORTS.has(n) && !ABI_V1_1_IMPORTS.has(n) && !MODULE_IMPORTS.has(n));
   if (foreign.length > 0) {
     throw new BuildError(
-      `plugin ${name}: imports outside ABI v1 (docs/abi/v1.md): ${foreign.join(', ')}` +
+      `plugin ${identity.name}: imports outside ABI v1 (docs/abi/v1.md): ${foreign.join(', ')}` +
         ' (AssemblyScript adds env.trace for trace(), console.* imports for console.log: use xlog)',
     );
   }
   const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = ABI_V1_REQUIRED_EXPORTS.filter((e) => !exported.has(e));
-  if (missing.length > 0) throw new BuildError(`plugin ${name}: missing exports ${missing.join(', ')}`);
-
-  const identity = pluginIdentity(dir, name);
+  if (missing.length > 0) throw new BuildError(`plugin ${identity.name}: missing exports ${missing.join(', ')}${missingHint}`);
   const wasm = appendCustomSection(binary, IDENTITY_SECTION, Buffer.from(JSON.stringify(identity), 'utf8'));
-  mkdirSync(outDir, { recursive: true });
-  // write then rename: a host loading the file concurrently never sees half of it
+  mkdirSync(path.dirname(outFile), { recursive: true });
   const tmp = `${outFile}.${process.pid}.tmp`;
   writeFileSync(tmp, wasm);
   renameSync(tmp, outFile);
-  return { name, outFile, skipped: false, bytes: wasm.length };
+  return wasm.length;
+}
+
+/**
+ * Compiles one plugin. Returns {name, outFile, skipped, bytes}; throws BuildError with the
+ * compiler's messages when it does not compile or imports something outside ABI v1.
+ */
+export async function buildPlugin(pluginsDir, name, { debug = false, force = false } = {}) {
+  const dir = path.join(pluginsDir, name);
+  const entry = path.join(dir, 'assembly', 'index.ts');
+  if (!existsSync(entry)) throw new BuildError(`${path.relative(process.cwd(), entry)}: no such file`);
+  const outFile = path.join(dir, 'build', `${name}.wasm`);
+  if (!force && upToDate(outFile, [dir, sdkDir])) return { name, outFile, skipped: true, bytes: statSync(outFile).size };
+
+  // asc names a module by its path relative to --baseDir and normalises `..` textually: a plugin
+  // outside the package reaching the SDK by `../../..` would get a second copy of the SDK (its
+  // onRequest() fills a handler table request_route never reads, so every request is dropped).
+  // Compiling from the common ancestor of the SDK and the plugin keeps one identity per file.
+  const baseDir = commonAncestor(repoRoot, path.resolve(dir));
+  const rel = (p) => path.relative(baseDir, p).split(path.sep).join('/');
+  const binary = await compile(await loadAsc(), name, [rel(sdkEntry), rel(entry)], baseDir, debug);
+  const bytes = finish(binary, pluginIdentity(dir, name), outFile);
+  return { name, outFile, skipped: false, bytes };
+}
+
+/**
+ * A plugin project of its own (`siphon plugin new NAME --dir PATH`, docs/tutorial-plugin.md):
+ * PATH/package.json (its name without @scope/ names the plugin, its version is the plugin's) and
+ * PATH/assembly/index.ts importing the SDK package `@siphon/sdk` and re-exporting the ABI entry
+ * points (`export * from "@siphon/sdk/exports"`). It is compiled alone from PATH, so asc resolves
+ * the SDK through PATH/node_modules once (one identity), with the project's own assemblyscript when
+ * it has one. Output: PATH/build/NAME.wasm. Returns {name, outFile, skipped, bytes}.
+ */
+export async function buildProject(projectDir, { debug = false, force = false } = {}) {
+  const dir = path.resolve(projectDir);
+  const pkgFile = path.join(dir, 'package.json');
+  if (!existsSync(pkgFile)) throw new BuildError(`${path.relative(process.cwd(), pkgFile) || pkgFile}: no such file (not a plugin project)`);
+  let pkg;
+  try {
+    pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+  } catch (e) {
+    throw new BuildError(`${pkgFile}: not valid JSON (${e.message})`);
+  }
+  const name = String(pkg.name ?? path.basename(dir)).replace(/^@[^/]+\//, '');
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) throw new BuildError(`${pkgFile}: the package name "${pkg.name}" is not a plugin name (letters, digits, _ . -)`);
+  const entry = path.join(dir, 'assembly', 'index.ts');
+  if (!existsSync(entry)) throw new BuildError(`${path.relative(process.cwd(), entry) || entry}: no such file`);
+  const outFile = path.join(dir, 'build', `${name}.wasm`);
+  const inputs = [path.join(dir, 'assembly'), pkgFile];
+  const sdk = path.join(dir, 'node_modules', '@siphon', 'sdk', 'assembly');
+  if (existsSync(sdk)) inputs.push(sdk);
+  if (!force && upToDate(outFile, inputs)) return { name, outFile, skipped: true, bytes: statSync(outFile).size };
+  const binary = await compile(await loadAsc(dir), name, ['assembly/index.ts'], dir, debug);
+  const identity = { name, version: typeof pkg.version === 'string' ? pkg.version : '0.0.0' };
+  const bytes = finish(binary, identity, outFile, ' (assembly/index.ts must re-export the entry points: export * from "@siphon/sdk/exports")');
+  return { name, outFile, skipped: false, bytes };
 }
 
 /** The deepest folder holding both absolute paths (the filesystem root at worst). */
@@ -264,19 +318,34 @@ async function main(argv) {
   let pluginsDir = path.join(repoRoot, 'plugins');
   let debug = false;
   let force = false;
+  let project = null;
   const names = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--debug') debug = true;
     else if (arg === '--force') force = true;
     else if (arg === '--plugins-dir') pluginsDir = path.resolve(argv[++i] ?? '');
+    else if (arg === '--project') project = path.resolve(argv[++i] ?? '.');
     else if (arg === '-h' || arg === '--help') {
-      process.stdout.write('usage: node scripts/build-plugins.mjs [--debug] [--force] [--plugins-dir DIR] [name ...]\n');
+      process.stdout.write('usage: node scripts/build-plugins.mjs [--debug] [--force] [--plugins-dir DIR] [name ...]\n' +
+        '       node scripts/build-plugins.mjs [--debug] [--force] --project DIR   (a plugin project of its own → DIR/build/NAME.wasm)\n');
       return 0;
     } else if (arg.startsWith('-')) {
       process.stderr.write(`build-plugins: unknown option ${arg}\n`);
       return 2;
     } else names.push(arg);
+  }
+  if (project !== null) {
+    const started = performance.now();
+    try {
+      const r = await buildProject(project, { debug, force: force || debug });
+      const ms = Math.round(performance.now() - started);
+      process.stdout.write(`build-plugins: ${r.name} ${r.skipped ? 'up to date' : `built (${r.bytes} bytes, ${ms} ms)`} → ${path.relative(process.cwd(), r.outFile)}\n`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`${e instanceof BuildError ? e.message : e.stack}\n`);
+      return 1;
+    }
   }
   const targets = names.length > 0 ? names : listPlugins(pluginsDir);
   if (targets.length === 0) {

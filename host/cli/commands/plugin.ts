@@ -25,10 +25,10 @@ import { BinrpcClient } from '../../rpc/binrpc-client.js';
 import { defaultCtlPath } from '../../rpc/ctl-address.js';
 import { formatReply } from '../../rpc/format.js';
 import { RpcFault, type RpcValue } from '../../rpc/types.js';
-import { parseMessage } from '../../sip/parser.js';
-import type { SipMessage } from '../../sip/types.js';
 import type { Channel } from '../../transport/types.js';
 import { loadPlugin, resolvePluginPath } from '../../wasm/runtime.js';
+import { actionName, diffMessage } from '../../testing/decision.js';
+import { parseRequest } from '../../testing/request.js';
 import type { WasmPlugin } from '../../wasm/plugin.js';
 
 export interface PluginCommandIo {
@@ -255,7 +255,7 @@ class CommandContext {
       }
     }
     const raw = readFileSync(path.resolve(this.cwd, messageFile));
-    const msg = parseTestMessage(raw, messageFile);
+    const msg = parseRequest(raw, messageFile);
 
     const logLines: Array<Record<string, unknown>> = [];
     const log = pino(
@@ -353,74 +353,6 @@ function endpoint(text: string, proto: 'udp' | 'tcp'): Endpoint {
   if (!m) throw new SiphonError('CLI_USAGE', `expected IP:PORT, got "${text}"`);
   const address = m[1]!.replace(/^\[|\]$/g, '');
   return { address, port: Number(m[2]), proto, family: address.includes(':') ? 6 : 4 };
-}
-
-/** Parses the message file as it is; a hand-written file with bare LF line ends is given CRLFs. */
-function parseTestMessage(raw: Buffer, where: string): SipMessage {
-  let r = parseMessage(raw);
-  if (!r.ok && !raw.includes('\r\n') && raw.includes('\n')) {
-    const text = raw.toString('latin1');
-    const sep = text.indexOf('\n\n');
-    const head = (sep < 0 ? text : text.slice(0, sep)).replace(/\n/g, '\r\n');
-    r = parseMessage(Buffer.from(sep < 0 ? `${head}\r\n\r\n` : `${head}\r\n\r\n${text.slice(sep + 2)}`, 'latin1'));
-  }
-  if (!r.ok) throw new SiphonError('SIP_PARSE', `${r.failure.reason} (${r.failure.detail})`, { where });
-  if (r.message.kind !== 'request') throw new SiphonError('CLI_USAGE', 'request_route runs on requests; this file holds a response', { where });
-  return r.message;
-}
-
-function actionName(a: Action): string {
-  switch (a) {
-    case Action.CONTINUE:
-      return 'CONTINUE';
-    case Action.DROP:
-      return 'DROP';
-    case Action.REPLIED:
-      return 'REPLIED';
-    case Action.RELAY:
-      return 'RELAY';
-    case Action.SUSPEND:
-      return 'SUSPEND';
-    default:
-      return 'ERROR';
-  }
-}
-
-/** Lines of the start line + header section, before and after: what the plugin changed. */
-function diffMessage(before: Buffer, after: Buffer): { removed: string[]; added: string[]; bodyChanged: boolean } {
-  // the parser also takes bare-LF line ends (RFC 3261 §7.5 leniency), which untouched lines keep
-  const split = (b: Buffer): { lines: string[]; body: Buffer } => {
-    const crlf = b.indexOf('\r\n\r\n');
-    const lf = b.indexOf('\n\n');
-    const [end, sepLen] = crlf >= 0 && (lf < 0 || crlf < lf) ? [crlf, 4] : [lf, 2];
-    const head = end < 0 ? b.toString('latin1') : b.subarray(0, end).toString('latin1');
-    return { lines: head.split(/\r?\n/), body: end < 0 ? Buffer.alloc(0) : b.subarray(end + sepLen) };
-  };
-  const a = split(before);
-  const b = split(after);
-  const count = new Map<string, number>();
-  for (const l of b.lines) count.set(l, (count.get(l) ?? 0) + 1);
-  const removed: string[] = [];
-  for (const l of a.lines) {
-    const n = count.get(l) ?? 0;
-    if (n > 0) count.set(l, n - 1);
-    else removed.push(l);
-  }
-  const keep = new Map<string, number>();
-  for (const l of a.lines) keep.set(l, (keep.get(l) ?? 0) + 1);
-  const added: string[] = [];
-  for (const l of b.lines) {
-    const n = keep.get(l) ?? 0;
-    if (n > 0) keep.set(l, n - 1);
-    else added.push(l);
-  }
-  // Content-Length follows the body; it is not the plugin's edit unless the body changed
-  const bodyChanged = !a.body.equals(b.body);
-  return {
-    removed: bodyChanged ? removed : removed.filter((l) => !/^(content-length|l)\s*:/i.test(l)),
-    added: bodyChanged ? added : added.filter((l) => !/^(content-length|l)\s*:/i.test(l)),
-    bodyChanged,
-  };
 }
 
 interface Decision {

@@ -1,0 +1,165 @@
+/**
+ * host/testing (the plugin testing library): the shipped plugins run on the real runtime and
+ * message path without sockets; request_route decisions, stateful relays, replies driving
+ * failure_route, stubbed and real module answers, log lines.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PluginTester, sipRequest, type StubCall } from '../../host/testing/index.js';
+import { isSiphonError } from '../../host/errors/registry.js';
+
+const exec = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const wasm = (name: string): string => path.join(ROOT, 'plugins', name, 'build', `${name}.wasm`);
+
+const OPTIONS = `OPTIONS sip:127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKopt1
+Max-Forwards: 70
+From: <sip:probe@example.org>;tag=p1
+To: <sip:127.0.0.1>
+Call-ID: opt-1@test
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+`;
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'siphon-tester-'));
+  await exec(process.execPath, [path.join(ROOT, 'scripts/build-plugins.mjs'), 'hello', 'lb'], { cwd: ROOT, timeout: 120_000 });
+}, 150_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('PluginTester on hello', () => {
+  let t: PluginTester;
+  beforeAll(async () => {
+    t = await PluginTester.load(wasm('hello'));
+  });
+  afterAll(() => t.close());
+
+  it('a request written as text (bare LF) is answered 501 with the log line of the plugin', async () => {
+    const r = await t.send(OPTIONS);
+    expect(r.action).toBe('REPLIED');
+    expect(r.reply?.code).toBe(501);
+    expect(r.reply?.reason).toBe('Not Implemented');
+    expect(r.reply?.header('call-id')).toBe('opt-1@test');
+    expect(r.replies).toHaveLength(1);
+    expect(r.relayed).toEqual([]);
+    expect(r.headersAdded).toEqual([]);
+    expect(r.logs.map((l) => l.msg)).toContain('I got a message: OPTIONS sip:127.0.0.1:5060 from 127.0.0.1:5080 (Call-ID opt-1@test)');
+    expect(r.gasUsed).toBeGreaterThan(0);
+    expect(t.plugin.info.name).toBe('hello');
+  });
+
+  it('a built request from another source; an ACK is dropped unanswered', async () => {
+    const r = await t.send(sipRequest('MESSAGE', 'sip:bob@example.com').header('X-Test', '1'), '192.0.2.7:5099');
+    expect(r.reply?.code).toBe(501);
+    expect(r.reply?.header('via')).toContain('received=192.0.2.7');
+    const ack = await t.send(sipRequest('ACK', 'sip:bob@example.com'));
+    expect(ack.action).toBe('DROP');
+    expect(ack.replies).toEqual([]);
+  });
+
+  it('a request failing sanity never reaches request_route (action null, 400 from the host)', async () => {
+    const r = await t.send(OPTIONS.replace('CSeq: 1 OPTIONS', 'CSeq: 1 INVITE'));
+    expect(r.action).toBeNull();
+    expect(r.hooks).toEqual([]);
+    expect(r.reply?.code).toBe(400);
+  });
+});
+
+describe('PluginTester on lb (stateful relay, failure_route, module stubs)', () => {
+  const gateways = ['sip:192.0.2.10:5060', 'sip:192.0.2.11:5060'];
+  let t: PluginTester;
+  let left: string[] = [];
+  beforeAll(async () => {
+    t = await PluginTester.load(wasm('lb'), {
+      stubs: {
+        dispatcher: {
+          ds_select_dst: (c: StubCall) => {
+            left = [...gateways];
+            c.setDst(left.shift()!);
+            return 1;
+          },
+          ds_next_dst: (c: StubCall) => {
+            const next = left.shift();
+            if (next === undefined) return -1;
+            c.setDst(next);
+            return 1;
+          },
+          ds_mark_dst: 1,
+        },
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('an INVITE goes to the first gateway with 100 Trying upstream and a Record-Route', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:bob@lb.example.com').body('v=0\r\n'));
+    expect(r.du).toBe('sip:192.0.2.10:5060');
+    expect(r.replies.map((x) => x.code)).toEqual([100]);
+    expect(r.relay?.method).toBe('INVITE');
+    expect(r.relay?.to).toEqual({ address: '192.0.2.10', port: 5060 });
+    expect(r.relay?.header('record-route')).toContain('127.0.0.1');
+    expect(r.relay?.header('max-forwards')).toBe('69'); // below maxfwd's max_limit: only the hop's decrement
+    expect(r.moduleCalls.map((c) => c.name)).toEqual(['dispatcher.ds_select_dst']);
+    expect(r.moduleCalls[0]!.args.slice(0, 2)).toEqual([1, 4]);
+    expect(r.logs.some((l) => l.msg.includes('lb: INVITE sip:bob@lb.example.com via <sip:192.0.2.10:5060>'))).toBe(true);
+  });
+
+  it('a 503 from the gateway runs failure_route: marked, next gateway; its 200 goes upstream', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:carol@lb.example.com'));
+    const first = r.relay!;
+    const f = await t.respond(first, 503);
+    expect(f.hooks.map((h) => h.hook)).toEqual(['failure_route']);
+    expect(f.hooks[0]!.route).toBe(1);
+    expect(f.moduleCalls.map((c) => c.name)).toEqual(['dispatcher.ds_mark_dst', 'dispatcher.ds_next_dst']);
+    // the 503 is acknowledged hop by hop, the INVITE goes to the second gateway; nothing upstream yet
+    expect(f.relayed.map((x) => `${x.method} ${x.to.address}`)).toEqual(['ACK 192.0.2.10', 'INVITE 192.0.2.11']);
+    expect(f.replies).toEqual([]);
+    const ok = await t.respond(f.relay!, 200, { toTag: 'gw2' });
+    expect(ok.reply?.code).toBe(200);
+    expect(ok.reply?.header('to')).toContain('tag=gw2');
+  });
+
+  it('no gateway left: failure_route answers 503 upstream', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:dave@lb.example.com'));
+    const f1 = await t.respond(r.relay!, 500);
+    const f2 = await t.respond(f1.relay!, 502);
+    expect(f2.relay).toBeNull();
+    expect(f2.reply?.code).toBe(503);
+  });
+
+  it('a 486 (the callee, not the gateway) goes upstream without failover', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:erin@lb.example.com'));
+    const f = await t.respond(r.relay!, 486);
+    expect(f.moduleCalls).toEqual([]);
+    expect(f.reply?.code).toBe(486);
+  });
+});
+
+describe('PluginTester with a real module', () => {
+  it('lb on the real dispatcher module reads a dispatcher.list', async () => {
+    const list = path.join(tmp, 'dispatcher.list');
+    writeFileSync(list, '1 sip:198.51.100.20:5060\n');
+    const t = await PluginTester.load(wasm('lb'), { modules: { dispatcher: { list_file: list, flags: 2 } } });
+    try {
+      const r = await t.send(sipRequest('INVITE', 'sip:bob@lb.example.com'));
+      expect(r.relay?.to).toEqual({ address: '198.51.100.20', port: 5060 });
+      expect(r.moduleCalls).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a file the host refuses rejects load() with the loader error', async () => {
+    const bad = path.join(tmp, 'bad.wasm');
+    writeFileSync(bad, 'not wasm');
+    const e = await PluginTester.load(bad).catch((x: unknown) => x);
+    expect(isSiphonError(e, 'PLUGIN_INVALID_WASM')).toBe(true);
+  });
+});
