@@ -21,6 +21,12 @@ export const FAN_OUT_METHODS: readonly string[] = ['plugin.load', 'plugin.reload
  */
 export const MERGED_METHODS: readonly string[] = ['plugin.list', 'plugin.stats'];
 
+/**
+ * Module methods that report a shard's own counters (each shard counts what it routed): every worker
+ * serves them too, and the node answers with the sums (sumCounters), as stats.get_statistics does.
+ */
+export const SUMMED_METHODS: readonly string[] = ['auth.stats', 'secfilter.stats'];
+
 /** `providers` with every group summed over the shards, plus groups only the worker shards report. */
 export function shardedStatistics(providers: readonly StatisticsProvider[], hub: ShardHub): StatisticsProvider[] {
   const out: StatisticsProvider[] = providers.map((p) => ({
@@ -60,6 +66,9 @@ export function shardedRpc(registry: MethodRegistry, hub: ShardHub): void {
     if (name.startsWith('stats.')) {
       registry.unregister(name);
       registry.register({ ...m, handler: async (params: RpcValue[]) => (await hub.refreshStatistics(), inner(params)) });
+    } else if (SUMMED_METHODS.includes(name)) {
+      registry.unregister(name);
+      registry.register({ ...m, handler: async (params: RpcValue[]) => (await hub.gather(name, params)).reduce(sumCounters, await inner(params)) });
     } else if (MERGED_METHODS.includes(name)) {
       registry.unregister(name);
       registry.register({ ...m, handler: async (params: RpcValue[]) => mergePluginRows(name, await inner(params), await hub.gather(name, params)) });
@@ -79,6 +88,15 @@ export function shardedRpc(registry: MethodRegistry, hub: ShardHub): void {
 }
 
 type Row = { [key: string]: RpcValue };
+
+/** `a` with every number of `b` added at the same place (structs by key; a key only `b` has is taken as it is). */
+export function sumCounters(a: RpcValue, b: RpcValue): RpcValue {
+  if (typeof a === 'number' && typeof b === 'number') return a + b;
+  if (!isRow(a) || !isRow(b)) return a;
+  const out: Row = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = k in out ? sumCounters(out[k]!, v) : v;
+  return out;
+}
 
 /** counters of a plugin.list / plugin.stats version row that add up over the shards. */
 const SUMMED = ['pins', 'calls', 'traps', 'aborts', 'gas_exhausted', 'timeouts', 'instance_rebuilds', 'gas_used', 'recent_failures', 'hook_samples'];

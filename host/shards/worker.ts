@@ -37,6 +37,7 @@ import { AuthModule } from '../modules/auth/index.js';
 import { BatchWriter, forEachMessage } from './batch.js';
 import { seedMetered } from '../wasm/metering.js';
 import { ShardLink } from './link.js';
+import { SUMMED_METHODS } from './merge.js';
 import type { FromWorker, ListenerInfo, ShardSnapshot, ShardStatistics, ToWorker, WorkerConfig, WorkerData } from './protocol.js';
 import { SiphonMetrics } from '../metrics/metrics.js';
 import type { RpcValue } from '../rpc/types.js';
@@ -197,6 +198,8 @@ async function main(): Promise<void> {
     },
   });
   registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT, pathPolicy: pluginPolicyFrom(config, data.pluginFile), log }));
+  // the modules' per-shard counters (merge.ts SUMMED_METHODS); their other methods are shard 0's
+  for (const m of modules) registry.registerAll(m.rpcMethods().filter((r) => SUMMED_METHODS.includes(r.name)));
 
   const stop = async (): Promise<void> => {
     await server.stop();
