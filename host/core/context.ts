@@ -68,6 +68,11 @@ export interface MessageContext {
    * use. (additive, auth)
    */
   auth?: import('../sip/digest.js').DigestAuthState;
+  /**
+   * The dialog this message belongs to (host/modules/dialog): set by dlg_manage() on an initial
+   * INVITE and by the dialog module's matching of in-dialog requests before routing. (additive, dialog)
+   */
+  dialog?: unknown;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

@@ -21,6 +21,8 @@ export class RequestContext implements MessageContext {
   tmState: unknown = undefined;
   /** MessageContext.floodChecked (pike's host check). */
   floodChecked = false;
+  /** MessageContext.dialog (the dialog module); declared so every context has the same shape. */
+  dialog: unknown = undefined;
   private varsMap: Map<string, string> | null = null;
   private logger: Logger | null = null;
 

@@ -18,6 +18,16 @@ export const REASON_408 = 'Request Timeout';
 export const REASON_487 = 'Request Terminated';
 export const REASON_478 = 'Unresolvable destination';
 
+/**
+ * Sees every response a transaction sends upstream, forwarded or built locally (Kamailio tm's
+ * TMCB_RESPONSE_FWDED / TMCB_RESPONSE_OUT, what the dialog module's state machine runs on). Must
+ * not throw. (additive)
+ */
+export interface CellObserver {
+  /** `resp` is the forwarded response (our Via removed), null for a reply tm built; `toTag` the reply's To tag. */
+  onUpstreamResponse(cell: ProxyTransaction, status: number, resp: SipMessage | null, toTag: string | undefined): void;
+}
+
 /** tm state of one request context (armed routes and timeouts before t_relay, the transaction after). */
 export class TmRequestState {
   branchRoute = NO_ROUTE;
@@ -27,6 +37,8 @@ export class TmRequestState {
   frInv: number | undefined;
   relayPending = false;
   cell: ProxyTransaction | null = null;
+  /** what the transaction created for this request reports its upstream responses to (dialog). (additive) */
+  observer: CellObserver | null = null;
 }
 
 export const enum BranchState {
@@ -94,6 +106,8 @@ export class ProxyTransaction implements ServerTransactionUser {
   /** R-URI and $du when the last relay happened (failure_route starts from them). */
   relayRuri = '';
   relayDst: string | null = null;
+  /** sees the responses sent upstream (the dialog module); null = none. (additive) */
+  observer: CellObserver | null = null;
   private maxForwardsDone = false;
   private terminated = false;
   /**
@@ -116,6 +130,7 @@ export class ProxyTransaction implements ServerTransactionUser {
     this.ctx = ctx;
     this.source = ctx.source;
     this.local = ctx.local;
+    this.observer = state.observer;
     server.user = this;
   }
 

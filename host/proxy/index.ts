@@ -6,3 +6,4 @@ export { recordRoute, recordRouteValue, looseRoute, routeUri, LR_ROUTED, LR_NO_R
 export { Resolver, nextHopOf, type NextHop, type ResolvedAddress, type ResolverOptions } from './resolver.js';
 export { pickBestResponse, responseRank } from './best-response.js';
 export { TmImports, RrImports, tmImportProviders } from './abi.js';
+export type { CellObserver } from './cell.js';

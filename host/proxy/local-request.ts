@@ -13,7 +13,16 @@ import { SiphonError } from '../errors/registry.js';
 import type { SipMessage } from '../sip/types.js';
 import type { ClientTransaction, ClientTransactionUser, SentRequest, TransactionLayer } from '../transaction/index.js';
 import type { ChannelProvider } from './proxy.js';
-import { nextHopOf, type Resolver } from './resolver.js';
+import { nextHopOf, type NextHop, type ResolvedAddress, type Resolver } from './resolver.js';
+import type { Channel } from '../transport/types.js';
+
+/** the URI inside a Route value `<uri>;params` (or the value itself). */
+function routeUriOf(value: string): string | null {
+  const lt = value.indexOf('<');
+  if (lt < 0) return value.trim() || null;
+  const gt = value.indexOf('>', lt);
+  return gt < 0 ? null : value.slice(lt + 1, gt);
+}
 
 export interface LocalRequest {
   /** a non-INVITE method (OPTIONS for keepalives). */
@@ -26,6 +35,28 @@ export interface LocalRequest {
   /** where to send instead of the R-URI (an outbound proxy, `$du`), or null. */
   dstUri?: string | null;
   /** ms until the request counts as timed out (408); 0/absent: the layer's fr_timer. */
+  timeoutMs?: number;
+}
+
+/**
+ * A request inside an existing dialog (RFC 3261 §12.2.1.1), e.g. the BYE the dialog module sends
+ * when a call times out: the caller gives the dialog's Call-ID, tags (in From/To), CSeq, remote
+ * target (R-URI) and route set; the next hop is the first Route when it is a loose router (lr),
+ * else the remote target. (additive)
+ */
+export interface InDialogRequest {
+  method: string;
+  /** the remote target (the peer's Contact). */
+  uri: string;
+  /** the route set, first hop first (Route header values, `<sip:...;lr>`). */
+  routes: readonly string[];
+  /** full From / To header values with their tags. */
+  from: string;
+  to: string;
+  callId: string;
+  cseq: number;
+  /** more header lines (`Name: value`, no CRLF), e.g. Kamailio's dlg_extra_hdrs. */
+  extraHeaders?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -78,9 +109,10 @@ export class LocalRequests implements LocalRequestSender {
     }
   }
 
-  async request(req: LocalRequest): Promise<LocalRequestResult> {
-    const hop = nextHopOf(req.dstUri ?? req.uri);
-    if (hop === null) throw new SiphonError('TM_LOCAL_REQUEST', `no next hop for ${req.dstUri ?? req.uri}`);
+  /** next hop of `target`: resolved address, the socket that reaches it, our Via for it. */
+  private async route(target: string): Promise<{ hop: NextHop; addr: ResolvedAddress; channel: Channel; via: string; branch: string; host: string }> {
+    const hop = nextHopOf(target);
+    if (hop === null) throw new SiphonError('TM_LOCAL_REQUEST', `no next hop for ${target}`);
     const addr = this.resolver.resolveCached(hop.host) ?? (await this.resolver.resolve(hop.host));
     if (addr === null) throw new SiphonError('TM_LOCAL_REQUEST', `cannot resolve ${hop.host}`);
     const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port);
@@ -89,6 +121,54 @@ export class LocalRequests implements LocalRequestSender {
     const host = local.address.includes(':') ? `[${local.address}]` : local.address;
     const branch = this.layer.newBranch();
     const via = `SIP/2.0/${hop.proto === 'tcp' ? 'TCP' : 'UDP'} ${host}:${local.port};branch=${branch}`;
+    return { hop, addr, channel, via, branch, host };
+  }
+
+  /** starts the client transaction of `text` and resolves with its outcome. */
+  private start(r: { hop: NextHop; addr: ResolvedAddress; channel: Channel; branch: string }, sent: SentRequest, text: string, timeoutMs: number | undefined): Promise<LocalRequestResult> {
+    return new Promise<LocalRequestResult>((resolve) => {
+      let settled = false;
+      const user = new PendingRequest((res) => {
+        if (settled) return;
+        settled = true;
+        resolve(res);
+      });
+      this.layer.startClient({
+        branch: r.branch,
+        request: Buffer.from(text, 'latin1'),
+        sent,
+        channel: r.channel,
+        address: r.addr.address,
+        port: r.hop.port,
+        user,
+        fr: timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : undefined,
+      });
+    });
+  }
+
+  /**
+   * A request inside a dialog (InDialogRequest): sent to the first Route when it is a loose router
+   * (RFC 3261 §12.2.1.1, §16.12), else to the remote target; the dialog's Call-ID steers its
+   * responses back to this shard. Rejects (E9005) when it cannot be sent at all. (additive)
+   */
+  async requestInDialog(req: InDialogRequest): Promise<LocalRequestResult> {
+    const first = req.routes[0];
+    const firstUri = first === undefined ? null : routeUriOf(first);
+    const r = await this.route(firstUri !== null && /;lr\b/i.test(firstUri) ? firstUri : req.uri);
+    const sent: SentRequest = { method: req.method, requestUri: req.uri, via: r.via, from: req.from, to: req.to, callId: req.callId, cseq: req.cseq, routes: [...req.routes] };
+    const lines = [
+      `${req.method} ${req.uri} SIP/2.0`, `Via: ${r.via}`, 'Max-Forwards: 70',
+      ...req.routes.map((v) => `Route: ${v}`),
+      `From: ${req.from}`, `To: ${req.to}`, `Call-ID: ${req.callId}`, `CSeq: ${req.cseq} ${req.method}`,
+      ...(req.extraHeaders ?? []),
+      'Content-Length: 0', '', '',
+    ];
+    return this.start(r, sent, lines.join('\r\n'), req.timeoutMs);
+  }
+
+  async request(req: LocalRequest): Promise<LocalRequestResult> {
+    const r = await this.route(req.dstUri ?? req.uri);
+    const { via, host } = r;
     this.callIdCounter = (this.callIdCounter + 1) % 0x7fffffff;
     const sent: SentRequest = {
       method: req.method,
@@ -105,23 +185,6 @@ export class LocalRequests implements LocalRequestSender {
     const text =
       `${sent.method} ${sent.requestUri} SIP/2.0\r\nVia: ${via}\r\nMax-Forwards: 70\r\nFrom: ${sent.from}\r\nTo: ${sent.to}\r\n` +
       `Call-ID: ${sent.callId}\r\nCSeq: ${sent.cseq} ${sent.method}\r\nContent-Length: 0\r\n\r\n`;
-    return new Promise<LocalRequestResult>((resolve) => {
-      let settled = false;
-      const user = new PendingRequest((r) => {
-        if (settled) return;
-        settled = true;
-        resolve(r);
-      });
-      this.layer.startClient({
-        branch,
-        request: Buffer.from(text, 'latin1'),
-        sent,
-        channel,
-        address: addr.address,
-        port: hop.port,
-        user,
-        fr: req.timeoutMs !== undefined && req.timeoutMs > 0 ? req.timeoutMs : undefined,
-      });
-    });
+    return this.start(r, sent, text, req.timeoutMs);
   }
 }

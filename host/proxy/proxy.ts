@@ -34,7 +34,7 @@ import {
   buildCancel, ClientState, RequestMatch, type ClientTransactionUser, type SentRequest,
   type ServerTransaction, type TransactionLayer,
 } from '../transaction/index.js';
-import { BranchState, ProxyTransaction, REASON_478, REASON_487, TmRequestState, type ProxyBranch } from './cell.js';
+import { BranchState, ProxyTransaction, REASON_478, REASON_487, TmRequestState, type CellObserver, type ProxyBranch } from './cell.js';
 import { DestinationSet, type BranchTarget } from './dset.js';
 import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
@@ -418,6 +418,17 @@ export class ProxyCore {
     return this.hookBranch;
   }
 
+  /**
+   * `observer` sees every response the request's transaction sends upstream (Kamailio tm callbacks
+   * TMCB_RESPONSE_FWDED/OUT, registered by the dialog module's dlg_manage()): the transaction
+   * existing now or the one relay()/t_reply() creates later. (additive)
+   */
+  observe(ctx: MessageContext, observer: CellObserver | null): void {
+    const s = this.stateOf(ctx);
+    s.observer = observer;
+    if (s.cell !== null) s.cell.observer = observer;
+  }
+
   /** The transaction a context belongs to (tests, RPC). */
   transactionOf(ctx: MessageContext): ProxyTransaction | null {
     return stateIn(ctx)?.cell ?? null;
@@ -690,6 +701,7 @@ export class ProxyCore {
     if (cell.server.respond(resp.status, resp.toBuffer(), resp.to?.tag)) {
       this.stats.responsesForwarded++;
       this.metrics?.replyOut(resp.status);
+      cell.observer?.onUpstreamResponse(cell, resp.status, resp, resp.to?.tag);
     }
   }
 
@@ -702,10 +714,12 @@ export class ProxyCore {
     const server = cell.server;
     try {
       const buf = this.replies.build(req, server.source, code, reason, extra);
-      const ok = server.respond(code, buf, code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined);
+      const toTag = code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined;
+      const ok = server.respond(code, buf, toTag);
       if (ok) {
         this.stats.localReplies++;
         this.metrics?.replyOut(code);
+        cell.observer?.onUpstreamResponse(cell, code, null, toTag);
       }
       return ok;
     } catch (e) {

@@ -52,6 +52,18 @@ import { CORE_DEFAULTS, OVERLOAD_DEFAULTS, TM_DEFAULTS } from '../config/schema.
 import { Errors } from '../errors/registry.js';
 import type { MessagePrefetcher } from '../modules/types.js';
 
+/**
+ * Sees every request the pipeline routes (the dialog module, host/modules/dialog): `beforeRoute`
+ * right before request_route (in-dialog requests are matched to their dialog there: ACK confirms,
+ * BYE ends, the timeout is refreshed), `afterRoute` once request_route returned and the relay it
+ * asked for was performed (a dialog dlg_manage() created without a transaction is dropped). Both
+ * must not throw. (additive)
+ */
+export interface RouteObserver {
+  beforeRoute(ctx: RequestContext): void;
+  afterRoute(ctx: RequestContext): void;
+}
+
 /** The part of a loaded plugin the pipeline calls. */
 export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
 
@@ -185,6 +197,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private floodCheckedUpstream = false;
   /** where the listeners deliver; default this server (core.workers > 1: the shard hub). */
   private inbound: MessageSink | null = null;
+  /** the dialog module's view of routing; null when no module asked for it. (additive) */
+  private routeObserver: RouteObserver | null = null;
 
   constructor(opts: ServerOptions) {
     this.config = opts.config;
@@ -404,6 +418,11 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.floodGuard = guard;
   }
 
+  /** the dialog module sees every routed request before and after request_route (RouteObserver). (additive) */
+  setRouteObserver(observer: RouteObserver | null): void {
+    this.routeObserver = observer;
+  }
+
   /** removes the flood guard and returns it (the shard hub runs it before steering). (additive) */
   takeFloodGuard(): FloodGuard | null {
     const g = this.floodGuard;
@@ -583,6 +602,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     const router = this.router;
     let action: Action;
     const proxy = this.proxy;
+    const observer = this.routeObserver;
+    if (observer !== null) observer.beforeRoute(ctx);
     if (router === null) {
       action = Action.ERROR;
     } else {
@@ -594,6 +615,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       // a t_relay() the plugin asked for, or the RELAY action, happens now (RFC 3261 §16)
       const relayed = router !== null && proxy.afterRequestRoute(ctx, action);
       proxy.setActiveHooks(null);
+      if (observer !== null) observer.afterRoute(ctx);
       if (relayed) {
         c.relayed++;
         return;
