@@ -59,7 +59,7 @@ export const ABI_V1_1_IMPORTS = new Set([
   'rr.record_route', 'rr.loose_route',
 ]);
 /**
- * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike`, `auth`, `auth_db` and `nathelper` (docs/abi/v1.md "Module namespaces",
+ * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike`, `auth`, `auth_db`, `nathelper` and `dialog` (docs/abi/v1.md "Module namespaces",
  * host/modules/<name>/abi.ts): the functions sdk/assembly/secfilter.ts and dispatcher.ts declare.
  * A node without the module links them to -6 UNIMPLEMENTED stubs, so a plugin may always use them.
  */
@@ -88,6 +88,12 @@ export const MODULE_IMPORTS = new Set([
     'nat_uac_test', 'fix_nated_contact', 'fix_nated_register', 'add_rcv_param', 'set_contact_alias', 'handle_ruri_alias',
     'force_rport', 'is_rfc1918', 'fix_nated_sdp', 'add_contact_alias',
   ].map((n) => `nathelper.${n}`),
+  // ABI 1.2 (host/modules/dialog/abi.ts)
+  ...[
+    'dlg_manage', 'is_in_dlg', 'is_known_dlg', 'set_dlg_profile', 'unset_dlg_profile', 'is_in_profile', 'get_profile_size',
+    'dlg_setflag', 'dlg_resetflag', 'dlg_isflagset', 'dlg_bye', 'dlg_set_timeout', 'dlg_get', 'dlg_var_get', 'dlg_var_set',
+    'dlg_ctx_get', 'dlg_ctx_set',
+  ].map((n) => `dialog.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];

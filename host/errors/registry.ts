@@ -175,6 +175,12 @@ export const Errors = {
   REG_AOR_BUSY: { code: 9111, title: 'too many concurrent REGISTERs for one AOR' },
   /** registrar max_location_contacts: a memory location table is full; REGISTERs adding contacts get 503. */
   REG_TABLE_FULL: { code: 9112, title: 'location table full' },
+  /** dialog max_dialogs held: dlg_manage() answers -5 (the plugin answers 503) (host/modules/dialog/table.ts). */
+  DLG_TABLE_FULL: { code: 9201, title: 'dialog table full' },
+  /** a BYE the dialog module originates (timeout, dlg_bye, dlg.end_dlg) could not be sent. */
+  DLG_BYE: { code: 9202, title: 'cannot send dialog BYE' },
+  /** a write to the dialog / dialog_vars tables failed (db_mode 1-3); the dialog stays in memory. */
+  DLG_DB: { code: 9203, title: 'dialog database write failed' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

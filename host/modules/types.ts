@@ -64,6 +64,11 @@ export interface SiphonModule {
   /** counters for stats.get_statistics, name → value. */
   statistics(): Record<string, number>;
   close(): Promise<void>;
+  /**
+   * RPC methods a worker shard serves for the main thread, which merges their answers with shard
+   * 0's (host/shards/merge.ts DIALOG_METHODS: the dialog module's listings). (additive)
+   */
+  shardRpcMethods?(): RpcMethod[];
   /** what the module loads before routing, when it needs to (db_mode 3 registrar, auth_db's subscriber rows). (additive) */
   prefetcher?(): MessagePrefetcher | null;
 }

@@ -34,6 +34,7 @@ import { PikeModule } from '../modules/pike/index.js';
 import { AuthModule } from '../modules/auth/index.js';
 import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
+import { DialogModule } from '../modules/dialog/index.js';
 import type { UtilizationSource } from './overload.js';
 import { ServiceRegistry } from '../shards/link.js';
 import { ShardHub } from '../shards/hub.js';
@@ -174,6 +175,17 @@ export function wireNathelper(modules: readonly SiphonModule[], server: SiphonSe
   });
 }
 
+/**
+ * The dialog module (host/modules/dialog/README.md) on a server's transaction layer: dlg_manage()
+ * binds dialogs to their INVITE transactions, in-dialog requests are matched before routing, and
+ * the module's BYEs go out through `requests`. Every shard wires its own server.
+ */
+export function wireDialog(modules: readonly SiphonModule[], server: SiphonServer, requests: LocalRequests | null): void {
+  const mod = modules.find((m): m is DialogModule => m instanceof DialogModule);
+  if (!mod || server.proxy === null) return;
+  server.setRouteObserver(mod.attach(server.proxy, requests ? (r) => requests.requestInDialog(r) : null));
+}
+
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
 export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
   const tm = config.core.tm;
@@ -307,7 +319,7 @@ export async function startNode(
   // through tm; the sender exists once the server below does, and a request made before the
   // sockets are open (a keepalive timer firing during the warm-up) waits for them, as Kamailio's
   // keepalives start once its listeners are up
-  let tmRequests: LocalRequestSender | null = null;
+  let tmRequests: LocalRequests | null = null;
   let socketsOpened: () => void = () => {};
   const socketsOpen = new Promise<void>((resolve) => (socketsOpened = resolve));
   const localRequests: LocalRequestSender = {
@@ -323,6 +335,7 @@ export async function startNode(
   const server = new SiphonServer({ config, log, router: null, transactions: { timers: transactionTimersFrom(config) }, prefetchers: modulePrefetchers(modules), overloadUtilization: opts.overloadUtilization });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: 0, count: shardCount });
   wirePike(modules, server);
+  wireDialog(modules, server, tmRequests);
   const routingFile = opts.pluginFile ?? pluginFile(config);
   let hub: ShardHub | null = null;
   if (services !== null) {

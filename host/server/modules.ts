@@ -11,6 +11,7 @@ import { createPikeModule } from '../modules/pike/index.js';
 import { createAuthDbModule } from '../modules/auth_db/index.js';
 import { createAuthModule } from '../modules/auth/index.js';
 import { createNathelperModule } from '../modules/nathelper/index.js';
+import { createDialogModule } from '../modules/dialog/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
@@ -20,6 +21,7 @@ export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   auth: () => createAuthModule(),
   auth_db: () => createAuthDbModule(),
   nathelper: () => createNathelperModule(),
+  dialog: () => createDialogModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

@@ -396,6 +396,11 @@ export class ShardHub implements MessageSink {
     return results.map((r) => (r as PromiseFulfilledResult<RpcValue>).value);
   }
 
+  /** runs an RPC method in every live worker shard; each one's outcome, faults included (merge.ts DIALOG_METHODS 'first'). (additive) */
+  gatherSettled(name: string, params: RpcValue[]): Promise<Array<PromiseSettledResult<unknown>>> {
+    return Promise.allSettled(this.workers.filter((w) => !w.exited && w.worker !== null).map((w) => w.request({ op: 'rpc', name, params })));
+  }
+
   /** worker shards and their thread ids (core.ps). */
   threads(): Array<{ index: number; threadId: number; alive: boolean }> {
     return this.workers.map((w) => ({ index: w.index, threadId: w.worker?.threadId ?? -1, alive: w.worker !== null && !w.exited }));

@@ -6,7 +6,7 @@
  */
 import type { StatisticsProvider } from '../rpc/core-methods.js';
 import type { MethodRegistry } from '../rpc/registry.js';
-import type { RpcValue } from '../rpc/types.js';
+import { RpcFault, type RpcValue } from '../rpc/types.js';
 import type { ShardHub } from './hub.js';
 
 /**
@@ -26,6 +26,40 @@ export const MERGED_METHODS: readonly string[] = ['plugin.list', 'plugin.stats']
  * serves them too, and the node answers with the sums (sumCounters), as stats.get_statistics does.
  */
 export const SUMMED_METHODS: readonly string[] = ['auth.stats', 'secfilter.stats'];
+
+/**
+ * Methods over state each shard holds for its own share of the calls (the dialog module: dialogs
+ * live in the shard their Call-ID steers to). shard 0 answers, then every worker shard
+ * (SiphonModule.shardRpcMethods), and the answers are merged: `concat` lists every shard's records,
+ * `sum` adds the numbers of equal struct paths, `first` is the first shard that does not answer
+ * 404 (dlg.end_dlg: the shard holding that dialog).
+ */
+export const DIALOG_METHODS: Readonly<Record<string, 'concat' | 'sum' | 'first'>> = {
+  'dlg.list': 'concat',
+  'dlg.list_ctx': 'concat',
+  'dlg.dlg_list': 'concat',
+  'dlg.dlg_list_ctx': 'concat',
+  'dlg.profile_list': 'concat',
+  'dlg.stats_active': 'sum',
+  'dlg.end_dlg': 'first',
+};
+
+async function merged(mode: 'concat' | 'sum' | 'first', name: string, params: RpcValue[], inner: (p: RpcValue[]) => RpcValue | Promise<RpcValue>, hub: ShardHub): Promise<RpcValue> {
+  if (mode === 'first') {
+    try {
+      return await inner(params);
+    } catch (e) {
+      if (!(e instanceof RpcFault) || e.faultCode !== 404) throw e;
+      for (const r of await hub.gatherSettled(name, params)) if (r.status === 'fulfilled') return r.value as RpcValue;
+      throw e;
+    }
+  }
+  let out = await inner(params);
+  for (const v of await hub.gather(name, params)) {
+    out = mode === 'concat' ? [...(Array.isArray(out) ? out : [out]), ...(Array.isArray(v) ? v : [v])] : sumCounters(out, v);
+  }
+  return out;
+}
 
 /** `providers` with every group summed over the shards, plus groups only the worker shards report. */
 export function shardedStatistics(providers: readonly StatisticsProvider[], hub: ShardHub): StatisticsProvider[] {
@@ -72,6 +106,10 @@ export function shardedRpc(registry: MethodRegistry, hub: ShardHub): void {
     } else if (MERGED_METHODS.includes(name)) {
       registry.unregister(name);
       registry.register({ ...m, handler: async (params: RpcValue[]) => mergePluginRows(name, await inner(params), await hub.gather(name, params)) });
+    } else if (DIALOG_METHODS[name] !== undefined) {
+      const mode = DIALOG_METHODS[name]!;
+      registry.unregister(name);
+      registry.register({ ...m, handler: (params: RpcValue[]) => merged(mode, name, params, inner, hub) });
     } else if (FAN_OUT_METHODS.includes(name)) {
       registry.unregister(name);
       registry.register({

@@ -23,6 +23,7 @@ import {
   routingManager,
   tmStatistics,
   transactionTimersFrom,
+  wireDialog,
 } from '../server/app.js';
 import { warmUp } from '../server/warmup.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
   };
 
   // requests the modules originate (keepalives) go through this shard's transaction layer
-  let tmRequests: LocalRequestSender | null = null;
+  let tmRequests: LocalRequests | null = null;
   const localRequests: LocalRequestSender = {
     request: (r) => (tmRequests ? tmRequests.request(r) : Promise.reject(new SiphonError('TM_LOCAL_REQUEST', 'transaction layer not started'))),
   };
@@ -169,6 +170,7 @@ async function main(): Promise<void> {
   const metrics = new SiphonMetrics({ defaultMetrics: false });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: data.index, count: data.count });
   wireShardModules(modules);
+  wireDialog(modules, server, tmRequests);
   const plugins = routingManager(config, log, metrics, server, modules);
   await plugins.loadRouting(data.pluginFile);
   server.setRouter(plugins);
@@ -200,6 +202,8 @@ async function main(): Promise<void> {
   registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT, pathPolicy: pluginPolicyFrom(config, data.pluginFile), log }));
   // the modules' per-shard counters (merge.ts SUMMED_METHODS); their other methods are shard 0's
   for (const m of modules) registry.registerAll(m.rpcMethods().filter((r) => SUMMED_METHODS.includes(r.name)));
+  // what the main thread merges over shards (dlg.list ...: host/shards/merge.ts DIALOG_METHODS)
+  for (const m of modules) if (m.shardRpcMethods) registry.registerAll(m.shardRpcMethods());
 
   const stop = async (): Promise<void> => {
     await server.stop();

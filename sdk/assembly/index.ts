@@ -547,3 +547,5 @@ export * from "./auth_db";
 export * from "./nathelper";
 // branch flags of branch 0 (setbflag/resetbflag/isbflagset) over $bf
 export * from "./flags";
+// dialog (dlg_manage, profiles, $dlg, $dlg_var, dlg_bye ...), ABI 1.2, Kamailio return codes; -6 without modules.dialog
+export * from "./dialog";

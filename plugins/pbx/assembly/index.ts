@@ -9,7 +9,12 @@
  *     config:
  *       forward: { "101": "102" }     # busy / no answer on 101 → 102
  *       no_answer_ms: 20000           # optional fr_inv_timer for calls to extensions (ms)
+ *       max_calls: 2                  # optional: concurrent calls per caller ($fU), needs
+ *                                     # modules.dialog with profiles_with_value: caller (486 past it)
+ *       call_timeout: 3600            # optional: seconds a call lasts at most, then BYE to both sides
  *
+ * With `modules.dialog` every call is a dialog (dlg_manage): `kamcmd dlg.list` shows the calls up,
+ * and a full dialog table answers 503.
  * Every reply of a call carries `X-PBX-Build: <PBX_BUILD>` (onreply_route) and failure_route logs
  * the build too, so one can see which plugin version handled a transaction across hot swaps (a
  * transaction keeps the version that created it).
@@ -22,6 +27,7 @@ import {
   sl_reply, pv, var_get, var_set, seturi, append_hf, xlog, L_INFO, L_NOTICE, exit, drop, cfg_read,
   t_relay, t_on_failure, t_on_reply, t_reply, t_is_canceled, t_set_timeouts, record_route, loose_route,
   save, lookup, Status,
+  dlg_manage, set_dlg_profile, get_profile_size, dlg_ctx_set, dlg_set_timeout,
 } from "../../../sdk/assembly";
 
 /** Build label shown in X-PBX-Build and the failure_route log (the hot-swap test rewrites it). */
@@ -36,6 +42,10 @@ const MANAGE_REPLY: i32 = 1;
 /** plugin config, read once per instance. */
 let configJson: string | null = null;
 let noAnswerMs: i32 = -1;
+let maxCalls: i32 = -1;
+let callTimeout: i32 = -1;
+/** the dialog profile max_calls counts in (modules.dialog profiles_with_value). */
+const CALLER_PROFILE = "caller";
 
 /*
  * request_route {
@@ -93,6 +103,8 @@ onRequest((ctx: Context): i32 => {
   }
 
   if (is_method("INVITE")) {
+    const limited = trackCall();
+    if (limited != 0) return limited;
     record_route();
     // $avp(oexten) = $rU: the dialled extension, for failure_route after lookup rewrote the R-URI
     const exten = pv("$rU");
@@ -178,6 +190,44 @@ onFailure((ctx: Context, route: i32): i32 => {
   return exit();
 });
 
+/*
+ * dlg_manage();                                   # modules.dialog: the call is a dialog
+ * set_dlg_profile("caller", "$fU");
+ * get_profile_size("caller", "$fU", "$var(n)");
+ * if ($var(n) > MAX_CALLS) { sl_send_reply("486", "Busy Here"); exit; }
+ * $dlg_ctx(timeout_bye) = 1; dlg_set_timeout(CALL_TIMEOUT);
+ *
+ * Returns 0 to go on, or the route's result when the call was refused. Without modules.dialog
+ * dlg_manage() answers -6 and nothing is limited.
+ */
+function trackCall(): i32 {
+  const m = dlg_manage();
+  if (m == Status.LIMIT) {
+    sl_reply(503, "Service Unavailable");
+    return exit();
+  }
+  if (m != 1) return 0;
+  const limit = intConfig("max_calls", 0);
+  if (limit > 0) {
+    const user = pv("$fU");
+    if (user !== null) {
+      set_dlg_profile(CALLER_PROFILE, user);
+      // the new call counts itself: more than max_calls means this one is one too many
+      if (get_profile_size(CALLER_PROFILE, user) > limit) {
+        xlog(L_NOTICE, "pbx " + PBX_BUILD + ": $fU has " + limit.toString() + " calls up, refusing $ci\n");
+        sl_reply(486, "Busy Here");
+        return exit();
+      }
+    }
+  }
+  const timeout = intConfig("call_timeout", 1);
+  if (timeout > 0) {
+    dlg_ctx_set("timeout_bye", 1);
+    dlg_set_timeout(timeout);
+  }
+  return 0;
+}
+
 /** when the dialled extension is not registered: rewrites the R-URI to its forward target's contact. */
 function forwardTo(exten: string | null): i32 {
   if (exten === null) return -1;
@@ -210,20 +260,33 @@ function config(): string {
 
 /** `routing.config.no_answer_ms`, 0 when absent. */
 function noAnswerTimeout(): i32 {
-  if (noAnswerMs < 0) {
-    const json = config();
-    const p = valueStart(json, "no_answer_ms", 0, json.length);
-    let v: i32 = 0;
-    if (p >= 0) {
-      let i = p;
-      while (i < json.length && json.charCodeAt(i) >= 0x30 && json.charCodeAt(i) <= 0x39) {
-        v = v * 10 + (json.charCodeAt(i) - 0x30);
-        i++;
-      }
-    }
-    noAnswerMs = v;
-  }
+  if (noAnswerMs < 0) noAnswerMs = configInt("no_answer_ms");
   return noAnswerMs;
+}
+
+/** `routing.config.max_calls` (which 0) / `call_timeout` (which 1), read once; 0 when absent. */
+function intConfig(key: string, which: i32): i32 {
+  if (which == 0) {
+    if (maxCalls < 0) maxCalls = configInt(key);
+    return maxCalls;
+  }
+  if (callTimeout < 0) callTimeout = configInt(key);
+  return callTimeout;
+}
+
+/** a non-negative integer of the plugin config, 0 when absent. */
+function configInt(key: string): i32 {
+  const json = config();
+  const p = valueStart(json, key, 0, json.length);
+  let v: i32 = 0;
+  if (p >= 0) {
+    let i = p;
+    while (i < json.length && json.charCodeAt(i) >= 0x30 && json.charCodeAt(i) <= 0x39 && v < 100000000) {
+      v = v * 10 + (json.charCodeAt(i) - 0x30);
+      i++;
+    }
+  }
+  return v;
 }
 
 /** `routing.config.forward[exten]` (a string), null when not configured. */
