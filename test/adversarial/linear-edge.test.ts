@@ -60,6 +60,10 @@ beforeAll(async () => {
     '  log_level: warn',
     '  warmup: 0',
     '  ctl: []',
+    // one shard, whatever SIPHON_WORKERS says: the work is counted by patching String.prototype in this
+    // thread, and a worker shard (core.workers) runs the same message path in an isolate of its own,
+    // whose reads this count cannot see; the hostile Call-ID case cannot be steered to shard 0 either
+    '  workers: 1',
     `  data_dir: ${JSON.stringify(dataDir)}`,
     'modules:',
     '  registrar:',

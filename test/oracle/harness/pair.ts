@@ -21,6 +21,7 @@ import { callIdOf, header, param, readSip, type SipText } from './sip-text.js';
 import { kamailioModulesDir, startKamailio, type KamailioProcess } from '../../helpers/kamailio-process.js';
 import { freePort } from '../../helpers/ports.js';
 import { startTestNode, type TestNode } from '../../integration/modules/helpers.js';
+import { shardOf, shardOfCallId } from '../../../host/shards/steer.js';
 
 /** Kamailio is installed (the Debian package's binary on the PATH's usual place). */
 export const kamailioInstalled = existsSync('/usr/sbin/kamailio') || existsSync('/usr/local/sbin/kamailio');
@@ -177,7 +178,7 @@ export class OraclePair {
       const want = key(sent);
       await side.client.waitFor((m) => m.kind === 'response' && (m.status ?? 0) >= 200 && key(m) === want, r0, this.probeTimeoutMs);
     }
-    const probeId = `${PROBE_PREFIX}${process.pid}-${++this.probes}`;
+    const probeId = this.probeIdFor(side, bytes);
     side.client.send(this.probe(side, probeId), side.port);
     const done = await side.client.waitFor((m) => m.kind === 'response' && (m.status ?? 0) >= 200 && callIdOf(m) === probeId, r0, this.probeTimeoutMs);
     if (done === null) throw new Error(`${side.name} did not answer the probe ${probeId} within ${this.probeTimeoutMs} ms${side.name === 'kamailio' ? `:\n${this.kam.log().slice(-4000)}` : ''}`);
@@ -189,6 +190,20 @@ export class OraclePair {
       forwarded: side.sink.received.slice(f0).filter((r) => ours(r.msg)),
       acksComplete,
     };
+  }
+
+  /**
+   * The probe's Call-ID. On siphon with core.workers (SIPHON_WORKERS=2) it is one the node steers to
+   * the shard of the case (host/shards/steer.ts): that shard handles the case before the probe, as a
+   * single event loop does, so the probe's reply still marks the end of the case's work. (A probe
+   * on another shard could be answered while the case is still being routed.)
+   */
+  private probeIdFor(side: Side, bytes: Buffer | string): string {
+    const base = `${PROBE_PREFIX}${process.pid}-${++this.probes}`;
+    const count = side.name === 'siphon' ? (this.node.node.config.core.workers ?? 1) : 1;
+    if (count <= 1) return base;
+    const shard = shardOf(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, count);
+    for (let k = 0; ; k++) if (shardOfCallId(`${base}-${k}`, count) === shard) return `${base}-${k}`;
   }
 
   /**
