@@ -94,6 +94,12 @@ export const MODULE_IMPORTS = new Set([
     'dlg_setflag', 'dlg_resetflag', 'dlg_isflagset', 'dlg_bye', 'dlg_set_timeout', 'dlg_get', 'dlg_var_get', 'dlg_var_set',
     'dlg_ctx_get', 'dlg_ctx_set',
   ].map((n) => `dialog.${n}`),
+  // ABI 1.2 (docs/abi/v1.md "Module namespace `htable`")
+  ...[
+    'sht_get', 'sht_get_int', 'sht_sets', 'sht_seti', 'sht_inc', 'sht_rm', 'sht_getex', 'sht_setex',
+    'sht_rm_name', 'sht_rm_value', 'sht_match_name', 'sht_match_value', 'sht_reset',
+    'sht_iterator_start', 'sht_iterator_next', 'sht_iterator_key', 'sht_iterator_value', 'sht_iterator_end',
+  ].map((n) => `htable.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];

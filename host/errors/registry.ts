@@ -143,6 +143,16 @@ export const Errors = {
   /** more contacts to ping than natping_max_contacts: the rest wait for the next round. */
   NAT_PING_CAPPED: { code: 7302, title: 'nathelper: natping_max_contacts reached, contacts left for the next round' },
 
+  // ---- 7500-7519 htable (named shared tables) ----
+  /** a `modules.htable` table definition that cannot be used (host/modules/htable/config.ts). */
+  HTABLE_CONFIG: { code: 7500, title: 'htable: bad table definition' },
+  /** a table reached max_entries or max_bytes: new items are refused (-5, RPC 500); logged once a minute per table. */
+  HTABLE_FULL: { code: 7501, title: 'htable: table full, new items refused' },
+  /** a dbtable could not be loaded or written back, or rows / items were skipped (bad value_type 1 value, too long for the columns). */
+  HTABLE_DB: { code: 7502, title: 'htable: database load or write-back problem' },
+  /** a worker shard could not deliver its writes to shard 0's tables (host/modules/htable/shard.ts). */
+  HTABLE_SHARD_SYNC: { code: 7503, title: 'htable: shard state sync failed' },
+
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },
   DS_RELOAD: { code: 8002, title: 'dispatcher reload failed' },

@@ -12,6 +12,7 @@ import { createAuthDbModule } from '../modules/auth_db/index.js';
 import { createAuthModule } from '../modules/auth/index.js';
 import { createNathelperModule } from '../modules/nathelper/index.js';
 import { createDialogModule } from '../modules/dialog/index.js';
+import { createHtableModule } from '../modules/htable/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
@@ -22,6 +23,7 @@ export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   auth_db: () => createAuthDbModule(),
   nathelper: () => createNathelperModule(),
   dialog: () => createDialogModule(),
+  htable: () => createHtableModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

@@ -63,6 +63,22 @@ export function encodeArgs(a: string, b: string): void {
   argLenB = <i32>String.UTF8.encodeUnsafe(changetype<usize>(b), b.length, argPtrB);
 }
 
+/** Pointer to the UTF-8 bytes of the third argument after encodeArgs3(). */
+export let argPtrC: usize = 0;
+/** Byte length of the third argument after encodeArgs3(). */
+export let argLenC: i32 = 0;
+
+/** Encodes three string arguments back to back (A, B, C). No allocation. */
+export function encodeArgs3(a: string, b: string, c: string): void {
+  ensureIn((a.length + b.length + c.length) * 3);
+  argPtrA = inPtr;
+  argLenA = <i32>String.UTF8.encodeUnsafe(changetype<usize>(a), a.length, inPtr);
+  argPtrB = inPtr + <usize>argLenA;
+  argLenB = <i32>String.UTF8.encodeUnsafe(changetype<usize>(b), b.length, argPtrB);
+  argPtrC = argPtrB + <usize>argLenB;
+  argLenC = <i32>String.UTF8.encodeUnsafe(changetype<usize>(c), c.length, argPtrC);
+}
+
 /** Decodes `len` bytes of the output buffer into a new string. */
 export function decodeOut(len: i32): string {
   return len <= 0 ? "" : String.UTF8.decodeUnsafe(outPtr, <usize>len);

@@ -545,6 +545,8 @@ export * from "./auth_db";
 // nathelper (nat_uac_test, fix_nated_contact/register, add_rcv_param, aliases, force_rport,
 // is_rfc1918), Kamailio return codes; -6 without modules.nathelper
 export * from "./nathelper";
+// htable ($sht, $shtinc, $shtex, sht_rm*, iterators), Kamailio return codes; -6 without modules.htable
+export * from "./htable";
 // branch flags of branch 0 (setbflag/resetbflag/isbflagset) over $bf
 export * from "./flags";
 // dialog (dlg_manage, profiles, $dlg, $dlg_var, dlg_bye ...), ABI 1.2, Kamailio return codes; -6 without modules.dialog

@@ -30,7 +30,7 @@ describe('SDK API over the ABI (surface fixture on a recording host)', () => {
   it('exports the ABI marker and minor version 1 (tm/rr namespaces)', () => {
     const plugin = instantiate(surfaceWasm, new FakeHost(message('OPTIONS', 'sip:127.0.0.1')));
     expect(typeof plugin.sip_abi_v1).toBe('function');
-    expect(plugin.sip_abi_minor()).toBe(1);
+    expect(plugin.sip_abi_minor()).toBe(2);
   });
 
   it('reads message fields by id and pseudo-variables by name, long values included', () => {
