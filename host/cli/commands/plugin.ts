@@ -2,16 +2,19 @@
  * `siphon plugin <verb>`: the routing-plugin workflow.
  *
  *   new NAME                 scaffold DIR/NAME (assembly/index.ts on the SDK, package.json, README.md)
+ *   new NAME --dir PATH      a plugin project of its own in PATH (plugin-project.ts: npm install && npm test)
  *   build [NAME...]          compile with scripts/build-plugins.mjs → DIR/NAME/build/NAME.wasm
+ *   build --project PATH     compile the project in PATH → PATH/build/NAME.wasm
  *   test NAME|PATH MSG.sip   offline: run request_route on one message, print the decision
  *   deploy NAME              build, then `plugin.load NAME PATH` on the running server (BINRPC)
+ *   deploy --project PATH    the same for a project; --copy-to DIR first copies the .wasm into a server plugin directory
  *   list | stats | rollback [NAME] | reload [NAME]     the plugin.* RPC methods of the running server
  *
  * DIR is --plugins-dir, else ./plugins when it exists, else the siphon package's plugins/.
  * Exit codes: 0 ok, 1 refused/failed (build error, load refused, RPC fault), 2 usage or connection error.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -27,6 +30,7 @@ import { formatReply } from '../../rpc/format.js';
 import { RpcFault, type RpcValue } from '../../rpc/types.js';
 import type { Channel } from '../../transport/types.js';
 import { loadPlugin, resolvePluginPath } from '../../wasm/runtime.js';
+import { scaffoldProject } from './plugin-project.js';
 import { actionName, diffMessage } from '../../testing/decision.js';
 import { parseRequest } from '../../testing/request.js';
 import type { WasmPlugin } from '../../wasm/plugin.js';
@@ -45,9 +49,12 @@ const EXIT_USAGE = 2;
 const USAGE = `Usage: siphon plugin <command> [options]
 Commands:
   new NAME                    scaffold a plugin in DIR/NAME from the SDK
+  new NAME --dir PATH         a plugin project of its own in PATH (npm install && npm test there)
   build [NAME...]             compile plugins (all of DIR when no NAME) to DIR/NAME/build/NAME.wasm
+  build --project PATH        compile the plugin project in PATH to PATH/build/NAME.wasm
   test NAME|PATH MESSAGE.sip  run request_route offline on one SIP message and print the decision
   deploy NAME                 build NAME, then load it on the running server (plugin.load over BINRPC)
+  deploy --project PATH       build the project in PATH, then load it the same way
   list                        the running server's plugin versions (plugin.list)
   stats [NAME]                per plugin counters, backoff and last event (plugin.stats)
   rollback [NAME]             back to the previous, still loaded version (plugin.rollback)
@@ -56,7 +63,11 @@ Options:
   --plugins-dir DIR   plugin folders (default ./plugins when present, else the package's plugins/)
   --ctl, -s ADDRESS   control socket for deploy/list/...: unix:/path, tcp:host:port (default: ${'$'}SIPHON_CTL
                       or the server's default socket)
+  --dir PATH          new: create a plugin project of its own in PATH instead of DIR/NAME
+  --offline           new --dir: link assemblyscript and vitest to siphon's copies (file:), no registry
+  --project PATH      build/deploy: a plugin project (package.json + assembly/index.ts) instead of DIR/NAME
   --as NAME           deploy: the running plugin to replace (default: NAME)
+  --copy-to DIR       deploy: copy the .wasm into DIR (a folder of the server's routing.plugin_dirs) and load that copy
   --force, --debug    build/deploy: rebuild even when up to date / debug build
   --config JSON       test: routing.config handed to the plugin (JSON text)
   --source IP:PORT    test: where the message comes from (default 127.0.0.1:5080)
@@ -68,6 +79,10 @@ Options:
 
 const OPTIONS = {
   'plugins-dir': { type: 'string' },
+  dir: { type: 'string' },
+  offline: { type: 'boolean' },
+  project: { type: 'string' },
+  'copy-to': { type: 'string' },
   ctl: { type: 'string', short: 's' },
   as: { type: 'string' },
   force: { type: 'boolean' },
@@ -105,11 +120,13 @@ export async function run(argv: string[], io: PluginCommandIo = defaultIo()): Pr
       case 'new':
         return one(args, 'new NAME', (n) => ctx.scaffold(n), io);
       case 'build':
+        if (values.project !== undefined) return args.length > 0 ? usage(io, 'build --project PATH') : await ctx.buildProject();
         return await ctx.build(args);
       case 'test':
         if (args.length !== 2) return usage(io, 'test NAME|PATH MESSAGE.sip');
         return await ctx.test(args[0]!, args[1]!);
       case 'deploy':
+        if (values.project !== undefined) return args.length > 0 ? usage(io, 'deploy --project PATH') : await ctx.deployProject();
         return await one(args, 'deploy NAME', (n) => ctx.deploy(n), io);
       case 'list':
         return await ctx.rpc('plugin.list', []);
@@ -163,6 +180,7 @@ class CommandContext {
   // ---- new ------------------------------------------------------------------------------------
 
   scaffold(name: string): number {
+    if (this.values.dir !== undefined) return this.scaffoldProject(name, path.resolve(this.cwd, this.values.dir));
     const dir = path.join(this.pluginsDir, name);
     if (existsSync(dir)) {
       this.io.stderr.write(`siphon plugin new: ${dir} already exists\n`);
@@ -183,13 +201,36 @@ class CommandContext {
     return EXIT_OK;
   }
 
+  /** new NAME --dir PATH: a project of its own (plugin-project.ts). */
+  private scaffoldProject(name: string, dir: string): number {
+    let made;
+    try {
+      made = scaffoldProject(name, dir, this.values.offline === true, (sdk, extra) => pluginTemplate(name, sdk) + extra);
+    } catch (e) {
+      this.io.stderr.write(`siphon plugin new: ${(e as Error).message}\n`);
+      return EXIT_FAILED;
+    }
+    const shown = path.relative(this.cwd, made.dir) || '.';
+    this.out(`created ${shown}/{${made.files.join(',')}}\n`);
+    this.out(`next: cd ${shown} && npm install && npm test\n`);
+    return EXIT_OK;
+  }
+
   // ---- build ----------------------------------------------------------------------------------
 
   async build(names: string[]): Promise<number> {
-    const args = [path.join(PACKAGE_ROOT, 'scripts', 'build-plugins.mjs'), '--plugins-dir', this.pluginsDir];
+    return this.runBuild(['--plugins-dir', this.pluginsDir, ...names]);
+  }
+
+  /** build --project PATH: the project's own build (scripts/build-plugins.mjs buildProject). */
+  async buildProject(): Promise<number> {
+    return this.runBuild(['--project', path.resolve(this.cwd, this.values.project ?? '.')]);
+  }
+
+  private async runBuild(what: string[]): Promise<number> {
+    const args = [path.join(PACKAGE_ROOT, 'scripts', 'build-plugins.mjs'), ...what];
     if (this.values.force) args.push('--force');
     if (this.values.debug) args.push('--debug');
-    args.push(...names);
     return new Promise<number>((resolve, reject) => {
       const child = spawn(process.execPath, args, { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: this.io.env ?? process.env });
       child.stdout.on('data', (d: Buffer) => this.io.stdout.write(d));
@@ -207,7 +248,36 @@ class CommandContext {
       this.io.stderr.write(`siphon plugin deploy: ${new SiphonError('PLUGIN_BUILD', `${name} did not build; nothing was deployed`).message}\n`);
       return EXIT_FAILED;
     }
-    const file = path.join(this.pluginsDir, name, 'build', `${name}.wasm`);
+    return this.load(name, path.join(this.pluginsDir, name, 'build', `${name}.wasm`));
+  }
+
+  /** deploy --project PATH: build the project, then load its .wasm (named after its package.json). */
+  async deployProject(): Promise<number> {
+    const dir = path.resolve(this.cwd, this.values.project ?? '.');
+    if (await this.buildProject() !== EXIT_OK) {
+      this.io.stderr.write(`siphon plugin deploy: ${new SiphonError('PLUGIN_BUILD', `${dir} did not build; nothing was deployed`).message}\n`);
+      return EXIT_FAILED;
+    }
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+    const name = String(pkg.name ?? path.basename(dir)).replace(/^@[^/]+\//, '');
+    return this.load(name, path.join(dir, 'build', `${name}.wasm`));
+  }
+
+  /**
+   * plugin.load (--as or NAME) of `file`; with --copy-to DIR the file is first copied into DIR
+   * (written aside and renamed: a server loading concurrently never reads half a module).
+   */
+  private async load(name: string, built: string): Promise<number> {
+    let file = built;
+    const copyTo = this.values['copy-to'];
+    if (copyTo !== undefined) {
+      const dir = path.resolve(this.cwd, copyTo);
+      file = path.join(dir, path.basename(built));
+      const tmp = `${file}.${process.pid}.tmp`;
+      copyFileSync(built, tmp);
+      renameSync(tmp, file);
+      this.out(`copied ${path.relative(this.cwd, built) || built} → ${file}\n`);
+    }
     const target = this.values.as ?? name;
     const code = await this.rpc('plugin.load', [target, file], (reply) => {
       const r = reply as Record<string, RpcValue>;
