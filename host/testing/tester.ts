@@ -116,7 +116,7 @@ export interface StepResult {
 export interface RouteResult extends StepResult {
   /** request_route's action (null when the request never reached it: sanity failure, retransmission ...). */
   action: ActionName | null;
-  /** the request as request_route left it. */
+  /** the request (as request_route left it, plus what tm changed when it relayed it: Via received=, Max-Forwards). */
   request: SipMessage;
   /** the R-URI and $du after request_route. */
   ruri: string;
@@ -153,6 +153,10 @@ class CapturingChannel implements Channel {
 interface RouteRecord {
   ctx: MessageContext;
   before: Buffer;
+  /** the request as request_route returned it (tm edits it further when it relays). */
+  after: Buffer;
+  ruri: string;
+  du: string | null;
   action: Action;
   gasUsed: number;
 }
@@ -233,7 +237,7 @@ export class PluginTester {
         const gas = p.stats.gasUsedTotal;
         const action = p.requestRoute(ctx);
         this.routed++;
-        this.lastRoute = { ctx, before, action, gasUsed: p.stats.gasUsedTotal - gas };
+        this.lastRoute = { ctx, before, after: ctx.msg.toBuffer(), ruri: ctx.msg.requestUri, du: ctx.dstUri, action, gasUsed: p.stats.gasUsedTotal - gas };
         this.hooks.push({ hook: 'request_route', route: 0, action: actionName(action) });
         return action;
       },
@@ -271,13 +275,13 @@ export class PluginTester {
         headersAdded: [], headersRemoved: [], bodyChanged: false, replyHeaders: [], vars: {}, gasUsed: 0,
       };
     }
-    const diff = diffMessage(r.before, r.ctx.msg.toBuffer());
+    const diff = diffMessage(r.before, r.after);
     return {
       ...step,
       action: actionName(r.action),
       request: r.ctx.msg,
-      ruri: r.ctx.msg.requestUri,
-      du: r.ctx.dstUri,
+      ruri: r.ruri,
+      du: r.du,
       headersAdded: diff.added,
       headersRemoved: diff.removed,
       bodyChanged: diff.bodyChanged,
