@@ -77,9 +77,22 @@ export interface Call {
 
 let cseq = 10;
 
+/** Phone.invite with a chosen Call-ID (a test steering calls to a shard). */
+export function inviteWithCallId(caller: Phone, to: string, callId: string, port: number): { callId: string; branch: string; text: string; fromTag: string } {
+  const id = `${process.pid}-${++branch}`;
+  const b = `z9hG4bK-inv-${id}`;
+  const fromTag = `f${id}`;
+  const text =
+    `INVITE sip:${to}@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${b};rport\r\n` +
+    `Max-Forwards: 70\r\nFrom: <sip:${caller.user}@127.0.0.1>;tag=${fromTag}\r\nTo: <sip:${to}@127.0.0.1>\r\n` +
+    `Call-ID: ${callId}\r\nCSeq: 1 INVITE\r\nContact: <${caller.contact}>\r\nContent-Length: 0\r\n\r\n`;
+  caller.send(text);
+  return { callId, branch: b, text, fromTag };
+}
+
 /** INVITE from `caller` to extension `to` through the node; the callee answers `code` (200 sets the call up, ACKed). */
-export async function call(caller: Phone, callee: Phone | null, to: string, code = 200): Promise<Call> {
-  const inv = caller.invite(to);
+export async function call(caller: Phone, callee: Phone | null, to: string, code = 200, o: { callId?: string; port?: number } = {}): Promise<Call> {
+  const inv = o.callId !== undefined ? inviteWithCallId(caller, to, o.callId, o.port!) : caller.invite(to);
   if (callee !== null) {
     const got = await callee.next((m) => isInvite(m) && m.header('Call-ID') === inv.callId);
     if (got === null) throw new Error(`callee ${callee.user} got no INVITE`);
