@@ -85,8 +85,7 @@ export class HtableImports implements ImportProvider {
         const tab = tableAt(tp, tl);
         if (typeof tab === 'number') return tab;
         if (ml < 0) return BAD_ARGUMENT;
-        const limit = field === 'name' ? tab.bounds.max_key_length : tab.bounds.max_value_length;
-        if (ml > limit * 3) return remove ? 0 : 0; // nothing that long is stored
+        // a pattern is bounded by routing.limits.value_max_bytes (longer reads as outside memory, -3)
         const pattern = api.readString(mp, ml);
         if (pattern === null) return INVALID_MEMORY;
         const m = compileMatcher(op, pattern);

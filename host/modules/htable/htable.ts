@@ -277,7 +277,7 @@ export class Htable {
     if (tab === undefined) return;
     if (k === null) tab.clear();
     else if (v === null) tab.delete(k);
-    else if (typeof tab.put(k, v, e) === 'string') tab.delete(k); // over this replica's bounds: read it as absent
+    else tab.put(k, v, e, true);
   }
 
   /** shard 0: every live item of every table, for a worker's start. */
