@@ -323,6 +323,15 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.floodCheckedUpstream = floodCheckedUpstream;
   }
 
+  /**
+   * A worker shard whose messages the main thread's hub flood-checked (modules.pike.auto) before
+   * steering them here: pike_check_req() answers them as checked, as shard 0's do, instead of
+   * counting each request a second time.
+   */
+  setFloodCheckedUpstream(): void {
+    this.floodCheckedUpstream = true;
+  }
+
   /** the listeners (config order) once started: what the shard hub sends the workers' messages from. */
   listenerList(): Listener[] {
     return this.listeners.map((l) => l.listener);

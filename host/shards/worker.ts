@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   // this shard's message-path counters; the main thread adds them to the node's /metrics
   const metrics = new SiphonMetrics({ defaultMetrics: false });
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: data.index, count: data.count });
-  wireShardModules(modules);
+  wireShardModules(modules, server);
   wireDialog(modules, server, tmRequests);
   const plugins = routingManager(config, log, metrics, server, modules);
   await plugins.loadRouting(data.pluginFile);
@@ -248,9 +248,15 @@ async function main(): Promise<void> {
 }
 
 /** what the main thread wires between modules, minus what only shard 0 does (flood guard, keepalives). */
-function wireShardModules(modules: readonly SiphonModule[]): void {
+function wireShardModules(modules: readonly SiphonModule[], server: SiphonServer): void {
   const pike = modules.find((m): m is PikeModule => m instanceof PikeModule)?.pike;
   const auth = modules.find((m): m is AuthModule => m instanceof AuthModule)?.digestAuth;
+  // pike_check_req() leaves the server's own addresses out here too (without it a worker counted
+  // and blocked requests the node sent itself, e.g. keepalives looped back from 127.0.0.1)
+  pike?.setOwnAddress(server.isOwnAddress);
+  // with modules.pike.auto the hub counted every request before steering it here (as wirePike's
+  // flood guard does for shard 0): a second count in pike_check_req() would block at half the density
+  if (pike && pike.cfg.auto !== 'off') server.setFloodCheckedUpstream();
   if (pike && auth) auth.setFailureSink((address, weight) => void pike.penalize(address, weight));
 }
 

@@ -19,6 +19,7 @@ import { createLogger } from '../../host/log/logger.js';
 import { PikeModule } from '../../host/modules/pike/index.js';
 import { buildPlugins, PLUGIN } from '../integration/modules/helpers.js';
 import { freePort } from '../helpers/ports.js';
+import { eventually, nodeStat, nodeStats } from '../helpers/shards.js';
 
 const DENSITY = 20;
 
@@ -184,7 +185,7 @@ describe('pike in plugins/default REQINIT (pike_check_req, auto: off)', () => {
     const stats = pikeOf(node).statistics();
     expect(stats.blocked_ips).toBe(1);
     expect(stats.blocked_now).toBe(1);
-    expect(node.server.stats().floodDropped).toBe(0); // auto off: the plugin dropped them
+    expect(await nodeStat(node, 'core', 'floodDropped')).toBe(0); // auto off: the plugin dropped them
   });
 
   it('lists the flooder in pike.list / pike.top and unblocks it with pike.unblock', async () => {
@@ -232,13 +233,14 @@ describe('pike host check (auto: 503)', () => {
   });
 
   it('answers the blocked source 503 + Retry-After before the plugin runs; the other source gets 200', async () => {
-    const before = node.server.stats();
+    // the node's counters, summed over its shards (core.workers: the flood guard runs before the steering)
+    const before = await nodeStats(node, 'core');
     const statuses = await floodWhileServing(PORT, flooder, good, 8, 40);
     expect(statuses).toEqual(Array(8).fill(200));
     // every flooder request the node read is answered (200 below the limit, 503 after)
-    await until(() => node.server.stats().received >= before.received + 8 * 41, 3000);
-    const st = node.server.stats();
-    const fromFlooder = st.received - before.received - 8;
+    await eventually(async () => (await nodeStat(node, 'core', 'received')) >= before.received! + 8 * 41, 'the flood to be read', 3000).catch(() => undefined);
+    const st = await nodeStats(node, 'core');
+    const fromFlooder = st.received! - before.received! - 8;
     await until(() => flooder.replied() >= fromFlooder);
     expect(flooder.replied()).toBe(fromFlooder);
     const ok = flooder.replies.get(200) ?? 0;
@@ -246,9 +248,9 @@ describe('pike host check (auto: 503)', () => {
     expect(ok).toBeGreaterThanOrEqual(DENSITY - 1);
     expect(ok).toBeLessThan(2 * DENSITY);
     expect(refused).toBe(fromFlooder - ok);
-    expect(st.floodRejected - before.floodRejected).toBe(refused);
+    expect(st.floodRejected! - before.floodRejected!).toBe(refused);
     // the plugin ran for the good requests and the flooder's first ones only
-    expect(st.routed - before.routed).toBe(8 + ok);
+    expect(st.routed! - before.routed!).toBe(8 + ok);
     const r = await flooder.request(PORT);
     expect(r.status).toBe(503);
     expect(r.text).toMatch(/^Retry-After: 30\r$/m);
@@ -256,10 +258,10 @@ describe('pike host check (auto: 503)', () => {
 
   it('never answers an ACK of a blocked source', async () => {
     const before = flooder.replied();
-    const dropped = node.server.stats().floodDropped;
+    const dropped = await nodeStat(node, 'core', 'floodDropped');
     flooder.burst(PORT, 5, 'ACK');
-    await until(() => node.server.stats().floodDropped >= dropped + 5);
-    expect(node.server.stats().floodDropped).toBe(dropped + 5);
+    await eventually(async () => (await nodeStat(node, 'core', 'floodDropped')) >= dropped + 5, 'the ACKs to be dropped');
+    expect(await nodeStat(node, 'core', 'floodDropped')).toBe(dropped + 5);
     expect(flooder.replied()).toBe(before);
   });
 });
@@ -291,7 +293,7 @@ describe('pike table under a spray of spoofed sources (max_entries)', () => {
         if (i % 20 === 19) {
           flooder.burst(PORT, 1);
           sent++;
-          await until(() => node.server.stats().received >= sent);
+          await eventually(async () => (await nodeStat(node, 'core', 'received')) >= sent, 'the node to read the spray');
         }
         if (i % 200 === 199) {
           expect((await good.request(PORT)).status).toBe(200);
@@ -299,8 +301,8 @@ describe('pike table under a spray of spoofed sources (max_entries)', () => {
         }
       }
       const p = pikeOf(node).pike;
-      await until(() => node.server.stats().received >= sent);
-      expect(node.server.stats().received).toBe(sent);
+      await eventually(async () => (await nodeStat(node, 'core', 'received')) >= sent, 'the node to read the spray');
+      expect(await nodeStat(node, 'core', 'received')).toBe(sent);
       expect(p.state.size).toBeLessThanOrEqual(MAX);
       expect(p.statistics().evicted).toBeGreaterThan(0);
       expect(p.sources(true).map((s) => s.address)).toEqual(['127.0.0.2']);
