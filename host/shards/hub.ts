@@ -153,6 +153,8 @@ export class ShardHub implements MessageSink {
   private stopping = false;
   /** messages dropped because a starting worker shard already held MAX_HELD_MESSAGES. */
   heldDropped = 0;
+  /** worker sends dropped because this server had closed their TCP connection (sendOut). */
+  closedDropped = 0;
   private listenerList: readonly Listener[] = [];
   private statsTimer: NodeJS.Timeout | null = null;
   /** messages steered to each shard (index 0 = this thread). */
@@ -336,6 +338,13 @@ export class ShardHub implements MessageSink {
       }
       const ref = this.connections.get(chan);
       const conn = ref?.ref.deref();
+      if (conn?.closedByServer === true) {
+        // this server closed the connection (a core.tcp limit, a framing error): what a worker still
+        // answers to the requests it had read from it is dropped, as a single shard never routes what
+        // such a connection sent after the close, instead of opening new connections to that peer
+        this.closedDropped++;
+        return;
+      }
       if (conn !== undefined) {
         conn.send(bytes, address, port);
         return;

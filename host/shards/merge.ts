@@ -73,7 +73,7 @@ export function shardedStatistics(providers: readonly StatisticsProvider[], hub:
   out.push({
     name: 'shards',
     statistics: () => {
-      const s: Record<string, number> = { workers: hub.count, held_dropped: hub.heldDropped };
+      const s: Record<string, number> = { workers: hub.count, held_dropped: hub.heldDropped, closed_dropped: hub.closedDropped };
       hub.steered.forEach((n, i) => (s[`steered_${i}`] = n));
       for (const g of hub.extraGroups(known)) for (const [k, v] of Object.entries(sumGroups({}, hub.workerGroups(g)))) s[`${g}_${k}`] = v;
       return s;

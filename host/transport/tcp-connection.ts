@@ -55,6 +55,8 @@ export class TcpConnection implements Channel {
   flushedAt = this.openedAt;
   private paused = false;
   private closed = false;
+  /** closed by destroy() (this server), not by the peer. */
+  private destroyed = false;
   /** a message split across reads: bytes [0, storeLen) of `store`. */
   private store: Buffer | null = null;
   private storeLen = 0;
@@ -290,8 +292,14 @@ export class TcpConnection implements Channel {
     this.listener.sendTo(buf, address, port);
   }
 
+  /** Channel.closedByServer: destroy() ran before the peer closed. */
+  get closedByServer(): boolean {
+    return this.destroyed;
+  }
+
   destroy(): void {
     if (this.closed) return;
+    this.destroyed = true;
     this.closed = true;
     this.dropStore();
     this.socket.destroy();

@@ -17,6 +17,11 @@ export interface Channel {
    * and counted by the transport (E3003).
    */
   send(buf: Buffer, address: string, port: number): void;
+  /**
+   * TCP: true once this server closed the connection (a core.tcp limit, a framing error, idle, stop);
+   * false while open or when the peer closed it. (additive; host/shards/hub.ts reads it)
+   */
+  readonly closedByServer?: boolean;
 }
 
 export interface MessageSink {
