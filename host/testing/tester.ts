@@ -11,6 +11,7 @@
  *   const r = await t.send(sipRequest('INVITE', 'sip:bob@192.0.2.10'));
  *   expect(r.relay?.uri).toBe('sip:bob@192.0.2.10');
  *   const f = await t.respond(r.relay!, 486);          // the callee is busy: onreply + failure_route run
+ *   const g = await t.until((s) => s.hooks.some((h) => h.hook === 'failure_route'));   // a branch timing out
  *   expect(f.reply?.code).toBe(486);
  *   await t.close();
  */
@@ -50,7 +51,7 @@ export interface PluginTesterOptions {
   listen?: string;
   /** overrides of the sandbox limits (routing.limits, gas_per_hook ...). */
   limits?: Partial<PluginLimits>;
-  /** transaction timers (ms; host/transaction/config.ts), e.g. a short fr to see a branch time out. */
+  /** transaction timers (ms; host/transaction/config.ts), e.g. a short fr to see a branch time out with until(). */
   timers?: Partial<TransactionTimers>;
   /** pino level of the captured log (default debug: xdbg lines are captured too). */
   logLevel?: string;
@@ -144,9 +145,12 @@ const PREFETCH_WAIT_MS = 5000;
 
 class CapturingChannel implements Channel {
   readonly sent: Array<{ buf: Buffer; address: string; port: number }> = [];
+  /** called after every send (PluginTester.until). */
+  onSend: () => void = () => undefined;
   constructor(readonly local: Endpoint, readonly proto: 'udp' | 'tcp' = local.proto) {}
   send(buf: Buffer, address: string, port: number): void {
     this.sent.push({ buf, address, port });
+    this.onSend();
   }
 }
 
@@ -182,6 +186,7 @@ export class PluginTester {
     private readonly calls: ModuleCall[],
   ) {
     this.channel = new CapturingChannel(local);
+    this.channel.onSend = () => this.changed();
   }
 
   /** Loads `wasmPath` with the real runtime and wires it to a socketless server. Rejects with the loader's SiphonError (E4xxx) when the host would refuse the plugin. */
@@ -249,7 +254,14 @@ export class PluginTester {
 
   private hook(hook: HookRun['hook'], route: number, arg: number | undefined, action: Action): Action {
     this.hooks.push(arg === undefined ? { hook, route, action: actionName(action) } : { hook, route, arg, action: actionName(action) });
+    this.changed();
     return action;
+  }
+
+  private waiter: (() => void) | null = null;
+
+  private changed(): void {
+    this.waiter?.();
   }
 
   /**
@@ -315,11 +327,35 @@ export class PluginTester {
     return this.stepSince(mark);
   }
 
-  /** Waits up to `ms` (timers running), then returns what happened meanwhile: a branch timing out (opts.timers.fr) drives failure_route. */
-  async wait(ms: number): Promise<StepResult> {
+  /**
+   * Lets the server's timers run until `done` holds for what happened since the call (checked after
+   * every message the server sends and every hook it runs), then returns it. A branch timing out
+   * (opts.timers.fr) drives failure_route this way. Rejects when `done` does not hold within
+   * `timeoutMs` (default 5000).
+   */
+  async until(done: (step: StepResult) => boolean, timeoutMs = 5000): Promise<StepResult> {
+    this.assertOpen();
     const mark = this.mark();
-    await new Promise((r) => setTimeout(r, ms));
-    return this.stepSince(mark);
+    const met = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        resolve(false);
+      }, timeoutMs);
+      const check = (): void => {
+        if (!done(this.stepSince(mark, false))) return;
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve(true);
+      };
+      this.waiter = check;
+      check();
+    });
+    const step = this.stepSince(mark);
+    if (!met) {
+      const seen = [...step.hooks.map((h) => h.hook), ...step.relayed.map((r) => `${r.method} → ${r.to.address}:${r.to.port}`), ...step.replies.map((r) => `${r.code} upstream`)];
+      throw new SiphonError('CLI_USAGE', `until(): not met within ${timeoutMs} ms (meanwhile: ${seen.join(', ') || 'nothing'})`);
+    }
+    return step;
   }
 
   /** every log line captured so far. */
@@ -355,7 +391,8 @@ export class PluginTester {
     while (this.routed === routedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
   }
 
-  private stepSince(mark: { sent: number; logs: number; calls: number }): StepResult {
+  /** what happened since `mark`; `consume` hands the captured datagrams over (the next step starts empty). */
+  private stepSince(mark: { sent: number; logs: number; calls: number }, consume = true): StepResult {
     const replies: SentReply[] = [];
     const relayed: SentRequest[] = [];
     for (const { buf, address, port } of this.channel.sent.slice(mark.sent)) {
@@ -368,14 +405,14 @@ export class PluginTester {
       else relayed.push({ method: m.method, uri: m.requestUri, to: { address, port }, headers, message: m, header });
     }
     // the channel keeps what was sent only until it is reported
-    this.channel.sent.length = 0;
+    if (consume) this.channel.sent.length = 0;
     const finals = replies.filter((r) => r.code >= 200);
     return {
       replies,
       reply: finals[finals.length - 1] ?? replies[replies.length - 1] ?? null,
       relayed,
       relay: relayed.find((r) => r.method !== 'ACK' && r.method !== 'CANCEL') ?? null,
-      hooks: this.hooks,
+      hooks: [...this.hooks],
       logs: this.logLines.slice(mark.logs),
       moduleCalls: this.calls.slice(mark.calls),
     };

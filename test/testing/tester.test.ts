@@ -30,7 +30,7 @@ Content-Length: 0
 let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'siphon-tester-'));
-  await exec(process.execPath, [path.join(ROOT, 'scripts/build-plugins.mjs'), 'hello', 'lb'], { cwd: ROOT, timeout: 120_000 });
+  await exec(process.execPath, [path.join(ROOT, 'scripts/build-plugins.mjs'), 'hello', 'lb', 'default'], { cwd: ROOT, timeout: 180_000 });
 }, 150_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -139,6 +139,83 @@ describe('PluginTester on lb (stateful relay, failure_route, module stubs)', () 
     const f = await t.respond(r.relay!, 486);
     expect(f.moduleCalls).toEqual([]);
     expect(f.reply?.code).toBe(486);
+  });
+});
+
+describe('PluginTester on default (secfilter verdicts, location lookups, onreply_route)', () => {
+  let t: PluginTester;
+  beforeAll(async () => {
+    t = await PluginTester.load(wasm('default'), {
+      stubs: {
+        // secfilter's verdicts (host/modules/secfilter/README.md): the source is not listed (1), the
+        // User-Agent is blacklisted (-2) for sipvicious; the other checks answer -6 (no module)
+        secfilter: { check_ip: 1, check_ua: (c: StubCall) => (c.ctx?.msg.header('user-agent')?.includes('sipvicious') ? -2 : 1) },
+        // the location table: bob is registered at 192.0.2.20:5062, nobody else (-1)
+        registrar: {
+          lookup: (c: StubCall) => {
+            if (c.str(0) !== 'location') return -3;
+            if (c.ctx?.msg.uri?.user !== 'bob') return -1;
+            c.setRuri('sip:bob@192.0.2.20:5062');
+            return 1;
+          },
+        },
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('a scanner is refused on secfilter\'s verdict', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:bob@127.0.0.1:5060').header('User-Agent', 'sipvicious 0.3'));
+    expect(r.moduleCalls.find((c) => c.name === 'secfilter.check_ua')?.result).toBe(-2);
+    expect(r.relayed).toEqual([]);
+    expect(r.reply?.code).toBe(403); // routing.config scanner_action: reply (the default)
+  });
+
+  it('a call to a registered user goes to the contact lookup() found; onreply_route sees the 180, failure_route the 486', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:bob@127.0.0.1:5060').header('User-Agent', 'Linphone'));
+    expect(r.moduleCalls.map((c) => c.name)).toContain('registrar.lookup');
+    expect(r.ruri).toBe('sip:bob@192.0.2.20:5062');
+    expect(r.relay?.to).toEqual({ address: '192.0.2.20', port: 5062 });
+    expect(r.relay?.uri).toBe('sip:bob@192.0.2.20:5062');
+    const ringing = await t.respond(r.relay!, 180, { toTag: 'bob1' });
+    expect(ringing.hooks).toEqual([{ hook: 'onreply_route', route: 2, arg: 180, action: 'CONTINUE' }]);
+    expect(ringing.reply?.code).toBe(180);
+    const busy = await t.respond(r.relay!, 486, { toTag: 'bob1' });
+    expect(busy.hooks.map((h) => `${h.hook}:${h.route}`)).toEqual(['onreply_route:2', 'failure_route:1']);
+    expect(busy.reply?.code).toBe(486);
+  });
+
+  it('a call to nobody gets 404 from the failed lookup', async () => {
+    const r = await t.send(sipRequest('INVITE', 'sip:carol@127.0.0.1:5060').header('User-Agent', 'Linphone'));
+    expect(r.moduleCalls.find((c) => c.name === 'registrar.lookup')?.result).toBe(-1);
+    expect(r.reply?.code).toBe(404);
+  });
+});
+
+describe('PluginTester with transaction timers', () => {
+  it('a gateway that never answers: Timer B ends the branch (408) and lb\'s failure_route fails over', async () => {
+    const gateways = ['sip:192.0.2.10:5060', 'sip:192.0.2.11:5060'];
+    let left: string[] = [];
+    const t = await PluginTester.load(wasm('lb'), {
+      timers: { fr: 300 },
+      stubs: {
+        dispatcher: {
+          ds_select_dst: (c: StubCall) => ((left = [...gateways]), c.setDst(left.shift()!), 1),
+          ds_next_dst: (c: StubCall) => (left.length === 0 ? -1 : (c.setDst(left.shift()!), 1)),
+          ds_mark_dst: 1,
+        },
+      },
+    });
+    try {
+      const r = await t.send(sipRequest('INVITE', 'sip:bob@lb.example.com'));
+      expect(r.relay?.to.address).toBe('192.0.2.10');
+      const step = await t.until((s) => s.relayed.some((x) => x.method === 'INVITE'), 10_000);
+      expect(step.hooks.map((h) => h.hook)).toEqual(['failure_route']);
+      expect(step.relay?.to.address).toBe('192.0.2.11');
+      await expect(t.until(() => false, 50)).rejects.toThrow(/not met within 50 ms/);
+    } finally {
+      await t.close();
+    }
   });
 });
 
