@@ -28,7 +28,7 @@ export interface DialogNode {
 }
 
 /** starts a node; `dialog` are the lines of `modules.dialog`, `pbx` the plugin config (JSON). */
-export async function dialogNode(o: { dialog: string[]; pbx?: string; core?: string[]; port?: number; dir?: string; ctl?: string }): Promise<DialogNode> {
+export async function dialogNode(o: { dialog: string[]; pbx?: string; core?: string[]; port?: number; dir?: string; ctl?: string; plugin?: string }): Promise<DialogNode> {
   const port = o.port ?? (await freePort('udp'));
   const dir = o.dir ?? mkdtempSync(path.join(tmpdir(), 'siphon-dlg-'));
   const yaml = [
@@ -44,7 +44,7 @@ export async function dialogNode(o: { dialog: string[]; pbx?: string; core?: str
     '  dialog:',
     ...o.dialog.map((l) => `    ${l}`),
     'routing:',
-    `  plugin: ${JSON.stringify(PBX)}`,
+    `  plugin: ${JSON.stringify(o.plugin ?? PBX)}`,
     `  plugin_dirs: [${JSON.stringify(path.join(ROOT, 'plugins'))}]`,
     `  config: ${o.pbx ?? '{}'}`,
   ].join('\n');
@@ -78,21 +78,21 @@ export interface Call {
 let cseq = 10;
 
 /** Phone.invite with a chosen Call-ID (a test steering calls to a shard). */
-export function inviteWithCallId(caller: Phone, to: string, callId: string, port: number): { callId: string; branch: string; text: string; fromTag: string } {
+export function inviteWithCallId(caller: Phone, to: string, callId: string, port: number, extra: string[] = []): { callId: string; branch: string; text: string; fromTag: string } {
   const id = `${process.pid}-${++branch}`;
   const b = `z9hG4bK-inv-${id}`;
   const fromTag = `f${id}`;
   const text =
     `INVITE sip:${to}@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${b};rport\r\n` +
     `Max-Forwards: 70\r\nFrom: <sip:${caller.user}@127.0.0.1>;tag=${fromTag}\r\nTo: <sip:${to}@127.0.0.1>\r\n` +
-    `Call-ID: ${callId}\r\nCSeq: 1 INVITE\r\nContact: <${caller.contact}>\r\nContent-Length: 0\r\n\r\n`;
+    `Call-ID: ${callId}\r\nCSeq: 1 INVITE\r\nContact: <${caller.contact}>\r\n${extra.map((l) => `${l}\r\n`).join('')}Content-Length: 0\r\n\r\n`;
   caller.send(text);
   return { callId, branch: b, text, fromTag };
 }
 
 /** INVITE from `caller` to extension `to` through the node; the callee answers `code` (200 sets the call up, ACKed). */
-export async function call(caller: Phone, callee: Phone | null, to: string, code = 200, o: { callId?: string; port?: number } = {}): Promise<Call> {
-  const inv = o.callId !== undefined ? inviteWithCallId(caller, to, o.callId, o.port!) : caller.invite(to);
+export async function call(caller: Phone, callee: Phone | null, to: string, code = 200, o: { callId?: string; port?: number; extra?: string[] } = {}): Promise<Call> {
+  const inv = o.callId !== undefined ? inviteWithCallId(caller, to, o.callId, o.port!, o.extra) : caller.invite(to);
   if (callee !== null) {
     const got = await callee.next((m) => isInvite(m) && m.header('Call-ID') === inv.callId);
     if (got === null) throw new Error(`callee ${callee.user} got no INVITE`);
@@ -121,7 +121,7 @@ function ackNon2xx(caller: Phone, inv: { callId: string; branch: string; text: s
 let branch = 0;
 
 /** a request of the caller inside the call (ACK of the 2xx, BYE): R-URI the callee's Contact, Route the 200's Record-Route reversed. */
-export function inDialog(caller: Phone, c: Call, method: string, seq: number): void {
+export function inDialog(caller: Phone, c: Call, method: string, seq: number, extra: string[] = []): void {
   const routes = [...c.rr].reverse();
   caller.send(
     [
@@ -133,6 +133,7 @@ export function inDialog(caller: Phone, c: Call, method: string, seq: number): v
       `To: ${c.final.header('To')}`,
       `Call-ID: ${c.callId}`,
       `CSeq: ${seq} ${method}`,
+      ...extra,
       'Content-Length: 0',
       '',
       '',
