@@ -5,7 +5,8 @@
  *
  *   dlg_manage() on an initial INVITE        → 1 unconfirmed (timer: early_timeout)
  *   1xx (101-199) sent upstream              → 2 early
- *   2xx sent upstream                        → 3 confirmed, waiting for the ACK (timer: noack_timeout)
+ *   2xx sent upstream                        → 3 confirmed, waiting for the ACK (timer: noack_timeout;
+ *                                              the lifetime when the 2xx has no Record-Route of ours)
  *   ACK of the INVITE (in-dialog, its CSeq)  → 4 confirmed (timer: the lifetime, default_timeout)
  *   BYE from either side                     → 5 deleted (removed)
  *   final >= 300 / 487 after CANCEL          → 5 deleted, counted failed
@@ -305,15 +306,20 @@ export class DialogTable implements TimerOwner {
       if (d.state >= DlgState.CONFIRMED_NA) return; // a 2xx retransmission or another fork's 2xx
       const callee = d.legs[Leg.CALLEE];
       callee.tag = toTag ?? '';
+      // a 2xx tm built itself (the plugin answered the INVITE) passes no Record-Route: we are the UAS side
+      let recorded = resp === null;
       if (resp !== null) {
         callee.contact = uriOf(resp.header('contact'));
-        this.routeSets(d, resp.headerValues('record-route'));
+        recorded = this.routeSets(d, resp.headerValues('record-route'));
       }
       d.status = status;
       d.startTs = Math.floor(this.now() / 1000);
       this.setState(d, DlgState.CONFIRMED_NA);
       this.stats.processed++;
-      this.arm(d, DlgTimer.NOACK, Math.min(this.cfg.noack_timeout, d.lifetime));
+      // without our Record-Route the ACK (and every in-dialog request) goes around us: waiting for it
+      // would end a healthy call at noack_timeout, so only the lifetime runs
+      if (recorded) this.arm(d, DlgTimer.NOACK, Math.min(this.cfg.noack_timeout, d.lifetime));
+      else this.arm(d, DlgTimer.LIFETIME, d.lifetime);
       this.emit('confirmed', d);
       this.persistence?.changed(d);
       return;
@@ -329,7 +335,7 @@ export class DialogTable implements TimerOwner {
    * caller. The entries above ours lead to the callee (reversed: nearest first), those below ours
    * to the caller (in order). Without our own entry, in-dialog requests do not pass us.
    */
-  private routeSets(d: Dialog, rr: string[]): void {
+  private routeSets(d: Dialog, rr: string[]): boolean {
     let ours = -1;
     for (let i = 0; i < rr.length && i < 64; i++) {
       const u = parseUri(uriOf(rr[i]));
@@ -338,9 +344,10 @@ export class DialogTable implements TimerOwner {
         break;
       }
     }
-    if (ours < 0) return;
+    if (ours < 0) return false;
     d.legs[Leg.CALLEE].routeSet = rr.slice(0, ours).reverse();
     d.legs[Leg.CALLER].routeSet = rr.slice(ours + 1, 64);
+    return true;
   }
 
   // ==== in-dialog requests (RouteObserver.beforeRoute) ==========================================

@@ -257,3 +257,16 @@ describe('profile counts across shards', () => {
     expect(main.entries()).toEqual([['caller', 'dave', 1]]);
   });
 });
+
+describe('a 2xx without our Record-Route', () => {
+  it('waits for no ACK (it goes around the node): the call lives its lifetime', () => {
+    const t = setup();
+    t.create();
+    t.respond(0, 200, ok200('c1', ['<sip:192.0.2.9;lr>']), 'tt');
+    t.advance(30_000); // past noack_timeout (5 s)
+    expect(t.table.size).toBe(1);
+    t.advance(31_000); // past default_timeout (60 s)
+    expect(t.table.size).toBe(0);
+    expect(t.table.stats.expired).toBe(1);
+  });
+});
