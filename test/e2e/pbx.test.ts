@@ -71,6 +71,7 @@ beforeAll(async () => {
       '  tm: { fr_timer: 1500, fr_inv_timer: 30000, wt_timer: 1000 }',
       'modules:',
       '  registrar: { db_mode: 0, min_expires: 60, min_expires_mode: 1, nat_received: 0 }',
+      '  htable: { tables: ["dnd=>size=8"] }',
       'routing:',
       '  plugin: pbx',
       // plugin.load reads only inside the plugin directories (host/wasm/plugin-path.ts): pbx-2 is built under tmp
@@ -108,6 +109,26 @@ describe('registrar through plugins/pbx', () => {
     expect((await p.register(0))?.status).toBe(200);
     caller.invite('201');
     expect((await caller.next(final))?.status).toBe(404);
+  });
+});
+
+describe('do not disturb: an htable flag set over RPC (kamcmd)', () => {
+  it('a DND extension gets 486 without ringing; deleting the flag lets the next call ring', async () => {
+    const kamcmd = (...args: string[]) => run('/usr/sbin/kamcmd', ['-s', `unixs:${ctl}`, ...args], { timeout: 15_000 });
+    const p = await phone('701');
+    expect((await p.register(120))?.status).toBe(200);
+    const caller = await phone('bob');
+    expect((await kamcmd('htable.seti', 'dnd', '701', '1')).stdout).toBe('Ok. Key set to new value.\n');
+    caller.invite('701');
+    const busy = await caller.next(final);
+    expect(busy?.status).toBe(486);
+    expect(busy?.firstLine).toBe('SIP/2.0 486 Busy Here - Do Not Disturb');
+    expect((await kamcmd('htable.delete', 'dnd', '701')).stdout).toBe('Ok. Key deleted.\n');
+    caller.invite('701');
+    const inv = await p.next(isInvite);
+    expect(inv?.firstLine).toBe(`INVITE ${p.contact} SIP/2.0`);
+    p.reply(inv!, 486, 'Busy Here');
+    expect((await caller.next(final))?.status).toBe(486);
   });
 });
 

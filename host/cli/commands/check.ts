@@ -16,6 +16,7 @@ import { RegistrarImports } from '../../modules/registrar/abi.js';
 import { PikeImports } from '../../modules/pike/abi.js';
 import { AuthImports } from '../../modules/auth/abi.js';
 import { AuthDbImports } from '../../modules/auth_db/abi.js';
+import { HtableImports } from '../../modules/htable/abi.js';
 import { tmImportProviders } from '../../proxy/abi.js';
 
 // ---- module imports without the modules (additive) -----------------------------------------------
@@ -32,6 +33,7 @@ const MODULE_IMPORT_PROVIDERS: Readonly<Record<string, () => ImportProvider>> = 
   pike: () => new PikeImports(undefined as never),
   auth: () => new AuthImports(undefined as never),
   auth_db: () => new AuthDbImports(undefined as never),
+  htable: () => new HtableImports(undefined as never),
 };
 
 /** an API under which no function can do anything (names are all check reads). */

@@ -15,6 +15,9 @@
  *
  * With `modules.dialog` every call is a dialog (dlg_manage): `kamcmd dlg.list` shows the calls up,
  * and a full dialog table answers 503.
+ * With `modules.htable` and a table `dnd`, an extension whose item is set is in "do not disturb":
+ * `kamcmd htable.seti dnd 101 1` makes calls to 101 get 486 at once, `kamcmd htable.delete dnd 101`
+ * ends it (kamailio.cfg style: `if ($sht(dnd=>$rU) != $null)`). Without the module nothing changes.
  * Every reply of a call carries `X-PBX-Build: <PBX_BUILD>` (onreply_route) and failure_route logs
  * the build too, so one can see which plugin version handled a transaction across hot swaps (a
  * transaction keeps the version that created it).
@@ -28,6 +31,7 @@ import {
   t_relay, t_on_failure, t_on_reply, t_reply, t_is_canceled, t_set_timeouts, record_route, loose_route,
   save, lookup, Status,
   dlg_manage, set_dlg_profile, get_profile_size, dlg_ctx_set, dlg_set_timeout,
+  sht_get,
 } from "../../../sdk/assembly";
 
 /** Build label shown in X-PBX-Build and the failure_route log (the hot-swap test rewrites it). */
@@ -44,6 +48,8 @@ let configJson: string | null = null;
 let noAnswerMs: i32 = -1;
 let maxCalls: i32 = -1;
 let callTimeout: i32 = -1;
+/** the htable of "do not disturb" extensions (modules.htable). */
+const DND_TABLE = "dnd";
 /** the dialog profile max_calls counts in (modules.dialog profiles_with_value). */
 const CALLER_PROFILE = "caller";
 
@@ -103,6 +109,13 @@ onRequest((ctx: Context): i32 => {
   }
 
   if (is_method("INVITE")) {
+    // do not disturb, set per extension over RPC (htable `dnd`; -6 without modules.htable reads as unset)
+    const dialled = pv("$rU");
+    const dnd = dialled !== null ? sht_get(DND_TABLE, dialled) : null;
+    if (dnd !== null && dnd != "0") {
+      sl_reply(486, "Busy Here - Do Not Disturb");
+      return exit();
+    }
     const limited = trackCall();
     if (limited != 0) return limited;
     record_route();
