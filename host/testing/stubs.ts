@@ -41,6 +41,8 @@ export interface ModuleCall {
   name: string;
   args: number[];
   result: number;
+  /** what the stub threw (the plugin got -2); send()/respond()/until() rethrow it. */
+  error?: unknown;
 }
 
 type Functions = Record<string, (...args: never[]) => number | bigint | void>;
@@ -64,10 +66,22 @@ function stubFunctions(namespace: string, answers: Readonly<Record<string, StubA
         setRuri: (uri) => ctx?.msg.setRequestUri(uri),
         write: (i, value) => api.writeString(args[i]!, args[i + 1]!, value),
       };
-      const result = typeof answer === 'number' ? answer : answer(call);
-      record({ name, args: [...args], result });
+      // an import must never throw into the plugin (docs/abi/v1.md "Global rules" 1): a stub that
+      // throws answers -2 and its error is rethrown to the test once the step is over
+      let result: number;
+      try {
+        result = typeof answer === 'number' ? answer : answer(call);
+      } catch (error) {
+        record({ name, args: [...args], result: -2, error });
+        return -2;
+      }
       // an import answers an i32; a stub returning something else is the test's bug, not the plugin's
-      return Number.isInteger(result) ? result | 0 : -2;
+      if (!Number.isInteger(result)) {
+        record({ name, args: [...args], result: -2, error: new TypeError(`stub ${name} returned ${String(result)}, not an integer return code`) });
+        return -2;
+      }
+      record({ name, args: [...args], result });
+      return result | 0;
     }) as never;
   }
   return out;

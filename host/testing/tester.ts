@@ -117,8 +117,8 @@ export interface StepResult {
 export interface RouteResult extends StepResult {
   /** request_route's action (null when the request never reached it: sanity failure, retransmission ...). */
   action: ActionName | null;
-  /** the request (as request_route left it, plus what tm changed when it relayed it: Via received=, Max-Forwards). */
-  request: SipMessage;
+  /** the request (as request_route left it, plus what tm changed when it relayed it: Via received=, Max-Forwards); null when it did not parse. */
+  request: SipMessage | null;
   /** the R-URI and $du after request_route. */
   ruri: string;
   du: string | null;
@@ -278,12 +278,13 @@ export class PluginTester {
     this.server.receive(buf, source, this.channel);
     await this.waitPrefetch(buf, routedBefore);
     const step = this.stepSince(mark);
+    this.rethrowStubError();
     const r = this.lastRoute as RouteRecord | null;
     if (r === null) {
       const parsed = parseMessage(buf);
-      const msg = parsed.ok ? parsed.message : undefined;
+      const msg = parsed.ok ? parsed.message : null;
       return {
-        ...step, action: null, request: msg as SipMessage, ruri: msg?.requestUri ?? '', du: null,
+        ...step, action: null, request: msg, ruri: msg?.requestUri ?? '', du: null,
         headersAdded: [], headersRemoved: [], bodyChanged: false, replyHeaders: [], vars: {}, gasUsed: 0,
       };
     }
@@ -324,7 +325,9 @@ export class PluginTester {
     const from: Endpoint = { address: to.to.address, port: to.to.port, proto: this.channel.proto, family: to.to.address.includes(':') ? 6 : 4 };
     const mark = this.mark();
     this.server.receive(Buffer.from(lines.join('\r\n'), 'utf8'), from, this.channel);
-    return this.stepSince(mark);
+    const step = this.stepSince(mark);
+    this.rethrowStubError();
+    return step;
   }
 
   /**
@@ -351,6 +354,7 @@ export class PluginTester {
       check();
     });
     const step = this.stepSince(mark);
+    this.rethrowStubError();
     if (!met) {
       const seen = [...step.hooks.map((h) => h.hook), ...step.relayed.map((r) => `${r.method} → ${r.to.address}:${r.to.port}`), ...step.replies.map((r) => `${r.code} upstream`)];
       throw new SiphonError('CLI_USAGE', `until(): not met within ${timeoutMs} ms (meanwhile: ${seen.join(', ') || 'nothing'})`);
@@ -371,6 +375,15 @@ export class PluginTester {
     this.plugin.close();
     for (const m of this.modules.reverse()) await m.close().catch(() => undefined);
     await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** a stub that threw is the test's bug: the plugin saw -2 from it, the test gets the error. */
+  private rethrowStubError(): void {
+    const failed = this.calls.find((c) => c.error !== undefined);
+    if (failed === undefined) return;
+    const e = failed.error;
+    for (const c of this.calls) delete c.error;
+    throw e instanceof Error ? e : new Error(String(e));
   }
 
   private assertOpen(): void {

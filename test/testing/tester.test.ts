@@ -31,7 +31,7 @@ let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'siphon-tester-'));
   await exec(process.execPath, [path.join(ROOT, 'scripts/build-plugins.mjs'), 'hello', 'lb', 'default'], { cwd: ROOT, timeout: 180_000 });
-}, 150_000);
+}, 200_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('PluginTester on hello', () => {
@@ -228,6 +228,20 @@ describe('PluginTester with a real module', () => {
       const r = await t.send(sipRequest('INVITE', 'sip:bob@lb.example.com'));
       expect(r.relay?.to).toEqual({ address: '198.51.100.20', port: 5060 });
       expect(r.moduleCalls).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a stub that throws: the plugin gets -2, send() rejects with the stub\'s error', async () => {
+    const t = await PluginTester.load(wasm('lb'), {
+      stubs: { dispatcher: { ds_select_dst: () => { throw new Error('stub bug'); } } },
+    });
+    try {
+      await expect(t.send(sipRequest('INVITE', 'sip:bob@lb.example.com'))).rejects.toThrow('stub bug');
+      // the plugin saw -2 (no destination) and answered 503; the next step starts clean
+      const r = await t.send(OPTIONS.replace('opt-1@test', 'opt-2@test'));
+      expect(r.reply?.code).toBe(200);
     } finally {
       await t.close();
     }
