@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DialogEvent } from '../../../host/modules/dialog/index.js';
-import { answerBye, call, dialogNode, hangUp, isBye, isInvite, Phone, records, until, type DialogNode } from './helpers.js';
+import { answerBye, call, dialogNode, hangUp, inviteWithCallId, isBye, isInvite, Phone, records, shard0CallId, stats, until, type DialogNode } from './helpers.js';
 
 const phones: Phone[] = [];
 async function phone(user: string, n: DialogNode): Promise<Phone> {
@@ -32,7 +32,8 @@ describe('dialog state machine through plugins/pbx', () => {
   it('INVITE/180/200/ACK makes a confirmed dialog listed by dlg.list; BYE ends it; events and statistics follow', async () => {
     const alice = await phone('alice', n);
     const bob = await phone('101', n);
-    const inv = alice.invite('101');
+    // on shard 0 (SIPHON_WORKERS=2): the events are read from shard 0's module
+    const inv = inviteWithCallId(alice, '101', shard0CallId(n, 'a'), n.port);
     const got = await bob.next((m) => isInvite(m) && m.header('Call-ID') === inv.callId);
     // the INVITE was record-routed and created a dialog in state 1
     let list = records(await n.rpc('dlg.list'));
@@ -68,7 +69,7 @@ describe('dialog state machine through plugins/pbx', () => {
     expect(await hangUp(alice, bob, c)).toBe(200);
     expect(records(await n.rpc('dlg.list'))).toHaveLength(0);
     expect(await n.rpc('dlg.profile_get_size', 'caller', 'alice')).toBe(0);
-    const st = n.dialog.statistics();
+    const st = await stats(n);
     expect(st).toMatchObject({ active_dialogs: 0, processed_dialogs: 1, failed_dialogs: 0, expired_dialogs: 0 });
     const mine = events.filter((e) => e.callId === inv.callId);
     expect(mine.map((e) => e.type)).toEqual(['created', 'confirmed', 'terminated']);
@@ -80,11 +81,11 @@ describe('dialog state machine through plugins/pbx', () => {
   it('a rejected call and a CANCELed call count as failed dialogs and leave no dialog behind', async () => {
     const carol = await phone('carol', n);
     const busy = await phone('102', n);
-    const before = n.dialog.statistics().failed_dialogs!;
+    const before = (await stats(n)).failed_dialogs!;
     const c = await call(carol, busy, '102', 486);
     expect(c.final.status).toBe(486);
     // CANCEL: RFC 3261 §9.2, the INVITE gets 487
-    const inv = carol.invite('102');
+    const inv = inviteWithCallId(carol, '102', shard0CallId(n, 'c'), n.port);
     const got = await busy.next((m) => isInvite(m) && m.header('Call-ID') === inv.callId);
     busy.reply(got!, 180, 'Ringing');
     await until(async () => records(await n.rpc('dlg.list')).some((d) => d['call-id'] === inv.callId && d.state === 2), 'early dialog');
@@ -94,7 +95,7 @@ describe('dialog state machine through plugins/pbx', () => {
     busy.reply(got!, 487, 'Request Terminated');
     const final = await carol.next((m) => m.status >= 300 && m.header('Call-ID') === inv.callId);
     expect(final?.status).toBe(487);
-    await until(() => n.dialog.statistics().failed_dialogs === before + 2, 'two failed dialogs');
+    await until(async () => (await stats(n)).failed_dialogs === before + 2, 'two failed dialogs');
     expect(records(await n.rpc('dlg.list'))).toHaveLength(0);
     const failed = events.filter((e) => e.type === 'failed' && e.callId === inv.callId);
     expect(failed[0]?.status).toBe(487);
@@ -151,7 +152,7 @@ describe('dialog state machine through plugins/pbx', () => {
     answerBye(fred, toCaller!);
     answerBye(gina, toCallee!);
     expect(records(await n.rpc('dlg.list'))).toHaveLength(0);
-    expect(n.dialog.statistics().byes_sent).toBeGreaterThanOrEqual(2);
+    expect((await stats(n)).byes_sent).toBeGreaterThanOrEqual(2);
   });
 
   it('dialogs, profiles and variables survive a plugin hot swap; the BYE after it ends them', async () => {
@@ -189,7 +190,7 @@ describe('dialog timeouts and bounds', () => {
     expect(Date.now() - t0).toBeLessThan(3000);
     answerBye(a, toCaller!);
     answerBye(b, toCallee!);
-    expect(n.dialog.statistics()).toMatchObject({ expired_dialogs: 1, active_dialogs: 0 });
+    expect(await stats(n)).toMatchObject({ expired_dialogs: 1, active_dialogs: 0 });
     expect(records(await n.rpc('dlg.list'))).toHaveLength(0);
   });
 
@@ -198,16 +199,16 @@ describe('dialog timeouts and bounds', () => {
     const b1 = await phone('601', n);
     const b2 = await phone('602', n);
     const b3 = await phone('603', n);
-    // two calls ringing (no final yet) fill the table of 2
-    const i1 = a.invite('601');
-    const i2 = a.invite('602');
+    // two calls ringing (no final yet) fill the table of 2 (max_dialogs is per shard: all on shard 0)
+    const i1 = inviteWithCallId(a, '601', shard0CallId(n, 'f1'), n.port);
+    const i2 = inviteWithCallId(a, '602', shard0CallId(n, 'f2'), n.port);
     const g1 = await b1.next(isInvite);
     const g2 = await b2.next(isInvite);
     expect(records(await n.rpc('dlg.list'))).toHaveLength(2);
-    const c3 = await call(a, null, '603');
+    const c3 = await call(a, null, '603', 200, { callId: shard0CallId(n, 'f3'), port: n.port });
     expect(c3.final.status).toBe(503);
     expect(b3.peek(isInvite)).toHaveLength(0);
-    expect(n.dialog.statistics().table_full).toBe(1);
+    expect((await stats(n)).table_full).toBe(1);
     b1.reply(g1!, 486, 'Busy Here');
     b2.reply(g2!, 486, 'Busy Here');
     await until(async () => records(await n.rpc('dlg.list')).length === 0, 'failed dialogs removed');

@@ -13,6 +13,7 @@ import { startNode, type SiphonNode } from '../../../host/server/app.js';
 import { moduleSchemas } from '../../../host/server/modules.js';
 import type { RpcValue } from '../../../host/rpc/types.js';
 import { freePort } from '../../helpers/ports.js';
+import { shardOfCallId } from '../../../host/shards/steer.js';
 import { Phone, parseSip, type SipText } from '../../e2e/pbx-phone.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -169,6 +170,30 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * The node's dialog statistics, summed over its shards (stats.get_statistics dialog:): the tests
+ * hold with SIPHON_WORKERS=2 too.
+ */
+export async function stats(n: DialogNode): Promise<Record<string, number>> {
+  const lines = (await n.rpc('stats.get_statistics', 'dialog:')) as string[];
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    const m = /^dialog:(\w+) = (-?\d+)$/.exec(l);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+let steered = 0;
+/** a Call-ID the node steers to shard 0, whose module the test reads in-process (events, the table). */
+export function shard0CallId(n: DialogNode, tag: string): string {
+  const count = n.node.config.core.workers ?? 1;
+  for (;;) {
+    const id = `dlg-${tag}-${process.pid}-${++steered}`;
+    if (shardOfCallId(id, count) === 0) return id;
   }
 }
 
