@@ -8,6 +8,7 @@
  */
 
 import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
+import { TLS_DEFAULTS } from '../transport/tls-options.js';
 
 /**
  * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
@@ -154,6 +155,43 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               connect_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.connect_timeout },
               msg_read_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.msg_read_timeout },
               msg_data_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.msg_data_timeout },
+            },
+          },
+          /**
+           * TLS (host/transport/tls-options.ts, docs/tls.md): the default server profile, per-domain profiles
+           * by SNI, the client profile of outgoing connections. Paths are relative to the config file.
+           */
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              certificate: { type: 'string', minLength: 1 },
+              private_key: { type: 'string', minLength: 1 },
+              ca_list: { type: 'string', minLength: 1 },
+              min_version: { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'], default: TLS_DEFAULTS.min_version },
+              cipher_list: { type: 'string', minLength: 1 },
+              verify_client: { type: 'string', enum: ['off', 'optional', 'required'], default: TLS_DEFAULTS.verify_client },
+              verify_server: { type: 'boolean', default: TLS_DEFAULTS.verify_server },
+              system_ca: { type: 'boolean', default: TLS_DEFAULTS.system_ca },
+              client_certificate: { type: 'string', minLength: 1 },
+              client_private_key: { type: 'string', minLength: 1 },
+              domains: {
+                type: 'array',
+                maxItems: 1024,
+                default: [],
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['server_name', 'certificate', 'private_key'],
+                  properties: {
+                    server_name: { type: 'string', minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[A-Za-z0-9.-]+$' },
+                    certificate: { type: 'string', minLength: 1 },
+                    private_key: { type: 'string', minLength: 1 },
+                    ca_list: { type: 'string', minLength: 1 },
+                    verify_client: { type: 'string', enum: ['off', 'optional', 'required'] },
+                  },
+                },
+              },
             },
           },
           /** fan-out and table bounds (Kamailio max_branches; dns_cache_* in spirit), docs/operations.md */

@@ -1,4 +1,5 @@
 /** The validated configuration (defaults applied) as the rest of the host sees it. */
+import type { TlsSettings } from '../transport/tls-options.js';
 import type { LogLevel } from '../log/logger.js';
 import type { ListenAddress } from '../transport/listen-uri.js';
 
@@ -31,6 +32,8 @@ export interface CoreConfig {
     msg_read_timeout: number;
     msg_data_timeout: number;
   };
+  /** TLS profiles of tls: listeners and outgoing TLS (host/transport/tls-options.ts); absent = no TLS. */
+  tls?: TlsSettings;
   /** Kamailio max_branches: branches one transaction may create (R-URI + destination set). */
   max_branches: number;
   /** next-hop DNS cache bounds (host/proxy/resolver.ts); ttl/negative_ttl in s. */

@@ -7,7 +7,16 @@
 import type { Logger } from 'pino';
 import type { SipMessage } from '../sip/types.js';
 
-export type Proto = 'udp' | 'tcp';
+/** transports siphon speaks; 'tcp' and 'tls' are streams (RFC 3261 §18.3), 'tls' is also secure (§26.2). */
+export type Proto = 'udp' | 'tcp' | 'tls';
+
+/** a Via's transport token for a protocol (RFC 3261 §20.42). */
+export const VIA_TRANSPORT: Readonly<Record<Proto, 'UDP' | 'TCP' | 'TLS'>> = Object.freeze({ udp: 'UDP', tcp: 'TCP', tls: 'TLS' });
+
+/** the protocol a Via transport token names; undefined for one siphon does not speak. */
+export function protoOfViaTransport(t: string | undefined): Proto | undefined {
+  return t === 'UDP' ? 'udp' : t === 'TCP' ? 'tcp' : t === 'TLS' ? 'tls' : undefined;
+}
 
 export interface Endpoint {
   address: string;

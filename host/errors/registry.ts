@@ -41,6 +41,12 @@ export const Errors = {
   /** core.workers (host/shards/README.md): a worker shard that cannot start, or one that crashed. */
   SHARD_START: { code: 3020, title: 'worker shard did not start' },
   SHARD_CRASHED: { code: 3021, title: 'worker shard crashed' },
+  /** core.tls: a file that cannot be read or a certificate/key OpenSSL refuses (start, tls.reload). */
+  TLS_CONFIG: { code: 3030, title: 'bad tls settings' },
+  /** an accepted or opened TLS connection whose handshake failed (protocol, cipher, client certificate). */
+  TLS_HANDSHAKE: { code: 3031, title: 'tls handshake failed' },
+  /** an outgoing TLS connection whose server certificate was not accepted (chain, name: RFC 5922). */
+  TLS_VERIFY: { code: 3032, title: 'tls server certificate not accepted' },
   /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
   TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },
   TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for that peer address' },

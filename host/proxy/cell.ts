@@ -88,6 +88,11 @@ export class ProxyBranch implements ClientTransactionUser {
   onClientTimeout(): void {
     this.cell.onBranchTimeout(this);
   }
+
+  /** RFC 3261 §16.7 step 1 / §17.1.4: a branch whose request could not be sent ends as a 503. */
+  onClientTransportError(): void {
+    this.cell.finishLocally(this, this.cell.canceled ? 487 : 503, this.cell.canceled ? REASON_487 : 'Service Unavailable');
+  }
 }
 
 /** Kamailio's "cell": one server transaction and its branches. */

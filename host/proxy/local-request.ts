@@ -8,7 +8,7 @@
  */
 import { shardOfCallId } from '../shards/steer.js';
 import { randomBytes } from 'node:crypto';
-import type { Endpoint } from '../core/context.js';
+import { VIA_TRANSPORT, type Endpoint } from '../core/context.js';
 import { SiphonError } from '../errors/registry.js';
 import type { SipMessage } from '../sip/types.js';
 import type { ClientTransaction, ClientTransactionUser, SentRequest, TransactionLayer } from '../transaction/index.js';
@@ -80,6 +80,10 @@ class PendingRequest implements ClientTransactionUser {
   onClientTimeout(): void {
     this.done({ timeout: true });
   }
+
+  onClientTransportError(): void {
+    this.done({ code: 503, reason: 'Service Unavailable' });
+  }
 }
 
 export class LocalRequests implements LocalRequestSender {
@@ -115,12 +119,12 @@ export class LocalRequests implements LocalRequestSender {
     if (hop === null) throw new SiphonError('TM_LOCAL_REQUEST', `no next hop for ${target}`);
     const addr = this.resolver.resolveCached(hop.host) ?? (await this.resolver.resolve(hop.host));
     if (addr === null) throw new SiphonError('TM_LOCAL_REQUEST', `cannot resolve ${hop.host}`);
-    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port);
+    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port, hop.host);
     if (channel === null) throw new SiphonError('TM_LOCAL_REQUEST', `no ${hop.proto} socket reaches ${addr.address}:${hop.port}`);
     const local = channel.local;
     const host = local.address.includes(':') ? `[${local.address}]` : local.address;
     const branch = this.layer.newBranch();
-    const via = `SIP/2.0/${hop.proto === 'tcp' ? 'TCP' : 'UDP'} ${host}:${local.port};branch=${branch}`;
+    const via = `SIP/2.0/${VIA_TRANSPORT[hop.proto]} ${host}:${local.port};branch=${branch}`;
     return { hop, addr, channel, via, branch, host };
   }
 

@@ -21,7 +21,7 @@
  * a hook is recorded and performed when the hook returns (Kamailio too relays when the route ends).
  */
 import type { Logger } from 'pino';
-import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
+import { Action, protoOfViaTransport, VIA_TRANSPORT, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { hashHex } from '../core/hash.js';
 import { Errors } from '../errors/registry.js';
 import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
@@ -45,7 +45,8 @@ import { nextHopOf, Resolver, type NextHop, type ResolvedAddress } from './resol
 /** Sockets the proxy may send through (the server's listeners). */
 export interface ChannelProvider {
   /** a channel able to reach `address:port` over that protocol and address family; null when none listens. */
-  channelFor(proto: Proto, family: 4 | 6, address: string, port: number): Channel | null;
+  /** `name`: the host the target URI named when it is not an address (TLS: RFC 5922 identity, SNI). */
+  channelFor(proto: Proto, family: 4 | 6, address: string, port: number, name?: string): Channel | null;
 }
 
 /** Builds a reply from a request (the stateless replier, RFC 3261 §8.2.6). */
@@ -342,7 +343,7 @@ export class ProxyCore {
     const branch = statelessBranch(msg);
     const send = (addr: ResolvedAddress | null): boolean => {
       if (addr === null || this.isMyself(addr.address, hop.port)) return false;
-      const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port);
+      const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port, hop.host);
       if (channel === null) return false;
       msg.addHeader('Via', viaValue(channel, hop.proto, branch), 'first');
       channel.send(msg.toBuffer(), addr.address, hop.port);
@@ -603,7 +604,7 @@ export class ProxyCore {
       cell.finishLocally(branch, 482, 'Loop Detected');
       return false;
     }
-    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port);
+    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port, hop.host);
     if (channel === null) {
       cell.finishLocally(branch, 503, 'Service Unavailable');
       return false;
@@ -748,8 +749,8 @@ export class ProxyCore {
     resp.removeHeader('via', 0);
     const next = resp.vias[0]!;
     const host = stripBrackets(next.received ?? next.maddr ?? next.host);
-    const port = typeof next.rport === 'number' ? next.rport : next.port ?? 5060;
-    const proto: Proto = next.transport === 'TCP' ? 'tcp' : 'udp';
+    const proto: Proto = protoOfViaTransport(next.transport) ?? 'udp';
+    const port = typeof next.rport === 'number' ? next.rport : next.port ?? (proto === 'tls' ? 5061 : 5060);
     const send = (addr: ResolvedAddress | null): void => {
       const channel = addr === null ? null : this.channels.channelFor(proto, addr.family, addr.address, port);
       if (channel === null || addr === null) {
@@ -781,7 +782,7 @@ function channelOfContext(ctx: MessageContext): Channel | null {
 function viaValue(channel: Channel, proto: Proto, branch: string): string {
   const local = channel.local;
   const host = local.address.includes(':') ? `[${local.address}]` : local.address;
-  return `SIP/2.0/${proto === 'tcp' ? 'TCP' : 'UDP'} ${host}:${local.port};branch=${branch}`;
+  return `SIP/2.0/${VIA_TRANSPORT[proto]} ${host}:${local.port};branch=${branch}`;
 }
 
 

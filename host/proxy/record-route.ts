@@ -33,7 +33,7 @@ function hostForUri(address: string): string {
 export function recordRouteValue(ctx: MessageContext): string {
   const local = ctx.local;
   let uri = `sip:${hostForUri(local.address)}:${local.port}`;
-  if (local.proto === 'tcp') uri += ';transport=tcp';
+  if (local.proto !== 'udp') uri += `;transport=${local.proto}`; // Kamailio: transport=tls, not a sips: URI
   uri += ';lr';
   const ftag = ctx.msg.from?.tag;
   if (ftag !== undefined && ftag.length > 0) uri += `;ftag=${ftag}`;

@@ -4,8 +4,8 @@
  * after loose routing); its host is an IP literal (used as is) or a name looked up with
  * dns.lookup (A/AAAA, the system resolver). Answers are cached for `ttlMs` (dns.lookup reports no
  * TTL) so the message path does not wait on the resolver for every request; failures are cached
- * for a shorter time. Port: the URI's, else 5060 (5061 for sips). Transport: `;transport=` (udp or
- * tcp), else UDP.
+ * for a shorter time. Port: the URI's, else 5060 (5061 for sips). Transport: `;transport=` (udp,
+ * tcp or tls), else TLS for a sips URI and UDP otherwise.
  *
  * The names come from requests, so from anyone: the cache is bounded (core.dns_cache): at most
  * `max_entries` names, least recently used evicted first, each kept `ttl` s (`negative_ttl` s for a
@@ -54,20 +54,24 @@ let lastHop: NextHop | null = null;
 function computeNextHop(uriText: string): NextHop | null {
   const uri = parseUri(uriText);
   if (uri === null || uri.scheme === 'tel' || uri.host.length === 0) return null;
-  let proto: Proto = 'udp';
+  // RFC 5630 §3.1.3 / RFC 3261 §26.2.2: a sips URI is reached over TLS on every hop; the old
+  // `sips:...;transport=tcp` spelling means TLS over TCP too; sips over UDP does not exist
+  const secure = uri.scheme === 'sips';
+  let proto: Proto = secure ? 'tls' : 'udp';
   let maddr: string | undefined;
   for (const [name, value] of uri.params) {
     if (name === 'transport' && value !== null) {
       const t = value.toLowerCase();
-      if (t === 'tcp') proto = 'tcp';
-      else if (t !== 'udp') return null;
+      if (t === 'tls') proto = 'tls';
+      else if (t === 'tcp') proto = secure ? 'tls' : 'tcp';
+      else if (t !== 'udp' || secure) return null;
     } else if (name === 'maddr' && value !== null) {
       maddr = value; // RFC 3261 §19.1.1: maddr overrides the host for the next hop
     }
   }
   const host = stripBrackets(maddr ?? uri.host);
   // frozen: the object is shared by every caller asking about the same URI
-  return Object.freeze({ host, port: uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060), proto });
+  return Object.freeze({ host, port: uri.port ?? (proto === 'tls' ? 5061 : 5060), proto });
 }
 
 interface CacheEntry {

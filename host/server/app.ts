@@ -16,7 +16,7 @@ import { PACKAGE_ROOT, VERSION } from '../core/version.js';
 import { SiphonServer } from './server.js';
 import type { OverloadGuard } from './overload.js';
 import { tcpStatistics } from '../transport/tcp.js';
-import { tcpRpcMethods } from '../transport/rpc.js';
+import { tcpRpcMethods, tlsRpcMethods } from '../transport/rpc.js';
 import { warmUp } from './warmup.js';
 import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
@@ -391,6 +391,7 @@ export async function startNode(
     });
     registry.registerAll(pluginRpcMethods(plugins, { rootDir: PACKAGE_ROOT, pathPolicy: pluginPolicyFrom(config, opts.pluginFile), log }));
     registry.registerAll(tcpRpcMethods(() => config.core.listenAddresses.map((a) => server.listenerFor(a.uri))));
+    registry.registerAll(tlsRpcMethods(() => server.tlsContexts(), () => config.core.listenAddresses.map((a) => server.listenerFor(a.uri))));
     for (const m of modules) registry.registerAll(m.rpcMethods());
     if (hub !== null) {
       // every group sums the worker shards' counters into shard 0's; stats.* refresh them first,

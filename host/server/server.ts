@@ -36,6 +36,7 @@ import { UdpListener } from '../transport/udp.js';
 import type { UdpQueueProbe } from '../transport/queue-probe.js';
 import { TcpListener } from '../transport/tcp.js';
 import { tcpLimitsFrom } from '../transport/tcp-options.js';
+import { TlsContexts } from '../transport/tls-options.js';
 import { sipStreamFramer } from '../transport/sip-framer.js';
 import type { StreamFramer } from '../transport/framing.js';
 import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
@@ -49,7 +50,7 @@ import type { MessageMetrics } from '../metrics/metrics.js';
 import { OverloadGuard, type UtilizationSource } from './overload.js';
 import { Resolver } from '../proxy/resolver.js';
 import { CORE_DEFAULTS, OVERLOAD_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
-import { Errors } from '../errors/registry.js';
+import { Errors, SiphonError } from '../errors/registry.js';
 import type { MessagePrefetcher } from '../modules/types.js';
 
 /**
@@ -183,6 +184,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private myAddresses: Set<string> = new Set();
   private readonly aliases: Array<{ host: string; port: number | undefined }>;
   private started = false;
+  /** core.tls contexts (tlsContexts()); undefined = not built yet, null = no tls: listener. */
+  private tls: TlsContexts | null | undefined = undefined;
   private readonly prefetchers: readonly MessagePrefetcher[];
   /** `Retry-After: <core.tm.retry_after>` of the 503 a full transaction table answers. */
   private readonly tableFullRetryAfter: string;
@@ -237,12 +240,30 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     return tmImportProviders(this.proxy);
   }
 
+  /**
+   * The TLS contexts of the tls: listeners (host/transport/tls-options.ts), built from core.tls on the
+   * first call; null without a tls: listener. A tls: listener without a certificate is refused with
+   * the listen entry's file position (E3030), so `npm start` on the defaults needs no certificate.
+   */
+  tlsContexts(): TlsContexts | null {
+    if (this.tls !== undefined) return this.tls;
+    const core = this.config.core;
+    const at = core.listenAddresses.findIndex((a) => a.proto === 'tls');
+    if (at < 0) return (this.tls = null);
+    const where = this.config.source?.where;
+    const settings = core.tls;
+    if (settings === undefined || (settings.certificate === undefined && settings.domains.length === 0)) {
+      throw new SiphonError('TLS_CONFIG', `listener ${core.listenAddresses[at]!.uri} needs core.tls.certificate and core.tls.private_key (or core.tls.domains)`, { where: where?.(['core', 'listen', at]) });
+    }
+    return (this.tls = new TlsContexts(settings, this.config.source?.dir ?? process.cwd(), (k) => where?.(k)));
+  }
+
   /** ChannelProvider: a listener of that protocol and family reaching `address:port` (the proxy's outbound sockets). */
-  channelFor(proto: Proto, family: 4 | 6, address: string, port: number): Channel | null {
-    if (this.outbound !== null) return this.outbound.channelFor(proto, family, address, port);
+  channelFor(proto: Proto, family: 4 | 6, address: string, port: number, name?: string): Channel | null {
+    if (this.outbound !== null) return this.outbound.channelFor(proto, family, address, port, name);
     for (const { address: a, listener } of this.listeners) {
       if (a.proto !== proto || a.family !== family) continue;
-      if (listener.channelTo !== undefined) return listener.channelTo(address, port);
+      if (listener.channelTo !== undefined) return listener.channelTo(address, port, name);
     }
     return null;
   }
@@ -271,6 +292,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   async start(): Promise<void> {
     if (this.started) return;
     const core = this.config.core;
+    const tls = this.tlsContexts();
     for (const address of core.listenAddresses) {
       const listener: Listener =
         address.proto === 'udp'
@@ -284,6 +306,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
               idleTimeout: core.tcp.idle_timeout,
               maxConnections: core.tcp.max_connections,
               limits: tcpLimitsFrom(core.tcp),
+              ...(address.proto === 'tls' && tls !== null ? { tls } : {}),
             });
       this.listeners.push({ address, listener });
     }

@@ -2,12 +2,13 @@
  * What the main thread and a worker shard post to each other (besides link.ts's services and
  * broadcasts, which share the same port). host/shards/README.md describes the exchange.
  */
+import type { Proto } from '../core/context.js';
 import type { RpcValue } from '../rpc/types.js';
 import type { WireBatch } from './batch.js';
 
 /** A listener of the main thread as a worker shard sees it (channel id = its index). */
 export interface ListenerInfo {
-  proto: 'udp' | 'tcp';
+  proto: Proto;
   family: 4 | 6;
   address: string;
   port: number;

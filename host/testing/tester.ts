@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { Action, type Endpoint, type MessageContext } from '../core/context.js';
+import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { parseConfig } from '../config/load.js';
 import { wireAuthDb } from '../modules/auth_db/index.js';
 import type { MessagePrefetcher, SiphonModule } from '../modules/types.js';
@@ -147,7 +147,7 @@ class CapturingChannel implements Channel {
   readonly sent: Array<{ buf: Buffer; address: string; port: number }> = [];
   /** called after every send (PluginTester.until). */
   onSend: () => void = () => undefined;
-  constructor(readonly local: Endpoint, readonly proto: 'udp' | 'tcp' = local.proto) {}
+  constructor(readonly local: Endpoint, readonly proto: Proto = local.proto) {}
   send(buf: Buffer, address: string, port: number): void {
     this.sent.push({ buf, address, port });
     this.onSend();
@@ -220,7 +220,7 @@ export class PluginTester {
       const providers = applyStubs(withUnconfiguredModules([...modules.flatMap((m) => m.imports()), ...server.importProviders()]), opts.stubs, (c) => calls.push(c));
       const plugin = await loadPlugin(path.resolve(wasmPath), { log, config: opts.config, isMyself: server.isMyself, providers, limits: opts.limits });
       const addr = config.core.listenAddresses[0]!;
-      const local: Endpoint = { address: addr.host, port: addr.port, proto: addr.proto === 'tcp' ? 'tcp' : 'udp', family: addr.family };
+      const local: Endpoint = { address: addr.host, port: addr.port, proto: addr.proto, family: addr.family };
       const t = new PluginTester(plugin, server, modules, prefetchers, dataDir, endpointOf(opts.source ?? '127.0.0.1:5080', local.proto), local, lines, calls);
       server.setOutbound({ channelFor: () => t.channel });
       server.setRouter(t.router());
@@ -438,7 +438,7 @@ function headerLines(buf: Buffer): string[] {
   return (end < 0 ? text : text.slice(0, end)).split('\r\n').slice(1);
 }
 
-function endpointOf(text: string, proto: 'udp' | 'tcp'): Endpoint {
+function endpointOf(text: string, proto: Proto): Endpoint {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
   if (!m) throw new SiphonError('CLI_USAGE', `expected IP:PORT, got "${text}"`);
   const address = m[1]!.replace(/^\[|\]$/g, '');

@@ -37,6 +37,11 @@ export interface ClientTransactionUser {
   onClientResponse(ct: ClientTransaction, msg: SipMessage, source: Endpoint): void;
   /** no final response before fr_timer / fr_inv_timer (timer B / F). */
   onClientTimeout(ct: ClientTransaction): void;
+  /**
+   * the request could not be sent (a connection that could not be opened, a TLS certificate refused):
+   * RFC 3261 §17.1.1.2 / §17.1.2.2, the TU treats it as a 503. Absent: handled as a timeout.
+   */
+  onClientTransportError?(ct: ClientTransaction): void;
 }
 
 export interface ClientTransactionOptions {
@@ -108,7 +113,7 @@ export class ClientTransaction implements TimerOwner {
   start(): void {
     const timers = this.layer.timers;
     const t1 = this.layer.config.t1;
-    this.send(this.request!);
+    this.channel.send(this.request!, this.address, this.port, undefined, this.onTransportError);
     if (!this.reliable) {
       this.retrInterval = t1;
       timers.schedule(this.retrSlot, t1);
@@ -197,6 +202,15 @@ export class ClientTransaction implements TimerOwner {
     }
     this.terminate();
   }
+
+  /** The first send failed at the transport (only streams report it): §17.1.4, as a 503 for the TU. */
+  private readonly onTransportError = (): void => {
+    if (this.state > ClientState.Proceeding || this.lastStatus !== 0) return;
+    this.layer.stats.transportErrors++;
+    this.terminate();
+    if (this.user.onClientTransportError !== undefined) this.user.onClientTransportError(this);
+    else this.user.onClientTimeout(this);
+  };
 
   /** Stops the timers and removes the transaction. Idempotent. */
   terminate(): void {

@@ -42,6 +42,8 @@ export interface TransactionStats {
   acksAbsorbed: number;
   ackTimeouts: number;
   clientTimeouts: number;
+  /** client transactions whose request could not be sent (stream connect / TLS refused; §17.1.4). */
+  transportErrors: number;
   lifetimeExpired: number;
   unmatchedResponses: number;
   /** new requests refused because the server table held max_transactions. (additive) */
@@ -81,6 +83,7 @@ export class TransactionLayer {
     acksAbsorbed: 0,
     ackTimeouts: 0,
     clientTimeouts: 0,
+    transportErrors: 0,
     lifetimeExpired: 0,
     unmatchedResponses: 0,
     tableFull: 0,

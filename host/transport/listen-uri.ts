@@ -20,18 +20,20 @@ export interface ListenAddress {
   uri: string;
 }
 
-const SUPPORTED = new Set<string>(['udp', 'tcp']);
+const SUPPORTED = new Set<string>(['udp', 'tcp', 'tls']);
+/** RFC 3261 §19.1.2: 5061 for TLS (sips), 5060 otherwise. */
+export const DEFAULT_TLS_PORT = 5061;
 
 /** Parses one listen URI; throws SiphonError TRANSPORT_LISTEN_URI (E3001) naming the defect. */
 export function parseListenUri(text: string, where?: string): ListenAddress {
   const fail = (why: string): never => {
-    throw new SiphonError('TRANSPORT_LISTEN_URI', `'${text}': ${why} (expected proto:host[:port], e.g. udp:127.0.0.1:5060 or tcp:[::1]:5060)`, { where });
+    throw new SiphonError('TRANSPORT_LISTEN_URI', `'${text}': ${why} (expected proto:host[:port], e.g. udp:127.0.0.1:5060, tcp:[::1]:5060 or tls:127.0.0.1:5061)`, { where });
   };
   const s = text.trim();
   const colon = s.indexOf(':');
   if (colon <= 0 || !/^[A-Za-z]+$/.test(s.slice(0, colon))) fail('missing transport prefix');
   const proto = s.slice(0, colon).toLowerCase();
-  if (!SUPPORTED.has(proto)) fail(`unsupported transport '${proto}' (supported: udp, tcp)`);
+  if (!SUPPORTED.has(proto)) fail(`unsupported transport '${proto}' (supported: udp, tcp, tls)`);
   const rest = s.slice(colon + 1);
   if (rest.length === 0) fail('missing host');
 
@@ -56,7 +58,7 @@ export function parseListenUri(text: string, where?: string): ListenAddress {
     if (!net.isIPv4(host)) fail(`'${host}' is not an IPv4 address (names are not accepted; IPv6 goes in brackets)`);
   }
 
-  let port = DEFAULT_SIP_PORT;
+  let port = proto === 'tls' ? DEFAULT_TLS_PORT : DEFAULT_SIP_PORT;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText)) fail(`bad port '${portText}'`);
     port = Number(portText);

@@ -13,7 +13,7 @@
 import net from 'node:net';
 import type { Endpoint } from '../core/context.js';
 import type { Via } from '../sip/types.js';
-import { DEFAULT_SIP_PORT } from './listen-uri.js';
+import { DEFAULT_SIP_PORT, DEFAULT_TLS_PORT } from './listen-uri.js';
 
 export interface ReplyAddress {
   address: string;
@@ -26,7 +26,8 @@ export function replyAddress(topVia: Via | undefined, source: Endpoint, out: Rep
     out.port = source.port;
     return out;
   }
-  const sentByPort = topVia.port ?? DEFAULT_SIP_PORT;
+  // RFC 3261 §18.2.2 / §19.1.2: a sent-by without a port means 5061 over TLS, 5060 otherwise
+  const sentByPort = topVia.port ?? (topVia.transport === 'TLS' ? DEFAULT_TLS_PORT : DEFAULT_SIP_PORT);
   if (topVia.maddr !== undefined && source.proto === 'udp') {
     const maddr = stripBrackets(topVia.maddr);
     if (net.isIP(maddr) !== 0) {

@@ -17,6 +17,7 @@
  * the send and drop the connection), and so does a queue without progress for send_timeout.
  */
 import net from 'node:net';
+import type tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../core/context.js';
 import type { Channel } from './types.js';
@@ -34,8 +35,24 @@ export type TcpDirection = 'in' | 'out';
 let nextId = 1;
 
 /** One TCP connection; it is the Channel of every message it carries. */
+/** one TLS connection as tls.list shows it. */
+export interface TlsConnectionInfo {
+  id: number;
+  direction: TcpDirection;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  version: string;
+  cipher: string;
+  server_name: string;
+  peer_subject: string;
+  peer_verified: number;
+  state: string;
+}
+
 export class TcpConnection implements Channel {
-  readonly proto = 'tcp' as const;
+  readonly proto: 'tcp' | 'tls';
   readonly local: Endpoint;
   /** the peer (reused for every message on this connection). */
   readonly source: Endpoint;
@@ -57,6 +74,10 @@ export class TcpConnection implements Channel {
   private closed = false;
   /** closed by destroy() (this server), not by the peer. */
   private destroyed = false;
+  /** outbound: connected (and, over TLS, the handshake done); inbound: always. */
+  private established: boolean;
+  /** whenFailed() callbacks while an outbound connection is being established. */
+  private failWaiters: Array<() => void> | null = null;
   /** a message split across reads: bytes [0, storeLen) of `store`. */
   private store: Buffer | null = null;
   private storeLen = 0;
@@ -76,7 +97,9 @@ export class TcpConnection implements Channel {
   ) {
     this.local = listener.local;
     const family: 4 | 6 = net.isIPv6(peerAddress) ? 6 : 4;
-    this.source = { address: peerAddress, port: peerPort, proto: 'tcp', family };
+    this.proto = listener.proto;
+    this.established = direction === 'in';
+    this.source = { address: peerAddress, port: peerPort, proto: this.proto, family };
     this.key = peerKey(peerAddress, peerPort);
     socket.setNoDelay(true);
     socket.setTimeout(listener.idleTimeoutMs);
@@ -253,6 +276,7 @@ export class TcpConnection implements Channel {
     this.closed = true;
     this.dropStore();
     this.listener.forget(this);
+    this.failPending();
   };
 
   /**
@@ -284,12 +308,66 @@ export class TcpConnection implements Channel {
    * RFC 3261 §18.2.2: a response goes back on the connection the request came on while it is open;
    * otherwise a new connection is opened to the address the response is for.
    */
-  send(buf: Buffer, address: string, port: number): void {
+  send(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void {
     if (this.write(buf)) {
       if (!this.closed) this.listener.stats.sent++; // else dropped by the queue limits (counted there)
+      if (failed !== undefined) this.whenFailed(failed);
       return;
     }
-    this.listener.sendTo(buf, address, port);
+    this.listener.sendTo(buf, address, port, name, failed);
+  }
+
+  /**
+   * `cb` runs if this outbound connection closes before it was established (connect refused or
+   * timed out, TLS handshake or certificate refused); nothing is kept once it is established.
+   */
+  whenFailed(cb: () => void): void {
+    if (this.established || this.direction === 'in') return;
+    if (this.closed) {
+      queueMicrotask(cb);
+      return;
+    }
+    (this.failWaiters ??= []).push(cb);
+  }
+
+  /** the outbound connection is up (TCP connected; TLS: handshake done and certificate accepted). */
+  markEstablished(): void {
+    this.established = true;
+    this.failWaiters = null;
+  }
+
+  private failPending(): void {
+    const w = this.failWaiters;
+    this.failWaiters = null;
+    if (w === null || this.established) return;
+    for (const cb of w) {
+      try {
+        cb();
+      } catch {
+        // a caller's bug must not stop the others
+      }
+    }
+  }
+
+  /** the TLS session's facts (tls.list; Kamailio's tls.list fields where they exist). */
+  tlsInfo(): TlsConnectionInfo {
+    const s = this.socket as tls.TLSSocket;
+    const cipher = typeof s.getCipher === 'function' ? s.getCipher() : undefined;
+    const peer = typeof s.getPeerCertificate === 'function' ? s.getPeerCertificate() : undefined;
+    return {
+      id: this.id,
+      direction: this.direction,
+      src_ip: this.source.address,
+      src_port: this.source.port,
+      dst_ip: this.local.address,
+      dst_port: this.local.port,
+      version: (typeof s.getProtocol === 'function' ? s.getProtocol() : null) ?? '',
+      cipher: cipher?.name ?? '',
+      server_name: (s as { servername?: string | false }).servername || '',
+      peer_subject: peer !== undefined && peer.subject !== undefined ? Object.entries(peer.subject).map(([k, v]) => `${k}=${String(v)}`).join(', ') : '',
+      peer_verified: s.authorized === true ? 1 : 0,
+      state: this.isOpen ? (s.encrypted && cipher !== undefined ? 'established' : 'handshake') : 'closed',
+    };
   }
 
   /** Channel.closedByServer: destroy() ran before the peer closed. */
@@ -304,6 +382,7 @@ export class TcpConnection implements Channel {
     this.dropStore();
     this.socket.destroy();
     this.listener.forget(this);
+    this.failPending();
   }
 }
 

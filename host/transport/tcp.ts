@@ -18,6 +18,7 @@
  * with their code (E3010-E3016), at most one line per code per second.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Errors, SiphonError, type ErrorName } from '../errors/registry.js';
@@ -26,9 +27,11 @@ import type { ListenAddress } from './listen-uri.js';
 import type { StreamFramer } from './framing.js';
 import { TcpConnection, peerKey } from './tcp-connection.js';
 import { sourceIpKey, TCP_LIMIT_DEFAULTS, type TcpLimits } from './tcp-options.js';
+import type { ServerProfile, TlsContexts } from './tls-options.js';
 import { newTransportStats, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
 
 export { TcpConnection } from './tcp-connection.js';
+import type { TlsConnectionInfo } from './tcp-connection.js';
 
 export interface TcpListenerOptions {
   address: ListenAddress;
@@ -43,13 +46,21 @@ export interface TcpListenerOptions {
   maxConnections: number;
   /** the other core.tcp limits; absent ones take TCP_LIMIT_DEFAULTS. */
   limits?: Partial<TcpLimits>;
+  /**
+   * TLS contexts: this listener is a `tls:` one (RFC 3261 §26.2) and the connections it opens are TLS
+   * ones. Every core.tcp limit applies to the TCP connection under the TLS session, from accept on,
+   * so a handshake flood meets max_connections, accept_iplimit and msg_data_timeout like any other.
+   */
+  tls?: TlsContexts;
 }
 
 /** how often the whole-queue total is recounted at most when it looks over wq_max (ms). */
 const RECOUNT_MS = 10;
 
 export class TcpListener implements Listener {
-  readonly proto = 'tcp' as const;
+  readonly proto: 'tcp' | 'tls';
+  /** the TLS contexts of a tls: listener; null for plain TCP. */
+  readonly tls: TlsContexts | null;
   /** the listen address (port 0 in the options: the port bound, once started). */
   local: Endpoint;
   readonly stats: TransportStats = newTransportStats();
@@ -92,7 +103,9 @@ export class TcpListener implements Listener {
     const l = this.limits;
     const shortest = Math.min(l.msgReadTimeout, l.msgDataTimeout, l.sendTimeout, l.connectTimeout) * 1000;
     this.sweepMs = Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
-    this.local = { address: opts.address.host, port: opts.address.port, proto: 'tcp', family: opts.address.family };
+    this.tls = opts.tls ?? null;
+    this.proto = this.tls === null ? 'tcp' : 'tls';
+    this.local = { address: opts.address.host, port: opts.address.port, proto: this.proto, family: opts.address.family };
     this.server = net.createServer({ noDelay: true }, this.onConnection);
   }
 
@@ -155,8 +168,76 @@ export class TcpListener implements Listener {
     }
     this.perIp.set(ipKey, n + 1);
     this.inbound++;
-    this.adopt(new TcpConnection(socket, this, address, port, 'in', ipKey));
+    const stream = this.tls === null ? socket : this.serverSession(socket, this.tls, `${address}:${port}`);
+    this.adopt(new TcpConnection(stream, this, address, port, 'in', ipKey));
   };
+
+  /**
+   * The TLS server side of an accepted connection. The profile is the default one, or the one whose
+   * server_name the client asked for (SNI, RFC 6066 §3). Client certificates follow the chosen
+   * profile's verify_client (Kamailio verify_certificate / require_certificate): a certificate is
+   * asked for when any profile wants one, and checked once the handshake is done, so a profile
+   * with verify_client: off accepts the client whatever it sent.
+   */
+  private serverSession(socket: net.Socket, contexts: TlsContexts, peer: string): tls.TLSSocket {
+    let profile: ServerProfile | null = contexts.defaultServer;
+    const session = new tls.TLSSocket(socket, {
+      isServer: true,
+      ...(profile !== null ? { secureContext: profile.context } : {}),
+      requestCert: contexts.profiles().some((p) => p.verifyClient !== 'off'),
+      rejectUnauthorized: false,
+      SNICallback: (name, cb) => {
+        profile = contexts.serverFor(name);
+        if (profile === null) cb(new Error(`no certificate for server name ${name}`), undefined);
+        else cb(null, profile.context);
+      },
+    });
+    let established = false;
+    session.once('secure', () => {
+      established = true;
+      const mode = profile?.verifyClient ?? 'off';
+      if (mode === 'off') return;
+      const presented = Object.keys(session.getPeerCertificate() ?? {}).length > 0;
+      // what tls.Server does for its own sockets (its 'secure' handler): OpenSSL verified the chain
+      // during the handshake and kept the result; Node exposes it on the handle only
+      const verifyError = presented ? (session as unknown as { _handle?: { verifyError?: () => Error | null } })._handle?.verifyError?.() : undefined;
+      if (presented && verifyError === null) session.authorized = true;
+      if ((mode === 'required' || presented) && !session.authorized) {
+        const reason = !presented ? 'no client certificate (verify_client: required)' : verifyError ? ((verifyError as NodeJS.ErrnoException).code ?? verifyError.message) : 'client certificate not verifiable';
+        this.warn('TLS_HANDSHAKE', { peer, reason, server_name: profile?.name });
+        session.destroy();
+      }
+    });
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      if (!established) this.warn('TLS_HANDSHAKE', { peer, reason: err.code ?? err.message, server_name: profile?.name });
+    });
+    return session;
+  }
+
+  /**
+   * The TLS client side of a connection we open. The server's certificate must chain to ca_list (or
+   * the system CAs) and name the target (RFC 5922 §7.2: the host of the URI we route to when it is
+   * a name, else its address) unless verify_server is off; a refusal is logged with the peer and
+   * OpenSSL's reason (E3032). SNI carries the name, never an address (RFC 6066 §3).
+   */
+  private clientSession(address: string, port: number, name: string | undefined, contexts: TlsContexts): tls.TLSSocket {
+    const identity = name ?? address;
+    const session = tls.connect({
+      socket: net.connect({ host: address, port, localAddress: this.local.address, noDelay: true }),
+      secureContext: contexts.client,
+      ...(name !== undefined && net.isIP(name) === 0 ? { servername: name } : {}),
+      rejectUnauthorized: contexts.settings.verify_server,
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(identity, cert),
+    });
+    let established = false;
+    session.once('secureConnect', () => (established = true));
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      if (established) return;
+      const verify = err.code !== undefined && (/CERT|SIGNATURE|ISSUER|SELF_SIGNED|ALTNAME|VERIFY/.test(err.code));
+      this.warn(verify ? 'TLS_VERIFY' : 'TLS_HANDSHAKE', { dst: `${address}:${port}`, name: identity, reason: err.code ?? err.message, detail: err.message });
+    });
+    return session;
+  }
 
   private refuse(socket: net.Socket, code: ErrorName, fields: Record<string, unknown>): void {
     this.stats.connectionsRefused++;
@@ -266,25 +347,32 @@ export class TcpListener implements Listener {
     this.lastWarn.set(code, { at: now, suppressed: 0 });
   }
 
-  /** Sends on an open connection to address:port, opening one when there is none. */
-  sendTo(buf: Buffer, address: string, port: number): void {
+  /**
+   * Sends on an open connection to address:port, opening one when there is none. `name` is the host
+   * the target URI named, for a TLS connection's server name and certificate check.
+   */
+  sendTo(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void {
     const key = peerKey(address, port);
     const existing = this.byPeer.get(key);
     if (existing?.write(buf)) {
       if (existing.isOpen) this.stats.sent++; // else dropped by the queue limits (counted there)
+      if (failed !== undefined) existing.whenFailed(failed);
       return;
     }
+    const refuse = (): void => {
+      if (failed !== undefined) queueMicrotask(failed);
+    };
     // outbound connections may use every slot, the outbound reserve included
     if (this.closing || this.all.size >= this.maxConnections) {
       this.stats.sendErrors++;
       this.warn('TRANSPORT_SEND', { dst: key, reason: 'connection limit reached (max_connections)' });
-      return;
+      return refuse();
     }
     const family = net.isIPv6(address) ? 6 : net.isIPv4(address) ? 4 : 0;
     if (family !== this.local.family) {
       this.stats.sendErrors++;
       this.warn('TRANSPORT_SEND', { dst: key, reason: "destination is not an address of this listener's family" });
-      return;
+      return refuse();
     }
     // the per-IP limit counts connections we open too: replies to a closed connection go to the
     // peer's address and a port of its choosing (RFC 3261 §18.2.2), so without it one peer could make
@@ -295,26 +383,38 @@ export class TcpListener implements Listener {
       this.stats.sendErrors++;
       this.stats.ipLimitRefused++;
       this.warn('TCP_IP_LIMIT', { dst: key, address: ipKey, max: this.limits.acceptIpLimit, direction: 'out' });
-      return;
+      return refuse();
     }
     this.perIp.set(ipKey, n + 1);
-    const socket = net.connect({ host: address, port, localAddress: this.local.address, noDelay: true });
+    const socket = this.tls === null ? net.connect({ host: address, port, localAddress: this.local.address, noDelay: true }) : this.clientSession(address, port, name, this.tls);
     const conn = new TcpConnection(socket, this, address, port, 'out', ipKey);
     this.adopt(conn);
     let connected = false;
-    socket.once('connect', () => (connected = true));
+    if (failed !== undefined) conn.whenFailed(failed);
+    socket.once(this.tls === null ? 'connect' : 'secureConnect', () => {
+      connected = true;
+      conn.markEstablished();
+    });
     socket.once('error', (err) => {
       this.stats.sendErrors++;
       if (!connected) this.stats.connectFailed++;
-      this.warn('TRANSPORT_SEND', { dst: key, err: err.message, reason: 'tcp connect failed' });
+      this.warn('TRANSPORT_SEND', { dst: key, err: err.message, reason: `${this.proto} connect failed` });
     });
     // net.Socket buffers writes until connected (counted in its write queue)
     conn.write(buf);
     this.stats.sent++;
   }
 
-  channelTo(address: string, port: number): Channel {
-    return this.byPeer.get(peerKey(address, port)) ?? new OutboundChannel(this, address, port);
+  channelTo(address: string, port: number, name?: string): Channel {
+    return this.byPeer.get(peerKey(address, port)) ?? new OutboundChannel(this, address, port, name);
+  }
+
+  /** the open connections' TLS facts (tls.list); empty for a plain TCP listener. */
+  tlsConnections(): TlsConnectionInfo[] {
+    const out: TlsConnectionInfo[] = [];
+    if (this.tls === null) return out;
+    for (const c of this.all) out.push(c.tlsInfo());
+    return out;
   }
 
   close(): Promise<void> {
@@ -331,17 +431,20 @@ export class TcpListener implements Listener {
 
 /** A channel for a peer we have no connection to yet (sending opens one). */
 class OutboundChannel implements Channel {
-  readonly proto = 'tcp' as const;
+  readonly proto: 'tcp' | 'tls';
   readonly local: Endpoint;
   constructor(
     private readonly listener: TcpListener,
     private readonly address: string,
     private readonly port: number,
+    /** the host name the target URI had (TLS server name and certificate identity). */
+    private readonly name?: string,
   ) {
     this.local = listener.local;
+    this.proto = listener.proto;
   }
-  send(buf: Buffer, address = this.address, port = this.port): void {
-    this.listener.sendTo(buf, address, port);
+  send(buf: Buffer, address = this.address, port = this.port, name = this.name, failed?: () => void): void {
+    this.listener.sendTo(buf, address, port, name, failed);
   }
 }
 

@@ -13,10 +13,13 @@ export interface Channel {
   /**
    * Sends bytes to `address:port` through this channel. UDP: a datagram from the listen socket.
    * TCP: on this connection when it is still open and leads to that peer; otherwise the owning
-   * listener opens (or reuses) a connection to `address:port`. Never throws; failures are logged
+   * listener opens (or reuses) a connection to `address:port`; TLS: `name` is the host the target
+   * URI named (RFC 5922: the certificate must carry it; SNI). `failed` is called when the bytes
+   * cannot leave: a connection that could not be opened (refused, timed out, TLS handshake or
+   * certificate refused), so a client transaction can treat it as a 503 (RFC 3261 §17.1.4). Never throws; failures are logged
    * and counted by the transport (E3003).
    */
-  send(buf: Buffer, address: string, port: number): void;
+  send(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void;
   /**
    * TCP: true once this server closed the connection (a core.tcp limit, a framing error, idle, stop);
    * false while open or when the peer closed it. (additive; host/shards/hub.ts reads it)
@@ -93,7 +96,7 @@ export interface Listener {
   /** stops accepting, closes every connection; resolves once closed. */
   close(): Promise<void>;
   /** a channel for sending to a destination reached through this listener (UDP: itself). */
-  channelTo?(address: string, port: number): Channel;
+  channelTo?(address: string, port: number, name?: string): Channel;
 }
 
 /** Socket buffer size asked for on UDP sockets (the kernel caps it at net.core.[rw]mem_max). */

@@ -9,13 +9,14 @@ describe('listen URIs (proto:host[:port])', () => {
     ['udp:0.0.0.0:5070', { proto: 'udp', host: '0.0.0.0', port: 5070, family: 4, uri: 'udp:0.0.0.0:5070' }],
     ['UDP:127.0.0.1', { proto: 'udp', host: '127.0.0.1', port: 5060, family: 4, uri: 'udp:127.0.0.1:5060' }],
     ['tcp:[2001:db8::1]', { proto: 'tcp', host: '2001:db8::1', port: 5060, family: 6, uri: 'tcp:[2001:db8::1]:5060' }],
+    ['tls:127.0.0.1', { proto: 'tls', host: '127.0.0.1', port: 5061, family: 4, uri: 'tls:127.0.0.1:5061' }],
   ])('%s', (text, expected) => {
     expect(parseListenUri(text)).toEqual(expected);
   });
 
   it.each([
     ['127.0.0.1:5060', /missing transport prefix/],
-    ['tls:127.0.0.1:5061', /unsupported transport 'tls'/],
+    ['ws:127.0.0.1:8080', /unsupported transport 'ws'/],
     ['udp:', /missing host/],
     ['udp::::1:5060', /IPv6 addresses must be written in brackets/],
     ['udp:[::1:5060', /unterminated IPv6 reference/],
