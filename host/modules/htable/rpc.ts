@@ -1,6 +1,6 @@
 /**
  * RPC methods of htable, with Kamailio's names, parameters, reply shapes and fault texts (htable.c
- * htable_rpc_*, checked against Kamailio 5.6.3 with kamcmd): `htable.get`, `sets`, `seti`, `setex`,
+ * htable_rpc_*, checked against Kamailio 5.6.3 with kamcmd): `htable.get`, `sets`, `seti`, `setxs`, `setxi`, `setex`,
  * `delete`, `dump`, `reload`, `store`, `flush`, `listTables`, `stats`. They run on shard 0, whose
  * tables are the node's (README "Shards"); every change reaches the worker shards.
  */
@@ -91,6 +91,34 @@ export function htableRpcMethods(ht: Htable, db: HtableDbControl): RpcMethod[] {
         if (params.length < 3 || value === null) throw new RpcFault(500, 'Not enough parameters (htable name, key name and value)');
         const tab = tableOf(ht, params[0]);
         return setReply(ht.set(tab.name, str(params[1]) ?? '', value));
+      },
+    },
+    {
+      name: 'htable.setxs',
+      help: 'Set one key in a hash table to a string value, with its expire (seconds).',
+      handler(params) {
+        const value = str(params[2]);
+        const secs = intOf(params[3]);
+        if (params.length < 4 || value === null || secs === null || secs < 0) throw new RpcFault(500, 'Not enough parameters (htable name, key name, value and expire)');
+        const tab = tableOf(ht, params[0]);
+        const key = str(params[1]) ?? '';
+        const r = setReply(ht.set(tab.name, key, value));
+        ht.setExpire(tab.name, key, secs);
+        return r;
+      },
+    },
+    {
+      name: 'htable.setxi',
+      help: 'Set one key in a hash table to an integer value, with its expire (seconds).',
+      handler(params) {
+        const value = intOf(params[2]);
+        const secs = intOf(params[3]);
+        if (params.length < 4 || value === null || secs === null || secs < 0) throw new RpcFault(500, 'Not enough parameters (htable name, key name, value and expire)');
+        const tab = tableOf(ht, params[0]);
+        const key = str(params[1]) ?? '';
+        const r = setReply(ht.set(tab.name, key, value));
+        ht.setExpire(tab.name, key, secs);
+        return r;
       },
     },
     {

@@ -218,11 +218,16 @@ export class HtTable {
   }
 
   private file(it: HtItem, expires: number): void {
+    // an expiry already behind the sweep (a DB row, a replicated item) is filed in the next second swept
+    const sec = expires === 0 ? -1 : Math.max(Math.floor(expires / 1000), this.swept + 1);
+    if (sec === it.bucket) {
+      // the same second (an update within it): nothing to refile
+      it.expires = expires;
+      return;
+    }
     this.unfile(it);
     it.expires = expires;
     if (expires === 0) return;
-    // an expiry already behind the sweep (a DB row, a replicated item) is filed in the next second swept
-    const sec = Math.max(Math.floor(expires / 1000), this.swept + 1);
     let set = this.wheel.get(sec);
     if (set === undefined) this.wheel.set(sec, (set = new Set()));
     set.add(it);

@@ -167,3 +167,24 @@ describe('Htable operations', () => {
     expect(ht.get('a', 'bob:1')!.value).toBe(6);
   });
 });
+
+describe('RPC (Kamailio shapes)', () => {
+  it('setxs / setxi set the value and its expire; setex changes it; faults name the problem', async () => {
+    const { htableRpcMethods } = await import('../../../host/modules/htable/index.js');
+    const { ht, now } = clocked(['a=>autoexpire=3600']);
+    const rpc = htableRpcMethods(ht, { reload: async () => 0, store: async () => 0 });
+    const call = (name: string, p: Array<string | number>) => rpc.find((m) => m.name === name)!.handler(p);
+    expect(await call('htable.setxi', ['a', 'n', 5, 60])).toBe('Ok. Key set to new value.');
+    expect(ht.get('a', 'n')!.expires).toBe(now() + 60_000);
+    expect(await call('htable.setxs', ['a', 's', 'v', 0])).toBe('Ok. Key set to new value.');
+    expect(ht.get('a', 's')!.expires).toBe(0);
+    expect(await call('htable.setex', ['a', 's', 10])).toBe('Ok. Key expire set.');
+    expect(ht.get('a', 's')!.expires).toBe(now() + 10_000);
+    await expect(Promise.resolve().then(() => call('htable.setex', ['a', 'zz', 10]))).rejects.toThrow('Key not found in htable.');
+    await expect(Promise.resolve().then(() => call('htable.setxi', ['a', 'n', 'x', 1]))).rejects.toThrow('Not enough parameters');
+    await expect(Promise.resolve().then(() => call('htable.seti', ['nosuch', 'n', 1]))).rejects.toThrow('No such htable');
+    const got = (await call('htable.get', ['a', 's'])) as { item: Record<string, unknown> };
+    expect(got.item).toMatchObject({ name: 's', value: 'v', flags: 2 });
+    expect(got.item.expire).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  });
+});
