@@ -100,13 +100,19 @@ const RELAY_TOO_MANY_HOPS = -3;
 /** Kamailio's max_branches default. */
 export const DEFAULT_MAX_BRANCHES = 12;
 
-/** the reply a relay that sent nothing gets: 483 (Max-Forwards 0), the branches' best, or 500. */
+/**
+ * The reply a relay that sent nothing gets: 483 (Max-Forwards 0), the branches' best, 503 when no
+ * socket reaches the next hop (its family or transport has no listener here: sips: without a tls:
+ * listener, an IPv6 target on an IPv4-only node; Kamailio's E_NO_SOCKET, never a 500 that reads
+ * like a crash), else 500.
+ */
 function relayFailureReply(rc: number, cell: ProxyTransaction): [number, string] {
   if (rc === RELAY_TOO_MANY_HOPS) return [483, 'Too Many Hops'];
   const best = cell.bestStatus();
   if (best === 478) return [478, REASON_478];
   if (best === 482) return [482, 'Loop Detected'];
-  if (best >= 300 && best !== 503) return [best, best === 487 ? REASON_487 : 'Relay Failed'];
+  if (best === 503) return [503, 'Service Unavailable'];
+  if (best >= 300) return [best, best === 487 ? REASON_487 : 'Relay Failed'];
   return [500, 'Server Internal Error'];
 }
 

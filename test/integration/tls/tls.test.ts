@@ -14,6 +14,7 @@
  * - tls.reload swaps certificates for new connections; a bad file is refused and the old ones stay.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -337,5 +338,40 @@ describe('TLS settings', () => {
     const yaml = ['core:', `  listen: [tls:127.0.0.1:${port}]`, '  ctl: []', '  warmup: 0', '  tls:', '    certificate: nowhere.pem', '    private_key: live.key', 'routing:', '  plugin: default'].join('\n');
     const config = parseConfig(yaml, path.join(dir, 'missing.yaml'));
     await expect(startNode(config, createLogger({ level: 'silent' }))).rejects.toThrow(/missing\.yaml:6:\d+.*cannot read .*nowhere\.pem: ENOENT/);
+  });
+});
+
+describe('forwarding that no socket can do', () => {
+  it('answers 503, not 500: sips: on a node without a tls: listener, an IPv6 target on an IPv4-only node', async () => {
+    const port = await freePort('udp');
+    const config = parseConfig(['core:', `  listen: [udp:127.0.0.1:${port}]`, '  ctl: []', '  warmup: 0', 'routing:', '  plugin: default'].join('\n'), path.join(dir, 'udp-only.yaml'));
+    const udpNode = await startNode(config, createLogger({ level: 'silent' }));
+    const ua = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((r) => ua.bind(0, '127.0.0.1', () => r()));
+      const finals = new Map<string, string>();
+      ua.on('message', (m) => {
+        const t = m.toString('latin1');
+        const id = /\r\nCall-ID: ([^\r]+)/i.exec(t)?.[1];
+        if (id !== undefined && /^SIP\/2\.0 [2-6]\d\d /.test(t)) finals.set(id, t.split('\r\n')[0]!);
+      });
+      const send = (n: number, ruri: string): void => {
+        const msg =
+          `INVITE ${ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${ua.address().port};branch=z9hG4bK-nosock${n}\r\nMax-Forwards: 70\r\n` +
+          `From: <sip:alice@127.0.0.1>;tag=ns${n}\r\nTo: <${ruri}>\r\nCall-ID: nosock-${n}@127.0.0.1\r\nCSeq: 1 INVITE\r\n` +
+          `Contact: <sip:alice@127.0.0.1:${ua.address().port}>\r\nContent-Length: 0\r\n\r\n`;
+        ua.send(msg, port, '127.0.0.1');
+      };
+      send(1, 'sips:bob@127.0.0.1:5999');
+      send(2, 'sip:bob@[2001:db8::10]');
+      send(3, 'sip:bob@127.0.0.1:5999;transport=tls');
+      await until(() => finals.size === 3, 5000, 'three final responses');
+      expect(finals.get('nosock-1@127.0.0.1')).toBe('SIP/2.0 503 Service Unavailable');
+      expect(finals.get('nosock-2@127.0.0.1')).toBe('SIP/2.0 503 Service Unavailable');
+      expect(finals.get('nosock-3@127.0.0.1')).toBe('SIP/2.0 503 Service Unavailable');
+    } finally {
+      ua.close();
+      await udpNode.stop();
+    }
   });
 });
