@@ -91,6 +91,15 @@ export interface MessageContext {
   slReply(code: number, reason: string, extraHeaders?: readonly string[]): boolean;
 }
 
+/**
+ * What `$dlg(name)` and `$dlg_var(name)` read from MessageContext.dialog (the dialog module's
+ * Dialog implements it); the core does not depend on the module. (additive, dialog)
+ */
+export interface DialogPvSource {
+  pvField(name: string): string | null;
+  pvVar(name: string): string | null;
+}
+
 /** What a routing hook decided (docs/abi/v1.md, "Actions"). */
 export const enum Action {
   /** default processing: for a request nobody replied to, the request is dropped (as Kamailio does at the end of request_route). */

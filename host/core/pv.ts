@@ -11,7 +11,7 @@
  * only short keys are cached (cleared when full), so a plugin building names or formats dynamically
  * (or passing huge ones) cannot grow host memory: at most CACHE_LIMIT × (key max + its spec).
  */
-import type { MessageContext } from './context.js';
+import type { DialogPvSource, MessageContext } from './context.js';
 import type { NameAddr, SipMessage } from '../sip/types.js';
 import { parseDigestCredentials, type DigestCredentials } from '../sip/digest.js';
 
@@ -22,6 +22,7 @@ const enum Pv {
   UA, CI, CS, CT, HDR, HDRC, VAR, RB, ML, RS, RR, TS, TV, SHV,
   AU, AD, AUW, AR, ADU, AA, ADN, ADC, ADR, ADO,
   BF,
+  DLG, DLGVAR,
 }
 
 /** id of `$shv(name)`: the plugin's GLOBAL variables, which the caller passes to evalSpec. */
@@ -41,10 +42,12 @@ const PV_BY_NAME: ReadonlyMap<string, Pv> = new Map<string, Pv>([
   ['au', Pv.AU], ['ad', Pv.AD], ['aU', Pv.AUW], ['ar', Pv.AR], ['adu', Pv.ADU], ['aa', Pv.AA],
   ['adn', Pv.ADN], ['adc', Pv.ADC], ['adr', Pv.ADR], ['ado', Pv.ADO],
   ['bf', Pv.BF],
+  // the dialog module's $dlg(attr) / $dlg_var(name) (MessageContext.dialog, host/modules/dialog)
+  ['dlg', Pv.DLG], ['dlg_var', Pv.DLGVAR],
 ]);
 
 /** variables that take a `(name)` argument. */
-const NEEDS_ARG = new Set<Pv>([Pv.HDR, Pv.HDRC, Pv.VAR, Pv.TV, Pv.SHV]);
+const NEEDS_ARG = new Set<Pv>([Pv.HDR, Pv.HDRC, Pv.VAR, Pv.TV, Pv.SHV, Pv.DLG, Pv.DLGVAR]);
 
 /** A compiled pseudo-variable: which one, and its argument (header name, var name, TV format). */
 export interface PvSpec {
@@ -322,8 +325,16 @@ export function evalSpec(spec: PvSpec, ctx: MessageContext | null, globals?: Rea
       return authPart(ctx, spec.id as Pv);
     // Kamailio $bf: the branch flags of branch 0, decimal (setbflag/isbflagset in the SDK)
     case Pv.BF: return String((ctx.bflags ?? 0) >>> 0);
+    case Pv.DLG: return dialogOf(ctx)?.pvField(spec.arg!) ?? null;
+    case Pv.DLGVAR: return dialogOf(ctx)?.pvVar(spec.arg!) ?? null;
     default: return null;
   }
+}
+
+/** the dialog a request belongs to (dlg_manage / in-dialog matching), null without the dialog module. */
+function dialogOf(ctx: MessageContext): DialogPvSource | null {
+  const d = ctx.dialog as Partial<DialogPvSource> | undefined;
+  return d !== undefined && d !== null && typeof d.pvField === 'function' ? (d as DialogPvSource) : null;
 }
 
 /** Kamailio $TV(s) seconds, $TV(u) microseconds part, $TV(sn)/$TV(Sn) "sec.usec", $TV(Sm) ms. */

@@ -128,4 +128,78 @@ export class Dialog {
   get active(): boolean {
     return this.state !== DlgState.DELETED;
   }
+
+  /**
+   * `$dlg(name)` (Kamailio dialog dlg_var.c pv_get_dlg): an attribute as text; null for unknown
+   * names. Also what host/core/pv.ts evaluates `$dlg(name)` with (MessageContext.dialog).
+   */
+  field(name: string, nowMs: number): string | null {
+    const caller = this.legs[Leg.CALLER];
+    const callee = this.legs[Leg.CALLEE];
+    switch (name) {
+      case 'h_id':
+        return String(this.hId);
+      case 'h_entry':
+        return String(this.hEntry);
+      case 'state':
+        return String(this.state);
+      case 'callid':
+        return this.callId;
+      case 'from_uri':
+        return this.fromUri;
+      case 'from_tag':
+        return caller.tag;
+      case 'to_uri':
+        return this.toUri;
+      case 'to_tag':
+        return callee.tag;
+      case 'from_cseq':
+        return caller.cseq;
+      case 'to_cseq':
+        return callee.cseq;
+      case 'from_contact':
+        return caller.contact;
+      case 'to_contact':
+        return callee.contact;
+      case 'from_rs':
+        return caller.routeSet.join(',');
+      case 'to_rs':
+        return callee.routeSet.join(',');
+      case 'from_bsock':
+        return caller.socket;
+      case 'to_bsock':
+        return callee.socket;
+      case 'start_ts':
+        return String(this.startTs);
+      case 'init_ts':
+        return String(this.initTs);
+      case 'end_ts':
+        return String(this.endTs);
+      case 'lifetime':
+        // Kamailio $dlg(lifetime): seconds since the 2xx (0 before it)
+        return String(this.startTs === 0 ? 0 : Math.max(0, Math.floor(nowMs / 1000) - this.startTs));
+      case 'timeout':
+        return String(this.lifetime);
+      case 'dflags':
+        return String(this.dflags);
+      case 'sflags':
+        return String(this.sflags);
+      case 'ruri':
+        return this.reqUri;
+      case 'ref':
+        return '1';
+      default:
+        return null;
+    }
+  }
+
+  /** `$dlg_var(name)` for host/core/pv.ts. */
+  pvVar(name: string): string | null {
+    return this.vars.get(name) ?? null;
+  }
+
+  /** `$dlg(name)` for host/core/pv.ts (the clock of the call). */
+  pvField(name: string): string | null {
+    return this.field(name, Date.now());
+  }
 }

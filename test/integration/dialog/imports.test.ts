@@ -47,6 +47,8 @@ describe('dialog imports through a plugin', () => {
     expect(info?.header('X-Dlg-In')).toBe(`1 state=4 h_id=${d.h_id} ftag=${c.fromTag}`);
     expect(info?.header('X-Dlg-Var')).toBe('v-42 flag3=1 bye=1');
     expect(info?.header('X-Dlg-Prof')).toBe('caller=1 trunk=1 size=1');
+    // the pseudo-variables through pv_get (host/core/pv.ts) read the same dialog
+    expect(info?.header('X-Dlg-Pv')).toBe(`${d.h_id} v-42 callee-bob`);
     bob.reply(info!, 200, 'OK');
     expect(records(await n.rpc('dlg.list'))[0]!.variables).toEqual([{ k: 'v-42' }]);
     expect(await n.rpc('dlg.profile_get_size', 'trunk')).toBe(1);
@@ -77,5 +79,6 @@ describe('dialog imports through a plugin', () => {
     inDialog(alice, c, 'INFO', 5);
     const stray = await bob.next((m) => m.method === 'INFO', 3000);
     expect(stray?.header('X-Dlg-In')).toBe('0 state=<null> h_id=<null> ftag=<null>');
+    expect(stray?.header('X-Dlg-Pv')).toBe('<null> <null> <null>');
   }, 30_000);
 });

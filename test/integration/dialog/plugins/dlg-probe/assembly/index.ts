@@ -3,7 +3,8 @@
  * ("caller", $fU) and ("trunk"), $dlg_var(k) = $hdr(X-Var), dlg_setflag(3), then record_route and
  * t_relay to the R-URI (no registrar). In-dialog requests: loose_route + t_relay, with the dialog's
  * view added as X-Dlg-* headers (what the callee receives): is_in_dlg, $dlg(state), $dlg(h_id),
- * $dlg(from_tag), $dlg_var(k), dlg_isflagset(3), is_in_profile, get_profile_size, $dlg_ctx(timeout_bye).
+ * $dlg(from_tag), $dlg_var(k), dlg_isflagset(3), is_in_profile, get_profile_size, $dlg_ctx(timeout_bye),
+ * and the same through pv_get ($dlg(h_id), $dlg_var(k), $dlg(to_tag)).
  * An in-dialog INFO with `X-Do: unset` unsets the trunk profile, `X-Do: bye` calls dlg_bye(3) and
  * answers 200 itself. Every reply of the INVITE carries X-Dlg-Reply: is_in_dlg() (onreply_route).
  */
@@ -35,6 +36,7 @@ onRequest((ctx: Context): i32 => {
     if (!is_method("ACK")) {
       append_hf("X-Dlg-In: " + (is_in_dlg() ? "1" : "0") + " state=" + s(dlg("state")) + " h_id=" + s(dlg("h_id")) + " ftag=" + s(dlg("from_tag")));
       append_hf("X-Dlg-Var: " + s(dlg_var("k")) + " flag3=" + (dlg_isflagset(3) ? "1" : "0") + " bye=" + dlg_ctx_get("timeout_bye").toString());
+      append_hf("X-Dlg-Pv: " + s(pv("$dlg(h_id)")) + " " + s(pv("$dlg_var(k)")) + " " + s(pv("$dlg(to_tag)")));
       append_hf("X-Dlg-Prof: caller=" + (is_in_profile("caller", fU) ? "1" : "0") + " trunk=" + (is_in_profile("trunk") ? "1" : "0") + " size=" + get_profile_size("trunk").toString());
     }
     if (loose_route() > 0 && t_relay() > 0) return exit();
