@@ -373,8 +373,12 @@ export async function startNode(
     await plugins.loadRouting(routingFile);
     // the manager is the router: every request asks it for the current version
     server.setRouter(plugins);
+    // the worker shards load and warm up in their threads while this one warms up (start-up time is
+    // the slower of the two, not their sum); a worker's failure is awaited (E3020) after the warm-up
+    const workersStarted = hub?.start() ?? null;
+    workersStarted?.catch(() => undefined);
     if (config.core.warmup > 0) await warmUpOrLog(config, log, plugins);
-    if (hub !== null) await hub.start();
+    if (workersStarted !== null) await workersStarted;
     await server.start();
     hub?.listenersOpened();
     socketsOpened();

@@ -24,6 +24,13 @@ export interface ServiceCaller {
    * with an Error carrying the remote message and `code` (the SiphonError code when there is one).
    */
   call(service: string, method: string, args: readonly unknown[]): Promise<unknown>;
+  /**
+   * The same call, but this thread blocks until shard 0 answered (link.ts SYNC_CALL_TIMEOUT_MS at
+   * most): for a synchronous plugin import that needs shard 0's state it could not load before
+   * routing. The answer crosses as JSON (at most SYNC_ANSWER_MAX_BYTES). Throws on a fault, a
+   * timeout, an answer too large, or where the thread cannot block (absent: linkedShards() in tests).
+   */
+  callSync?(service: string, method: string, args: readonly unknown[]): unknown;
 }
 
 export interface ShardContext {

@@ -393,6 +393,12 @@ export class ShardHub implements MessageSink {
 
   /** runs an RPC method in every worker shard (after shard 0 ran it); a worker's fault is raised as a 500 naming the shard. */
   async fanOut(name: string, params: RpcValue[]): Promise<void> {
+    // a plugin shard 0 just loaded is instrumented already: the workers take it from its cache
+    // instead of metering it again each (a child process per load, seconds on a loaded machine)
+    if (name.startsWith('plugin.')) {
+      const entries = meteredEntries();
+      for (const w of this.workers) w.post({ t: 'metered', entries });
+    }
     await this.gather(name, params);
   }
 

@@ -13,6 +13,7 @@ import type { ServiceCaller, ServiceHandlers, ShardContext } from './context.js'
 /** What crosses the port for services and broadcasts. */
 export type LinkMessage =
   | { t: 'call'; id: number; service: string; method: string; args: readonly unknown[] }
+  | { t: 'call-sync'; service: string; method: string; args: readonly unknown[]; answer: SharedArrayBuffer }
   | { t: 'result'; id: number; ok: true; value: unknown }
   | { t: 'result'; id: number; ok: false; message: string; code?: number | string }
   | { t: 'bcast'; topic: string; payload: unknown };
@@ -24,6 +25,45 @@ export interface PortLike {
 
 /** calls a worker may have waiting at once; more are refused at once (a runaway loop must not grow a map). */
 export const MAX_PENDING_CALLS = 65_536;
+
+/** ms a worker blocks in callSync() for shard 0's answer; then the call fails (the worker goes on). */
+export const SYNC_CALL_TIMEOUT_MS = 1000;
+/** bytes of JSON a callSync() answer may take (a larger one fails). */
+export const SYNC_ANSWER_MAX_BYTES = 256 * 1024;
+
+/**
+ * A callSync() answer: Int32 [state, byte length], then the JSON bytes. state: 0 waiting, 1 answer,
+ * 2 fault (the bytes are its message), 3 abandoned by the worker (timed out; shard 0's late answer
+ * is ignored and the buffer is never used again).
+ */
+const SYNC_HEAD_BYTES = 8;
+const enum SyncState {
+  WAITING = 0,
+  ANSWER = 1,
+  FAULT = 2,
+  ABANDONED = 3,
+}
+
+/** shard 0: writes a callSync() answer (or fault) and wakes the worker, unless it gave up waiting. */
+function answerSync(buf: SharedArrayBuffer, ok: boolean, value: unknown): void {
+  let state = ok ? SyncState.ANSWER : SyncState.FAULT;
+  let bytes: Buffer;
+  try {
+    bytes = Buffer.from(ok ? (JSON.stringify(value ?? null) ?? 'null') : String(value), 'utf8');
+  } catch (e) {
+    state = SyncState.FAULT;
+    bytes = Buffer.from(`answer is not JSON data: ${(e as Error).message}`, 'utf8');
+  }
+  if (bytes.length > buf.byteLength - SYNC_HEAD_BYTES) {
+    state = SyncState.FAULT;
+    bytes = Buffer.from(`answer of ${bytes.length} bytes exceeds ${SYNC_ANSWER_MAX_BYTES} (SYNC_ANSWER_MAX_BYTES)`, 'utf8');
+  }
+  const head = new Int32Array(buf, 0, 2);
+  if (Atomics.load(head, 0) !== SyncState.WAITING) return;
+  new Uint8Array(buf, SYNC_HEAD_BYTES, bytes.length).set(bytes);
+  Atomics.store(head, 1, bytes.length);
+  if (Atomics.compareExchange(head, 0, SyncState.WAITING, state) === SyncState.WAITING) Atomics.notify(head, 0);
+}
 
 /** Shard 0's side: the registered services, and every worker port to broadcast to. */
 export class ServiceRegistry {
@@ -51,6 +91,22 @@ export class ServiceRegistry {
 
   /** a worker's service call: runs it and posts the result back on `port`. Returns false for other kinds of message. */
   handle(msg: { t?: unknown }, port: PortLike): boolean {
+    if (msg.t === 'call-sync') {
+      const m = msg as Extract<LinkMessage, { t: 'call-sync' }>;
+      const fn = this.services.get(m.service)?.[m.method] as ((...a: unknown[]) => unknown) | undefined;
+      if (fn === undefined) {
+        answerSync(m.answer, false, `no shard service ${m.service}.${m.method}`);
+        return true;
+      }
+      try {
+        const out = fn(...m.args);
+        if (out instanceof Promise) out.then((v: unknown) => answerSync(m.answer, true, v), (e: unknown) => answerSync(m.answer, false, (e as Error)?.message ?? String(e)));
+        else answerSync(m.answer, true, out);
+      } catch (e) {
+        answerSync(m.answer, false, (e as Error)?.message ?? String(e));
+      }
+      return true;
+    }
     if (msg.t !== 'call') return false;
     const m = msg as Extract<LinkMessage, { t: 'call' }>;
     const fn = this.services.get(m.service)?.[m.method] as ((...a: unknown[]) => unknown) | undefined;
@@ -107,7 +163,35 @@ export class ShardLink implements ServiceCaller {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly listeners = new Map<string, Array<(payload: unknown) => void>>();
 
-  constructor(private readonly port: PortLike) {}
+  /** the buffer of the next callSync() (one at a time: the thread blocks); replaced after a timeout. */
+  private syncBuf: SharedArrayBuffer | null = null;
+
+  /** `blocking`: this side runs in its own thread (a worker shard), so callSync() may block it. */
+  constructor(
+    private readonly port: PortLike,
+    private readonly blocking = false,
+  ) {
+    if (blocking) this.callSync = this.blockingCall;
+  }
+
+  callSync?: (service: string, method: string, args: readonly unknown[]) => unknown;
+
+  private readonly blockingCall = (service: string, method: string, args: readonly unknown[]): unknown => {
+    const buf = (this.syncBuf ??= new SharedArrayBuffer(SYNC_HEAD_BYTES + SYNC_ANSWER_MAX_BYTES));
+    const head = new Int32Array(buf, 0, 2);
+    Atomics.store(head, 0, SyncState.WAITING);
+    this.port.postMessage({ t: 'call-sync', service, method, args, answer: buf } satisfies LinkMessage);
+    Atomics.wait(head, 0, SyncState.WAITING, SYNC_CALL_TIMEOUT_MS);
+    // give up unless shard 0 answered meanwhile; an abandoned buffer is never reused
+    const state = Atomics.compareExchange(head, 0, SyncState.WAITING, SyncState.ABANDONED);
+    if (state === SyncState.WAITING) {
+      this.syncBuf = null;
+      throw new Error(`shard 0 did not answer ${service}.${method} within ${SYNC_CALL_TIMEOUT_MS} ms`);
+    }
+    const text = Buffer.from(buf, SYNC_HEAD_BYTES, Atomics.load(head, 1)).toString('utf8');
+    if (state === SyncState.FAULT) throw new Error(text);
+    return JSON.parse(text) as unknown;
+  };
 
   call(service: string, method: string, args: readonly unknown[]): Promise<unknown> {
     if (this.pending.size >= MAX_PENDING_CALLS) return Promise.reject(new Error(`too many shard service calls waiting (${MAX_PENDING_CALLS})`));

@@ -48,6 +48,8 @@ export type ToWorker =
   | { t: 'chan'; id: number; listener: number; address: string; port: number }
   | { t: 'chan-gone'; id: number }
   | { t: 'listeners'; listeners: ListenerInfo[] }
+  /** the main thread's instrumented plugins (host/wasm/metering.ts cache), before a plugin.* fan-out. */
+  | { t: 'metered'; entries: Array<[string, import('../wasm/metering.js').MeteredModule]> }
   | { t: 'req'; id: number; op: 'stats' }
   | { t: 'req'; id: number; op: 'rpc'; name: string; params: RpcValue[] }
   | { t: 'req'; id: number; op: 'stop' };

@@ -119,7 +119,7 @@ function endpointOf(l: ListenerInfo): Endpoint {
 
 async function main(): Promise<void> {
   seedMetered(data.metered);
-  const link = new ShardLink(port);
+  const link = new ShardLink(port, true);
   // the port is read from the start: module init waits on shard 0's services (link results); the
   // hub's own messages wait in `early` until the message path exists
   const early: Array<{ t: string }> = [];
@@ -237,6 +237,9 @@ async function main(): Promise<void> {
         msg.listeners.forEach((l, i) => {
           if (listeners[i]) listeners[i]!.local = endpointOf(l);
         });
+        return;
+      case 'metered':
+        seedMetered(msg.entries);
         return;
       case 'req':
         void answer(msg, registry, () => ({ groups: snapshot(providers), metrics: metrics.snapshot() }), stop);

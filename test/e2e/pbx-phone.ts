@@ -118,11 +118,10 @@ export class Phone {
     return this.next((m) => m.status >= 200 && m.header('Call-ID') === `reg-${id}`);
   }
 
-  /** an INVITE to `target` (the extension); returns what is needed to CANCEL / ACK it. */
-  invite(target: string, proxyPort = this.proxyPort): { callId: string; branch: string; text: string; fromTag: string } {
+  /** an INVITE to `target` (the extension); returns what is needed to CANCEL / ACK it. `callId`: its Call-ID (default: a fresh one). */
+  invite(target: string, proxyPort = this.proxyPort, callId = `call-${uniq()}`): { callId: string; branch: string; text: string; fromTag: string } {
     const id = uniq();
     const branch = `z9hG4bK-inv-${id}`;
-    const callId = `call-${id}`;
     const fromTag = `f${id}`;
     const text =
       `INVITE sip:${target}@127.0.0.1:${proxyPort} SIP/2.0\r\n` +

@@ -226,6 +226,11 @@ export interface LocationBackend {
    * shard backend, shard.ts), so Location does not chain them behind the writes it queued before.
    */
   applyChanges?(changes: readonly ContactChange[], memoryOnly: boolean): Promise<void>;
+  /**
+   * Optional: the contacts of one AOR read while the caller waits (a worker shard blocking on shard
+   * 0, shard.ts), for a synchronous lookup of an AOR that was not prefetched. Throws when it cannot.
+   */
+  loadAorSync?(username: string, domain: string | null): Contact[];
 }
 
 const SELECT_COLUMNS = locationTableDef()

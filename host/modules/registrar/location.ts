@@ -167,6 +167,27 @@ export class Location {
     for (const [aor, rec] of this.records) yield [aor, rec.list()];
   }
 
+  /**
+   * DB only: the AOR's contacts read while the caller waits, where the backend can (a worker shard,
+   * shard.ts); null where it cannot or the read failed (logged). For a synchronous lookup of an AOR
+   * that was not prefetched.
+   */
+  contactsBlocking(username: string, domain: string | null): readonly Contact[] | null {
+    const read = this.backend?.loadAorSync;
+    if (this.memoryBacked || read === undefined) return null;
+    try {
+      return read(username, domain);
+    } catch (e) {
+      this.log.warn({ table: this.name, username, domain, err: (e as Error).message }, 'registrar: blocking read of a location AOR failed');
+      return null;
+    }
+  }
+
+  /** whether contactsBlocking() can read (a worker shard's tables). */
+  get canBlock(): boolean {
+    return !this.memoryBacked && this.backend?.loadAorSync !== undefined;
+  }
+
   // ---- async API (all modes) ---------------------------------------------------------------
 
   async contacts(aor: string, username: string, domain: string | null): Promise<readonly Contact[]> {

@@ -288,13 +288,28 @@ export class Registrar {
   /** true when the synchronous API can serve `msg` on this table. */
   canServeSync(tableName: string, msg: SipMessage): boolean {
     const loc = this.tables.get(tableName);
-    return !loc || loc.memoryBacked || this.snapshots.has(msg);
+    return !loc || loc.memoryBacked || this.snapshots.has(msg) || loc.canBlock;
   }
 
-  /** the AOR's contacts for the synchronous path: memory, or the message's prefetched snapshot. */
-  private contactsFor(loc: Location, msg: SipMessage, key: AorKey): readonly Contact[] | null {
+  /**
+   * The AOR's contacts for the synchronous path: memory, or the message's prefetched snapshot. With
+   * `blockingRead` (lookup, registered: reads only), on a worker shard an AOR the prefetch did not
+   * load (a failure_route's forward target) is read from shard 0 while the worker waits, and kept in
+   * the snapshot for the rest of the message's routing. save() never reads so: an AOR its prefetch
+   * left unloaded is one another REGISTER holds (aor-gate.ts), answered 500, never a blind write.
+   */
+  private contactsFor(loc: Location, msg: SipMessage, key: AorKey, blockingRead = false): readonly Contact[] | null {
     if (loc.memoryBacked) return loc.contactsSync(key.aor);
-    return this.snapshots.get(msg)?.get(snapshotKey(loc, key)) ?? null;
+    const k = snapshotKey(loc, key);
+    const have = this.snapshots.get(msg)?.get(k);
+    if (have !== undefined || !blockingRead || !loc.canBlock) return have ?? null;
+    const read = loc.contactsBlocking(key.username, key.domain);
+    if (read === null) return null;
+    const list = read.slice();
+    let snap = this.snapshots.get(msg);
+    if (snap === undefined) this.snapshots.set(msg, (snap = new Map()));
+    snap.set(k, list);
+    return list;
   }
 
   /** save() for any table; in db_mode 3 the AOR is read from and written to the DB. */
@@ -473,7 +488,7 @@ export class Registrar {
     if (!loc) return { code: -3, branches: [] };
     const key = this.aorOf(uri ?? msg.requestUri);
     if (!key) return { code: -3, branches: [] };
-    const contacts = this.contactsFor(loc, msg, key);
+    const contacts = this.contactsFor(loc, msg, key, true);
     if (!contacts) return { code: -3, branches: [] };
     return this.pick(contacts, msg.method, loc.now());
   }
@@ -523,7 +538,7 @@ export class Registrar {
     const loc = this.tables.get(tableName);
     const key = this.aorOf(uri);
     if (!loc || !key) return -1;
-    const contacts = loc.memoryBacked ? loc.contactsSync(key.aor) : msg ? this.contactsFor(loc, msg, key) : null;
+    const contacts = loc.memoryBacked ? loc.contactsSync(key.aor) : msg ? this.contactsFor(loc, msg, key, true) : null;
     if (!contacts) return -1;
     const now = loc.now();
     return contacts.some((c) => isValid(c, now)) ? 1 : -1;

@@ -69,6 +69,17 @@ export class ShardLocationBackend implements LocationBackend {
     return this.call('loadAor', [this.table, username, domain]);
   }
 
+  /**
+   * A lookup in a route the prefetch could not foresee (failure_route after the plugin rewrote the
+   * R-URI to a forward target, Kamailio's lookup() there reads usrloc in shared memory): the worker
+   * blocks until shard 0 read the AOR (ServiceCaller.callSync, at most SYNC_CALL_TIMEOUT_MS).
+   */
+  get loadAorSync(): ((username: string, domain: string | null) => Contact[]) | undefined {
+    const call = this.main.callSync;
+    if (call === undefined) return undefined;
+    return (username, domain) => call.call(this.main, REGISTRAR_SERVICE, 'loadAor', [this.table, username, domain]) as Contact[];
+  }
+
   applyChanges(changes: readonly ContactChange[], memoryOnly: boolean): Promise<void> {
     return this.call('apply', [this.table, changes, memoryOnly]);
   }
