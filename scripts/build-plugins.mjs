@@ -7,8 +7,12 @@
  * Every folder DIR/<name>/ (default DIR = plugins/) holding assembly/index.ts is compiled, together with
  * the SDK's entry file sdk/assembly/exports.ts (so every plugin exports the ABI entry points
  * whether or not its author remembered them), to DIR/<name>/build/<name>.wasm. Then:
- *   - a custom section `sip.plugin` with {"name","version"} is appended (version from
- *     DIR/<name>/package.json or plugin.json, else 0.0.0): the host reads it for plugin identity;
+ *   - a custom section `sip.plugin` with {"name","version"[,"capabilities"]} is appended (version from
+ *     DIR/<name>/package.json or plugin.json, else 0.0.0; capabilities from package.json
+ *     `siphon.capabilities` or plugin.json `capabilities`): the host reads it for plugin identity and
+ *     checks every import against the capabilities declared and granted (host/wasm/capabilities.ts);
+ *   - an import whose capability the plugin does not declare fails the build here, naming it (the host
+ *     would refuse it at load, E4070);
  *   - the module's imports are checked against ABI v1 (docs/abi/v1.md); an import the host would
  *     refuse (E4004) fails the build here instead, naming the import.
  * Compiler errors are printed as `file:line:col: error TSxxxx: message` and the exit code is 1.
@@ -103,6 +107,28 @@ export const MODULE_IMPORTS = new Set([
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
+/**
+ * Capability of each import (host/wasm/capabilities.ts, mirrored here because this script runs without
+ * the host build; test/runtime/chain.test.ts keeps both equal): `sip` in three groups, every
+ * other namespace its own name, `env` none. `relay` (the RELAY action) is declared, never imported.
+ */
+export const SIP_CAPABILITY = {
+  msg_get: 'msg.read', hdr_count: 'msg.read', hdr_get: 'msg.read', pv_get: 'msg.read', xlog: 'msg.read', log: 'msg.read',
+  log_enabled: 'msg.read', var_get: 'msg.read', var_set: 'msg.read', cfg_read: 'msg.read', now_ms: 'msg.read',
+  random_u32: 'msg.read', is_myself: 'msg.read',
+  sl_reply: 'msg.reply', reply_hdr_add: 'msg.reply',
+  msg_set: 'msg.write', hdr_add: 'msg.write', hdr_remove: 'msg.write', pv_set: 'msg.write', maxfwd_process: 'msg.write',
+};
+export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable'];
+export const CAPABILITIES = ['msg.read', 'msg.reply', 'msg.write', 'relay', ...NAMESPACE_CAPABILITIES];
+
+/** the capability an import `module.name` needs, or null. */
+export function capabilityOf(module, name) {
+  if (module === 'env') return null;
+  if (module === 'sip') return SIP_CAPABILITY[name] ?? null;
+  return NAMESPACE_CAPABILITIES.includes(module) ? module : null;
+}
+
 /** Name of the custom section carrying the plugin identity. */
 export const IDENTITY_SECTION = 'sip.plugin';
 
@@ -111,7 +137,21 @@ const CATEGORY = ['pedantic', 'info', 'warning', 'error'];
 
 class BuildError extends Error {}
 
-/** Reads {name, version} for a plugin folder. */
+/**
+ * identity + the capabilities the plugin declares: package.json `siphon.capabilities` (plugin.json
+ * `capabilities`), checked against the known names; absent: no list (the host then takes the imports').
+ */
+function withCapabilities(identity, meta, file, isPackageJson) {
+  const caps = isPackageJson ? meta.siphon?.capabilities : meta.capabilities;
+  if (caps === undefined) return identity;
+  const key = isPackageJson ? 'siphon.capabilities' : 'capabilities';
+  if (!Array.isArray(caps) || caps.some((c) => typeof c !== 'string')) throw new BuildError(`${file}: "${key}" must be an array of capability names`);
+  const unknown = caps.filter((c) => !CAPABILITIES.includes(c));
+  if (unknown.length > 0) throw new BuildError(`${file}: "${key}" has unknown capabilities ${unknown.join(', ')} (known: ${CAPABILITIES.join(', ')})`);
+  return { ...identity, capabilities: [...new Set(caps)] };
+}
+
+/** Reads {name, version[, capabilities]} for a plugin folder. */
 function pluginIdentity(dir, name) {
   for (const file of ['package.json', 'plugin.json']) {
     const p = path.join(dir, file);
@@ -122,7 +162,7 @@ function pluginIdentity(dir, name) {
     } catch (e) {
       throw new BuildError(`${p}: not valid JSON (${e.message})`);
     }
-    return { name, version: typeof meta.version === 'string' ? meta.version : '0.0.0' };
+    return withCapabilities({ name, version: typeof meta.version === 'string' ? meta.version : '0.0.0' }, meta, p, file === 'package.json');
   }
   return { name, version: '0.0.0' };
 }
@@ -242,6 +282,18 @@ function finish(binary, identity, outFile, missingHint = '') {
   const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = ABI_V1_REQUIRED_EXPORTS.filter((e) => !exported.has(e));
   if (missing.length > 0) throw new BuildError(`plugin ${identity.name}: missing exports ${missing.join(', ')}${missingHint}`);
+  if (identity.capabilities) {
+    // what the host would refuse at load whatever config grants (E4070): an undeclared capability
+    const undeclared = new Map();
+    for (const i of WebAssembly.Module.imports(module)) {
+      const cap = capabilityOf(i.module, i.name);
+      if (cap !== null && !identity.capabilities.includes(cap)) undeclared.set(cap, `${i.module}.${i.name}`);
+    }
+    if (undeclared.size > 0) {
+      const list = [...undeclared].map(([cap, imp]) => `${cap} (for ${imp})`).join(', ');
+      throw new BuildError(`plugin ${identity.name}: imports need capabilities its package.json "siphon.capabilities" does not declare: ${list}`);
+    }
+  }
   const wasm = appendCustomSection(binary, IDENTITY_SECTION, Buffer.from(JSON.stringify(identity), 'utf8'));
   mkdirSync(path.dirname(outFile), { recursive: true });
   const tmp = `${outFile}.${process.pid}.tmp`;
@@ -300,7 +352,7 @@ export async function buildProject(projectDir, { debug = false, force = false } 
   if (existsSync(sdk)) inputs.push(sdk);
   if (!force && upToDate(outFile, inputs)) return { name, outFile, skipped: true, bytes: statSync(outFile).size };
   const binary = await compile(await loadAsc(dir), name, ['assembly/index.ts'], dir, debug);
-  const identity = { name, version: typeof pkg.version === 'string' ? pkg.version : '0.0.0' };
+  const identity = withCapabilities({ name, version: typeof pkg.version === 'string' ? pkg.version : '0.0.0' }, pkg, pkgFile, true);
   const bytes = finish(binary, identity, outFile, ' (assembly/index.ts must re-export the entry points: export * from "@siphon/sdk/exports")');
   return { name, outFile, skipped: false, bytes };
 }

@@ -41,6 +41,8 @@ export async function configFromArgs(args: ConfigArgs): Promise<ResolvedRun> {
   let file: string;
   if (args.plugin !== undefined) {
     config.routing.plugin = args.plugin;
+    // the command line's plugin replaces the routing, a routing.chain included
+    delete config.routing.chain;
     // a path given on the command line is relative to the working directory
     const bare = /^[A-Za-z0-9_.-]+$/.test(args.plugin) && !args.plugin.endsWith('.wasm');
     file = bare ? pluginFile(config) : resolvePluginPath(args.plugin, process.cwd());

@@ -9,6 +9,7 @@
 
 import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
 import { TLS_DEFAULTS } from '../transport/tls-options.js';
+import { CAPABILITIES } from '../wasm/capabilities.js';
 
 /**
  * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
@@ -58,6 +59,17 @@ export const CORE_DEFAULTS = {
   /** next-hop DNS cache (host/proxy/resolver.ts): LRU size, TTLs in s, lookups in flight. */
   dns_cache: { max_entries: 4096, ttl: 60, negative_ttl: 5, max_pending: 256 },
 } as const;
+
+/** routing.chain: most members (each is one instance + a spare per version and shard). */
+export const CHAIN_MAX_MEMBERS = 16;
+
+/** routing.grants / routing.chain[i].grants: capability names (host/wasm/capabilities.ts) or "all". */
+const GRANTS_SCHEMA = {
+  oneOf: [
+    { type: 'string', enum: ['all'] },
+    { type: 'array', maxItems: CAPABILITIES.length, uniqueItems: true, items: { type: 'string', enum: [...CAPABILITIES] } },
+  ],
+};
 
 /** keys of routing.limits (each a positive integer; defaults in host/wasm/types.ts DEFAULT_PLUGIN_LIMITS). */
 export const ROUTING_LIMIT_KEYS = [
@@ -327,6 +339,37 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           hook_timeout_ms: { type: 'integer', minimum: 1, maximum: 60_000, default: ROUTING_DEFAULTS.hook_timeout_ms },
           init_timeout_ms: { type: 'integer', minimum: 1, maximum: 600_000, default: ROUTING_DEFAULTS.init_timeout_ms },
           config: { type: 'object', default: {} },
+          /** capabilities granted to routing.plugin (host/wasm/capabilities.ts); absent: all it declares (operator trust). */
+          grants: GRANTS_SCHEMA,
+          /**
+           * plugins run in order on each request (docs/plugins.md "Chains"); when given, routing.plugin
+           * and routing.config are not used. An entry is a plugin name/path or an object.
+           */
+          chain: {
+            type: 'array',
+            minItems: 1,
+            maxItems: CHAIN_MAX_MEMBERS,
+            items: {
+              oneOf: [
+                { type: 'string', minLength: 1 },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['plugin'],
+                  properties: {
+                    plugin: { type: 'string', minLength: 1 },
+                    /** the member's sip.cfg_read JSON; absent: {} */
+                    config: { type: 'object' },
+                    /** absent: msg.read, msg.reply (DEFAULT_GRANTS) */
+                    grants: GRANTS_SCHEMA,
+                    /** absent: routing.gas_per_hook / routing.memory_max_pages */
+                    gas_per_hook: { type: 'integer', minimum: 1000, maximum: 2_147_483_647 },
+                    memory_max_pages: { type: 'integer', minimum: 1, maximum: 65536 },
+                  },
+                },
+              ],
+            },
+          },
           /** sandbox limits (docs/abi/v1.md "Limits", host/wasm/types.ts DEFAULT_PLUGIN_LIMITS); absent keys: the defaults. */
           limits: {
             type: 'object',

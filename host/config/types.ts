@@ -87,8 +87,22 @@ export interface RoutingConfig {
   init_timeout_ms: number;
   /** free-form, passed to the plugin as JSON (sip.cfg_read). */
   config: Record<string, unknown>;
+  /** capabilities granted to `plugin` (host/wasm/capabilities.ts); undefined = all it declares. (additive) */
+  grants?: 'all' | string[];
+  /** plugins run in order on each request; replaces plugin/config when given (docs/plugins.md "Chains"). (additive) */
+  chain?: Array<string | ChainEntryConfig>;
   /** sandbox limits (schema ROUTING_LIMIT_KEYS); absent or a key left out: the default. (additive) */
   limits?: Partial<Record<(typeof import('./schema.js').ROUTING_LIMIT_KEYS)[number], number>>;
+}
+
+/** one routing.chain entry in its object form. */
+export interface ChainEntryConfig {
+  plugin: string;
+  config?: Record<string, unknown>;
+  /** undefined = msg.read, msg.reply. */
+  grants?: 'all' | string[];
+  gas_per_hook?: number;
+  memory_max_pages?: number;
 }
 
 export interface ConfigSource {

@@ -80,6 +80,14 @@ export const Errors = {
   PLUGIN_FILE_TOO_LARGE: { code: 4061, title: 'plugin file exceeds routing.max_module_bytes' },
   PLUGIN_LIMIT: { code: 4040, title: 'plugin refused: over a load-time limit' },
   PLUGIN_BUDGET: { code: 4041, title: 'plugin call refused: over a host memory budget' },
+  /** an import whose capability the plugin's manifest does not declare or config does not grant (host/wasm/capabilities.ts). */
+  PLUGIN_CAPABILITY: { code: 4070, title: 'plugin imports a namespace it was not granted' },
+  /** the sip.plugin manifest's capabilities list is malformed or names an unknown capability. */
+  PLUGIN_MANIFEST: { code: 4071, title: 'plugin manifest refused' },
+  /** the RELAY action of a plugin not granted `relay` (answered 500). */
+  PLUGIN_RELAY_REFUSED: { code: 4072, title: 'plugin returned RELAY without the relay capability' },
+  /** routing.chain: two members with one plugin name, or an empty chain. */
+  PLUGIN_CHAIN: { code: 4073, title: 'plugin chain refused' },
 
   // ---- 5xxx database layer -------------------------------------------------------------------
   DB_URL: { code: 5001, title: 'bad database URL' },

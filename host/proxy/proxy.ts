@@ -242,6 +242,23 @@ export class ProxyCore {
     return true;
   }
 
+  /**
+   * A chain member returned CONTINUE (host/wasm/manager.ts runChain): may the next member route the
+   * request? Not once a relay is pending (t_relay()) or a transaction exists (t_reply): the request
+   * is handled. Otherwise the tm routes the member armed (t_on_branch/reply/failure) are disarmed,
+   * since their ids are that member's own numbering and the hooks run on the member that relays
+   * (docs/plugins.md "Chains"); timeouts it set (t_set_timeouts) stay.
+   */
+  passOn(ctx: MessageContext): boolean {
+    const state = stateIn(ctx);
+    if (state === undefined) return true;
+    if (state.relayPending || state.cell !== null) return false;
+    state.branchRoute = NO_ROUTE;
+    state.replyRoute = NO_ROUTE;
+    state.failureRoute = NO_ROUTE;
+    return true;
+  }
+
   // ==== plugin functions (tm / rr namespaces) ==================================================
 
   /** tm t_relay() called from a hook: validated now, performed when the hook returns. 1 ok, -1 no destination. */

@@ -18,7 +18,8 @@ import type { OverloadGuard } from './overload.js';
 import { tcpStatistics } from '../transport/tcp.js';
 import { tcpRpcMethods, tlsRpcMethods } from '../transport/rpc.js';
 import { warmUp } from './warmup.js';
-import { PluginManager, type FailurePolicyOptions } from '../wasm/manager.js';
+import { PluginManager, type ChainMember, type FailurePolicyOptions, type SlotOptions } from '../wasm/manager.js';
+import { DEFAULT_GRANTS } from '../wasm/capabilities.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
 import { pluginPathPolicy, type PluginPathPolicy } from '../wasm/plugin-path.js';
 import { readHttpToken } from '../rpc/http-token.js';
@@ -46,17 +47,55 @@ import { shardedStatistics, shardedRpc } from '../shards/merge.js';
  * `--plugin` given on the command line, see cli/commands/start.ts).
  */
 export function pluginFile(config: SiphonConfig, baseDir = config.source.dir): string {
-  const p = config.routing.plugin;
+  return configuredPluginFile(config.routing.plugin, baseDir);
+}
+
+/** A plugin name or path of the config (routing.plugin, a routing.chain entry) → its file, as pluginFile. */
+export function configuredPluginFile(p: string, baseDir: string): string {
   return resolvePluginPath(p, /^[A-Za-z0-9_.-]+$/.test(p) && !p.endsWith('.wasm') ? PACKAGE_ROOT : baseDir);
 }
 
 /**
+ * routing.chain as the plugin manager loads it (docs/plugins.md "Chains"): each member's file, its
+ * own config (default {}), gas and memory budget (default routing's) and grants (default msg.read,
+ * msg.reply); null when the config has no chain.
+ */
+export function chainMembersFrom(config: SiphonConfig): ChainMember[] | null {
+  const chain = config.routing.chain;
+  if (chain === undefined) return null;
+  return chain.map((entry, i) => {
+    const e = typeof entry === 'string' ? { plugin: entry } : entry;
+    const limits: Partial<PluginLimits> = {};
+    if (e.gas_per_hook !== undefined) limits.gasPerHook = e.gas_per_hook;
+    if (e.memory_max_pages !== undefined) limits.memoryMaxPages = e.memory_max_pages;
+    return {
+      path: configuredPluginFile(e.plugin, config.source.dir),
+      options: { config: e.config ?? {}, limits, grants: { grants: e.grants ?? DEFAULT_GRANTS, key: `routing.chain[${i}].grants` } },
+    };
+  });
+}
+
+/** The routing plugin's own options: routing.grants (absent: all it declares, the operator's own plugin). */
+export function routingSlotOptions(config: SiphonConfig): SlotOptions {
+  return { grants: { grants: config.routing.grants ?? 'all', key: 'routing.grants' } };
+}
+
+/** Loads what routes requests: routing.chain when configured, else the one routing plugin `file`. */
+export async function loadRoutingInto(plugins: PluginManager, config: SiphonConfig, file: string): Promise<void> {
+  const members = chainMembersFrom(config);
+  if (members !== null) await plugins.loadChain(members);
+  else await plugins.loadRouting(file, routingSlotOptions(config));
+}
+
+/**
  * Where plugin.load may read from (wasm/plugin-path.ts): routing.plugin_dirs (relative to the config
- * file's folder; default the package's plugins/) plus the folder of the plugin the node started with.
+ * file's folder; default the package's plugins/) plus the folder of the plugin the node started with
+ * (of every routing.chain member).
  */
 export function pluginPolicyFrom(config: SiphonConfig, startedWith?: string): PluginPathPolicy {
   const dirs = config.routing.plugin_dirs?.map((d) => path.resolve(config.source.dir, d));
-  return pluginPathPolicy({ dirs, packageRoot: PACKAGE_ROOT, configuredPlugin: startedWith ?? pluginFile(config), maxBytes: config.routing.max_module_bytes });
+  const members = chainMembersFrom(config)?.map((m) => m.path) ?? [];
+  return pluginPathPolicy({ dirs, packageRoot: PACKAGE_ROOT, configuredPlugin: startedWith ?? pluginFile(config), also: members, maxBytes: config.routing.max_module_bytes });
 }
 
 /** Initialises the modules that have a section in `modules`. */
@@ -110,6 +149,7 @@ export function loadRoutingPlugin(
     log,
     isMyself: opts.isMyself,
     providers: opts.providers,
+    grants: routingSlotOptions(config).grants,
   });
 }
 
@@ -228,6 +268,8 @@ export function routingManager(config: SiphonConfig, log: Logger, metrics: Sipho
     },
     failurePolicy: failurePolicyFrom(config),
     drainDeadlineMs: config.core.hot_swap ? config.core.hot_swap.drain_timeout * 1000 : undefined,
+    // routing.chain: the next member runs only on a request still unanswered and not relayed
+    passOn: (ctx) => !ctx.replied && (server.proxy === null || server.proxy.passOn(ctx)),
   });
 }
 
@@ -293,8 +335,9 @@ export function pluginStatistics(plugins: PluginManager): StatisticsProvider {
   return {
     name: 'plugin',
     statistics: () => {
-      const p = plugins.current();
-      return p ? { ...p.stats } : {};
+      // a chain's members summed (each member's own counters: plugin.stats NAME, /metrics by plugin label)
+      const s = plugins.routingStats();
+      return s ? { ...s } : {};
     },
   };
 }
@@ -370,7 +413,7 @@ export async function startNode(
   if (overload !== null) statisticsProviders.push(overload);
   let plane: ControlPlane | null = null;
   try {
-    await plugins.loadRouting(routingFile);
+    await loadRoutingInto(plugins, config, routingFile);
     // the manager is the router: every request asks it for the current version
     server.setRouter(plugins);
     // the worker shards load and warm up in their threads while this one warms up (start-up time is
@@ -417,7 +460,7 @@ export async function startNode(
     throw e;
   }
   const routing = plugins.current()!;
-  log.info({ plugin: `${routing.info.name}@${routing.info.version}`, listen: config.core.listen, ctl: plane?.ctlAddresses, http: plane?.httpUrl, workers: shardCount }, 'siphon started');
+  log.info({ plugin: `${routing.info.name}@${routing.info.version}`, chain: config.routing.chain ? plugins.chainNames() : undefined, listen: config.core.listen, ctl: plane?.ctlAddresses, http: plane?.httpUrl, workers: shardCount }, 'siphon started');
   let stopping: Promise<void> | null = null;
   return {
     config,

@@ -16,6 +16,7 @@ import { SiphonServer } from '../server/server.js';
 import {
   closeModules,
   initModules,
+  loadRoutingInto,
   modulePrefetchers,
   overloadStatistics,
   pipelineStatistics,
@@ -172,7 +173,8 @@ async function main(): Promise<void> {
   wireShardModules(modules, server);
   wireDialog(modules, server, tmRequests);
   const plugins = routingManager(config, log, metrics, server, modules);
-  await plugins.loadRouting(data.pluginFile);
+  // the same routing as shard 0: routing.chain, or the one plugin (host/server/app.ts loadRoutingInto)
+  await loadRoutingInto(plugins, config, data.pluginFile);
   server.setRouter(plugins);
   if (config.core.warmup > 0) {
     try {

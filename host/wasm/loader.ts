@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { SiphonError } from '../errors/registry.js';
 import { ENV_IMPORTS, SIP_IMPORTS } from './abi-v1.js';
 import { meterModule, RESERVED_EXPORTS, type ModuleShape } from './metering.js';
+import { checkCapabilities, manifestCapabilities, type Grants } from './capabilities.js';
 import type { ImportProvider, PluginLimits } from './types.js';
 
 /** ABI major marker and the highest minor this host implements. */
@@ -35,7 +36,19 @@ export interface ValidatedPlugin {
   hasPluginInit: boolean;
   /** `_start` or `_initialize` when exported (AssemblyScript --exportStart). */
   startExport: string | null;
+  /** the capabilities it runs with: declared (manifest) and granted (config), capabilities.ts. */
+  capabilities: readonly string[];
 }
+
+/** Who may call what (capabilities.ts): the config's grants and the key that holds them, for messages. */
+export interface GrantOptions {
+  grants: Grants;
+  /** e.g. `routing.chain[1].grants`. */
+  key: string;
+}
+
+/** the routing plugin's default: every capability it declares (operator trust). */
+export const ALL_GRANTS: GrantOptions = { grants: 'all', key: 'routing.grants' };
 
 /** Reads the custom section `name` from raw module bytes (binary format §5.5.3); null when absent. */
 export function readCustomSection(bytes: Uint8Array, name: string): Uint8Array | null {
@@ -137,10 +150,11 @@ export function checkCounts(bytes: Uint8Array, where: string, limits: PluginLimi
 }
 
 /**
- * Plugin identity: the `sip.plugin` custom section (JSON {name, version}) when present, else the
- * file name: `hello.wasm` → hello@0.0.0, `hello-1.2.0.wasm` / `hello@1.2.0.wasm` → hello@1.2.0.
+ * Plugin identity: the `sip.plugin` custom section (JSON {name, version[, capabilities]}) when
+ * present, else the file name: `hello.wasm` → hello@0.0.0, `hello-1.2.0.wasm` / `hello@1.2.0.wasm` →
+ * hello@1.2.0. `capabilities` is null when the manifest has no list (capabilities.ts).
  */
-export function pluginIdentity(bytes: Uint8Array, path: string): { name: string; version: string } {
+export function pluginIdentity(bytes: Uint8Array, path: string): { name: string; version: string; capabilities: readonly string[] | null } {
   const section = readCustomSection(bytes, 'sip.plugin');
   if (section) {
     let meta: unknown;
@@ -153,11 +167,11 @@ export function pluginIdentity(bytes: Uint8Array, path: string): { name: string;
     if (typeof m.name !== 'string' || m.name === '' || typeof m.version !== 'string' || m.version === '') {
       throw new SiphonError('PLUGIN_ABI', 'custom section sip.plugin must be {"name": string, "version": string}', { where: path });
     }
-    return { name: m.name, version: m.version };
+    return { name: m.name, version: m.version, capabilities: manifestCapabilities(meta as { capabilities?: unknown }, path) };
   }
   const file = basename(path).replace(/\.wasm$/i, '');
   const m = /^(.+?)[-@](\d+\.\d+\.\d+[\w.+-]*)$/.exec(file);
-  return m ? { name: m[1], version: m[2] } : { name: file, version: '0.0.0' };
+  return m ? { name: m[1], version: m[2], capabilities: null } : { name: file, version: '0.0.0', capabilities: null };
 }
 
 /** Checks a module's shape against ABI v1; throws the first refusal. */
@@ -284,7 +298,7 @@ const PROBE_API = {
 };
 
 /** Reads, validates, meters and compiles a plugin file. */
-export async function loadAndValidate(path: string, limits: PluginLimits, providers: readonly ImportProvider[]): Promise<ValidatedPlugin> {
+export async function loadAndValidate(path: string, limits: PluginLimits, providers: readonly ImportProvider[], grants: GrantOptions = ALL_GRANTS): Promise<ValidatedPlugin> {
   let bytes: Uint8Array;
   const tooBig = (n: number): SiphonError =>
     new SiphonError('PLUGIN_LIMIT', `module is ${n} bytes, the limit is ${limits.moduleMaxBytes} (routing.max_module_bytes)`, { where: path });
@@ -304,12 +318,17 @@ export async function loadAndValidate(path: string, limits: PluginLimits, provid
     throw new SiphonError('PLUGIN_INVALID_WASM', 'WebAssembly.validate refused the file', { where: path });
   }
   checkCounts(bytes, path, limits);
-  const { name, version } = pluginIdentity(bytes, path);
+  const { name, version, capabilities: declared } = pluginIdentity(bytes, path);
+  let capabilities: readonly string[] = [];
   const metered = await meterModule(bytes, path, {
     initialGas: limits.gasInit,
     tableMaxElements: limits.tableMaxElements,
     timeoutMs: limits.meteringTimeoutMs,
-    inspect: (shape) => checkShape(shape, path, limits, providers),
+    inspect: (shape) => {
+      checkShape(shape, path, limits, providers);
+      // after the shape: an unknown import is E4004 whatever the grants
+      capabilities = checkCapabilities(shape.imports, declared, grants.grants, path, grants.key);
+    },
   });
   let module: WebAssembly.Module;
   try {
@@ -335,5 +354,6 @@ export async function loadAndValidate(path: string, limits: PluginLimits, provid
     memoryMax: Math.min(limits.memoryMaxPages, mem.max ?? limits.memoryMaxPages),
     hasPluginInit: fns.has('plugin_init'),
     startExport: fns.has('_start') ? '_start' : fns.has('_initialize') ? '_initialize' : null,
+    capabilities,
   };
 }

@@ -35,11 +35,13 @@
 import type { Logger } from 'pino';
 import { Action, type MessageContext } from '../core/context.js';
 import { SiphonError, isSiphonError, type ErrorName } from '../errors/registry.js';
-import type { HookMetrics, SiphonMetrics } from '../metrics/metrics.js';
+import type { SiphonMetrics } from '../metrics/metrics.js';
+import type { GrantOptions } from './loader.js';
 import { loadPlugin } from './runtime.js';
-import type { LoadPluginOptions, LoadedPlugin, PluginInfo, PluginStats } from './types.js';
+import type { LoadPluginOptions, LoadedPlugin, PluginInfo, PluginLimits, PluginStats } from './types.js';
+import { ChainPin, ChainVersion, LATENCY_SAMPLES, PluginVersion, type PluginVersionView, type VersionState } from './version.js';
 
-export type VersionState = 'current' | 'previous' | 'draining' | 'retired';
+export { LATENCY_SAMPLES, type PluginVersionView, type VersionState } from './version.js';
 
 export interface FailurePolicyOptions {
   /** more than this many hook failures within windowMs is a crash loop (default 20). */
@@ -80,29 +82,36 @@ export interface PluginManagerOptions {
   now?: () => number;
   /** the loader, default loadPlugin (tests may wrap it). */
   loader?: (path: string, options: LoadPluginOptions) => Promise<LoadedPlugin>;
+  /**
+   * In a chain, whether a member that returned CONTINUE passes the request on: false once it was
+   * answered or relayed (the server adds t_relay() and tm state, host/proxy ProxyCore.passOn).
+   * Default: not replied.
+   */
+  passOn?: (ctx: MessageContext) => boolean;
+}
+
+/**
+ * What one plugin (a slot) loads with beyond the manager's loadOptions: its own config, gas and
+ * memory budget, grants (routing.chain[i], routing.grants). Kept for every later load of the slot.
+ */
+export interface SlotOptions {
+  /** the plugin's config (sip.cfg_read); default the manager's loadOptions.config. */
+  config?: unknown;
+  /** overrides of the manager's limits (gas_per_hook, memory_max_pages). */
+  limits?: Partial<PluginLimits>;
+  grants?: GrantOptions;
+}
+
+/** One member of routing.chain as startNode hands it to loadChain. */
+export interface ChainMember {
+  path: string;
+  options: SlotOptions;
 }
 
 /** What load / reload / rollback report. */
 export type SwapResult =
   | { ok: true; name: string; current: PluginInfo; previous: PluginInfo | null; durationMs: number }
   | { ok: false; name: string; error: SiphonError; current: PluginInfo | null };
-
-/** One version as plugin.list / plugin.stats report it. */
-export interface PluginVersionView {
-  name: string;
-  version: string;
-  sha256: string;
-  path: string;
-  loadedAt: string;
-  state: VersionState;
-  routing: boolean;
-  pins: number;
-  stats: PluginStats;
-  /** failures in the current sliding window. */
-  recentFailures: number;
-  /** request_route latency over the last LATENCY_SAMPLES calls, microseconds. */
-  latencyUs: { samples: number; avg: number; p50: number; p99: number; max: number };
-}
 
 export interface SlotEvent {
   at: string;
@@ -114,56 +123,13 @@ export interface PluginSlotView {
   name: string;
   path: string;
   routing: boolean;
+  /** position in routing.chain (0 = first), null when the slot is not a chain member. (additive) */
+  chainIndex: number | null;
   /** ms left in crash-loop backoff, 0 when not in backoff. */
   backoffMs: number;
   backoffLevel: number;
   lastEvent: SlotEvent | null;
   versions: PluginVersionView[];
-}
-
-/** request_route durations kept per version for p50/p99. */
-export const LATENCY_SAMPLES = 1024;
-
-class PluginVersion {
-  state: VersionState = 'current';
-  pins = 0;
-  activatedAt = 0;
-  /** traps + aborts + gasExhausted + timeouts last time we looked. */
-  failuresSeen = 0;
-  trapsSeen = 0;
-  abortsSeen = 0;
-  gasSeen = 0;
-  timeoutsSeen = 0;
-  /** ring of the last maxFailures+1 failure times. */
-  readonly failureTimes: Float64Array;
-  failureNext = 0;
-  failureCount = 0;
-  readonly latencyMs = new Float64Array(LATENCY_SAMPLES);
-  latencyNext = 0;
-  latencyCount = 0;
-  drainTimer: NodeJS.Timeout | null = null;
-  readonly label: string;
-
-  constructor(
-    readonly plugin: LoadedPlugin,
-    readonly slotName: string,
-    maxFailures: number,
-    readonly hookMetrics: HookMetrics | null,
-  ) {
-    this.failureTimes = new Float64Array(maxFailures + 1);
-    this.label = `${plugin.info.name}@${plugin.info.version}`;
-    const s = plugin.stats;
-    this.trapsSeen = s.traps;
-    this.abortsSeen = s.aborts;
-    this.gasSeen = s.gasExhausted;
-    this.timeoutsSeen = s.timeouts;
-    this.failuresSeen = s.traps + s.aborts + s.gasExhausted + s.timeouts;
-  }
-
-  resetFailures(): void {
-    this.failureNext = 0;
-    this.failureCount = 0;
-  }
 }
 
 class PluginSlot {
@@ -180,14 +146,24 @@ class PluginSlot {
   constructor(
     readonly name: string,
     public path: string,
+    readonly options: SlotOptions = {},
   ) {}
 }
+
+const notReplied = (ctx: MessageContext): boolean => !ctx.replied;
 
 export class PluginManager {
   private readonly slots = new Map<string, PluginSlot>();
   private readonly byPlugin = new Map<LoadedPlugin, PluginVersion>();
-  /** the slot the SIP pipeline routes through. */
+  /** the slot the SIP pipeline routes through (a chain's first member). */
   private routing: PluginSlot | null = null;
+  /** routing.chain with two members or more, in order; null: the single routing slot. */
+  private chain: PluginSlot[] | null = null;
+  /** the member running (or, after request_route, the one that ended the chain): a new transaction's owner. */
+  private chainAt = 0;
+  /** the pins of the chain version transactions last pinned (rebuilt when a member's version changed). */
+  private chainVersion: ChainVersion | null = null;
+  private readonly passOn: (ctx: MessageContext) => boolean;
   private readonly log: Logger;
   private readonly policy: FailurePolicyOptions;
   private readonly drainDeadlineMs: number;
@@ -209,6 +185,7 @@ export class PluginManager {
     this.now = opts.now ?? Date.now;
     this.loader = opts.loader ?? loadPlugin;
     this.loadOptions = { ...opts.loadOptions, log: opts.loadOptions.log ?? opts.log };
+    this.passOn = opts.passOn ?? notReplied;
   }
 
   // ---- the message path -----------------------------------------------------------------------
@@ -229,12 +206,32 @@ export class PluginManager {
    * SIP pipeline uses the manager itself as its RequestRouter.
    */
   requestRoute(ctx: MessageContext): Action {
+    if (this.chain !== null) return this.runChain(this.chain, ctx);
     const slot = this.routing;
     if (slot === null) return Action.ERROR;
     if (slot.backoffUntil !== 0 && this.inBackoff(slot)) return this.answerBackoff(ctx, slot);
     const v = slot.current;
     if (v === null) return Action.ERROR;
     return this.runOn(v, ctx);
+  }
+
+  /**
+   * routing.chain (docs/plugins.md "Chains"): the members in order, each on its own current version
+   * with its own crash-loop policy. CONTINUE from a member that neither answered nor relayed the
+   * request passes it to the next member; any other action (DROP, REPLIED, RELAY, an error) ends
+   * the chain and is what the pipeline acts on; the last member's CONTINUE is the end of routing.
+   */
+  private runChain(chain: PluginSlot[], ctx: MessageContext): Action {
+    const last = chain.length - 1;
+    for (let i = 0; ; i++) {
+      const slot = chain[i]!;
+      this.chainAt = i;
+      if (slot.backoffUntil !== 0 && this.inBackoff(slot)) return this.answerBackoff(ctx, slot);
+      const v = slot.current;
+      if (v === null) return Action.ERROR;
+      const action = this.runOn(v, ctx);
+      if (action !== Action.CONTINUE || i === last || !this.passOn(ctx)) return action;
+    }
   }
 
   /**
@@ -267,19 +264,25 @@ export class PluginManager {
 
   // tm hooks on the current version, for a caller that routes through the manager without pinning
   // (a transaction that pinned a version calls that LoadedPlugin directly); a missing export continues.
+  // In a chain: the member that ended the chain.
   branchRoute(ctx: MessageContext, route: number, branch: number): Action {
-    const p = this.routing?.current?.plugin;
+    const p = this.hooksPlugin();
     return p?.branchRoute ? p.branchRoute(ctx, route, branch) : Action.CONTINUE;
   }
 
   onReplyRoute(ctx: MessageContext, route: number, code: number): Action {
-    const p = this.routing?.current?.plugin;
+    const p = this.hooksPlugin();
     return p?.onReplyRoute ? p.onReplyRoute(ctx, route, code) : Action.CONTINUE;
   }
 
   failureRoute(ctx: MessageContext, route: number): Action {
-    const p = this.routing?.current?.plugin;
+    const p = this.hooksPlugin();
     return p?.failureRoute ? p.failureRoute(ctx, route) : Action.CONTINUE;
+  }
+
+  private hooksPlugin(): LoadedPlugin | null {
+    const slot = this.chain !== null ? this.chain[this.chainAt]! : this.routing;
+    return slot?.current?.plugin ?? null;
   }
 
   // ---- pinning ---------------------------------------------------------------------------------
@@ -287,8 +290,11 @@ export class PluginManager {
   /**
    * Pins the current version of `name` (default: routing) for a new transaction and returns it; the
    * transaction keeps the reference and calls release() when it ends. Null when nothing is loaded.
+   * With a chain and no name: the whole chain version (every member's current version) is pinned
+   * and the ChainPin runs the tm hooks of the member that ended the chain.
    */
-  pin(name?: string): LoadedPlugin | null {
+  pin(name?: string): LoadedPlugin | ChainPin | null {
+    if (name === undefined && this.chain !== null) return this.pinChain(this.chain);
     const slot = name === undefined ? this.routing : this.slots.get(name);
     const v = slot?.current ?? null;
     if (v === null) return null;
@@ -296,10 +302,34 @@ export class PluginManager {
     return v.plugin;
   }
 
+  private pinChain(chain: PluginSlot[]): ChainPin | null {
+    let cv = this.chainVersion;
+    let same = cv !== null;
+    for (let i = 0; same && i < chain.length; i++) same = cv!.versions[i] === chain[i]!.current;
+    if (!same) {
+      const versions: PluginVersion[] = [];
+      for (const slot of chain) {
+        if (slot.current === null) return null;
+        versions.push(slot.current);
+      }
+      this.chainVersion = cv = new ChainVersion(versions);
+    }
+    for (const v of cv!.versions) v.pins++;
+    return cv!.pins[this.chainAt] ?? null;
+  }
+
   /** Ends a pin taken with pin(); a draining version whose last pin goes is closed. */
-  release(plugin: LoadedPlugin): void {
-    const v = this.byPlugin.get(plugin);
-    if (v === undefined || v.pins === 0) return;
+  release(pinned: LoadedPlugin | ChainPin): void {
+    if (pinned instanceof ChainPin) {
+      for (const v of pinned.versions) this.unpin(v);
+      return;
+    }
+    const v = this.byPlugin.get(pinned);
+    if (v !== undefined) this.unpin(v);
+  }
+
+  private unpin(v: PluginVersion): void {
+    if (v.pins === 0 || v.state === 'retired') return;
     v.pins--;
     if (v.pins === 0 && v.state === 'draining') this.close(v, 'drained');
   }
@@ -320,14 +350,67 @@ export class PluginManager {
    * Loads the routing plugin at startup (its slot is named after the plugin's identity); throws the
    * SiphonError when it cannot be loaded.
    */
-  async loadRouting(path: string): Promise<LoadedPlugin> {
-    const plugin = await this.loadFile(path);
+  async loadRouting(path: string, options: SlotOptions = {}): Promise<LoadedPlugin> {
+    const plugin = await this.loadFile(path, options);
     let slot = this.slots.get(plugin.info.name);
-    if (!slot) this.slots.set(plugin.info.name, (slot = new PluginSlot(plugin.info.name, path)));
+    if (!slot) this.slots.set(plugin.info.name, (slot = new PluginSlot(plugin.info.name, path, options)));
     slot.path = path;
     this.activate(slot, plugin, 'load');
     this.routing = slot;
+    this.chain = null;
     return plugin;
+  }
+
+  /**
+   * Loads routing.chain at startup: every member (each its own slot named after its identity, with
+   * its config, budget and grants), in order. Throws the first member's SiphonError, or E4073 when
+   * two members have one name; nothing is routed then. One member is the single-plugin path.
+   */
+  async loadChain(members: readonly ChainMember[]): Promise<LoadedPlugin[]> {
+    if (members.length === 0) throw new SiphonError('PLUGIN_CHAIN', 'routing.chain is empty');
+    if (members.length === 1) return [await this.loadRouting(members[0]!.path, members[0]!.options)];
+    const loaded: LoadedPlugin[] = [];
+    try {
+      for (const m of members) {
+        const plugin = await this.loadFile(m.path, m.options);
+        loaded.push(plugin);
+        const twin = loaded.find((p) => p !== plugin && p.info.name === plugin.info.name);
+        if (twin !== undefined || this.slots.has(plugin.info.name)) {
+          throw new SiphonError('PLUGIN_CHAIN', `two chain members are named "${plugin.info.name}" (${twin?.info.path ?? this.slots.get(plugin.info.name)!.path} and ${m.path}); each needs its own name (package.json "name")`, { where: m.path });
+        }
+      }
+    } catch (e) {
+      for (const p of loaded) p.close();
+      throw e;
+    }
+    const chain = loaded.map((plugin, i) => {
+      const slot = new PluginSlot(plugin.info.name, members[i]!.path, members[i]!.options);
+      this.slots.set(slot.name, slot);
+      this.activate(slot, plugin, 'load');
+      return slot;
+    });
+    this.chain = chain;
+    this.routing = chain[0]!;
+    return loaded;
+  }
+
+  /** The chain's member names in order (one name without a chain, none before the first load). */
+  chainNames(): string[] {
+    if (this.chain !== null) return this.chain.map((s) => s.name);
+    return this.routing ? [this.routing.name] : [];
+  }
+
+  /** Counters of every routing plugin's current version summed (the chain's members, or the one plugin). */
+  routingStats(): PluginStats | null {
+    const slots = this.chain ?? (this.routing ? [this.routing] : []);
+    let sum: PluginStats | null = null;
+    for (const s of slots) {
+      const st = s.current?.plugin.stats;
+      if (!st) continue;
+      if (sum === null) sum = { ...st };
+      else for (const k of Object.keys(st) as Array<keyof PluginStats>) sum[k] += st[k];
+    }
+    return sum;
   }
 
   /**
@@ -421,13 +504,26 @@ export class PluginManager {
     for (const v of [...this.byPlugin.values()]) this.close(v, 'shutdown');
     this.slots.clear();
     this.routing = null;
+    this.chain = null;
+    this.chainVersion = null;
   }
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private async loadFile(path: string): Promise<LoadedPlugin> {
+  /** the manager's load options with a slot's own config, limits and grants. */
+  private optionsFor(o: SlotOptions): LoadPluginOptions {
+    const base = this.loadOptions;
+    return {
+      ...base,
+      ...(o.config !== undefined ? { config: o.config } : {}),
+      ...(o.limits !== undefined ? { limits: { ...base.limits, ...o.limits } } : {}),
+      ...(o.grants !== undefined ? { grants: o.grants } : {}),
+    };
+  }
+
+  private async loadFile(path: string, options: SlotOptions): Promise<LoadedPlugin> {
     try {
-      return await this.loader(path, this.loadOptions);
+      return await this.loader(path, this.optionsFor(options));
     } catch (e) {
       if (isSiphonError(e)) {
         // the reason must name the file
@@ -443,7 +539,7 @@ export class PluginManager {
     const t0 = performance.now();
     let plugin: LoadedPlugin;
     try {
-      plugin = await this.loadFile(path);
+      plugin = await this.loadFile(path, slot.options);
     } catch (e) {
       const error = e as SiphonError;
       this.event(slot, 'load-refused', error.message);
@@ -612,44 +708,18 @@ export class PluginManager {
     if (s.previous) versions.push(s.previous);
     versions.push(...s.draining);
     const backoffMs = s.backoffUntil === 0 ? 0 : Math.max(0, s.backoffUntil - this.now());
+    const chainIndex = this.chain === null ? -1 : this.chain.indexOf(s);
+    const routing = s === this.routing || chainIndex >= 0;
+    const now = this.now();
     return {
       name: s.name,
       path: s.path,
-      routing: s === this.routing,
+      routing,
+      chainIndex: chainIndex >= 0 ? chainIndex : null,
       backoffMs,
       backoffLevel: s.backoffLevel,
       lastEvent: s.lastEvent,
-      versions: versions.map((v) => this.viewVersion(v, s === this.routing)),
-    };
-  }
-
-  private viewVersion(v: PluginVersion, routing: boolean): PluginVersionView {
-    const info = v.plugin.info;
-    const samples = Array.from(v.latencyMs.subarray(0, v.latencyCount)).sort((a, b) => a - b);
-    const pct = (p: number): number => (samples.length === 0 ? 0 : samples[Math.min(samples.length - 1, Math.floor(p * samples.length))]!);
-    const us = (ms: number): number => Math.round(ms * 1000 * 10) / 10;
-    const sum = samples.reduce((a, b) => a + b, 0);
-    const now = this.now();
-    let recent = 0;
-    for (let i = 0; i < v.failureCount; i++) if (now - v.failureTimes[i]! <= this.policy.windowMs) recent++;
-    return {
-      name: info.name,
-      version: info.version,
-      sha256: info.sha256,
-      path: info.path,
-      loadedAt: info.loadedAt.toISOString(),
-      state: v.state,
-      routing: routing && v.state === 'current',
-      pins: v.pins,
-      stats: { ...v.plugin.stats },
-      recentFailures: recent,
-      latencyUs: {
-        samples: samples.length,
-        avg: samples.length === 0 ? 0 : us(sum / samples.length),
-        p50: us(pct(0.5)),
-        p99: us(pct(0.99)),
-        max: us(samples.length === 0 ? 0 : samples[samples.length - 1]!),
-      },
+      versions: versions.map((v) => v.view(routing, now, this.policy.windowMs)),
     };
   }
 }

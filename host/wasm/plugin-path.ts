@@ -33,9 +33,10 @@ export interface PluginPathPolicy {
 }
 
 /** The default plugin directories: the package's plugins/ and the configured plugin's folder. */
-export function pluginPathPolicy(opts: { dirs?: readonly string[] | null; packageRoot: string; configuredPlugin?: string | null; maxBytes?: number | null }): PluginPathPolicy {
+export function pluginPathPolicy(opts: { dirs?: readonly string[] | null; packageRoot: string; configuredPlugin?: string | null; also?: readonly string[]; maxBytes?: number | null }): PluginPathPolicy {
   const dirs = [...(opts.dirs ?? [join(opts.packageRoot, 'plugins')])].map((d) => resolve(d));
-  if (opts.configuredPlugin) dirs.push(dirname(resolve(opts.configuredPlugin)));
+  // the started plugin's folder, and those of the routing.chain members
+  for (const f of [opts.configuredPlugin, ...(opts.also ?? [])]) if (f) dirs.push(dirname(resolve(f)));
   return { dirs: [...new Set(dirs)], maxBytes: opts.maxBytes ?? DEFAULT_MAX_MODULE_BYTES };
 }
 

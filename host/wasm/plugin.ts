@@ -22,6 +22,7 @@ import { GuestMemory } from './guest-memory.js';
 import { hookGuard, isHookTimeout, type HookGuard } from './watchdog/index.js';
 import { GAS_CHARGE, GAS_GET, GAS_SET } from './metering.js';
 import { HOST_ABI_MINOR, type ValidatedPlugin } from './loader.js';
+import { RELAY_CAPABILITY } from './capabilities.js';
 import type { ImportProvider, LoadedPlugin, PluginInfo, PluginLimits, PluginStats } from './types.js';
 
 /** A live instance and the handles the hot path needs. */
@@ -79,6 +80,9 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
   private spare: LiveInstance | null = null;
   private spareScheduled = false;
   private warnedUnknownAction = false;
+  /** the RELAY action is this plugin's to return (capability `relay`, capabilities.ts). */
+  private readonly relayGranted: boolean;
+  private warnedRelay = false;
   private closed = false;
   private runningCtx: MessageContext | null = null;
   private runningHook = 'none';
@@ -90,7 +94,8 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     this.config = opts.config;
     this.isMyself = opts.isMyself;
     this.maxForwardsLimit = opts.maxForwardsLimit;
-    this.info = { name: plugin.name, version: plugin.version, sha256: plugin.sha256, path: plugin.path, loadedAt: new Date() };
+    this.info = { name: plugin.name, version: plugin.version, sha256: plugin.sha256, path: plugin.path, loadedAt: new Date(), capabilities: plugin.capabilities };
+    this.relayGranted = plugin.capabilities.includes(RELAY_CAPABILITY);
     this.label = `${plugin.name}@${plugin.version}`;
     this.log = opts.log.child({ plugin: this.label });
     if (!this.guard.available) warnGuardUnavailable(this.log, this.guard.reason);
@@ -144,7 +149,8 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
     this.runningCtx = null;
     this.runningHook = 'none';
     this.stats.gasUsedTotal += budget - gas.get();
-    if (result >= Action.CONTINUE && result < Action.SUSPEND) return result as Action;
+    if (result >= Action.CONTINUE && result < Action.RELAY) return result as Action;
+    if (result === Action.RELAY && this.relayGranted) return Action.RELAY;
     return this.unusualAction(result, ctx);
   }
 
@@ -154,6 +160,15 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
    * CONTINUE and is logged once per plugin version.
    */
   private unusualAction(result: number, ctx: MessageContext): Action {
+    if (result === Action.RELAY) {
+      // capabilities.ts: RELAY needs `relay`; answered like an error action (500), logged once per version
+      if (!this.warnedRelay) {
+        this.warnedRelay = true;
+        const e = new SiphonError('PLUGIN_RELAY_REFUSED', 'request_route returned RELAY, but the relay capability is not granted to this plugin (answered 500; logged once)', { where: this.label });
+        ctx.log.warn({ code: e.code, plugin: this.label, hook: 'request_route' }, e.message);
+      }
+      return Action.ERROR;
+    }
     if (result < 0) {
       ctx.log.warn({ plugin: this.label, hook: 'request_route', result }, 'plugin returned an error action');
       return Action.ERROR;

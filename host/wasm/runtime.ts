@@ -58,7 +58,7 @@ export async function loadPlugin(path: string, options: LoadPluginOptions): Prom
   const limits = effectiveLimits(options.limits);
   // known module namespaces without their module link to -6 stubs (loader.ts withUnconfiguredModules)
   const providers = withUnconfiguredModules(options.providers ?? []);
-  const validated = await loadAndValidate(path, limits, providers);
+  const validated = await loadAndValidate(path, limits, providers, options.grants);
   const config = Buffer.from(options.config === undefined ? '' : JSON.stringify(options.config), 'utf8');
   return WasmPlugin.create(validated, {
     limits,

@@ -46,6 +46,8 @@ export interface PluginInfo {
   sha256: string;
   path: string;
   loadedAt: Date;
+  /** the capabilities this version runs with (declared and granted; host/wasm/capabilities.ts). (additive) */
+  capabilities?: readonly string[];
 }
 
 export interface PluginStats {
@@ -150,4 +152,9 @@ export interface LoadPluginOptions {
   providers?: readonly ImportProvider[];
   /** upper limit of Max-Forwards enforced by `sip.maxfwd_process` (Kamailio maxfwd `max_limit`, default 70). */
   maxForwardsLimit?: number;
+  /**
+   * what config grants this plugin (host/wasm/capabilities.ts) and the key holding it, for refusals;
+   * default: every capability the plugin declares (the operator's own routing.plugin).
+   */
+  grants?: import('./loader.js').GrantOptions;
 }
