@@ -63,12 +63,16 @@ export const CORE_DEFAULTS = {
 /** routing.chain: most members (each is one instance + a spare per version and shard). */
 export const CHAIN_MAX_MEMBERS = 16;
 
-/** routing.grants / routing.chain[i].grants: capability names (host/wasm/capabilities.ts) or "all". */
+/**
+ * routing.grants / routing.chain[i].grants: capability names (host/wasm/capabilities.ts) or "all". One
+ * schema for both forms (keywords apply to their own type) so an error names the bad item, not the branch.
+ */
 const GRANTS_SCHEMA = {
-  oneOf: [
-    { type: 'string', enum: ['all'] },
-    { type: 'array', maxItems: CAPABILITIES.length, uniqueItems: true, items: { type: 'string', enum: [...CAPABILITIES] } },
-  ],
+  type: ['string', 'array'],
+  pattern: '^all$',
+  maxItems: CAPABILITIES.length,
+  uniqueItems: true,
+  items: { type: 'string', enum: [...CAPABILITIES] },
 };
 
 /** keys of routing.limits (each a positive integer; defaults in host/wasm/types.ts DEFAULT_PLUGIN_LIMITS). */
@@ -349,25 +353,22 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
             type: 'array',
             minItems: 1,
             maxItems: CHAIN_MAX_MEMBERS,
+            // a bare name/path, or an object (one schema: keywords apply to their own type)
             items: {
-              oneOf: [
-                { type: 'string', minLength: 1 },
-                {
-                  type: 'object',
-                  additionalProperties: false,
-                  required: ['plugin'],
-                  properties: {
-                    plugin: { type: 'string', minLength: 1 },
-                    /** the member's sip.cfg_read JSON; absent: {} */
-                    config: { type: 'object' },
-                    /** absent: msg.read, msg.reply (DEFAULT_GRANTS) */
-                    grants: GRANTS_SCHEMA,
-                    /** absent: routing.gas_per_hook / routing.memory_max_pages */
-                    gas_per_hook: { type: 'integer', minimum: 1000, maximum: 2_147_483_647 },
-                    memory_max_pages: { type: 'integer', minimum: 1, maximum: 65536 },
-                  },
-                },
-              ],
+              type: ['string', 'object'],
+              minLength: 1,
+              additionalProperties: false,
+              required: ['plugin'],
+              properties: {
+                plugin: { type: 'string', minLength: 1 },
+                /** the member's sip.cfg_read JSON; absent: {} */
+                config: { type: 'object' },
+                /** absent: msg.read, msg.reply (DEFAULT_GRANTS) */
+                grants: GRANTS_SCHEMA,
+                /** absent: routing.gas_per_hook / routing.memory_max_pages */
+                gas_per_hook: { type: 'integer', minimum: 1000, maximum: 2_147_483_647 },
+                memory_max_pages: { type: 'integer', minimum: 1, maximum: 65536 },
+              },
             },
           },
           /** sandbox limits (docs/abi/v1.md "Limits", host/wasm/types.ts DEFAULT_PLUGIN_LIMITS); absent keys: the defaults. */

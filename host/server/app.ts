@@ -8,8 +8,8 @@ import type { SiphonConfig } from '../config/types.js';
 import type { MessagePrefetcher, ModuleInitContext, SiphonModule } from '../modules/types.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonError } from '../errors/registry.js';
-import type { ImportProvider, LoadedPlugin, PluginLimits } from '../wasm/types.js';
-import { limitsFromConfig, loadPlugin, resolvePluginPath } from '../wasm/runtime.js';
+import type { LoadedPlugin, PluginLimits } from '../wasm/types.js';
+import { limitsFromConfig, resolvePluginPath } from '../wasm/runtime.js';
 import { MODULE_FACTORIES } from './modules.js';
 import { wireAuthDb } from '../modules/auth_db/index.js';
 import { PACKAGE_ROOT, VERSION } from '../core/version.js';
@@ -136,21 +136,6 @@ export function pluginLimitsFrom(config: SiphonConfig): Partial<PluginLimits> {
     hookTimeoutMs: r.hook_timeout_ms,
     initTimeoutMs: r.init_timeout_ms,
   };
-}
-
-export function loadRoutingPlugin(
-  config: SiphonConfig,
-  log: Logger,
-  opts: { file?: string; isMyself?: (host: string, port: number | undefined) => boolean; providers?: readonly ImportProvider[] } = {},
-): Promise<LoadedPlugin> {
-  return loadPlugin(opts.file ?? pluginFile(config), {
-    limits: pluginLimitsFrom(config),
-    config: config.routing.config,
-    log,
-    isMyself: opts.isMyself,
-    providers: opts.providers,
-    grants: routingSlotOptions(config).grants,
-  });
 }
 
 export interface SiphonNode {

@@ -57,6 +57,7 @@ function versionRow(v: PluginVersionView): { [key: string]: RpcValue } {
     hook_p50_us: v.latencyUs.p50,
     hook_p99_us: v.latencyUs.p99,
     hook_max_us: v.latencyUs.max,
+    capabilities: [...v.capabilities],
   };
 }
 
@@ -65,6 +66,7 @@ function slotRow(s: PluginSlotView): { [key: string]: RpcValue } {
     name: s.name,
     path: s.path,
     routing: s.routing,
+    chain_index: s.chainIndex,
     backoff_ms: s.backoffMs,
     backoff_level: s.backoffLevel,
     last_event: s.lastEvent === null ? null : { at: s.lastEvent.at, kind: s.lastEvent.kind, detail: s.lastEvent.detail },

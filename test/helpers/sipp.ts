@@ -136,6 +136,8 @@ export interface SippLongOptions {
   recvTimeoutMs?: number;
   /** more SIPp arguments, verbatim (e.g. -nr, -d). */
   extra?: string[];
+  /** its SIP port (-p); default a free ephemeral one. */
+  port?: number;
 }
 
 /**
@@ -146,7 +148,7 @@ export async function startSipp(target: string | null, scenario: string, o: Sipp
   const dir = mkdtempSync(path.join(tmpdir(), 'siphon-sipp-'));
   const stat = path.join(dir, 'stat.csv');
   const errLog = path.join(dir, 'errors.log');
-  const port = await freePort('udp');
+  const port = o.port ?? (await freePort('udp'));
   const args = [
     ...(target === null ? [] : [target]), '-sf', scenario, '-i', '127.0.0.1',
     '-p', String(port), '-mp', String(await freePort('udp')), '-cp', String(await freePort('udp')),

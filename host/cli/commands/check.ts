@@ -1,12 +1,14 @@
 /**
  * `siphon check [-c FILE] [--listen URI]... [--plugin NAME|PATH]` (like `kamailio -c`): validates the
- * config, then loads the plugin (validation, metering, plugin_init) and releases it. Opens no socket.
+ * config, then loads the plugin (validation, metering, capabilities, plugin_init) and releases it —
+ * every member of routing.chain when there is one. Opens no socket.
  * Exit 0 when everything is fine, 1 with the error (file:line:col) otherwise.
  */
 import { parseCommandArgs } from '../args.js';
 import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../log/logger.js';
-import { loadRoutingPlugin } from '../../server/app.js';
+import { chainMembersFrom, pluginLimitsFrom, routingSlotOptions } from '../../server/app.js';
+import { loadPlugin } from '../../wasm/runtime.js';
 import { CONFIG_OPTIONS, configFromArgs, DEFAULT_CONFIG_FILE } from '../config-options.js';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
 import { MODULE_NAMESPACES } from '../../wasm/loader.js';
@@ -93,20 +95,36 @@ export async function run(argv: string[]): Promise<number> {
     const { config, pluginFile } = await configFromArgs(values);
     // plugin_init may log; keep that quiet unless it is a problem
     const log = createLogger({ level: 'warn', destination: process.stderr as unknown as import('pino').DestinationStream });
-    const plugin = await loadRoutingPlugin(config, log, { file: pluginFile, isMyself: () => false, providers: checkProviders() });
-    const info = plugin.info;
-    plugin.close();
-    process.stdout.write(
-      `${config.source.file ?? '<defaults>'}: config OK; plugin ${info.name}@${info.version} (${pluginFile}, sha256 ${info.sha256.slice(0, 12)}) OK\n`,
-    );
-    // module imports: say which ones will answer -6 on this config
-    for (const ns of await moduleNamespacesOf(info.path)) {
-      const configured = Object.prototype.hasOwnProperty.call(config.modules, ns);
+    // routing.chain: every member with its own config, budget and grants (docs/plugins.md "Chains")
+    const members = chainMembersFrom(config);
+    const targets = members ?? [{ path: pluginFile, options: routingSlotOptions(config) }];
+    if (members !== null) process.stdout.write(`${config.source.file ?? '<defaults>'}: config OK; routing.chain of ${members.length} plugins\n`);
+    for (const m of targets) {
+      const plugin = await loadPlugin(m.path, {
+        limits: { ...pluginLimitsFrom(config), ...m.options.limits },
+        config: m.options.config ?? config.routing.config,
+        log,
+        isMyself: () => false,
+        providers: checkProviders(),
+        grants: m.options.grants,
+      });
+      const info = plugin.info;
+      plugin.close();
+      const caps = `capabilities ${info.capabilities?.join(', ') || 'none'}`;
       process.stdout.write(
-        configured
-          ? `  uses module ${ns}: configured\n`
-          : `  uses module ${ns}: not configured (modules.${ns} absent): its functions will return -6\n`,
+        members === null
+          ? `${config.source.file ?? '<defaults>'}: config OK; plugin ${info.name}@${info.version} (${m.path}, sha256 ${info.sha256.slice(0, 12)}) OK; ${caps}\n`
+          : `  plugin ${info.name}@${info.version} (${m.path}, sha256 ${info.sha256.slice(0, 12)}) OK; ${caps}\n`,
       );
+      // module imports: say which ones will answer -6 on this config
+      for (const ns of await moduleNamespacesOf(info.path)) {
+        const configured = Object.prototype.hasOwnProperty.call(config.modules, ns);
+        process.stdout.write(
+          configured
+            ? `  uses module ${ns}: configured\n`
+            : `  uses module ${ns}: not configured (modules.${ns} absent): its functions will return -6\n`,
+        );
+      }
     }
     return 0;
   } catch (e) {

@@ -147,3 +147,26 @@ describe('did-you-mean', () => {
     expect(closest('xyz', ['listen', 'log_level'])).toBeUndefined();
   });
 });
+
+describe('routing.chain and grants (docs/plugins.md "Chains", "Capabilities")', () => {
+  it('accepts bare names and entries with config, grants and budgets; grants is a list or all', () => {
+    const c = parseConfig(
+      'routing:\n  grants: all\n  chain:\n    - vendor-filter\n    - plugin: pbx\n      grants: [msg.read, tm, relay]\n      config: { forward: { "1": "2" } }\n      gas_per_hook: 50000\n      memory_max_pages: 8\n',
+      'conf/test.yaml',
+    );
+    expect(c.routing.grants).toBe('all');
+    expect(c.routing.chain).toEqual(['vendor-filter', { plugin: 'pbx', grants: ['msg.read', 'tm', 'relay'], config: { forward: { '1': '2' } }, gas_per_hook: 50000, memory_max_pages: 8 }]);
+  });
+
+  it('an unknown capability in grants is a config error at its place, listing the known ones', () => {
+    const e = errorOf('routing:\n  chain:\n    - plugin: pbx\n      grants: [msg.read, registar]\n');
+    expect(isSiphonError(e, 'CONFIG_SCHEMA')).toBe(true);
+    expect(e.message).toMatch(/conf\/test\.yaml:4:/);
+    expect(e.message).toContain('registrar');
+  });
+
+  it('an unknown key in a chain entry and an empty chain are refused', () => {
+    expect(errorOf('routing:\n  chain:\n    - plugin: pbx\n      grant: all\n').message).toMatch(/grant/);
+    expect(isSiphonError(errorOf('routing:\n  chain: []\n'), 'CONFIG_SCHEMA')).toBe(true);
+  });
+});
