@@ -201,7 +201,7 @@ describe('routing.chain [vendor-filter, pbx] on one shard', () => {
     // each member counted on its own: request_route samples (the scanner's OPTIONS never reached pbx)
     expect(Number(vendor.hook_samples)).toBe(Number(pbx.hook_samples) + 1);
     expect(vendor.capabilities).toEqual(['msg.read', 'msg.reply', 'msg.write']);
-    expect(pbx.capabilities).toEqual(['msg.read', 'msg.reply', 'msg.write', 'relay', 'tm', 'rr', 'registrar']);
+    expect(pbx.capabilities).toEqual(['msg.read', 'msg.reply', 'msg.write', 'relay', 'tm', 'rr', 'registrar', 'dialog', 'htable']);
     // per-plugin metrics: one hook histogram per member
     const stats = (await rpc(node.ctl, 'plugin.stats')) as Row[];
     expect(stats.map((s) => [s.name, s.chain_index])).toEqual([
