@@ -24,8 +24,11 @@ export const REASON_478 = 'Unresolvable destination';
  * not throw. (additive)
  */
 export interface CellObserver {
-  /** `resp` is the forwarded response (our Via removed), null for a reply tm built; `toTag` the reply's To tag. */
-  onUpstreamResponse(cell: ProxyTransaction, status: number, resp: SipMessage | null, toTag: string | undefined): void;
+  /**
+   * `resp` is the forwarded response (our Via removed), null for a reply tm built; `toTag` the
+   * reply's To tag; `reason` its reason phrase.
+   */
+  onUpstreamResponse(cell: ProxyTransaction, status: number, resp: SipMessage | null, toTag: string | undefined, reason: string): void;
 }
 
 /** tm state of one request context (armed routes and timeouts before t_relay, the transaction after). */

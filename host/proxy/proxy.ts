@@ -725,7 +725,7 @@ export class ProxyCore {
     if (cell.server.respond(resp.status, resp.toBuffer(), resp.to?.tag)) {
       this.stats.responsesForwarded++;
       this.metrics?.replyOut(resp.status);
-      cell.observer?.onUpstreamResponse(cell, resp.status, resp, resp.to?.tag);
+      cell.observer?.onUpstreamResponse(cell, resp.status, resp, resp.to?.tag, resp.reason);
     }
   }
 
@@ -743,7 +743,7 @@ export class ProxyCore {
       if (ok) {
         this.stats.localReplies++;
         this.metrics?.replyOut(code);
-        cell.observer?.onUpstreamResponse(cell, code, null, toTag);
+        cell.observer?.onUpstreamResponse(cell, code, null, toTag, reason);
       }
       return ok;
     } catch (e) {

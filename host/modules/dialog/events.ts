@@ -3,8 +3,8 @@
  * dialog callbacks (dlg_cb.h DLGCB_CREATED, DLGCB_CONFIRMED, DLGCB_TERMINATED, DLGCB_FAILED,
  * DLGCB_EXPIRED) and event routes (dialog:start, dialog:end, dialog:failed).
  *
- * Listeners get a plain snapshot (no live objects): it can be logged, stored or posted to another
- * thread as is. They run synchronously in the message path and must not throw (a throw is caught,
+ * Listeners get a snapshot of plain data (plus, in `message`, the live SIP message behind the event,
+ * to be read at once and not kept). They run synchronously in the message path and must not throw (a throw is caught,
  * counted and logged) nor block.
  */
 
@@ -54,6 +54,24 @@ export interface DialogEvent {
   reason?: DialogEndReason;
   /** `$dlg_var` values at the time of the event. */
   vars: Record<string, string>;
+  /** confirmed / failed: the reason phrase of the INVITE's final reply (acc's sip_reason). */
+  sipReason?: string;
+  /**
+   * The message behind the event, live (read it in the listener, do not keep it: it is not
+   * cloneable): created the INVITE, confirmed the 2xx, terminated by `bye` the BYE, failed by
+   * `rejected` the final reply; absent when tm built the reply itself or for timer / RPC events.
+   */
+  message?: import('../../sip/types.js').SipMessage;
+  /** created / terminated by `bye`: where that request came from (acc's src_ip). */
+  source?: import('../../core/context.js').Endpoint;
+}
+
+/** what an event carries besides the dialog (DialogEvent's optional fields). */
+export interface EventExtras {
+  reason?: DialogEndReason;
+  sipReason?: string;
+  message?: import('../../sip/types.js').SipMessage | null;
+  source?: import('../../core/context.js').Endpoint;
 }
 
 export type DialogListener = (e: DialogEvent) => void;

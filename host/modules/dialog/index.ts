@@ -103,7 +103,7 @@ export class DialogModule implements SiphonModule {
       return;
     }
     const status = cell.server.lastStatus;
-    if (status >= 300 && d.status === 0) table.onInviteResponse(d, status, null, undefined);
+    if (status >= 300 && d.status === 0) table.onInviteResponse(d, status, null, undefined, '');
   }
 
   imports(): ImportProvider[] {

@@ -31,7 +31,7 @@ import { parseUri } from '../../sip/uri.js';
 import { TimerQueue, TimerSlot, type TimerOwner } from '../../transaction/index.js';
 import { MAX_DIALOGS_PER_CALLID, type DialogConfig } from './config.js';
 import { Dialog, DlgState, DlgTimer, Leg, type DialogLeg } from './dialog.js';
-import { DialogEvents, type DialogEndReason, type DialogEvent, type DialogEventType } from './events.js';
+import { DialogEvents, type DialogEndReason, type DialogEvent, type DialogEventType, type EventExtras } from './events.js';
 import type { ProfileDef } from './profiles.js';
 
 /** dlg_manage() and friends: Kamailio codes and the ABI's LIMIT. */
@@ -248,7 +248,7 @@ export class DialogTable implements TimerOwner {
     this.arm(d, DlgTimer.EARLY, this.cfg.early_timeout);
     ctx.dialog = d;
     observe(ctx, new InviteObserver(this, d));
-    this.emit('created', d);
+    this.emit('created', d, { message: msg, source: ctx.source });
     this.persistence?.changed(d);
     return d;
   }
@@ -295,7 +295,7 @@ export class DialogTable implements TimerOwner {
   // ==== the initial INVITE's responses (CellObserver) ===========================================
 
   /** a response to the initial INVITE went upstream. */
-  onInviteResponse(d: Dialog, status: number, resp: SipMessage | null, toTag: string | undefined): void {
+  onInviteResponse(d: Dialog, status: number, resp: SipMessage | null, toTag: string | undefined, reason = ''): void {
     if (!d.active || status <= 100) return;
     if (status < 200) {
       // RFC 3261 §12.1: a provisional with a To tag creates an early dialog (Kamailio: any 1xx > 100)
@@ -320,14 +320,14 @@ export class DialogTable implements TimerOwner {
       // would end a healthy call at noack_timeout, so only the lifetime runs
       if (recorded) this.arm(d, DlgTimer.NOACK, Math.min(this.cfg.noack_timeout, d.lifetime));
       else this.arm(d, DlgTimer.LIFETIME, d.lifetime);
-      this.emit('confirmed', d);
+      this.emit('confirmed', d, { sipReason: reason, message: resp });
       this.persistence?.changed(d);
       return;
     }
     if (d.state >= DlgState.CONFIRMED_NA) return; // a late failure of another branch
     d.status = status;
     this.stats.failed++;
-    this.end(d, 'rejected', 'failed');
+    this.end(d, 'rejected', 'failed', { sipReason: reason, message: resp });
   }
 
   /**
@@ -374,7 +374,7 @@ export class DialogTable implements TimerOwner {
     const leg = d.legs[d.senderOf(msg.from?.tag)];
     if (seq > Number(leg.cseq)) leg.cseq = String(seq);
     if (method === 'BYE') {
-      this.end(d, 'bye', 'terminated');
+      this.end(d, 'bye', 'terminated', { message: msg, source: ctx.source });
       return;
     }
     // Kamailio: every sequential request restarts the lifetime unless timeout_noreset
@@ -422,7 +422,7 @@ export class DialogTable implements TimerOwner {
   }
 
   /** the dialog is over: state 5, out of the table and its profiles, event, persistence. */
-  end(d: Dialog, reason: DialogEndReason, type: DialogEventType): void {
+  end(d: Dialog, reason: DialogEndReason, type: DialogEventType, extras?: EventExtras): void {
     if (!d.active) return;
     this.setState(d, DlgState.DELETED);
     d.endTs = Math.floor(this.now() / 1000);
@@ -435,7 +435,7 @@ export class DialogTable implements TimerOwner {
       if (list.length === 0) this.byCallId.delete(d.callId);
     }
     for (const p of d.profiles) this.counts.add(p.profile, p.value, -1);
-    this.emit(type, d, reason);
+    this.emit(type, d, { ...extras, reason });
     this.persistence?.removed(d);
   }
 
@@ -539,9 +539,9 @@ export class DialogTable implements TimerOwner {
     this.stats.early = this.perState[DlgState.EARLY]!;
   }
 
-  private emit(type: DialogEventType, d: Dialog, reason?: DialogEndReason): void {
+  private emit(type: DialogEventType, d: Dialog, extras?: EventExtras): void {
     if (!this.events.active) return;
-    this.events.emit(snapshot(type, d, this.now(), reason));
+    this.events.emit(snapshot(type, d, this.now(), extras));
   }
 
   /** stops the timers (the node stops; persisted dialogs stay in the DB). */
@@ -557,16 +557,20 @@ class InviteObserver implements CellObserver {
     private readonly d: Dialog,
   ) {}
 
-  onUpstreamResponse(_cell: ProxyTransaction, status: number, resp: SipMessage | null, toTag: string | undefined): void {
-    this.table.onInviteResponse(this.d, status, resp, toTag);
+  onUpstreamResponse(_cell: ProxyTransaction, status: number, resp: SipMessage | null, toTag: string | undefined, reason: string): void {
+    this.table.onInviteResponse(this.d, status, resp, toTag, reason);
   }
 }
 
-export function snapshot(type: DialogEventType, d: Dialog, atMs: number, reason?: DialogEndReason): DialogEvent {
-  return {
+export function snapshot(type: DialogEventType, d: Dialog, atMs: number, x: EventExtras = {}): DialogEvent {
+  const e: DialogEvent = {
     type, hEntry: d.hEntry, hId: d.hId, callId: d.callId, fromUri: d.fromUri, fromTag: d.fromTag, toUri: d.toUri, toTag: d.toTag,
     reqUri: d.reqUri, state: d.state, status: d.status, initTs: d.initTs, startTs: d.startTs, endTs: d.endTs, atMs,
-    ...(reason !== undefined ? { reason } : {}),
     vars: Object.fromEntries(d.vars),
   };
+  if (x.reason !== undefined) e.reason = x.reason;
+  if (x.sipReason !== undefined) e.sipReason = x.sipReason;
+  if (x.message !== undefined && x.message !== null) e.message = x.message;
+  if (x.source !== undefined) e.source = x.source;
+  return e;
 }

@@ -73,6 +73,12 @@ describe('dialog state machine through plugins/pbx', () => {
     expect(st).toMatchObject({ active_dialogs: 0, processed_dialogs: 1, failed_dialogs: 0, expired_dialogs: 0 });
     const mine = events.filter((e) => e.callId === inv.callId);
     expect(mine.map((e) => e.type)).toEqual(['created', 'confirmed', 'terminated']);
+    // what accounting reads besides the dialog: the messages behind the events, the caller's address
+    expect(mine[0]!.message?.method).toBe('INVITE');
+    expect(mine[0]!.source).toMatchObject({ address: '127.0.0.1', port: alice.port });
+    expect(mine[1]!.sipReason).toBe('OK');
+    expect(mine[1]!.message?.status).toBe(200);
+    expect(mine[2]!.message?.method).toBe('BYE');
     expect(mine[2]!.reason).toBe('bye');
     expect(mine[2]!.status).toBe(200);
     expect(mine[2]!.endTs).toBeGreaterThanOrEqual(mine[1]!.startTs);
@@ -100,6 +106,7 @@ describe('dialog state machine through plugins/pbx', () => {
     const failed = events.filter((e) => e.type === 'failed' && e.callId === inv.callId);
     expect(failed[0]?.status).toBe(487);
     expect(failed[0]?.reason).toBe('rejected');
+    expect(failed[0]?.sipReason).toBe('Request Terminated');
   });
 
   it('max_calls 2 per caller: the third concurrent call is refused 486, one hangs up, the next is admitted', async () => {

@@ -50,7 +50,7 @@ Content-Length: 0
 `), (_c, o) => void (obs = o)) as Dialog;
   table.setProfile(d, 'caller', 'alice');
   table.setVar(d, 'k', callId);
-  obs!.onUpstreamResponse({} as ProxyTransaction, 200, null, `tt-${callId}`);
+  obs!.onUpstreamResponse({} as ProxyTransaction, 200, null, `tt-${callId}`, 'OK');
   return d;
 }
 

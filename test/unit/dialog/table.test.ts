@@ -80,7 +80,7 @@ function setup(over: Partial<DialogConfig> = {}) {
   const observe = (_c: MessageContext, o: CellObserver): void => void observers.push(o);
   const cell = {} as ProxyTransaction;
   const create = (o: { callId?: string; fromTag?: string } = {}): Dialog | number => table.create(ctx(request('INVITE', o)), observe);
-  const respond = (i: number, status: number, m: SipMessage | null = null, tag?: string): void => observers[i]!.onUpstreamResponse(cell, status, m, tag);
+  const respond = (i: number, status: number, m: SipMessage | null = null, tag?: string): void => observers[i]!.onUpstreamResponse(cell, status, m, tag, m?.reason ?? 'Local');
   const advance = (ms: number): number => {
     now += ms;
     return timers.runDue(now);
