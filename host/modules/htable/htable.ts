@@ -132,8 +132,16 @@ export class Htable {
     const now = this.now();
     const cur = tab.get(k, now);
     if (cur !== null && typeof cur.value === 'string') return 'str';
-    const base = cur !== null ? (cur.value as number) : (this.specs.get(t)!.initval ?? 0);
-    const next = (base + d) | 0;
+    if (cur !== null) {
+      // the common case (a counter that exists): one Map lookup, updated in place
+      const v = ((cur.value as number) + d) | 0;
+      tab.updateInt(cur, v, now);
+      this.stats.incs++;
+      this.emit(t, cur);
+      this.forward?.({ o: 'inc', t, k, d });
+      return v;
+    }
+    const next = ((this.specs.get(t)!.initval ?? 0) + d) | 0;
     const r = tab.set(k, next, now);
     if (typeof r === 'string') return this.refused(tab, r);
     this.stats.incs++;

@@ -123,6 +123,12 @@ export class HtTable {
     return old;
   }
 
+  /** a live integer item takes another integer (same weight: no bound to check): $shtinc's fast path. */
+  updateInt(it: HtItem, value: number, now: number): void {
+    it.value = value;
+    if (this.bounds.updateexpire === 1 && this.bounds.autoexpire > 0) this.file(it, now + this.bounds.autoexpire * 1000);
+  }
+
   /**
    * stores an item exactly as given, value and expiry time (DB load; `force` for shard 0's state in a
    * worker's replica, which may hold this shard's own writes shard 0 has not ruled on yet: shard 0
