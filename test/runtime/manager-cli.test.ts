@@ -65,6 +65,24 @@ describe('siphon plugin test', () => {
     expect(d.replies).toEqual([]);
   });
 
+  it('a relay is performed as on a node: tm answers 100 Trying and sends the branch to $du', async () => {
+    const inv = path.join(tmp, 'invite.sip');
+    writeFileSync(
+      inv,
+      'INVITE sip:bob@example.com SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-relay\nMax-Forwards: 70\n' +
+        'From: <sip:a@127.0.0.1>;tag=1\nTo: <sip:bob@example.com>\nCall-ID: relay-1\nCSeq: 1 INVITE\nContact: <sip:a@127.0.0.1:5080>\nContent-Length: 0\n\n',
+    );
+    // the ABI 1.0 fixture: sets $du to sip:192.0.2.30:5060 and returns RELAY
+    const r = await siphon(['test', path.join(ROOT, 'test/fixtures/wasm/abi-1.0/abi10.wasm'), inv]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^action   RELAY \(3\)$/m);
+    expect(r.stdout).toMatch(/^reply    100 Trying$/m);
+    expect(r.stdout).toMatch(/^relay    to sip:192\.0\.2\.30:5060 \(\$du; R-URI sip:bob@example\.com, \$du sip:192\.0\.2\.30:5060; sent to 192\.0\.2\.30:5060\)$/m);
+    expect(r.stdout).toMatch(/^ +\+ X-ABI: 1\.0$/m);
+    expect(r.stdout).toMatch(/^vars     abi=1\.0$/m);
+  });
+
   it('a missing plugin is a clear error naming the file', async () => {
     const r = await siphon(['test', 'nosuchplugin', OPTIONS_SIP(), '--plugins-dir', 'plugins']);
     expect(r.code).toBe(1);

@@ -5,7 +5,7 @@
  *   new NAME --dir PATH      a plugin project of its own in PATH (plugin-project.ts: npm install && npm test)
  *   build [NAME...]          compile with scripts/build-plugins.mjs → DIR/NAME/build/NAME.wasm
  *   build --project PATH     compile the project in PATH → PATH/build/NAME.wasm
- *   test NAME|PATH MSG.sip   offline: run request_route on one message, print the decision
+ *   test NAME|PATH MSG.sip   offline: one message through the node's message path (host/testing), print the decision
  *   deploy NAME              build, then `plugin.load NAME PATH` on the running server (BINRPC)
  *   deploy --project PATH    the same for a project; --copy-to DIR first copies the .wasm into a server plugin directory
  *   list | stats | rollback [NAME] | reload [NAME]     the plugin.* RPC methods of the running server
@@ -18,20 +18,17 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFil
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { Action, type Endpoint } from '../../core/context.js';
-import { RequestContext, type ReplySender } from '../../core/message-context.js';
-import { StatelessReplier } from '../../core/sl.js';
-import { DEFAULT_SERVER_HEADER, PACKAGE_ROOT } from '../../core/version.js';
+import type { Endpoint } from '../../core/context.js';
+import { PACKAGE_ROOT } from '../../core/version.js';
 import { isSiphonError, SiphonError } from '../../errors/registry.js';
 import { BinrpcClient } from '../../rpc/binrpc-client.js';
 import { defaultCtlPath } from '../../rpc/ctl-address.js';
 import { formatReply } from '../../rpc/format.js';
 import { RpcFault, type RpcValue } from '../../rpc/types.js';
-import type { Channel } from '../../transport/types.js';
-import { loadPlugin, resolvePluginPath } from '../../wasm/runtime.js';
+import { resolvePluginPath } from '../../wasm/runtime.js';
 import { scaffoldProject } from './plugin-project.js';
-import { actionName, diffMessage } from '../../testing/decision.js';
+import type { ActionName } from '../../testing/decision.js';
+import { PluginTester } from '../../testing/tester.js';
 import { parseRequest } from '../../testing/request.js';
 import type { WasmPlugin } from '../../wasm/plugin.js';
 
@@ -210,7 +207,8 @@ class CommandContext {
       this.io.stderr.write(`siphon plugin new: ${(e as Error).message}\n`);
       return EXIT_FAILED;
     }
-    const shown = path.relative(this.cwd, made.dir) || '.';
+    const rel = path.relative(this.cwd, made.dir);
+    const shown = rel === '' ? '.' : rel.startsWith('..') ? made.dir : rel;
     this.out(`created ${shown}/{${made.files.join(',')}}\n`);
     this.out(`next: cd ${shown} && npm install && npm test\n`);
     return EXIT_OK;
@@ -326,54 +324,44 @@ class CommandContext {
     }
     const raw = readFileSync(path.resolve(this.cwd, messageFile));
     const msg = parseRequest(raw, messageFile);
+    const startLine = raw.toString('latin1').split(/\r?\n/, 1)[0] ?? '';
 
-    const logLines: Array<Record<string, unknown>> = [];
-    const log = pino(
-      { level: 'trace', base: null, timestamp: false, formatters: { level: (label) => ({ level: label }) } },
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
-          cb();
-        },
-      }),
-    );
-    const plugin = await loadPlugin(file, {
-      log,
+    // the node's own message path without sockets (host/testing): sanity, the plugin, stateless
+    // replies and tm exactly as a server runs them
+    const tester = await PluginTester.load(file, {
       config,
-      isMyself: (host, port) => (host === local.address || host === 'localhost') && (port ?? 5060) === local.port,
+      source: `${hostPart(source)}:${source.port}`,
+      listen: `${local.proto}:${hostPart(local)}:${local.port}`,
+      logLevel: 'trace',
     });
     try {
-      const harness = new OfflineHarness(source, local);
-      const before = msg.toBuffer();
-      const ctx = new RequestContext(1, msg, source, harness.channel, log, harness);
-      const gasBefore = plugin.stats.gasUsedTotal;
       const t0 = performance.now();
-      const action = plugin.requestRoute(ctx);
+      const r = await tester.send(raw);
       const ms = performance.now() - t0;
-      await new Promise((r) => setImmediate(r)); // let pino's stream deliver the hook's lines
-      const decision = {
-        plugin: { name: plugin.info.name, version: plugin.info.version, sha256: plugin.info.sha256, path: plugin.info.path },
-        message: { method: msg.method, requestUri: msg.uri === undefined ? before.toString('latin1').split('\r\n')[0] : msg.requestUri, callId: msg.callId },
-        action: actionName(action),
-        actionCode: action as number,
-        replies: harness.replies.map((r) => ({ code: r.code, reason: r.reason, headers: r.headers })),
-        relay: action === Action.RELAY ? { target: ctx.dstUri ?? msg.requestUri, via: ctx.dstUri !== null ? '$du' : 'R-URI', ruri: msg.requestUri, du: ctx.dstUri } : null,
-        headersChanged: diffMessage(before, msg.toBuffer()),
-        replyHeaders: ctx.replyHeaders ?? [],
-        vars: Object.fromEntries(ctx.vars),
-        logs: logLines.map((l) => ({ level: String(l.level), msg: String(l.msg ?? '') })),
-        gasUsed: plugin.stats.gasUsedTotal - gasBefore,
+      const relayed = r.relay !== null || r.action === 'RELAY';
+      const decision: Decision = {
+        plugin: { name: tester.plugin.info.name, version: tester.plugin.info.version, sha256: tester.plugin.info.sha256, path: tester.plugin.info.path },
+        message: { method: msg.method, requestUri: msg.uri === undefined ? startLine : msg.requestUri, callId: msg.callId },
+        action: r.action ?? 'NONE',
+        actionCode: r.action === null ? null : ACTION_CODES[r.action],
+        replies: r.replies.map((x) => ({ code: x.code, reason: x.reason, headers: x.headers })),
+        relay: relayed ? { target: r.du ?? r.ruri, via: r.du !== null ? '$du' : 'R-URI', ruri: r.ruri, du: r.du, sentTo: r.relay === null ? null : `${r.relay.to.address}:${r.relay.to.port}` } : null,
+        headersChanged: { removed: r.headersRemoved, added: r.headersAdded, bodyChanged: r.bodyChanged },
+        replyHeaders: r.replyHeaders,
+        vars: r.vars,
+        logs: r.logs.map((l) => ({ level: l.level, msg: l.msg })),
+        gasUsed: r.gasUsed,
         ms: Math.round(ms * 1000) / 1000,
-        failure: (plugin as Partial<WasmPlugin>).lastFailure ?? null,
+        failure: r.action === 'ERROR' ? ((tester.plugin as Partial<WasmPlugin>).lastFailure ?? null) : null,
       };
       if (this.values.json) {
         this.out(`${JSON.stringify(decision, null, 2)}\n`);
       } else {
         this.out(renderDecision(decision, this.cwd));
       }
-      return action === Action.ERROR ? EXIT_FAILED : EXIT_OK;
+      return r.action === 'ERROR' ? EXIT_FAILED : EXIT_OK;
     } finally {
-      plugin.close();
+      await tester.close();
     }
   }
 
@@ -384,39 +372,13 @@ class CommandContext {
   }
 }
 
-// ---- offline harness ---------------------------------------------------------------------------
-
-interface CapturedReply {
-  code: number;
-  reason: string;
-  /** the reply's header lines as it would go on the wire. */
-  headers: string[];
+/** an address as it goes into a URI or IP:PORT text (IPv6 in brackets). */
+function hostPart(e: Endpoint): string {
+  return e.family === 6 ? `[${e.address}]` : e.address;
 }
 
-/** Stands in for the server: builds replies exactly as it would (sl.ts), sends nothing. */
-class OfflineHarness implements ReplySender {
-  readonly replies: CapturedReply[] = [];
-  readonly channel: Channel;
-  private readonly sl = new StatelessReplier({ serverHeader: DEFAULT_SERVER_HEADER, tagSeed: 'siphon plugin test' });
-
-  constructor(
-    private readonly source: Endpoint,
-    local: Endpoint,
-  ) {
-    this.channel = { proto: local.proto, local, send: () => undefined };
-  }
-
-  replyTo(ctx: RequestContext, code: number, reason: string, extraHeaders?: readonly string[]): boolean {
-    if (!Number.isInteger(code) || code < 100 || code > 699 || ctx.msg.method === 'ACK') return false;
-    const more = extraHeaders === ctx.replyHeaders ? undefined : extraHeaders;
-    const buf = this.sl.build(ctx.msg, this.source, code, reason, ctx.replyHeaders, more);
-    const lines = buf.toString('latin1').split('\r\n');
-    const end = lines.indexOf('');
-    this.replies.push({ code, reason, headers: lines.slice(1, end < 0 ? undefined : end) });
-    if (code >= 200) ctx.replied = true;
-    return true;
-  }
-}
+/** docs/abi/v1.md "Actions". */
+const ACTION_CODES: Record<ActionName, number> = { CONTINUE: 0, DROP: 1, REPLIED: 2, RELAY: 3, SUSPEND: 4, ERROR: -1 };
 
 function endpoint(text: string, proto: 'udp' | 'tcp'): Endpoint {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
@@ -428,10 +390,13 @@ function endpoint(text: string, proto: 'udp' | 'tcp'): Endpoint {
 interface Decision {
   plugin: { name: string; version: string; sha256: string; path: string };
   message: { method: string; requestUri: string | undefined; callId: string };
-  action: string;
-  actionCode: number;
-  replies: CapturedReply[];
-  relay: { target: string; via: string; ruri: string; du: string | null } | null;
+  /** request_route's action; NONE when the host answered before routing (sanity, retransmission). */
+  action: ActionName | 'NONE';
+  actionCode: number | null;
+  /** replies sent to the sender, as on the wire. */
+  replies: Array<{ code: number; reason: string; headers: string[] }>;
+  /** target: $du or the R-URI; sentTo: where tm sent the branch (null while resolving a name). */
+  relay: { target: string; via: string; ruri: string; du: string | null; sentTo: string | null } | null;
   headersChanged: { removed: string[]; added: string[]; bodyChanged: boolean };
   replyHeaders: string[];
   vars: Record<string, string>;
@@ -445,7 +410,7 @@ function renderDecision(d: Decision, cwd: string): string {
   const out: string[] = [];
   out.push(`plugin   ${d.plugin.name}@${d.plugin.version} (sha256 ${d.plugin.sha256.slice(0, 12)}) ${path.relative(cwd, d.plugin.path) || d.plugin.path}`);
   out.push(`message  ${d.message.method} ${d.message.requestUri ?? ''} (Call-ID ${d.message.callId})`);
-  out.push(`action   ${d.action} (${d.actionCode})`);
+  out.push(d.actionCode === null ? 'action   none: the host answered before request_route (sanity check, retransmission)' : `action   ${d.action} (${d.actionCode})`);
   if (d.failure && d.action === 'ERROR') out.push(`failure  ${d.failure.errorClass}: ${d.failure.message} → the server answers 500 (ACK: dropped)`);
   if (d.replies.length === 0) {
     out.push('reply    none');
@@ -455,7 +420,7 @@ function renderDecision(d: Decision, cwd: string): string {
       for (const h of r.headers) out.push(`           ${h}`);
     }
   }
-  if (d.relay) out.push(`relay    to ${d.relay.target} (${d.relay.via}; R-URI ${d.relay.ruri}${d.relay.du ? `, $du ${d.relay.du}` : ''})`);
+  if (d.relay) out.push(`relay    to ${d.relay.target} (${d.relay.via}; R-URI ${d.relay.ruri}${d.relay.du ? `, $du ${d.relay.du}` : ''}; ${d.relay.sentTo === null ? 'not sent' : `sent to ${d.relay.sentTo}`})`);
   else out.push('relay    no');
   const hc = d.headersChanged;
   if (hc.removed.length === 0 && hc.added.length === 0 && !hc.bodyChanged) {
