@@ -31,6 +31,7 @@ import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import type { TransactionTimers } from '../transaction/index.js';
 import type { Channel } from '../transport/types.js';
+import type { Grants } from '../wasm/capabilities.js';
 import { withUnconfiguredModules } from '../wasm/loader.js';
 import { loadPlugin } from '../wasm/runtime.js';
 import type { LoadedPlugin, PluginLimits } from '../wasm/types.js';
@@ -49,6 +50,12 @@ export interface PluginTesterOptions {
   source?: string;
   /** the server's own address: a listen URI (default udp:127.0.0.1:5060); is_myself and Via use it. */
   listen?: string;
+  /**
+   * the capabilities the operator grants (docs/abi/v1.md "Capabilities"): 'all' (default: every
+   * capability the plugin declares, as for routing.plugin) or a list, e.g. ['msg.read', 'msg.reply'],
+   * what a chain member gets by default. A plugin needing more is refused at load (E4070).
+   */
+  grants?: Grants;
   /** overrides of the sandbox limits (routing.limits, gas_per_hook ...). */
   limits?: Partial<PluginLimits>;
   /** transaction timers (ms; host/transaction/config.ts), e.g. a short fr to see a branch time out with until(). */
@@ -218,7 +225,8 @@ export class PluginTester {
       server = new SiphonServer({ config, log, router: null, transactions: opts.timers ? { timers: opts.timers } : true, prefetchers });
       const calls: ModuleCall[] = [];
       const providers = applyStubs(withUnconfiguredModules([...modules.flatMap((m) => m.imports()), ...server.importProviders()]), opts.stubs, (c) => calls.push(c));
-      const plugin = await loadPlugin(path.resolve(wasmPath), { log, config: opts.config, isMyself: server.isMyself, providers, limits: opts.limits });
+      const grants = opts.grants === undefined ? undefined : { grants: opts.grants, key: 'PluginTester grants' };
+      const plugin = await loadPlugin(path.resolve(wasmPath), { log, config: opts.config, isMyself: server.isMyself, providers, limits: opts.limits, grants });
       const addr = config.core.listenAddresses[0]!;
       const local: Endpoint = { address: addr.host, port: addr.port, proto: addr.proto, family: addr.family };
       const t = new PluginTester(plugin, server, modules, prefetchers, dataDir, endpointOf(opts.source ?? '127.0.0.1:5080', local.proto), local, lines, calls);

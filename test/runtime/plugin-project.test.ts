@@ -44,6 +44,7 @@ afterAll(() => {
 describe('siphon plugin new --dir', () => {
   it('writes a project on the SDK package: file: link to sdk/, the host\'s compiler flags, a test on @siphon/sdk/testing', () => {
     const pkg = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8'));
+    expect(pkg.siphon).toEqual({ capabilities: ['msg.read', 'msg.reply', 'msg.write'] });
     expect(pkg.scripts).toEqual({ build: 'siphon-plugin build --project .', test: 'npm run build && vitest run', deploy: 'siphon-plugin deploy --project .' });
     expect(path.resolve(project, pkg.devDependencies['@siphon/sdk'].replace(/^file:/, ''))).toBe(path.join(ROOT, 'sdk'));
     expect(pkg.devDependencies.assemblyscript).toMatch(/^file:/);
@@ -83,7 +84,7 @@ describe('siphon plugin build/deploy --project', () => {
     expect(r.code, r.out).toBe(0);
     const mod = new WebAssembly.Module(readFileSync(path.join(project, 'build', 'proj.wasm')));
     const id = JSON.parse(Buffer.from(WebAssembly.Module.customSections(mod, 'sip.plugin')[0]!).toString('utf8'));
-    expect(id).toEqual({ name: 'proj', version: '0.1.0' });
+    expect(id).toEqual({ name: 'proj', version: '0.1.0', capabilities: ['msg.read', 'msg.reply', 'msg.write'] });
     expect(WebAssembly.Module.exports(mod).map((e) => e.name)).toEqual(expect.arrayContaining(['sip_abi_v1', 'sip_abi_minor', 'request_route']));
   }, BUILD_TIMEOUT_MS);
 

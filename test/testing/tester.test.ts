@@ -247,6 +247,14 @@ describe('PluginTester with a real module', () => {
     }
   });
 
+  it('grants: lb needs tm and dispatcher, so a chain member\'s default grants refuse it at load (E4070)', async () => {
+    const e = await PluginTester.load(wasm('lb'), { grants: ['msg.read', 'msg.reply'] }).catch((x: unknown) => x);
+    expect(isSiphonError(e)).toBe(true);
+    expect((e as Error).message).toMatch(/E4070/);
+    const ok = await PluginTester.load(wasm('hello'), { grants: ['msg.read', 'msg.reply'] });
+    await ok.close();
+  });
+
   it('a file the host refuses rejects load() with the loader error', async () => {
     const bad = path.join(tmp, 'bad.wasm');
     writeFileSync(bad, 'not wasm');

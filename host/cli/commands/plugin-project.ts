@@ -3,7 +3,8 @@
  * (docs/tutorial-plugin.md). It builds and tests with `npm install && npm test` in its folder:
  *
  *   PATH/package.json          devDependencies: @siphon/sdk (file: link to this package's sdk/, there is
- *                              no registry publish), assemblyscript and vitest; scripts build/test/deploy
+ *                              no registry publish), assemblyscript and vitest; scripts build/test/deploy;
+ *                              siphon.capabilities (what the sample route calls)
  *   PATH/asconfig.json         the compiler flags the host requires (plain `npx asc --target release` works)
  *   PATH/assembly/index.ts     a sample route on the SDK, re-exporting the ABI entry points
  *   PATH/test/NAME.test.ts     its tests on @siphon/sdk/testing (host/testing)
@@ -80,6 +81,9 @@ export function scaffoldProject(name: string, dir: string, offline: boolean, plu
           deploy: 'siphon-plugin deploy --project .',
         },
         devDependencies: projectDependencies(dir, offline),
+        // what the plugin may call (docs/abi/v1.md "Capabilities"): the build refuses an import outside
+        // it, and an operator grants these per plugin
+        siphon: { capabilities: ['msg.read', 'msg.reply', 'msg.write'] },
       },
       null,
       2,
@@ -163,5 +167,8 @@ A siphon routing plugin (AssemblyScript on \`@siphon/sdk\`, ABI v1; the API is t
 | go back | \`npx siphon-plugin rollback ROUTING_PLUGIN --ctl ...\` |
 
 The version \`siphon plugin list\` shows comes from \`package.json\`; bump it with every change.
+\`siphon.capabilities\` in \`package.json\` declares what the plugin may call (siphon's docs/abi/v1.md
+"Capabilities": \`msg.read\`, \`msg.reply\`, \`msg.write\`, \`relay\`, \`tm\`, \`dispatcher\` ...): the build
+refuses an import outside it, and the operator grants these per plugin.
 `;
 }
