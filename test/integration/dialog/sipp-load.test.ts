@@ -9,6 +9,7 @@ import path from 'node:path';
 import { sharedDir } from '../../helpers/shared.js';
 import { startSipp, type SippProcess } from '../../helpers/sipp.js';
 import { dialogNode, Phone, records, stats, until, type DialogNode } from './helpers.js';
+import type { SipText } from '../../e2e/pbx-phone.js';
 
 const SCENARIOS = path.join(sharedDir(), 'bench/scenarios');
 const RATE = 20;
@@ -33,12 +34,16 @@ describe('dialog under SIPp load', () => {
     uas = await startSipp(null, path.join(SCENARIOS, 'uas.xml'), { extra: ['-bind_local'] });
     // the UAS's socket registered as extension 101 (Contact with its port; the REGISTER from a phone)
     const reg = await Phone.open('101', n.port);
-    reg.send(
-      `REGISTER sip:127.0.0.1:${n.port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${reg.port};branch=z9hG4bK-reg-sipp-${process.pid};rport\r\n` +
-        `Max-Forwards: 70\r\nFrom: <sip:101@127.0.0.1>;tag=rs${process.pid}\r\nTo: <sip:101@127.0.0.1>\r\nCall-ID: reg-sipp-${process.pid}\r\n` +
-        `CSeq: 1 REGISTER\r\nContact: <sip:101@127.0.0.1:${uas.port}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`,
-    );
-    const ok = await reg.next((m) => m.status >= 200);
+    let ok: SipText | null = null;
+    // a node on a machine loaded by other suites may answer a first request 500 (the hook time guard): REGISTER is idempotent
+    for (let i = 0; i < 3 && ok?.status !== 200; i++) {
+      reg.send(
+        `REGISTER sip:127.0.0.1:${n.port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${reg.port};branch=z9hG4bK-reg-sipp-${process.pid}-${i};rport\r\n` +
+          `Max-Forwards: 70\r\nFrom: <sip:101@127.0.0.1>;tag=rs${process.pid}\r\nTo: <sip:101@127.0.0.1>\r\nCall-ID: reg-sipp-${process.pid}\r\n` +
+          `CSeq: ${i + 1} REGISTER\r\nContact: <sip:101@127.0.0.1:${uas.port}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`,
+      );
+      ok = await reg.next((m) => m.status >= 200);
+    }
     reg.close();
     expect(ok?.status).toBe(200);
 
