@@ -10,6 +10,7 @@
 import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
 import { TLS_DEFAULTS } from '../transport/tls-options.js';
 import { CAPABILITIES } from '../wasm/capabilities.js';
+import { WS_DEFAULTS } from '../transport/ws.js';
 
 /**
  * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
@@ -208,6 +209,17 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
                   },
                 },
               },
+            },
+          },
+          /** WebSocket listeners ws:/wss: (host/transport/ws.ts, RFC 7118); the core.tcp limits apply too. */
+          ws: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              origins: { type: 'array', maxItems: 256, items: { type: 'string', minLength: 1, maxLength: 512 }, default: [...WS_DEFAULTS.origins] },
+              keepalive_interval: { type: 'number', minimum: 1, maximum: 3600, default: WS_DEFAULTS.keepalive_interval },
+              max_connections: { type: 'integer', minimum: 1, maximum: 1_000_000, default: WS_DEFAULTS.max_connections },
             },
           },
           /** fan-out and table bounds (Kamailio max_branches; dns_cache_* in spirit), docs/operations.md */

@@ -1,5 +1,6 @@
 /** The validated configuration (defaults applied) as the rest of the host sees it. */
 import type { TlsSettings } from '../transport/tls-options.js';
+import type { WsSettings } from '../transport/ws.js';
 import type { LogLevel } from '../log/logger.js';
 import type { ListenAddress } from '../transport/listen-uri.js';
 
@@ -34,6 +35,8 @@ export interface CoreConfig {
   };
   /** TLS profiles of tls: listeners and outgoing TLS (host/transport/tls-options.ts); absent = no TLS. */
   tls?: TlsSettings;
+  /** ws:/wss: listeners (host/transport/ws.ts); defaults applied by the schema. (additive) */
+  ws?: WsSettings;
   /** Kamailio max_branches: branches one transaction may create (R-URI + destination set). */
   max_branches: number;
   /** next-hop DNS cache bounds (host/proxy/resolver.ts); ttl/negative_ttl in s. */

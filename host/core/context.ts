@@ -7,15 +7,15 @@
 import type { Logger } from 'pino';
 import type { SipMessage } from '../sip/types.js';
 
-/** transports siphon speaks; 'tcp' and 'tls' are streams (RFC 3261 §18.3), 'tls' is also secure (§26.2). */
-export type Proto = 'udp' | 'tcp' | 'tls';
+/** transports siphon speaks; all but 'udp' are connections (RFC 3261 §18.3); 'tls' and 'wss' are secure (§26.2). */
+export type Proto = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
-/** a Via's transport token for a protocol (RFC 3261 §20.42). */
-export const VIA_TRANSPORT: Readonly<Record<Proto, 'UDP' | 'TCP' | 'TLS'>> = Object.freeze({ udp: 'UDP', tcp: 'TCP', tls: 'TLS' });
+/** a Via's transport token for a protocol (RFC 3261 §20.42, RFC 7118 §5.2 for WS/WSS). */
+export const VIA_TRANSPORT: Readonly<Record<Proto, 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS'>> = Object.freeze({ udp: 'UDP', tcp: 'TCP', tls: 'TLS', ws: 'WS', wss: 'WSS' });
 
 /** the protocol a Via transport token names; undefined for one siphon does not speak. */
 export function protoOfViaTransport(t: string | undefined): Proto | undefined {
-  return t === 'UDP' ? 'udp' : t === 'TCP' ? 'tcp' : t === 'TLS' ? 'tls' : undefined;
+  return t === 'UDP' ? 'udp' : t === 'TCP' ? 'tcp' : t === 'TLS' ? 'tls' : t === 'WS' ? 'ws' : t === 'WSS' ? 'wss' : undefined;
 }
 
 export interface Endpoint {

@@ -47,6 +47,8 @@ export const Errors = {
   TLS_HANDSHAKE: { code: 3031, title: 'tls handshake failed' },
   /** an outgoing TLS connection whose server certificate was not accepted (chain, name: RFC 5922). */
   TLS_VERIFY: { code: 3032, title: 'tls server certificate not accepted' },
+  /** a WebSocket opening handshake refused: Origin not in core.ws.origins, no `sip` subprotocol (RFC 7118 §4.1). */
+  WS_UPGRADE_REFUSED: { code: 3033, title: 'websocket upgrade refused' },
   /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
   TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },
   TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for that peer address' },

@@ -64,6 +64,7 @@ function computeNextHop(uriText: string): NextHop | null {
       const t = value.toLowerCase();
       if (t === 'tls') proto = 'tls';
       else if (t === 'tcp') proto = secure ? 'tls' : 'tcp';
+      else if (t === 'ws' || t === 'wss') proto = secure ? 'wss' : t; // RFC 7118 §5.2
       else if (t !== 'udp' || secure) return null;
     } else if (name === 'maddr' && value !== null) {
       maddr = value; // RFC 3261 §19.1.1: maddr overrides the host for the next hop

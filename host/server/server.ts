@@ -37,6 +37,7 @@ import type { UdpQueueProbe } from '../transport/queue-probe.js';
 import { TcpListener } from '../transport/tcp.js';
 import { tcpLimitsFrom } from '../transport/tcp-options.js';
 import { TlsContexts } from '../transport/tls-options.js';
+import { WsListener } from '../transport/ws.js';
 import { sipStreamFramer } from '../transport/sip-framer.js';
 import type { StreamFramer } from '../transport/framing.js';
 import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
@@ -248,7 +249,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   tlsContexts(): TlsContexts | null {
     if (this.tls !== undefined) return this.tls;
     const core = this.config.core;
-    const at = core.listenAddresses.findIndex((a) => a.proto === 'tls');
+    const at = core.listenAddresses.findIndex((a) => a.proto === 'tls' || a.proto === 'wss');
     if (at < 0) return (this.tls = null);
     const where = this.config.source?.where;
     const settings = core.tls;
@@ -297,6 +298,16 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       const listener: Listener =
         address.proto === 'udp'
           ? new UdpListener({ address, sink: this.inbound ?? this, log: this.log })
+          : address.proto === 'ws' || address.proto === 'wss'
+          ? new WsListener({
+              address,
+              sink: this.inbound ?? this,
+              log: this.log,
+              maxMessageSize: core.max_message_size,
+              ...(core.ws !== undefined ? { settings: core.ws } : {}),
+              limits: tcpLimitsFrom(core.tcp),
+              ...(address.proto === 'wss' && tls !== null ? { tls } : {}),
+            })
           : new TcpListener({
               address,
               sink: this.inbound ?? this,

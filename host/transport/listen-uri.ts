@@ -20,7 +20,7 @@ export interface ListenAddress {
   uri: string;
 }
 
-const SUPPORTED = new Set<string>(['udp', 'tcp', 'tls']);
+const SUPPORTED = new Set<string>(['udp', 'tcp', 'tls', 'ws', 'wss']);
 /** RFC 3261 §19.1.2: 5061 for TLS (sips), 5060 otherwise. */
 export const DEFAULT_TLS_PORT = 5061;
 
@@ -33,7 +33,7 @@ export function parseListenUri(text: string, where?: string): ListenAddress {
   const colon = s.indexOf(':');
   if (colon <= 0 || !/^[A-Za-z]+$/.test(s.slice(0, colon))) fail('missing transport prefix');
   const proto = s.slice(0, colon).toLowerCase();
-  if (!SUPPORTED.has(proto)) fail(`unsupported transport '${proto}' (supported: udp, tcp, tls)`);
+  if (!SUPPORTED.has(proto)) fail(`unsupported transport '${proto}' (supported: udp, tcp, tls, ws, wss)`);
   const rest = s.slice(colon + 1);
   if (rest.length === 0) fail('missing host');
 
@@ -58,7 +58,8 @@ export function parseListenUri(text: string, where?: string): ListenAddress {
     if (!net.isIPv4(host)) fail(`'${host}' is not an IPv4 address (names are not accepted; IPv6 goes in brackets)`);
   }
 
-  let port = proto === 'tls' ? DEFAULT_TLS_PORT : DEFAULT_SIP_PORT;
+  // RFC 7118 §7: ws and wss default to HTTP's ports
+  let port = proto === 'tls' ? DEFAULT_TLS_PORT : proto === 'ws' ? 80 : proto === 'wss' ? 443 : DEFAULT_SIP_PORT;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText)) fail(`bad port '${portText}'`);
     port = Number(portText);

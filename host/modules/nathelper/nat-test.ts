@@ -79,6 +79,8 @@ export function natUacTest(msg: SipMessage, src: Endpoint, flags: number, natAdd
   if (flags & NAT_FLAG.VIA_RECEIVED && via !== undefined && !sameAddress(via.host, src.address)) return true;
   if (flags & NAT_FLAG.VIA_PORT && via !== undefined && (via.port ?? DEFAULT_PORT) !== src.port) return true;
   if (flags & NAT_FLAG.SOURCE_PRIVATE && isPrivateAddress(src.address, natAddrMode)) return true;
+  // Kamailio flag 64: the request came over WebSocket (a browser: reachable only on its connection)
+  if (flags & NAT_FLAG.WEBSOCKET && (src.proto === 'ws' || src.proto === 'wss')) return true;
   if (flags & NAT_FLAG.VIA_PRIVATE && via !== undefined && isPrivateAddress(via.host, natAddrMode)) return true;
   if (flags & (NAT_FLAG.CONTACT_PRIVATE | NAT_FLAG.CONTACT_PORT)) {
     const c = firstContactHostPort(msg);

@@ -14,7 +14,7 @@
 import {
   is_method, pv, hdr_count, hdr_get, cfg_read,
   nat_uac_test, fix_nated_register, set_contact_alias, handle_ruri_alias, force_rport,
-  setbflag, NAT_CONTACT_PRIVATE, NAT_VIA_RECEIVED, NAT_VIA_PORT,
+  setbflag, NAT_CONTACT_PRIVATE, NAT_VIA_RECEIVED, NAT_VIA_PORT, NAT_WEBSOCKET,
 } from "../../../sdk/assembly";
 import { configString } from "./common";
 
@@ -22,8 +22,11 @@ import { configString } from "./common";
 export const FLB_NATB: i32 = 6;
 export const FLB_NATSIPPING: i32 = 7;
 
-/** kamailio.cfg nat_uac_test("19"): private Contact, Via host not the source, Via port not the source port. */
-const NAT_TESTS: i32 = NAT_CONTACT_PRIVATE | NAT_VIA_RECEIVED | NAT_VIA_PORT;
+/**
+ * kamailio.cfg nat_uac_test("19"): private Contact, Via host not the source, Via port not the source
+ * port; plus 64 (WITH_WEBSOCKETS): a WebSocket client is reachable only over its connection.
+ */
+const NAT_TESTS: i32 = NAT_CONTACT_PRIVATE | NAT_VIA_RECEIVED | NAT_VIA_PORT | NAT_WEBSOCKET;
 
 /** kamailio.cfg FLT_NATS for the request being routed (set by natdetect(), read by the REGISTRAR block). */
 let natDetected = false;

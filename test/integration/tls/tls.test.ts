@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { parseConfig } from '../../../host/config/load.js';
 import { createLogger } from '../../../host/log/logger.js';
 import { startNode, type SiphonNode } from '../../../host/server/app.js';
@@ -31,6 +32,7 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
 let dir: string;
 let node: SiphonNode;
 let TLS_PORT = 0;
+let WSS_PORT = 0;
 let ca: CertFiles;
 let rogueCa: CertFiles;
 let client: CertFiles;
@@ -54,9 +56,10 @@ beforeAll(async () => {
   copyFileSync(path.join(dir, 'server.pem'), path.join(dir, 'live.pem'));
   copyFileSync(path.join(dir, 'server.key'), path.join(dir, 'live.key'));
   TLS_PORT = await freePort('tcp');
+  WSS_PORT = await freePort('tcp');
   const yaml = [
     'core:',
-    `  listen: [tls:127.0.0.1:${TLS_PORT}]`,
+    `  listen: [tls:127.0.0.1:${TLS_PORT}, wss:127.0.0.1:${WSS_PORT}]`,
     '  ctl: []',
     '  warmup: 0',
     '  log_level: info',
@@ -253,6 +256,26 @@ describe('TLS listener', () => {
     s.write(options(4, s));
     expect((await rd.next((m) => m.startsWith('SIP/2.0 '), 'reply')).split('\r\n')[0]).toMatch(/^SIP\/2\.0 200 /);
     s.destroy();
+  });
+});
+
+describe('wss: listener', () => {
+  it('speaks SIP over WebSocket over TLS with the same certificates', async () => {
+    const c = new WebSocket(`wss://127.0.0.1:${WSS_PORT}`, ['sip'], { ca: [readPem(ca.cert)], servername: 'siphon.test' });
+    open.push({ destroy: () => c.terminate() });
+    await new Promise((resolve, reject) => {
+      c.once('open', resolve);
+      c.once('error', reject);
+    });
+    const reply = new Promise<string>((r) => c.once('message', (d: Buffer) => r(d.toString('utf8'))));
+    c.send(
+      `OPTIONS sip:127.0.0.1:${WSS_PORT};transport=wss SIP/2.0\r\nVia: SIP/2.0/WSS x1.invalid;branch=z9hG4bK-wss1\r\nMax-Forwards: 70\r\n` +
+        `From: <sip:probe@127.0.0.1>;tag=w1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: wss-1@x1.invalid\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
+    );
+    const r = await reply;
+    expect(r.split('\r\n')[0]).toMatch(/^SIP\/2\.0 200 /);
+    expect(r).toMatch(/\r\nVia: SIP\/2\.0\/WSS x1\.invalid;branch=z9hG4bK-wss1;received=127\.0\.0\.1/);
+    c.terminate();
   });
 });
 

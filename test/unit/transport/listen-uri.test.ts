@@ -10,13 +10,14 @@ describe('listen URIs (proto:host[:port])', () => {
     ['UDP:127.0.0.1', { proto: 'udp', host: '127.0.0.1', port: 5060, family: 4, uri: 'udp:127.0.0.1:5060' }],
     ['tcp:[2001:db8::1]', { proto: 'tcp', host: '2001:db8::1', port: 5060, family: 6, uri: 'tcp:[2001:db8::1]:5060' }],
     ['tls:127.0.0.1', { proto: 'tls', host: '127.0.0.1', port: 5061, family: 4, uri: 'tls:127.0.0.1:5061' }],
+    ['wss:127.0.0.1', { proto: 'wss', host: '127.0.0.1', port: 443, family: 4, uri: 'wss:127.0.0.1:443' }],
   ])('%s', (text, expected) => {
     expect(parseListenUri(text)).toEqual(expected);
   });
 
   it.each([
     ['127.0.0.1:5060', /missing transport prefix/],
-    ['ws:127.0.0.1:8080', /unsupported transport 'ws'/],
+    ['sctp:127.0.0.1:5060', /unsupported transport 'sctp'/],
     ['udp:', /missing host/],
     ['udp::::1:5060', /IPv6 addresses must be written in brackets/],
     ['udp:[::1:5060', /unterminated IPv6 reference/],
