@@ -100,7 +100,7 @@ export const MODULE_IMPORTS = new Set([
   ].map((n) => `dialog.${n}`),
   // ABI 1.2 (docs/abi/v1.md "Module namespace `htable`")
   ...[
-    'sht_get', 'sht_get_int', 'sht_sets', 'sht_seti', 'sht_inc', 'sht_rm', 'sht_getex', 'sht_setex',
+    'sht_get', 'sht_get_int', 'sht_sets', 'sht_seti', 'sht_inc', 'sht_status', 'sht_rm', 'sht_getex', 'sht_setex',
     'sht_rm_name', 'sht_rm_value', 'sht_match_name', 'sht_match_value', 'sht_reset',
     'sht_iterator_start', 'sht_iterator_next', 'sht_iterator_key', 'sht_iterator_value', 'sht_iterator_end',
   ].map((n) => `htable.${n}`),

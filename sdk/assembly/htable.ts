@@ -10,7 +10,8 @@
  * Return codes: 1 done; -1 absent ($null); -2 bad argument (no such table, an op or pattern outside
  * the safe matcher, an integer operation on a string item); -3 string outside memory; -5 limit (table
  * full, key or value too long, too many iterators); -6 UNIMPLEMENTED (no `modules.htable` on this node).
- * Functions answering an integer (sht_get_int, sht_inc ...) keep their status in `sht_status()`.
+ * Functions answering an integer (sht_get_int, sht_inc ...) answer 0 on failure and keep their status
+ * for `sht_status()` (one more host call, made only when asked).
  *
  * Match ops (sht_rm_name, sht_has_name ...): "eq", "ne", "sw" (starts with), "ew" (ends with),
  * "in" (contains), "re" (only `^literal`, `literal$`, `.*literal.*` forms: no backtracking regex).
@@ -22,7 +23,7 @@ import { encodeArg, encodeArgs, encodeArgs3, argPtrA, argLenA, argPtrB, argLenB,
 declare function raw_sht_get(tp: usize, tl: i32, kp: usize, kl: i32, out: usize, cap: i32): i32;
 // @ts-ignore: decorator
 @external("htable", "sht_get_int")
-declare function raw_sht_get_int(tp: usize, tl: i32, kp: usize, kl: i32): i64;
+declare function raw_sht_get_int(tp: usize, tl: i32, kp: usize, kl: i32): i32;
 // @ts-ignore: decorator
 @external("htable", "sht_sets")
 declare function raw_sht_sets(tp: usize, tl: i32, kp: usize, kl: i32, vp: usize, vl: i32): i32;
@@ -31,7 +32,10 @@ declare function raw_sht_sets(tp: usize, tl: i32, kp: usize, kl: i32, vp: usize,
 declare function raw_sht_seti(tp: usize, tl: i32, kp: usize, kl: i32, v: i32): i32;
 // @ts-ignore: decorator
 @external("htable", "sht_inc")
-declare function raw_sht_inc(tp: usize, tl: i32, kp: usize, kl: i32, d: i32): i64;
+declare function raw_sht_inc(tp: usize, tl: i32, kp: usize, kl: i32, d: i32): i32;
+// @ts-ignore: decorator
+@external("htable", "sht_status")
+declare function raw_sht_status(): i32;
 // @ts-ignore: decorator
 @external("htable", "sht_rm")
 declare function raw_sht_rm(tp: usize, tl: i32, kp: usize, kl: i32): i32;
@@ -72,21 +76,13 @@ declare function raw_sht_iterator_value(ip: usize, il: i32, out: usize, cap: i32
 @external("htable", "sht_iterator_end")
 declare function raw_sht_iterator_end(ip: usize, il: i32): i32;
 
-let lastStatus: i32 = 0;
-
-/** The status of the last integer-valued call (sht_get_int, sht_inc, sht_dec, sht_inc_by): 0 ok, else a negative code. */
+/**
+ * The status of the last integer-valued call (sht_get_int, sht_inc, sht_dec, sht_inc_by): 0 ok, else
+ * -1 absent, -2 bad argument / a string item, -5 limit, -6 no `modules.htable` on this node (the value
+ * those calls answered is then 0, or -6). One more host call: ask only when it matters.
+ */
 export function sht_status(): i32 {
-  return lastStatus;
-}
-
-/** an i64 answer: the int32 value, or a status s sent as s * 2^32. */
-function intResult(r: i64): i32 {
-  if (r < <i64>I32.MIN_VALUE) {
-    lastStatus = <i32>(r >> 32);
-    return 0;
-  }
-  lastStatus = 0;
-  return <i32>r;
+  return raw_sht_status();
 }
 
 function opCode(op: string): i32 {
@@ -119,7 +115,7 @@ export function sht_gets(table: string, key: string): string | null {
 /** `$sht(table=>key)` as an integer: 0 when $null or a string that is not a number (then sht_status() is -1 / -2). */
 export function sht_get_int(table: string, key: string): i32 {
   encodeArgs(table, key);
-  return intResult(raw_sht_get_int(argPtrA, argLenA, argPtrB, argLenB));
+  return raw_sht_get_int(argPtrA, argLenA, argPtrB, argLenB);
 }
 
 /** KEMI `sht_is_null`: true when `$sht(table=>key)` is $null. */
@@ -153,7 +149,7 @@ export function sht_dec(table: string, key: string): i32 {
 /** Adds `delta` (32-bit wrap-around) and returns the new value; sht_status() -2 when the item is a string. */
 export function sht_inc_by(table: string, key: string, delta: i32): i32 {
   encodeArgs(table, key);
-  return intResult(raw_sht_inc(argPtrA, argLenA, argPtrB, argLenB, delta));
+  return raw_sht_inc(argPtrA, argLenA, argPtrB, argLenB, delta);
 }
 
 /** `sht_rm(table, key)` / `$sht(table=>key) = $null`: 1. */

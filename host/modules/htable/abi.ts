@@ -6,8 +6,9 @@
  * Statuses: -1 absent (no such key, iterator at its end), -2 bad argument (no such table, an op or
  * pattern outside the safe matcher, an integer operation on a string value), -3 string outside guest
  * memory, -5 limit (table full: max_entries / max_bytes; key or value too long; too many iterators).
- * The i64 functions (sht_get_int, sht_inc) answer the 32-bit value itself, or a status s as s * 2^32
- * (every status is below -2^31, so `r < -2147483648` tells them apart; the SDK does it).
+ * The integer functions (sht_get_int, sht_inc) answer the value itself (0 on failure) and keep their
+ * status for `sht_status()` (0 ok, else one of the above): every import stays `-> i32`, so a node
+ * without the module links them all to its -6 stubs (sht_status() then answers -6 too).
  *
  * Gas (besides the 20 of every import call and the reads/writes of strings): 2 per call; the match
  * functions also 1 per item in the table + 1 per 8 characters of its keys and values, charged before
@@ -19,7 +20,7 @@ import type { Htable } from './htable.js';
 import { compileMatcher } from './match.js';
 import type { HtItem, HtTable } from './table.js';
 
-type Fn = (...args: never[]) => number | bigint;
+type Fn = (...args: never[]) => number;
 
 const NOT_FOUND = -1;
 const BAD_ARGUMENT = -2;
@@ -31,8 +32,6 @@ const MAX_NAME = 64;
 /** iterators open at once per message (Kamailio: 4 per process). */
 export const MAX_ITERATORS = 4;
 
-/** an i64 status: s * 2^32 (below any int32 value). */
-const st64 = (s: number): bigint => BigInt(s) << 32n;
 
 interface Iter {
   readonly table: HtTable;
@@ -77,6 +76,10 @@ export class HtableImports implements ImportProvider {
     };
     const initval = (tab: HtTable): number | null => ht.specs.get(tab.name)?.initval ?? null;
     const scanGas = (tab: HtTable): void => api.charge(tab.size + Math.ceil(tab.bytes / 8));
+    /** the status of the last integer-valued call (sht_status); the value answered on failure is 0. */
+    let lastStatus = 0;
+    const ok = (v: number): number => ((lastStatus = 0), v);
+    const fail = (s: number): number => ((lastStatus = s), 0);
     const refusal = (r: unknown): number => (r === undefined ? BAD_ARGUMENT : typeof r === 'string' ? (r === 'str' ? BAD_ARGUMENT : LIMIT) : 1);
 
     const matchFn =
@@ -106,19 +109,19 @@ export class HtableImports implements ImportProvider {
         if (v === null || v === undefined) return NOT_FOUND;
         return api.writeString(out, cap, typeof v === 'number' ? String(v) : v);
       }) as Fn,
-      /** $sht(t=>k) as an integer (a string value that is a decimal int32 reads as it); -2 a string. */
-      sht_get_int: ((tp: number, tl: number, kp: number, kl: number): bigint => {
+      /** $sht(t=>k) as an integer (a string value that is a decimal int32 reads as it); 0 and sht_status() -1 absent, -2 a string. */
+      sht_get_int: ((tp: number, tl: number, kp: number, kl: number): number => {
         const tab = tableAt(tp, tl);
-        if (typeof tab === 'number') return st64(tab);
+        if (typeof tab === 'number') return fail(tab);
         const k = keyAt(tab, kp, kl, NOT_FOUND);
-        if (typeof k === 'number') return st64(k);
+        if (typeof k === 'number') return fail(k);
         const it = ht.get(tab.name, k);
         const v = it ? it.value : initval(tab);
-        if (v === null || v === undefined) return st64(NOT_FOUND);
-        if (typeof v === 'number') return BigInt(v);
-        if (!/^[-+]?\d{1,10}$/.test(v)) return st64(BAD_ARGUMENT);
+        if (v === null || v === undefined) return fail(NOT_FOUND);
+        if (typeof v === 'number') return ok(v);
+        if (!/^[-+]?\d{1,10}$/.test(v)) return fail(BAD_ARGUMENT);
         const n = Number(v);
-        return (n | 0) === n ? BigInt(n) : st64(BAD_ARGUMENT);
+        return (n | 0) === n ? ok(n) : fail(BAD_ARGUMENT);
       }) as Fn,
       /** $sht(t=>k) = "v": 1; -5 over a bound. */
       sht_sets: ((tp: number, tl: number, kp: number, kl: number, vp: number, vl: number): number => {
@@ -140,14 +143,19 @@ export class HtableImports implements ImportProvider {
         if (typeof k === 'number') return k;
         return refusal(ht.set(tab.name, k, v | 0));
       }) as Fn,
-      /** $shtinc / $shtdec / sht_inc_by: the new value; -2 the item holds a string; -5 over a bound. */
-      sht_inc: ((tp: number, tl: number, kp: number, kl: number, d: number): bigint => {
+      /** $shtinc / $shtdec / sht_inc_by: the new value; 0 and sht_status() -2 the item holds a string, -5 over a bound. */
+      sht_inc: ((tp: number, tl: number, kp: number, kl: number, d: number): number => {
         const tab = tableAt(tp, tl);
-        if (typeof tab === 'number') return st64(tab);
+        if (typeof tab === 'number') return fail(tab);
         const k = keyAt(tab, kp, kl, LIMIT);
-        if (typeof k === 'number') return st64(k);
+        if (typeof k === 'number') return fail(k);
         const r = ht.inc(tab.name, k, d | 0);
-        return typeof r === 'number' ? BigInt(r) : st64(refusal(r));
+        return typeof r === 'number' ? ok(r) : fail(refusal(r));
+      }) as Fn,
+      /** the status of the last sht_get_int / sht_inc of this instance: 0 ok, else -1, -2, -3, -5. */
+      sht_status: (() => {
+        api.charge(GAS_BASE);
+        return lastStatus;
       }) as Fn,
       /** sht_rm(t, k): 1 (removed or absent, as Kamailio); -2 no such table. */
       sht_rm: ((tp: number, tl: number, kp: number, kl: number): number => {

@@ -266,4 +266,18 @@ describe('htable in a node', () => {
     node = await start();
     expect((await ua.send(port, 'INVITE', 'frank')).headers.get('x-ht-count')).toBe('3 0');
   });
+
+  it('the same plugin runs on a node without modules.htable: every sht_* answers -6, nothing traps', async () => {
+    const bare = await freeUdpPort();
+    const yaml = ['core:', `  listen: [udp:127.0.0.1:${bare}]`, '  ctl: []', '  warmup: 0', `  data_dir: ${JSON.stringify(dir)}`, 'routing:', `  plugin: ${JSON.stringify(HT_PROBE)}`].join('\n');
+    const other = await startNode(parseConfig(yaml, null, { moduleSchemas: moduleSchemas() }), createLogger({ level: 'silent' }), { controlPlane: false });
+    try {
+      const r = await ua.send(bare, 'INVITE', 'alice');
+      expect(r.status).toBe(200); // -6 is not past the limit: the call goes on without a count
+      expect(r.headers.get('x-ht-count')).toBe('-6 -6');
+      expect((await ua.send(bare, 'OPTIONS', 'x', 'get.motd')).headers.get('x-ht-value')).toBe('<null>');
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * The `htable` import namespace over a recording HostCallApi (guest memory as a Buffer): statuses,
- * the i64 encoding of sht_get_int / sht_inc, gas charged before scans, hostile lengths refused before
+ * sht_get_int / sht_inc answering 0 with their status in sht_status(), gas charged before scans, hostile lengths refused before
  * they are read, the iterator bound and lifetime.
  */
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import type { MessageContext } from '../../../host/core/context.js';
 import type { HostCallApi } from '../../../host/wasm/types.js';
 
 const log = pino({ level: 'silent' });
-type F = (...a: number[]) => number | bigint;
+type F = (...a: number[]) => number;
 
 function harness(tables: unknown[] = ['t=>initval=7', { name: 's', max_entries: 3, max_key_length: 8, max_value_length: 16 }]) {
   const ht = new Htable(resolveHtableConfig({ tables }).tables, { log });
@@ -60,7 +60,7 @@ describe('htable imports', () => {
     expect(text(fns.sht_get!(...s('t'), ...s('n'), out, 64) as number)).toBe('-12');
     // initval answers for a missing key (text and int)
     expect(text(fns.sht_get!(...s('t'), ...s('missing'), out, 64) as number)).toBe('7');
-    expect(fns.sht_get_int!(...s('t'), ...s('missing'))).toBe(7n);
+    expect(fns.sht_get_int!(...s('t'), ...s('missing'))).toBe(7);
     expect(fns.sht_get!(...s('s'), ...s('missing'), out, 64)).toBe(-1);
     expect(fns.sht_get!(...s('nosuch'), ...s('k'), out, 64)).toBe(-2);
     expect(fns.sht_rm!(...s('t'), ...s('k'))).toBe(1);
@@ -69,21 +69,29 @@ describe('htable imports', () => {
     expect(fns.sht_get!(...s('t'), 2_000_000, 3, out, 64)).toBe(-3);
   });
 
-  it('i64 results: the int32 value, or status * 2^32', () => {
+  it('integer results: the value, 0 on failure, the status kept for sht_status()', () => {
     const { fns, s } = harness();
-    expect(fns.sht_inc!(...s('s'), ...s('c'), 5)).toBe(5n);
-    expect(fns.sht_inc!(...s('s'), ...s('c'), -7)).toBe(-2n);
-    expect(fns.sht_get_int!(...s('s'), ...s('c'))).toBe(-2n);
+    const st = () => fns.sht_status!();
+    expect(fns.sht_inc!(...s('s'), ...s('c'), 5)).toBe(5);
+    expect(st()).toBe(0);
+    expect(fns.sht_inc!(...s('s'), ...s('c'), -7)).toBe(-2);
+    expect(fns.sht_get_int!(...s('s'), ...s('c'))).toBe(-2);
+    expect(st()).toBe(0);
     fns.sht_sets!(...s('s'), ...s('str'), ...s('abc'));
     fns.sht_sets!(...s('s'), ...s('num'), ...s('42'));
-    expect(fns.sht_inc!(...s('s'), ...s('str'), 1)).toBe(-2n << 32n);
-    expect(fns.sht_get_int!(...s('s'), ...s('str'))).toBe(-2n << 32n);
-    expect(fns.sht_get_int!(...s('s'), ...s('num'))).toBe(42n);
-    expect(fns.sht_get_int!(...s('s'), ...s('gone'))).toBe(-1n << 32n);
-    // every status is below any int32 value
-    expect((-1n << 32n) < -2147483648n).toBe(true);
+    expect(fns.sht_inc!(...s('s'), ...s('str'), 1)).toBe(0);
+    expect(st()).toBe(-2);
+    expect(fns.sht_get_int!(...s('s'), ...s('str'))).toBe(0);
+    expect(st()).toBe(-2);
+    expect(fns.sht_get_int!(...s('s'), ...s('num'))).toBe(42);
+    expect(st()).toBe(0);
+    expect(fns.sht_get_int!(...s('s'), ...s('gone'))).toBe(0);
+    expect(st()).toBe(-1);
+    expect(fns.sht_get_int!(...s('nosuch'), ...s('x'))).toBe(0);
+    expect(st()).toBe(-2);
     // the table is full (3 items): a new key is refused
-    expect(fns.sht_inc!(...s('s'), ...s('new'), 1)).toBe(-5n << 32n);
+    expect(fns.sht_inc!(...s('s'), ...s('new'), 1)).toBe(0);
+    expect(st()).toBe(-5);
   });
 
   it('over-long keys and values are refused before they are read; the table is unchanged', () => {
