@@ -18,6 +18,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { Action, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { parseConfig } from '../config/load.js';
@@ -196,8 +197,10 @@ export class PluginTester {
     this.channel.onSend = () => this.changed();
   }
 
-  /** Loads `wasmPath` with the real runtime and wires it to a socketless server. Rejects with the loader's SiphonError (E4xxx) when the host would refuse the plugin. */
-  static async load(wasmPath: string, opts: PluginTesterOptions = {}): Promise<PluginTester> {
+  /** Loads the plugin file with the real runtime and wires it to a socketless server. Rejects with the loader's SiphonError (E4xxx) when the host would refuse the plugin. */
+  static async load(wasm: string | URL, opts: PluginTesterOptions = {}): Promise<PluginTester> {
+    // a file: URL (new URL('../build/x.wasm', import.meta.url)) or a path, relative to the working directory
+    const wasmPath = wasm instanceof URL ? fileURLToPath(wasm) : path.resolve(wasm);
     const lines: LogLine[] = [];
     const log = pino(
       { level: opts.logLevel ?? 'debug', base: null, timestamp: false, formatters: { level: (label) => ({ level: label }) } },
@@ -226,7 +229,7 @@ export class PluginTester {
       const calls: ModuleCall[] = [];
       const providers = applyStubs(withUnconfiguredModules([...modules.flatMap((m) => m.imports()), ...server.importProviders()]), opts.stubs, (c) => calls.push(c));
       const grants = opts.grants === undefined ? undefined : { grants: opts.grants, key: 'PluginTester grants' };
-      const plugin = await loadPlugin(path.resolve(wasmPath), { log, config: opts.config, isMyself: server.isMyself, providers, limits: opts.limits, grants });
+      const plugin = await loadPlugin(wasmPath, { log, config: opts.config, isMyself: server.isMyself, providers, limits: opts.limits, grants });
       const addr = config.core.listenAddresses[0]!;
       const local: Endpoint = { address: addr.host, port: addr.port, proto: addr.proto, family: addr.family };
       const t = new PluginTester(plugin, server, modules, prefetchers, dataDir, endpointOf(opts.source ?? '127.0.0.1:5080', local.proto), local, lines, calls);

@@ -4,13 +4,15 @@
  * the host is found next to it (../../dist); an SDK installed on its own finds the `siphon` package
  * the project depends on.
  */
+import { fileURLToPath } from 'node:url';
+
 async function host() {
   const inside = new URL('../../dist/host/testing/index.js', import.meta.url);
   try {
     return await import(inside.href);
   } catch (e) {
     // only "the host is not next to the SDK" falls through; an error inside the host is reported
-    if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes(inside.pathname)) throw e;
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes(fileURLToPath(inside))) throw e;
     try {
       return await import('siphon/testing');
     } catch (e2) {

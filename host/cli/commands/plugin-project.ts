@@ -125,7 +125,7 @@ import { PluginTester, sipRequest } from '@siphon/sdk/testing';
 
 let t: PluginTester;
 beforeAll(async () => {
-  t = await PluginTester.load(new URL('../build/${name}.wasm', import.meta.url).pathname);
+  t = await PluginTester.load(new URL('../build/${name}.wasm', import.meta.url));
 });
 afterAll(() => t.close());
 
