@@ -49,4 +49,10 @@ export interface ShardContext {
   broadcast(topic: string, payload: unknown): void;
   /** worker shards: listens to shard 0's broadcasts on `topic`. */
   on(topic: string, listener: (payload: unknown) => void): void;
+  /**
+   * shard 0: `listener(index)` runs when worker shard `index` exited (crashed) while the node runs,
+   * so state it held at shard 0 can be released (the dialog module's profile counts). Absent on
+   * worker shards. (additive)
+   */
+  onShardExit?(listener: (index: number) => void): void;
 }

@@ -261,7 +261,10 @@ export class ShardHub implements MessageSink {
         shard.exited = true;
         shard.failAll(`worker shard ${shard.index} exited`);
         this.opts.services.removePort(worker);
-        if (!this.stopping) log.error({ shard: shard.index, exitCode: code, code: 3021 }, 'worker shard exited; its messages go to shard 0 [E3021]');
+        if (!this.stopping) {
+          log.error({ shard: shard.index, exitCode: code, code: 3021 }, 'worker shard exited; its messages go to shard 0 [E3021]');
+          this.opts.services.shardExited(shard.index);
+        }
       });
     });
   }

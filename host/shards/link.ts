@@ -69,6 +69,18 @@ function answerSync(buf: SharedArrayBuffer, ok: boolean, value: unknown): void {
 export class ServiceRegistry {
   private readonly services = new Map<string, ServiceHandlers>();
   private readonly ports: PortLike[] = [];
+  private readonly exitListeners: Array<(index: number) => void> = [];
+
+  /** a worker shard exited while the node runs (host/shards/hub.ts): ShardContext.onShardExit listeners. */
+  shardExited(index: number): void {
+    for (const l of this.exitListeners) {
+      try {
+        l(index);
+      } catch {
+        // a listener's failure must not stop the others (they release state of their own)
+      }
+    }
+  }
 
   provide(service: string, handlers: ServiceHandlers): void {
     if (this.services.has(service)) throw new Error(`shard service "${service}" is already provided`);
@@ -147,6 +159,7 @@ export class ServiceRegistry {
       provide: (service, handlers) => this.provide(service, handlers),
       broadcast: (topic, payload) => this.broadcast(topic, payload),
       on: () => {},
+      onShardExit: (listener) => void this.exitListeners.push(listener),
     };
   }
 }

@@ -5,7 +5,8 @@
  * counts must be the node's (two calls of one user on two shards are two calls), so shard 0 keeps
  * the authoritative ProfileCounts and offers the `dialog` service:
  *
- *   apply(batch)   a worker's membership changes [profile, value, ±1][], applied and broadcast
+ *   apply(batch, index)  a worker's membership changes [profile, value, ±1][], applied and broadcast
+ *                        (and kept per worker: a worker that exits takes its memberships with it)
  *   entries()      every (profile, value, count): a worker's mirror at start
  *
  * Shard 0 broadcasts every change (its own and the workers') on `dialog.profiles`, batched per loop
@@ -19,7 +20,7 @@
  */
 import type { ShardContext } from '../../shards/context.js';
 import { MAX_PROFILE_VALUE } from './config.js';
-import type { ProfileCounts } from './profiles.js';
+import { ProfileCounts } from './profiles.js';
 import type { ProfileBackend } from './table.js';
 
 export const DIALOG_SERVICE = 'dialog';
@@ -68,21 +69,41 @@ export class BroadcastCounts implements ProfileBackend {
   };
 }
 
-/** Shard 0: offers the `dialog` service; returns the backend shard 0's own table uses. */
+/**
+ * Shard 0: offers the `dialog` service; returns the backend shard 0's own table uses. What each
+ * worker added is also counted per worker, so a worker that exits (crashes) while the node runs
+ * takes its memberships with it (ShardContext.onShardExit): its calls are no longer tracked, and
+ * must not hold their users' limits forever.
+ */
 export function provideProfiles(counts: ProfileCounts, shard: ShardContext): BroadcastCounts {
   const out = new BroadcastCounts(counts, shard);
+  const byWorker = new Map<number, ProfileCounts>();
   shard.provide(DIALOG_SERVICE, {
-    apply: (batch: unknown) => {
+    apply: (batch: unknown, index?: unknown) => {
       const list = Array.isArray(batch) ? batch : [];
       const n = Math.min(list.length, MAX_BATCH);
+      let mine: ProfileCounts | undefined;
+      if (Number.isInteger(index) && (index as number) > 0 && (index as number) < shard.count) {
+        mine = byWorker.get(index as number);
+        if (mine === undefined) byWorker.set(index as number, (mine = new ProfileCounts(counts.defs)));
+      }
       for (let i = 0; i < n; i++) {
         const c = list[i];
-        if (valid(c, counts)) out.add(c[0], c[1], c[2]);
+        if (!valid(c, counts)) continue;
+        out.add(c[0], c[1], c[2]);
+        mine?.add(c[0], c[1], c[2]);
       }
       // the broadcast of these changes leaves before this answer (the worker drops its pending deltas on the answer)
       out.flush();
     },
     entries: () => counts.entries(),
+  });
+  shard.onShardExit?.((index) => {
+    const mine = byWorker.get(index);
+    if (mine === undefined) return;
+    byWorker.delete(index);
+    for (const [p, v, k] of mine.entries()) for (let i = 0; i < k; i++) out.add(p, v, -1);
+    out.flush();
   });
   return out;
 }
@@ -154,7 +175,7 @@ export class ShardProfiles implements ProfileBackend {
     const done = (): void => {
       for (const [p, v, d] of batch) this.bump(p, v, -d);
     };
-    return this.shard.main!.call(DIALOG_SERVICE, 'apply', [batch]).then(done, (e: unknown) => {
+    return this.shard.main!.call(DIALOG_SERVICE, 'apply', [batch, this.shard.index]).then(done, (e: unknown) => {
       done();
       this.onError(e as Error);
     });

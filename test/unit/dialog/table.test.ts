@@ -219,11 +219,13 @@ describe('profile counts across shards', () => {
     const main = new ProfileCounts(defs);
     const listeners = new Map<string, (p: unknown) => void>();
     let handlers: Record<string, (...a: never[]) => unknown> = {};
+    let exited: (index: number) => void = () => {};
     const shard0: ShardContext = {
       index: 0, count: 2, main: null,
       provide: (_s, h) => void (handlers = h as never),
       broadcast: (topic, payload) => listeners.get(topic)?.(structuredClone(payload)),
       on: () => {},
+      onShardExit: (l) => void (exited = l),
     };
     const backend0 = provideProfiles(main, shard0);
     const worker: ShardContext = {
@@ -255,6 +257,18 @@ describe('profile counts across shards', () => {
     await worker.main!.call('dialog', 'apply', [[['nope', '', 1], ['caller', 'x'.repeat(300), 1], ['caller', 'dave', 5], 'junk']]);
     expect(backend0.size('caller', 'dave')).toBe(1);
     expect(main.entries()).toEqual([['caller', 'dave', 1]]);
+
+    // the worker adds two memberships, then crashes: shard 0 takes back what it counted for it
+    w.add('caller', 'erin', 1);
+    w.add('caller', 'dave', 1);
+    await w.flush();
+    expect(backend0.size('caller', 'dave')).toBe(2);
+    expect(backend0.size('caller', 'erin')).toBe(1);
+    exited(1);
+    expect(backend0.size('caller', 'dave')).toBe(0); // the worker counted dave twice; shard 0's own +1 -1 leave 0
+    expect(backend0.size('caller', 'erin')).toBe(0);
+    backend0.add('caller', 'dave', 1);
+    expect(backend0.size('caller', 'dave')).toBe(1);
   });
 });
 
