@@ -46,12 +46,13 @@ describe('build-plugins.mjs on the shipped plugins', () => {
         expect(imports.some((i) => i.module === 'sip')).toBe(true);
       });
 
-      it('carries a sip.plugin section with its name and package.json version', () => {
+      it('carries a sip.plugin section with its name, package.json version and declared capabilities', () => {
         const sections = WebAssembly.Module.customSections(load(), 'sip.plugin');
         expect(sections).toHaveLength(1);
         const identity = JSON.parse(Buffer.from(sections[0]).toString('utf8'));
         const pkg = JSON.parse(readFileSync(path.join(pluginsDir, name, 'package.json'), 'utf8'));
-        expect(identity).toEqual({ name, version: pkg.version });
+        const caps = pkg.siphon?.capabilities as string[] | undefined;
+        expect(identity).toEqual(caps === undefined ? { name, version: pkg.version } : { name, version: pkg.version, capabilities: caps });
       });
 
       it('has no bulk-memory instructions (gas metering counts loops; memory.copy/fill would escape it)', async () => {
