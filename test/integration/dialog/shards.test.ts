@@ -2,7 +2,8 @@
  * Dialogs with core.workers: 2 — each shard owns the dialogs its Call-IDs steer to, profiles are
  * node-wide (shard 0's counts): the per-caller limit counts calls on both shards; dlg.list and
  * dlg.stats_active merge the shards; dlg.end_dlg reaches the shard holding the dialog; and the
- * real kamcmd reads dlg.list over the control socket.
+ * real kamcmd reads dlg.list over the control socket; a worker that exits releases its calls'
+ * profile memberships at shard 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -10,7 +11,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { shardOfCallId } from '../../../host/shards/steer.js';
-import { answerBye, call, dialogNode, hangUp, isBye, Phone, records, tmpDir, type DialogNode } from './helpers.js';
+import { answerBye, call, dialogNode, hangUp, isBye, Phone, records, tmpDir, until, type DialogNode } from './helpers.js';
 
 const run = promisify(execFile);
 const phones: Phone[] = [];
@@ -92,4 +93,16 @@ describe('dialog with core.workers: 2', () => {
     expect(st).toContain('dialog:processed_dialogs = 3');
     expect(st).toContain('dialog:active_dialogs = 0');
   }, 40_000);
+
+  it("a worker shard that exits takes its calls' profile memberships with it (shard 0 counted them per worker)", async () => {
+    const zoe = await phone('zoe');
+    const callee = await phone('701');
+    const c = await call(zoe, callee, '701', 200, { callId: callIdOn(1, 'crash'), port: n.port });
+    expect(c.final.status).toBe(200);
+    expect(await n.rpc('dlg.profile_get_size', 'caller', 'zoe')).toBe(1);
+    // the worker thread goes away (as a crash would): the hub reports it, shard 0 releases its memberships
+    const hub = n.node.shards as unknown as { workers: Array<{ worker: { terminate(): Promise<number> } | null }> };
+    await hub.workers[0]!.worker!.terminate();
+    await until(async () => (await n.rpc('dlg.profile_get_size', 'caller', 'zoe')) === 0, 'the exited worker\'s membership released', 5000);
+  }, 30_000);
 });
