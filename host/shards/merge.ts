@@ -32,7 +32,7 @@ export const SUMMED_METHODS: readonly string[] = ['auth.stats', 'secfilter.stats
  * live in the shard their Call-ID steers to). shard 0 answers, then every worker shard
  * (SiphonModule.shardRpcMethods), and the answers are merged: `concat` lists every shard's records,
  * `sum` adds the numbers of equal struct paths, `first` is the first shard that does not answer
- * 404 (dlg.end_dlg: the shard holding that dialog).
+ * 404 (dlg.end_dlg, dlg.terminate_dlg, dlg.is_alive: the shard holding that dialog).
  */
 export const DIALOG_METHODS: Readonly<Record<string, 'concat' | 'sum' | 'first'>> = {
   'dlg.list': 'concat',
@@ -42,6 +42,8 @@ export const DIALOG_METHODS: Readonly<Record<string, 'concat' | 'sum' | 'first'>
   'dlg.profile_list': 'concat',
   'dlg.stats_active': 'sum',
   'dlg.end_dlg': 'first',
+  'dlg.terminate_dlg': 'first',
+  'dlg.is_alive': 'first',
 };
 
 async function merged(mode: 'concat' | 'sum' | 'first', name: string, params: RpcValue[], inner: (p: RpcValue[]) => RpcValue | Promise<RpcValue>, hub: ShardHub): Promise<RpcValue> {

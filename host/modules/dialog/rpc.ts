@@ -1,7 +1,7 @@
 /**
  * RPC methods of the dialog module, with Kamailio's names, parameters and reply shapes (dialog.c
  * rpc_methods): dlg.list, dlg.list_ctx, dlg.dlg_list, dlg.dlg_list_ctx, dlg.end_dlg,
- * dlg.profile_get_size, dlg.profile_list, dlg.stats_active. A dialog is a struct `h_entry, h_id,
+ * dlg.terminate_dlg, dlg.is_alive, dlg.profile_get_size, dlg.profile_list, dlg.stats_active. A dialog is a struct `h_entry, h_id,
  * ref, call-id, from_uri, to_uri, state, start_ts, init_ts, end_ts, timeout, lifetime, dflags,
  * sflags, iflags, caller{tag, contact, cseq, route_set, socket}, callee{...}, profiles[],
  * variables[]`; the *_ctx variants add `context{on, timeout{bye, route}}`. Listings are one
@@ -104,6 +104,14 @@ export function dialogRpcMethods(table: DialogTable): RpcMethod[] {
     const fromTag = str(params[1]);
     return listing(table, withContext, (d) => d.callId === callId && (fromTag === null || d.fromTag === fromTag));
   };
+  /** Kamailio's callid / from_tag / to_tag lookup (either direction); 404 when none. */
+  const byTags = (params: RpcValue[]): Dialog => {
+    const [callId, fromTag, toTag] = [str(params[0]), str(params[1]), str(params[2])];
+    if (callId === null || fromTag === null || toTag === null) throw new RpcFault(500, 'Invalid parameters (callid from_tag to_tag)');
+    const d = table.find(callId, fromTag, toTag);
+    if (d === null) throw new RpcFault(404, 'Dialog not found');
+    return d;
+  };
   return [
     { name: 'dlg.list', help: 'Print all dialogs (at most 10000)', handler: () => listing(table, false) },
     { name: 'dlg.list_ctx', help: 'Print all dialogs with associated context', handler: () => listing(table, true) },
@@ -118,6 +126,24 @@ export function dialogRpcMethods(table: DialogTable): RpcMethod[] {
         const d = table.get(hEntry, hId);
         if (d === null) throw new RpcFault(404, 'Dialog not found');
         if (!table.bye(d, 3, 'rpc')) throw new RpcFault(500, 'Dialog not confirmed');
+        return null;
+      },
+    },
+    {
+      name: 'dlg.terminate_dlg',
+      help: 'End a confirmed dialog matched by callid from_tag to_tag: BYE to both sides',
+      handler(params) {
+        const d = byTags(params);
+        if (!table.bye(d, 3, 'rpc')) throw new RpcFault(500, 'Dialog not confirmed');
+        return null;
+      },
+    },
+    {
+      name: 'dlg.is_alive',
+      help: 'Whether the dialog matched by callid from_tag to_tag is confirmed (answered): error if not',
+      handler(params) {
+        const d = byTags(params);
+        if (d.state !== DlgState.CONFIRMED && d.state !== DlgState.CONFIRMED_NA) throw new RpcFault(500, 'Dialog not confirmed');
         return null;
       },
     },

@@ -145,6 +145,10 @@ describe('dialog state machine through plugins/pbx', () => {
     await until(async () => records(await n.rpc('dlg.list'))[0]?.state === 4, 'ACKed');
     const d = records(await n.rpc('dlg.list'))[0]!;
     await expect(n.rpc('dlg.end_dlg', 1, 999999)).rejects.toMatchObject({ faultCode: 404 });
+    // dlg.is_alive by the tags (either direction); unknown tags are 404
+    expect(await n.rpc('dlg.is_alive', c.callId, c.fromTag, 'callee-301')).toBeNull();
+    expect(await n.rpc('dlg.is_alive', c.callId, 'callee-301', c.fromTag)).toBeNull();
+    await expect(n.rpc('dlg.is_alive', c.callId, c.fromTag, 'nope')).rejects.toMatchObject({ faultCode: 404 });
     await n.rpc('dlg.end_dlg', d.h_entry!, d.h_id!);
     const toCaller = await fred.next((m) => isBye(m) && m.header('Call-ID') === c.callId);
     const toCallee = await gina.next((m) => isBye(m) && m.header('Call-ID') === c.callId);

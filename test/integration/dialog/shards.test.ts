@@ -72,9 +72,9 @@ describe('dialog with core.workers: 2', () => {
     const size = await run('kamcmd', ['-s', `unix:${ctl}`, 'dlg.profile_get_size', 'caller', 'dave'], { timeout: 10_000 });
     expect(size.stdout.trim()).toBe('2');
 
-    // the call on the worker shard ends by dlg.end_dlg (BYE both ways from shard 1)
-    const d1 = list.find((d) => d['call-id'] === c1.callId)!;
-    await n.rpc('dlg.end_dlg', d1.h_entry!, d1.h_id!);
+    // the call on the worker shard ends by dlg.terminate_dlg (BYE both ways from shard 1)
+    expect(await n.rpc('dlg.is_alive', c1.callId, c1.fromTag, c1.toTag)).toBeNull();
+    await n.rpc('dlg.terminate_dlg', c1.callId, c1.fromTag, c1.toTag);
     const toCaller = await dave.next((m) => isBye(m) && m.header('Call-ID') === c1.callId);
     const toCallee = await b[1]!.next((m) => isBye(m) && m.header('Call-ID') === c1.callId);
     expect(toCaller).not.toBeNull();
