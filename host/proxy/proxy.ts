@@ -39,7 +39,7 @@ import { DestinationSet, type BranchTarget } from './dset.js';
 import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
 import { markReceived } from './received.js';
-import type { IsMyself } from './record-route.js';
+import { doubleRecordRoute, needsDoubleRecordRoute, type IsMyself } from './record-route.js';
 import { nextHopOf, Resolver, type NextHop, type ResolvedAddress } from './resolver.js';
 
 /** Sockets the proxy may send through (the server's listeners). */
@@ -632,8 +632,19 @@ export class ProxyCore {
       cell.finishLocally(branch, 503, 'Service Unavailable');
       return false;
     }
-    const req = branch.request ?? direct;
+    let req = branch.request ?? direct;
     if (req === null) return false; // already sent
+    if (needsDoubleRecordRoute(req, cell.local, channel.local)) {
+      if (req === direct) {
+        // the fast path sends `direct` unedited: this branch gets its own copy for the second Record-Route
+        const copy = parseMessage(direct.toBuffer());
+        if (!copy.ok) return false;
+        copy.message.setRequestUri(ruri);
+        req = copy.message;
+        direct = null;
+      }
+      doubleRecordRoute(req, cell.local, channel.local);
+    }
     const id = this.layer.newBranch();
     const via = viaValue(channel, hop.proto, id);
     let bytes: Buffer;

@@ -14,8 +14,8 @@
  * `lr`, it becomes $du; if not, the next hop is a strict router (§16.6 step 6 / §16.12): the R-URI is
  * appended as the last Route, and the R-URI becomes that Route's URI.
  */
-import type { MessageContext } from '../core/context.js';
-import type { SipUri } from '../sip/types.js';
+import type { Endpoint, MessageContext } from '../core/context.js';
+import type { SipMessage, SipUri } from '../sip/types.js';
 import { parseNameAddr, parseUri } from '../sip/parser.js';
 
 export type IsMyself = (host: string, port: number | undefined) => boolean;
@@ -31,13 +31,42 @@ function hostForUri(address: string): string {
 
 /** The Record-Route value record_route() inserts for a request received on `ctx.local`. */
 export function recordRouteValue(ctx: MessageContext): string {
-  const local = ctx.local;
+  return `<${recordRouteUri(ctx.local, ctx.msg.from?.tag, false)}>`;
+}
+
+/** our Record-Route URI for the socket `local`; `r2` marks one of a double Record-Route. */
+function recordRouteUri(local: Endpoint, ftag: string | undefined, r2: boolean): string {
   let uri = `sip:${hostForUri(local.address)}:${local.port}`;
   if (local.proto !== 'udp') uri += `;transport=${local.proto}`; // Kamailio: transport=tls, not a sips: URI
+  if (r2) uri += ';r2=on';
   uri += ';lr';
-  const ftag = ctx.msg.from?.tag;
   if (ftag !== undefined && ftag.length > 0) uri += `;ftag=${ftag}`;
-  return `<${uri}>`;
+  return uri;
+}
+
+/**
+ * Kamailio's double Record-Route (enable_double_rr, on by default): a request that record_route()
+ * marked and that leaves on another socket than it came in on (another transport, address or port:
+ * a WebSocket browser calling a UDP phone, TLS to UDP) gets two Record-Route entries, the outgoing
+ * socket's above the incoming one's, both with `r2=on`. Each side of the dialog then reaches us on
+ * its own transport (RFC 3261 §16.6 step 4 allows a proxy to record-route more than once), and
+ * loose_route() removes both. Returns true when it changed `msg`.
+ */
+export function doubleRecordRoute(msg: SipMessage, inbound: Endpoint, outbound: Endpoint): boolean {
+  if (inbound.proto === outbound.proto && inbound.address === outbound.address && inbound.port === outbound.port) return false;
+  const ftag = msg.from?.tag;
+  const top = msg.headerValues('record-route')[0];
+  if (top === undefined || top !== `<${recordRouteUri(inbound, ftag, false)}>`) return false;
+  msg.removeHeader('record-route', 0);
+  msg.addHeader('Record-Route', `<${recordRouteUri(inbound, ftag, true)}>`, 'first');
+  msg.addHeader('Record-Route', `<${recordRouteUri(outbound, ftag, true)}>`, 'first');
+  return true;
+}
+
+/** the Record-Route the request would need doubled when sent from `outbound` (cheap test before copying it). */
+export function needsDoubleRecordRoute(msg: SipMessage, inbound: Endpoint, outbound: Endpoint): boolean {
+  if (inbound.proto === outbound.proto && inbound.address === outbound.address && inbound.port === outbound.port) return false;
+  return msg.headerValues('record-route')[0] === `<${recordRouteUri(inbound, msg.from?.tag, false)}>`;
 }
 
 /** Kamailio record_route(): 1 inserted, -1 failed (not a request, or the header was refused). */
@@ -99,9 +128,13 @@ export function looseRoute(ctx: MessageContext, isMyself: IsMyself): number {
     if (!isLooseRouter(first)) strictNextHop(ctx, routes[0]!);
     return inDialog ? LR_ROUTED : LR_PRELOADED;
   }
-  // our own Route: remove it (§16.4)
+  // our own Route: remove it (§16.4); with r2=on (double Record-Route) our second one goes too
   msg.removeHeader('route', 0);
   routes = msg.headerValues('route');
+  if (routes.length > 0 && first.params.some(([n]) => n === 'r2') && isOurs(routeUri(routes[0]!), isMyself)) {
+    msg.removeHeader('route', 0);
+    routes = msg.headerValues('route');
+  }
   if (routes.length === 0) {
     // the R-URI is the next hop; Kamailio: an out-of-dialog request with a single Route to us is "not routed"
     return inDialog ? LR_ROUTED : LR_NO_ROUTE;

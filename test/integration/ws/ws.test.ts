@@ -12,6 +12,7 @@
  * - a keepalive OPTIONS is answered over the connection;
  * - a message over core.max_message_size closes that connection (1009) and nothing else.
  */
+import dgram from 'node:dgram';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -25,14 +26,16 @@ const DOMAIN = 'ws.example.test';
 const ORIGIN = 'https://phone.example.test';
 let node: SiphonNode;
 let WS_PORT = 0;
+let UDP_PORT = 0;
 const logLines: string[] = [];
 const clients: WebSocket[] = [];
 
 beforeAll(async () => {
   WS_PORT = await freePort('tcp');
+  UDP_PORT = await freePort('udp');
   const yaml = [
     'core:',
-    `  listen: [ws:127.0.0.1:${WS_PORT}]`,
+    `  listen: [ws:127.0.0.1:${WS_PORT}, udp:127.0.0.1:${UDP_PORT}]`,
     '  ctl: []',
     '  warmup: 0',
     '  max_message_size: 4096',
@@ -151,5 +154,73 @@ describe('WebSocket listener', () => {
     expect(await closed).toBe(1009);
     other.send(options(other, 2));
     expect((await other.next((s) => s.includes('ws-opt-2'), 'OPTIONS reply')).split('\r\n')[0]).toMatch(/^SIP\/2\.0 200 /);
+  });
+
+  it('bridges a browser to a UDP phone with a double Record-Route (r2=on), and the BYE of the phone reaches the browser', async () => {
+    const alice = new Phone('walice', await open());
+    alice.send(
+      `REGISTER sip:${DOMAIN} SIP/2.0\r\n${alice.via('reg9')}\r\nMax-Forwards: 70\r\nFrom: <sip:walice@${DOMAIN}>;tag=r9\r\n` +
+        `To: <sip:walice@${DOMAIN}>\r\nCall-ID: ws-reg-9\r\nCSeq: 1 REGISTER\r\n${alice.contact()};expires=600\r\nContent-Length: 0\r\n\r\n`,
+    );
+    await alice.next((s) => s.startsWith('SIP/2.0 200') && s.includes('ws-reg-9'), 'REGISTER 200');
+    // a desk phone on UDP
+    const phone = dgram.createSocket('udp4');
+    const got: string[] = [];
+    const waiters: Array<{ m: (s: string) => boolean; r: (s: string) => void }> = [];
+    phone.on('message', (d) => {
+      const t = d.toString('latin1');
+      got.push(t);
+      const i = waiters.findIndex((w) => w.m(t));
+      if (i >= 0) waiters.splice(i, 1)[0]!.r(t);
+    });
+    const next = (m: (s: string) => boolean, what: string): Promise<string> =>
+      got.find(m) !== undefined
+        ? Promise.resolve(got.find(m)!)
+        : new Promise((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error(`phone: no ${what}`)), 5000);
+            waiters.push({ m, r: (x) => (clearTimeout(t), resolve(x)) });
+          });
+    try {
+      await new Promise<void>((r) => phone.bind(0, '127.0.0.1', () => r()));
+      const pp = phone.address().port;
+      phone.send(
+        `REGISTER sip:${DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${pp};branch=z9hG4bKdesk1\r\nMax-Forwards: 70\r\nFrom: <sip:desk@${DOMAIN}>;tag=d1\r\n` +
+          `To: <sip:desk@${DOMAIN}>\r\nCall-ID: desk-reg\r\nCSeq: 1 REGISTER\r\nContact: <sip:desk@127.0.0.1:${pp}>;expires=600\r\nContent-Length: 0\r\n\r\n`,
+        UDP_PORT,
+        '127.0.0.1',
+      );
+      await next((s) => s.startsWith('SIP/2.0 200') && s.includes('desk-reg'), 'REGISTER 200');
+
+      alice.send(
+        `INVITE sip:desk@${DOMAIN} SIP/2.0\r\n${alice.via('inv9')}\r\nMax-Forwards: 70\r\nFrom: <sip:walice@${DOMAIN}>;tag=a9\r\n` +
+          `To: <sip:desk@${DOMAIN}>\r\nCall-ID: ws-bridge-1\r\nCSeq: 1 INVITE\r\n${alice.contact()}\r\nContent-Length: 0\r\n\r\n`,
+      );
+      const inv = await next((s) => s.startsWith('INVITE '), 'the INVITE');
+      const rr = inv.split('\r\n').filter((l) => /^record-route:/i.test(l));
+      expect(rr).toEqual([
+        `Record-Route: <sip:127.0.0.1:${UDP_PORT};r2=on;lr;ftag=a9>`,
+        `Record-Route: <sip:127.0.0.1:${WS_PORT};transport=ws;r2=on;lr;ftag=a9>`,
+      ]);
+      const head = inv.split('\r\n\r\n')[0]!.split('\r\n');
+      const keep = head.filter((l) => /^(via|record-route|from|call-id|cseq):/i.test(l));
+      phone.send(`SIP/2.0 200 OK\r\n${keep.join('\r\n')}\r\nTo: <sip:desk@${DOMAIN}>;tag=p9\r\nContact: <sip:desk@127.0.0.1:${pp}>\r\nContent-Length: 0\r\n\r\n`, UDP_PORT, '127.0.0.1');
+      const ok = await alice.next((s) => s.startsWith('SIP/2.0 200') && s.includes('ws-bridge-1'), 'the 200');
+      // the browser sees the same two entries (it uses them in reverse: ws first)
+      expect(ok.split('\r\n').filter((l) => /^record-route:/i.test(l))).toEqual(rr);
+      // the phone hangs up: its route set is the Record-Route as received; the BYE goes to the browser's Contact
+      const contact = /\r\nContact: <([^>]+)>/.exec(inv)![1]!;
+      phone.send(
+        `BYE ${contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${pp};branch=z9hG4bKdeskbye\r\nMax-Forwards: 70\r\n` +
+          `Route: <sip:127.0.0.1:${UDP_PORT};r2=on;lr;ftag=a9>\r\nRoute: <sip:127.0.0.1:${WS_PORT};transport=ws;r2=on;lr;ftag=a9>\r\n` +
+          `From: <sip:desk@${DOMAIN}>;tag=p9\r\nTo: <sip:walice@${DOMAIN}>;tag=a9\r\nCall-ID: ws-bridge-1\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n`,
+        UDP_PORT,
+        '127.0.0.1',
+      );
+      const bye = await alice.next((s) => s.startsWith('BYE '), 'the BYE over the WebSocket');
+      expect(bye).not.toMatch(/\r\nRoute:/i); // both of our Route entries were consumed (r2=on)
+      expect(bye).toMatch(new RegExp(`\r\nVia: SIP/2\.0/WS 127\.0\.0\.1:${WS_PORT};branch=`));
+    } finally {
+      phone.close();
+    }
   });
 });
