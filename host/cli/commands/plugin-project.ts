@@ -124,9 +124,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PluginTester, sipRequest } from '@siphon/sdk/testing';
 
 let t: PluginTester;
+// loading compiles and meters the plugin: seconds on a busy machine, past vitest's 10-s default
 beforeAll(async () => {
   t = await PluginTester.load(new URL('../build/${name}.wasm', import.meta.url));
-});
+}, 60_000);
 afterAll(() => t.close());
 
 describe('${name}', () => {
