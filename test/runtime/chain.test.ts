@@ -13,6 +13,7 @@ import { PluginManager, type ChainMember } from '../../host/wasm/manager.js';
 import { ChainPin } from '../../host/wasm/version.js';
 import type { WasmPlugin } from '../../host/wasm/plugin.js';
 import type { GrantOptions } from '../../host/wasm/loader.js';
+import { SiphonMetrics } from '../../host/metrics/metrics.js';
 import { captureLogger, guest, INVITE, makeCtx, parseSip, tempWasm, wat } from './helpers.js';
 
 const manifest = (name: string, version: string, capabilities?: string[]) => ({ 'sip.plugin': JSON.stringify({ name, version, ...(capabilities ? { capabilities } : {}) }) });
@@ -234,6 +235,20 @@ describe('plugin chains', () => {
     expect(m.pins(t1)).toBe(1);
     m.release(pin3);
     expect(m.pins(t1)).toBe(0);
+  });
+
+  it('feeds each member its own hook metrics, labelled by plugin name@version', async () => {
+    const metrics = new SiphonMetrics({ defaultMetrics: false });
+    const m = new PluginManager({ log: captureLogger([], 'info'), loadOptions: { limits: { memoryMaxPages: 16 } }, metrics });
+    managers.push(m);
+    await m.loadChain([member(vendor('1.0.0', Action.CONTINUE), ['msg.read', 'msg.write'], 0), member(tail(), 'all', 1)]);
+    for (let i = 0; i < 3; i++) await route(m);
+    await m.load('vendor', vendor('2.0.0', Action.DROP));
+    await route(m);
+    const text = await metrics.text();
+    const count = (plugin: string): number =>
+      Number(new RegExp(`plugin_hook_duration_seconds_count\\{[^}]*plugin="${plugin}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? -1);
+    expect([count('vendor@1.0.0'), count('vendor@2.0.0'), count('tail@1.0.0')]).toEqual([3, 1, 3]);
   });
 
   it('refuses two members with one name (E4073) and loads nothing', async () => {
