@@ -22,7 +22,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BinrpcClient } from '../../host/rpc/binrpc-client.js';
@@ -102,6 +102,12 @@ async function startNode(name: string, workers: number): Promise<{ srv: SiphonPr
   config(path.join(dir, 'siphon.yaml'), port, ctl, workers);
   const srv = await startSiphon(['-c', path.join(dir, 'siphon.yaml')], { readyPorts: [{ proto: 'udp', port }] });
   procs.push(srv);
+  // the control plane opens after the SIP sockets (host/server/app.ts startNode)
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(ctl)) {
+    if (Date.now() > deadline) throw new Error(`no control socket ${ctl}: ${srv.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return { srv, port, ctl };
 }
 
