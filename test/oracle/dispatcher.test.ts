@@ -54,9 +54,9 @@ async function startPair(farm: GatewayFarm, list: string, name: string, siphonMo
     },
     siphon: {
       plugin: path.join(HERE, 'plugins/dispatcher/build/dispatcher.wasm'),
-      // one shard, whatever SIPHON_WORKERS says: the cases compare Kamailio's selections, whose rotation
-      // position (alg 4/5), call-load table (alg 10) and weight tables (alg 9/11) all processes share
-      // in shm; with core.workers each shard keeps its own (host/modules/dispatcher/README.md, Shards)
+      // one shard, whatever SIPHON_WORKERS says: the cases compare Kamailio's selections, whose call-load
+      // table (alg 10) and shuffled weight tables (alg 9/11) all processes share in shm; with
+      // core.workers each shard keeps its own (host/modules/dispatcher/README.md, Shards)
       yaml: () => ['  workers: 1', `  data_dir: ${dir}`, 'modules:', '  dispatcher:', `    list_file: ${JSON.stringify(file)}`, '    flags: 2', '    hash_pvar: "$fU@$ci"', '    ds_hash_size: 4', ...siphonModule.map((l) => `    ${l}`)].join('\n'),
       config: (hop) => ({ next_hop: hop }),
       ctl: ctl.siphon,

@@ -17,8 +17,27 @@ export class DestinationSet {
   readonly dests: readonly Destination[];
   /** alg 14: non-zero when every destination has this same priority > 0 (round-robin), else serial. */
   readonly rrserial: number;
-  /** round-robin position (alg 4, 5 without credentials, 64). */
-  last = 0;
+  /**
+   * Round-robin position (alg 4, 5 without credentials, 64; where alg 13 starts). Kamailio keeps it
+   * in shared memory, one per set for all processes; with core.workers every shard uses shard 0's
+   * cell of a SharedArrayBuffer (shards.ts), read and written as plainly as Kamailio's (no lock).
+   */
+  private rotation: Int32Array = new Int32Array(1);
+  get last(): number {
+    return this.rotation[0]!;
+  }
+  set last(v: number) {
+    this.rotation[0] = v;
+  }
+  /** shard 0: moves the position into `cell` (shared with the worker shards), keeping its value. */
+  shareRotation(cell: Int32Array): void {
+    cell[0] = this.rotation[0]!;
+    this.rotation = cell;
+  }
+  /** a worker shard: uses shard 0's cell for the position. */
+  useRotation(cell: Int32Array): void {
+    this.rotation = cell;
+  }
   /** alg 9 table and cursor. */
   readonly wlist = new Uint32Array(100);
   wlast = 0;

@@ -52,6 +52,9 @@ export interface DsSnapshot {
   /** host name → addresses shard 0 resolved at load (IP literals are not listed). */
   hosts: Array<[string, string[]]>;
   states: DstState[];
+  /** the sets' round-robin positions (Int32 cells, shared, not copied) and the set id of each cell. */
+  rotation: SharedArrayBuffer;
+  rotationSets: number[];
 }
 
 function stateOf(set: DestinationSet, idx: number, d: Destination, withLatency: boolean): DstState {
@@ -74,11 +77,14 @@ export class PrimarySync implements DispatcherSync {
   /** changed destinations not yet announced, with their set (flushed once per event-loop turn). */
   private readonly pending = new Map<Destination, DestinationSet>();
   private flushQueued = false;
+  /** the current sets' round-robin cells (shareRotation), handed to the workers with the sets. */
+  private rotation: { buf: SharedArrayBuffer; sets: number[] };
 
   constructor(
     private readonly ds: Dispatcher,
     private readonly shard: ShardContext,
   ) {
+    this.rotation = this.shareRotation();
     shard.provide(SERVICE, {
       snapshot: (): DsSnapshot => this.snapshot(),
       // a worker's plugin marked a target: the same change on the authoritative state
@@ -98,9 +104,18 @@ export class PrimarySync implements DispatcherSync {
     queueMicrotask(() => this.flush());
   }
 
+  /** one Int32 cell per set of the current snapshot, in use by shard 0's sets from now on. */
+  private shareRotation(): { buf: SharedArrayBuffer; sets: number[] } {
+    const sets = this.ds.sets.ordered;
+    const buf = new SharedArrayBuffer(Math.max(1, sets.length) * 4);
+    sets.forEach((set, i) => set.shareRotation(new Int32Array(buf, i * 4, 1)));
+    return { buf, sets: sets.map((set) => set.id) };
+  }
+
   published(): void {
     // changes of the old snapshot go out first: order is what the workers rely on
     this.flush();
+    this.rotation = this.shareRotation();
     this.shard.broadcast(TOPIC_SETS, this.snapshot(++this.seq));
   }
 
@@ -133,7 +148,7 @@ export class PrimarySync implements DispatcherSync {
         states.push(stateOf(set, i, d, withLatency));
       });
     }
-    return { seq, specs: [...this.ds.specsInUse], hosts: [...hosts], states };
+    return { seq, specs: [...this.ds.specsInUse], hosts: [...hosts], states, rotation: this.rotation.buf, rotationSets: this.rotation.sets };
   }
 }
 
@@ -230,6 +245,8 @@ export class ReplicaSync implements DispatcherSync {
       },
     });
     this.ds.install(next, snap.specs);
+    // the round-robin positions are shard 0's cells (one rotation per set for the node, as Kamailio's)
+    snap.rotationSets.forEach((id, i) => this.ds.sets.get(id)?.useRotation(new Int32Array(snap.rotation, i * 4, 1)));
     this.seq = snap.seq;
     this.applyStates(snap.states);
   }

@@ -115,6 +115,21 @@ function pluginCalls(m: DispatcherModule) {
 }
 
 describe('dispatcher with core.workers', () => {
+  it('round robin (alg 4) rotates over one position for every shard, as Kamailio\'s processes share it', async () => {
+    const { main, workers, caughtUp } = await shards({});
+    const one = (m: DispatcherModule): string => [...picked(m, 1)][0]!;
+    // shard 0, a worker, shard 0, the other worker ...: consecutive selections alternate whichever shard made them
+    const order = [main, workers[0]!, main, workers[1]!, workers[0]!, main];
+    const got = order.map(one);
+    for (let i = 1; i < got.length; i++) expect(got[i]).not.toBe(got[i - 1]);
+    expect(new Set(got)).toEqual(new Set([A, B]));
+    // a reload makes new sets with new shared positions: still one rotation
+    await main.dispatcher.reload();
+    await caughtUp();
+    const after = [workers[0]!, main, workers[1]!, main].map(one);
+    for (let i = 1; i < after.length; i++) expect(after[i]).not.toBe(after[i - 1]);
+  });
+
   it('only shard 0 sends keepalives: every OPTIONS at the gateways carries a shard-0 destination From-tag', async () => {
     const { main, workers } = await shards({ ds_ping_interval: 1 });
     // the keepalive timer runs in every shard that would probe: wait for two rounds to arrive

@@ -48,10 +48,7 @@ beforeAll(async () => {
   listFile = path.join(dir, 'dispatcher.list');
   ctl = `unix:${path.join(dir, 'ctl')}`;
   await writeFile(listFile, `# gateways\n1 ${GW1} 0 0\n1 ${GW2} 0 0\n2 sip:127.0.0.1:${CLIENT} 0 0\n`);
-  // one shard, whatever SIPHON_WORKERS says: these tests follow the round-robin sequence over one
-  // rotation position, as Kamailio's processes share it; with core.workers each shard rotates on its
-  // own (host/modules/dispatcher/README.md, Shards; dispatcher-shards.test.ts covers that layout)
-  const modules = `  workers: 1\n  data_dir: ${dir}\nmodules:\n  dispatcher:\n    list_file: ${listFile}\n    flags: 2`;
+  const modules = `  data_dir: ${dir}\nmodules:\n  dispatcher:\n    list_file: ${listFile}\n    flags: 2`;
   probe = await startTestNode(PROBE, `${modules}\nrouting:\n  plugin: ${PLUGIN.lbProbe}`, { ctl });
   lb = await startTestNode(LB, `${modules}\nrouting:\n  plugin: ${PLUGIN.lb}`);
   for (const port of gwPorts) {
