@@ -53,6 +53,10 @@ describe('load shedding (core.overload)', () => {
       `  listen: [udp:127.0.0.1:${PORT}]`,
       '  ctl: []',
       '  warmup: 0',
+      // one shard, whatever SIPHON_WORKERS says: the busy share comes from this thread's function
+      // (startNode's overloadUtilization), which a worker thread's guard cannot read; every request
+      // must meet the guard it drives (overload-delay.test.ts covers the sharded signal)
+      '  workers: 1',
       '  overload:',
       '    max_delay: 10000',
       '    utilization: 0.6',
