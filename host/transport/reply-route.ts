@@ -26,8 +26,9 @@ export function replyAddress(topVia: Via | undefined, source: Endpoint, out: Rep
     out.port = source.port;
     return out;
   }
-  // RFC 3261 §18.2.2 / §19.1.2: a sent-by without a port means 5061 over TLS, 5060 otherwise
-  const sentByPort = topVia.port ?? (topVia.transport === 'TLS' ? DEFAULT_TLS_PORT : DEFAULT_SIP_PORT);
+  // RFC 3261 §18.2.2 / §19.1.2: a sent-by without a port means the default port of the transport the
+  // request came over (5061 for TLS), whatever the Via's token says (Kamailio: the receiving protocol)
+  const sentByPort = topVia.port ?? (source.proto === 'tls' ? DEFAULT_TLS_PORT : DEFAULT_SIP_PORT);
   if (topVia.maddr !== undefined && source.proto === 'udp') {
     const maddr = stripBrackets(topVia.maddr);
     if (net.isIP(maddr) !== 0) {
