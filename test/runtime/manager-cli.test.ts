@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { sharedDir } from '../helpers/shared.js';
 import { ROOT, SIPHON_BIN } from '../helpers/siphon-process.js';
+import { readCustomSection } from '../../host/wasm/loader.js';
 
 const exec = promisify(execFile);
 
@@ -96,7 +97,8 @@ describe('siphon plugin new → build → test', () => {
     const created = await siphon(['new', 'demo', '--plugins-dir', tmp]);
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/created .*demo\/\{assembly\/index\.ts,package\.json,README\.md\}/);
-    expect(JSON.parse(readFileSync(path.join(tmp, 'demo/package.json'), 'utf8'))).toMatchObject({ name: 'demo', version: '0.1.0' });
+    // the sample route declares what it calls (docs/plugins.md "Capabilities"); the build writes it into the manifest
+    expect(JSON.parse(readFileSync(path.join(tmp, 'demo/package.json'), 'utf8'))).toMatchObject({ name: 'demo', version: '0.1.0', siphon: { capabilities: ['msg.read', 'msg.reply', 'msg.write'] } });
     expect(readFileSync(path.join(tmp, 'demo/assembly/index.ts'), 'utf8')).toMatch(/onRequest\(/);
     expect((await siphon(['new', 'demo', '--plugins-dir', tmp])).code).toBe(1); // never overwrites
 
@@ -104,6 +106,8 @@ describe('siphon plugin new → build → test', () => {
     expect(built.stderr).toBe('');
     expect(built.code).toBe(0);
     expect(built.stdout).toMatch(/demo built/);
+    const manifest = readCustomSection(readFileSync(path.join(tmp, 'demo/build/demo.wasm')), 'sip.plugin');
+    expect(JSON.parse(Buffer.from(manifest!).toString('utf8'))).toEqual({ name: 'demo', version: '0.1.0', capabilities: ['msg.read', 'msg.reply', 'msg.write'] });
 
     const msg = path.join(tmp, 'options-self.sip');
     writeFileSync(

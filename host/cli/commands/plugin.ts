@@ -190,7 +190,8 @@ class CommandContext {
     writeFileSync(path.join(assemblyDir, 'index.ts'), pluginTemplate(name, sdk));
     writeFileSync(
       path.join(dir, 'package.json'),
-      `${JSON.stringify({ name, version: '0.1.0', private: true, description: `siphon routing plugin ${name}` }, null, 2)}\n`,
+      // capabilities: what the sample route calls (docs/plugins.md "Capabilities"), as the --dir project declares them
+      `${JSON.stringify({ name, version: '0.1.0', private: true, description: `siphon routing plugin ${name}`, siphon: { capabilities: ['msg.read', 'msg.reply', 'msg.write'] } }, null, 2)}\n`,
     );
     writeFileSync(path.join(dir, 'README.md'), readmeTemplate(name, path.relative(this.cwd, this.pluginsDir) || '.'));
     this.out(`created ${path.relative(this.cwd, dir) || dir}/{assembly/index.ts,package.json,README.md}\n`);
