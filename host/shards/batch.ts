@@ -19,6 +19,13 @@ export interface WireBatch {
   ports: number[];
   /** channel ids (hub.ts: listener index, or a TCP connection's id). */
   chans: number[];
+  /**
+   * outbound only, absent when no message of the batch has them: the TLS server name of each send
+   * (Channel.send's `name`, '' for none) and the id the worker waits on for a failed stream send
+   * (Channel.send's `failed`, 0 for none).
+   */
+  names?: string[];
+  failIds?: number[];
 }
 
 /** Collects one turn's messages; `take()` hands them over as a WireBatch and starts a new buffer. */
@@ -29,12 +36,23 @@ export class BatchWriter {
   private addrs: string[] = [];
   private ports: number[] = [];
   private chans: number[] = [];
+  private names: string[] | null = null;
+  private failIds: number[] | null = null;
 
   get count(): number {
     return this.lens.length;
   }
 
-  add(bytes: Uint8Array, address: string, port: number, chan: number): void {
+  add(bytes: Uint8Array, address: string, port: number, chan: number, name = '', failId = 0): void {
+    if ((name !== '' || failId !== 0) && this.names === null) {
+      // the first send of the turn with a name or a failure id: the earlier ones had neither
+      this.names = new Array<string>(this.lens.length).fill('');
+      this.failIds = new Array<number>(this.lens.length).fill(0);
+    }
+    if (this.names !== null) {
+      this.names.push(name);
+      this.failIds!.push(failId);
+    }
     const need = this.used + bytes.length;
     if (need > this.buf.length) {
       let size = this.buf.length * 2;
@@ -56,6 +74,12 @@ export class BatchWriter {
     // transfer exactly the bytes used: a small batch does not ship its whole 64 KiB buffer
     const data = this.used === this.buf.length ? this.buf.buffer : this.buf.buffer.slice(0, this.used);
     const batch: WireBatch = { data: data as ArrayBuffer, lens: this.lens, addrs: this.addrs, ports: this.ports, chans: this.chans };
+    if (this.names !== null) {
+      batch.names = this.names;
+      batch.failIds = this.failIds!;
+      this.names = null;
+      this.failIds = null;
+    }
     if (data === this.buf.buffer) this.buf = new Uint8Array(INITIAL_BYTES);
     this.used = 0;
     this.lens = [];
@@ -66,12 +90,12 @@ export class BatchWriter {
   }
 }
 
-/** Calls `fn(bytes, address, port, chan)` for every message of a batch (bytes: views into its buffer). */
-export function forEachMessage(b: WireBatch, fn: (bytes: Buffer, address: string, port: number, chan: number) => void): void {
+/** Calls `fn(bytes, address, port, chan, name, failId)` for every message of a batch (bytes: views into its buffer). */
+export function forEachMessage(b: WireBatch, fn: (bytes: Buffer, address: string, port: number, chan: number, name: string, failId: number) => void): void {
   let off = 0;
   for (let i = 0; i < b.lens.length; i++) {
     const len = b.lens[i]!;
-    fn(Buffer.from(b.data, off, len), b.addrs[i]!, b.ports[i]!, b.chans[i]!);
+    fn(Buffer.from(b.data, off, len), b.addrs[i]!, b.ports[i]!, b.chans[i]!, b.names?.[i] ?? '', b.failIds?.[i] ?? 0);
     off += len;
   }
 }

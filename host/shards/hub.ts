@@ -231,7 +231,7 @@ export class ShardHub implements MessageSink {
         const msg = m as FromWorker;
         switch (msg.t) {
           case 'out':
-            this.sendOut(msg.b);
+            this.sendOut(msg.b, shard);
             return;
           case 'log':
             for (const line of msg.lines) dest?.write(line);
@@ -330,13 +330,16 @@ export class ShardHub implements MessageSink {
 
   // ---- outbound: what the workers send ---------------------------------------------------
 
-  private sendOut(b: import('./batch.js').WireBatch): void {
-    forEachMessage(b, (bytes, address, port, chan) => {
+  private sendOut(b: import('./batch.js').WireBatch, shard: WorkerShard): void {
+    forEachMessage(b, (bytes, address, port, chan, nameText, failId) => {
+      const name = nameText === '' ? undefined : nameText;
+      // the worker's transaction learns that its request could not be sent (RFC 3261 §17.1.4)
+      const failed = failId === 0 ? undefined : () => shard.post({ t: 'send-failed', id: failId });
       if (chan < FIRST_CONNECTION_ID) {
         const l = this.listenerList[chan];
         if (l === undefined) return;
-        const ch = l.channelTo?.(address, port) ?? (l as unknown as Channel);
-        ch.send(bytes, address, port);
+        const ch = l.channelTo?.(address, port, name) ?? (l as unknown as Channel);
+        ch.send(bytes, address, port, name, failed);
         return;
       }
       const ref = this.connections.get(chan);
@@ -349,12 +352,12 @@ export class ShardHub implements MessageSink {
         return;
       }
       if (conn !== undefined) {
-        conn.send(bytes, address, port);
+        conn.send(bytes, address, port, name, failed);
         return;
       }
       // the connection closed meanwhile: its listener opens or reuses one (Channel.send's contract)
       const l = this.listenerList[ref?.listener ?? 0];
-      l?.channelTo?.(address, port).send(bytes, address, port);
+      l?.channelTo?.(address, port, name).send(bytes, address, port, name, failed);
     });
   }
 

@@ -52,7 +52,9 @@ export type ToWorker =
   | { t: 'metered'; entries: Array<[string, import('../wasm/metering.js').MeteredModule]> }
   | { t: 'req'; id: number; op: 'stats' }
   | { t: 'req'; id: number; op: 'rpc'; name: string; params: RpcValue[] }
-  | { t: 'req'; id: number; op: 'stop' };
+  | { t: 'req'; id: number; op: 'stop' }
+  /** a stream send of the worker's (failId) could not be made (connect / TLS refused): Channel.send's `failed`. */
+  | { t: 'send-failed'; id: number };
 
 export type FromWorker =
   | { t: 'out'; b: WireBatch }

@@ -86,16 +86,41 @@ class RemoteChannel implements Channel {
     public local: Endpoint,
     private readonly out: Outbox,
   ) {}
-  send(buf: Buffer, address: string, port: number): void {
-    this.out.add(buf, address, port, this.id);
+  send(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void {
+    // only streams report a send that could not be made (a connect or TLS handshake refused)
+    this.out.add(buf, address, port, this.id, name ?? '', failed !== undefined && this.proto !== 'udp' ? this.out.waitFor(failed) : 0);
   }
 }
+
+/** stream sends whose failure a transaction waits for, at most; the oldest is forgotten first. */
+export const MAX_SEND_WAITERS = 65_536;
 
 class Outbox {
   private readonly writer = new BatchWriter();
   private scheduled = false;
-  add(buf: Buffer, address: string, port: number, chan: number): void {
-    this.writer.add(buf, address, port, chan);
+  /** failure callbacks of stream sends, by the id the main thread reports back ('send-failed'). */
+  private readonly waiters = new Map<number, () => void>();
+  private nextWaiter = 1;
+
+  /** an id for `failed` (a send that succeeds is never reported: ids are dropped oldest first). */
+  waitFor(failed: () => void): number {
+    const id = this.nextWaiter;
+    this.nextWaiter = id >= 0x7fffffff ? 1 : id + 1;
+    this.waiters.set(id, failed);
+    if (this.waiters.size > MAX_SEND_WAITERS) this.waiters.delete(this.waiters.keys().next().value!);
+    return id;
+  }
+
+  /** the main thread could not make send `id`. */
+  sendFailed(id: number): void {
+    const f = this.waiters.get(id);
+    if (f === undefined) return;
+    this.waiters.delete(id);
+    f();
+  }
+
+  add(buf: Buffer, address: string, port: number, chan: number, name = '', failId = 0): void {
+    this.writer.add(buf, address, port, chan, name, failId);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -152,8 +177,13 @@ async function main(): Promise<void> {
     return ch;
   });
   const provider: ChannelProvider = {
-    channelFor(proto: Proto, family: 4 | 6, _address: string, _port: number): Channel | null {
-      for (const ch of listeners) if (ch.proto === proto && ch.local.family === family) return ch;
+    channelFor(proto: Proto, family: 4 | 6, _address: string, _port: number, name?: string): Channel | null {
+      for (const ch of listeners) {
+        if (ch.proto !== proto || ch.local.family !== family) continue;
+        if (name === undefined) return ch;
+        // a TLS server name (SNI, the name the peer's certificate must carry) goes with every send
+        return { proto: ch.proto, local: ch.local, send: (b, a, p, n, failed) => ch.send(b, a, p, n ?? name, failed) };
+      }
       return null;
     },
   };
@@ -242,6 +272,9 @@ async function main(): Promise<void> {
         return;
       case 'metered':
         seedMetered(msg.entries);
+        return;
+      case 'send-failed':
+        outbox.sendFailed(msg.id);
         return;
       case 'req':
         void answer(msg, registry, () => ({ groups: snapshot(providers), metrics: metrics.snapshot() }), stop);
