@@ -43,6 +43,10 @@ function columnSql(c: ColumnDef): string {
     case 'text':
       t = 'TEXT';
       break;
+    case 'float':
+      // Kamailio's acc_cdrs.duration: FLOAT(10,3), seconds to the ms
+      t = 'FLOAT(10,3)';
+      break;
   }
   let s = `${quoteIdent(c.name)} ${t}`;
   if (c.unsigned) s += ' UNSIGNED';

@@ -6,7 +6,7 @@
  */
 
 /** Column types used by Kamailio's schemas (utils/kamctl/mysql/*-create.sql). */
-export type ColumnType = 'int' | 'smallint' | 'bigint' | 'varchar' | 'datetime' | 'text';
+export type ColumnType = 'int' | 'smallint' | 'bigint' | 'varchar' | 'datetime' | 'text' | 'float';
 
 export interface ColumnDef {
   name: string;

@@ -207,6 +207,8 @@ export const Errors = {
   DLG_BYE: { code: 9202, title: 'cannot send dialog BYE' },
   /** a write to the dialog / dialog_vars tables failed (db_mode 1-3); the dialog stays in memory. */
   DLG_DB: { code: 9203, title: 'dialog database write failed' },
+  ACC_DB: { code: 9301, title: 'accounting database write failed' },
+  ACC_QUEUE_FULL: { code: 9302, title: 'accounting write queue full, record dropped' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

@@ -36,6 +36,7 @@ import { AuthModule } from '../modules/auth/index.js';
 import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
 import { DialogModule } from '../modules/dialog/index.js';
+import { AccModule } from '../modules/acc/index.js';
 import type { UtilizationSource } from './overload.js';
 import { ServiceRegistry } from '../shards/link.js';
 import { ShardHub } from '../shards/hub.js';
@@ -211,6 +212,17 @@ export function wireDialog(modules: readonly SiphonModule[], server: SiphonServe
   server.setRouteObserver(mod.attach(server.proxy, requests ? (r) => requests.requestInDialog(r) : null));
 }
 
+/**
+ * The acc module (host/modules/acc/README.md) on the dialog module's events: accounting records
+ * and CDRs of the calls this shard's dialog table holds. Every shard wires its own pair.
+ */
+export function wireAcc(modules: readonly SiphonModule[]): void {
+  const acc = modules.find((m): m is AccModule => m instanceof AccModule);
+  if (!acc) return;
+  const dialog = modules.find((m): m is DialogModule => m instanceof DialogModule);
+  acc.attach(dialog ? dialog.table : null);
+}
+
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
 export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
   const tm = config.core.tm;
@@ -364,6 +376,7 @@ export async function startNode(
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: 0, count: shardCount });
   wirePike(modules, server);
   wireDialog(modules, server, tmRequests);
+  wireAcc(modules);
   const routingFile = opts.pluginFile ?? pluginFile(config);
   let hub: ShardHub | null = null;
   if (services !== null) {

@@ -13,6 +13,7 @@ import { createAuthModule } from '../modules/auth/index.js';
 import { createNathelperModule } from '../modules/nathelper/index.js';
 import { createDialogModule } from '../modules/dialog/index.js';
 import { createHtableModule } from '../modules/htable/index.js';
+import { createAccModule } from '../modules/acc/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
@@ -24,6 +25,7 @@ export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   nathelper: () => createNathelperModule(),
   dialog: () => createDialogModule(),
   htable: () => createHtableModule(),
+  acc: () => createAccModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

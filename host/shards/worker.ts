@@ -25,6 +25,7 @@ import {
   tmStatistics,
   transactionTimersFrom,
   wireDialog,
+  wireAcc,
 } from '../server/app.js';
 import { warmUp } from '../server/warmup.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
   if (server.transactions && server.proxy) tmRequests = new LocalRequests(server.transactions, server, server.proxy.resolver, { index: data.index, count: data.count });
   wireShardModules(modules, server);
   wireDialog(modules, server, tmRequests);
+  wireAcc(modules);
   const plugins = routingManager(config, log, metrics, server, modules);
   // the same routing as shard 0: routing.chain, or the one plugin (host/server/app.ts loadRoutingInto)
   await loadRoutingInto(plugins, config, data.pluginFile);
