@@ -104,6 +104,8 @@ export const MODULE_IMPORTS = new Set([
     'sht_rm_name', 'sht_rm_value', 'sht_match_name', 'sht_match_value', 'sht_reset',
     'sht_iterator_start', 'sht_iterator_next', 'sht_iterator_key', 'sht_iterator_value', 'sht_iterator_end',
   ].map((n) => `htable.${n}`),
+  // ABI 1.2 (docs/abi/v1.md "Module namespace `acc`")
+  ...['acc_log_request', 'acc_db_request'].map((n) => `acc.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
@@ -119,7 +121,7 @@ export const SIP_CAPABILITY = {
   sl_reply: 'msg.reply', reply_hdr_add: 'msg.reply',
   msg_set: 'msg.write', hdr_add: 'msg.write', hdr_remove: 'msg.write', pv_set: 'msg.write', maxfwd_process: 'msg.write',
 };
-export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable'];
+export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc'];
 export const CAPABILITIES = ['msg.read', 'msg.reply', 'msg.write', 'relay', ...NAMESPACE_CAPABILITIES];
 
 /** the capability an import `module.name` needs, or null. */

@@ -259,7 +259,7 @@ export function checkShape(shape: ModuleShape, where: string, limits: PluginLimi
  * one of them whether or not the module is configured (`modules.<name>` in the config), so a single
  * plugin (plugins/default) runs on every node. docs/abi/v1.md "Module namespaces".
  */
-export const MODULE_NAMESPACES: readonly string[] = ['secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable'];
+export const MODULE_NAMESPACES: readonly string[] = ['secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc'];
 
 /** ABI status -6 UNIMPLEMENTED: the host knows the import but cannot perform it (docs/abi/v1.md). */
 const UNIMPLEMENTED = -6;

@@ -547,6 +547,8 @@ export * from "./auth_db";
 export * from "./nathelper";
 // htable ($sht, $shtinc, $shtex, sht_rm*, iterators), Kamailio return codes; -6 without modules.htable
 export * from "./htable";
+// acc (acc_log_request, acc_db_request), Kamailio return codes; -6 without modules.acc
+export * from "./acc";
 // branch flags of branch 0 (setbflag/resetbflag/isbflagset) over $bf
 export * from "./flags";
 // dialog (dlg_manage, profiles, $dlg, $dlg_var, dlg_bye ...), ABI 1.2, Kamailio return codes; -6 without modules.dialog

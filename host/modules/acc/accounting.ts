@@ -10,11 +10,12 @@
  *   terminated  `acc` row for the BYE (when one ended it); the CDR: start (the 2xx), end, duration
  */
 import type { Logger } from 'pino';
+import type { MessageContext } from '../../core/context.js';
 import type { Table } from '../../db/index.js';
 import type { RpcValue } from '../../rpc/types.js';
 import type { DialogEvent } from '../dialog/index.js';
 import type { AccConfig } from './config.js';
-import { evalExtras, type ExtraDef } from './extra.js';
+import { evalExtras, evalExtrasOn, type ExtraDef } from './extra.js';
 import { WriteQueue } from './queue.js';
 import type { AccRow, CdrRow } from './tables.js';
 
@@ -120,6 +121,40 @@ export class Accounting {
       }
     }
   };
+
+  /** extra columns evaluated per record (the gas an import call pays). */
+  get extraCount(): number {
+    return this.extras.db.length + this.extras.log.length;
+  }
+
+  /**
+   * Kamailio acc_db_request / acc_log_request: a record of the request being routed, now. `table`
+   * null = the log; else one of the module's two tables. "NNN reason" comments give the code.
+   */
+  requestRecord(ctx: MessageContext, comment: string, table: string | null): 'ok' | 'full' | 'bad' {
+    const msg = ctx.msg;
+    const m = /^([0-9]{3})(?:\s+(.*))?$/s.exec(comment);
+    const core = {
+      method: msg.kind === 'request' ? msg.method.slice(0, 16) : '',
+      from_tag: (msg.from?.tag ?? '').slice(0, 128),
+      to_tag: (msg.to?.tag ?? '').slice(0, 128),
+      callid: msg.callId.slice(0, 255),
+      sip_code: m ? m[1]! : '',
+      sip_reason: (m ? (m[2] ?? '') : comment).slice(0, 128),
+    };
+    const now = Date.now();
+    if (table === null) {
+      this.stats.acc_records++;
+      this.log.info({ acc: { ...core, time: now / 1000, ...evalExtrasOn(this.extras.log, ctx) } }, 'ACC: request accounted');
+      return 'ok';
+    }
+    const t = table === this.cfg.db_table_acc ? this.tables.acc : table === this.cfg.db_table_missed_calls ? this.tables.missed : null;
+    if (t === null) return 'bad';
+    if (t === this.tables.acc) this.stats.acc_records++;
+    else this.stats.missed_records++;
+    const row = { ...core, time: sqlTime(now), ...evalExtrasOn(this.extras.db, ctx) } as AccRow;
+    return this.queue.push(() => t.insert(row), 'request') ? 'ok' : 'full';
+  }
 
   /** an `acc` / `missed_calls` row (Kamailio acc's core columns + db_extra), and its log line. */
   private record(kind: 'acc' | 'missed', method: string, e: DialogEvent, p: Pending | undefined, code: number, reason: string): void {

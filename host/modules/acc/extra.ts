@@ -10,7 +10,7 @@ import { MAX_EXTRA, MAX_EXTRA_VALUE } from './config.js';
 
 export interface ExtraDef {
   column: string;
-  /** a compiled variable, or the name of a `$dlg_var` (taken from the event's snapshot). */
+  /** the compiled variable; for `$dlg_var(name)` also its name (events take it from their snapshot). */
   spec: PvSpec | null;
   dlgVar: string | null;
 }
@@ -30,7 +30,8 @@ export function parseExtras(text: string): ExtraDef[] {
     if (!COLUMN.test(column)) throw new Error(`acc extra "${p}": bad column name`);
     const dv = DLG_VAR.exec(pv);
     if (dv) {
-      out.push({ column, spec: null, dlgVar: dv[1]! });
+      // the event path reads the snapshot; acc_db_request reads the routed message's dialog
+      out.push({ column, spec: compilePv(pv), dlgVar: dv[1]! });
     } else {
       const spec = compilePv(pv);
       if (spec === null) throw new Error(`acc extra "${p}": unknown pseudo-variable`);
@@ -53,6 +54,16 @@ export function evalExtras(defs: readonly ExtraDef[], e: DialogEvent): Record<st
     let v: string | null = null;
     if (d.dlgVar !== null) v = e.vars[d.dlgVar] ?? null;
     else if (d.spec !== null) v = evalSpec(d.spec, view);
+    out[d.column] = v === null ? '' : v.length > MAX_EXTRA_VALUE ? v.slice(0, MAX_EXTRA_VALUE) : v;
+  }
+  return out;
+}
+
+/** the values of `defs` on a message being routed (acc_db_request): `$dlg_var` from its dialog, if any. */
+export function evalExtrasOn(defs: readonly ExtraDef[], ctx: MessageContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of defs) {
+    const v = d.spec !== null ? evalSpec(d.spec, ctx) : null;
     out[d.column] = v === null ? '' : v.length > MAX_EXTRA_VALUE ? v.slice(0, MAX_EXTRA_VALUE) : v;
   }
   return out;

@@ -11,6 +11,7 @@ import type { RpcMethod } from '../../rpc/types.js';
 import type { ImportProvider } from '../../wasm/types.js';
 import type { DialogTable } from '../dialog/index.js';
 import type { ModuleInitContext, SiphonModule } from '../types.js';
+import { AccImports } from './abi.js';
 import { Accounting, type AccTables } from './accounting.js';
 import { accConfigSchema, resolveAccConfig, type AccConfig } from './config.js';
 import { parseExtras } from './extra.js';
@@ -80,7 +81,7 @@ export class AccModule implements SiphonModule {
   }
 
   imports(): ImportProvider[] {
-    return [];
+    return this.a ? [new AccImports(this.a)] : [];
   }
 
   rpcMethods(): RpcMethod[] {
