@@ -22,6 +22,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   secfilter: { summary: 'manage secfilter rules', file: 'secfilter' },
   dispatcher: { summary: 'manage dispatcher destinations', file: 'dispatcher' },
   subscriber: { summary: 'manage auth_db subscribers (add, passwd, rm, list)', file: 'subscriber' },
+  cdr: { summary: 'list the running server\'s recent CDRs (acc.cdrs)', file: 'cdr' },
 };
 
 export function usage(): string {

@@ -18,6 +18,7 @@ import { startNode, type SiphonNode } from '../../../host/server/app.js';
 import { moduleSchemas } from '../../../host/server/modules.js';
 import type { RpcValue } from '../../../host/rpc/types.js';
 import { freePort } from '../../helpers/ports.js';
+import { run as runCdr } from '../../../host/cli/commands/cdr.js';
 import { call, hangUp, Phone, PBX, records, ROOT, until } from '../dialog/helpers.js';
 
 const DB = 'hp_acc_cdr';
@@ -32,13 +33,13 @@ interface AccNode {
   stop(): Promise<void>;
 }
 
-async function accNode(acc: string[]): Promise<AccNode> {
+async function accNode(acc: string[], ctl?: string): Promise<AccNode> {
   const port = await freePort('udp');
   const dir = mkdtempSync(path.join(tmpdir(), 'siphon-acc-'));
   const yaml = [
     'core:',
     `  listen: [udp:127.0.0.1:${port}]`,
-    '  ctl: []',
+    `  ctl: [${ctl ? JSON.stringify(`unix:${ctl}`) : ''}]`,
     '  warmup: 0',
     `  data_dir: ${JSON.stringify(dir)}`,
     '  tm: { fr_timer: 2000, fr_inv_timer: 20000, wt_timer: 500 }',
@@ -55,7 +56,7 @@ async function accNode(acc: string[]): Promise<AccNode> {
   const config = parseConfig(yaml, null, { moduleSchemas: moduleSchemas() });
   const lines: Array<Record<string, unknown>> = [];
   const log = createLogger({ level: 'info', destination: { write: (s: string) => { for (const l of s.split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>); } } });
-  const node = await startNode(config, log, { controlPlane: false });
+  const node = await startNode(config, log, { controlPlane: ctl !== undefined });
   const mod = node.modules.find((m): m is AccModule => m instanceof AccModule)!;
   return {
     node, port, dir, acc: mod, lines,
@@ -84,6 +85,8 @@ type Rows = Array<Record<string, unknown>>;
 describe('acc in MariaDB (Kamailio acc / missed_calls / acc_cdrs)', () => {
   let admin: Connection;
   let n: AccNode | null = null;
+  const ctlDir = mkdtempSync(path.join(tmpdir(), 'siphon-acc-ctl-'));
+  const ctl = path.join(ctlDir, 'ctl.sock');
 
   beforeAll(async () => {
     admin = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
@@ -96,12 +99,13 @@ describe('acc in MariaDB (Kamailio acc / missed_calls / acc_cdrs)', () => {
       'cdr_enable: 1',
       'cdr_log: 1',
       'cdr_extra: "caller=$fU"',
-    ]);
+    ], ctl);
   });
   afterAll(async () => {
     await n?.stop();
     await admin?.query(`DROP DATABASE IF EXISTS ${DB}`);
     await admin?.end();
+    rmSync(ctlDir, { recursive: true, force: true });
   });
 
   const select = async (sql: string, params: unknown[]): Promise<Rows> => ((await admin.query(sql, params)) as unknown as [Rows])[0];
@@ -165,6 +169,19 @@ describe('acc in MariaDB (Kamailio acc / missed_calls / acc_cdrs)', () => {
   it('acc.cdrs bounds its argument', async () => {
     expect(records(await n!.rpc('acc.cdrs', 1))).toHaveLength(1);
     await expect(n!.rpc('acc.cdrs', 'x')).rejects.toThrow(/Invalid parameters/);
+  });
+
+  it('siphon cdr list reads them over the control socket (table and --json)', async () => {
+    const out: string[] = [];
+    const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } };
+    expect(await runCdr(['--ctl', `unix:${ctl}`, '--json', 'list', '5'], io)).toBe(0);
+    const rows = out.join('').trim().split('\n').map((l) => JSON.parse(l) as { sip_code: number; end_reason: string });
+    expect(rows.map((r) => [r.sip_code, r.end_reason])).toEqual([[200, 'bye'], [486, 'rejected']]);
+    out.length = 0;
+    expect(await runCdr(['--ctl', `unix:${ctl}`, 'list'], io)).toBe(0);
+    expect(out.join('')).toMatch(/^START_TIME\s+DURATION\s+SIP_CODE/);
+    out.length = 0;
+    expect(await runCdr(['--ctl', `unix:${ctl}`, 'list', 'x'], io)).toBe(2);
   });
 });
 
