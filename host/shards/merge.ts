@@ -44,6 +44,8 @@ export const DIALOG_METHODS: Readonly<Record<string, 'concat' | 'sum' | 'first'>
   'dlg.end_dlg': 'first',
   'dlg.terminate_dlg': 'first',
   'dlg.is_alive': 'first',
+  // host/modules/acc: each shard's ring (n per shard, shard 0 first)
+  'acc.cdrs': 'concat',
 };
 
 async function merged(mode: 'concat' | 'sum' | 'first', name: string, params: RpcValue[], inner: (p: RpcValue[]) => RpcValue | Promise<RpcValue>, hub: ShardHub): Promise<RpcValue> {

@@ -88,6 +88,11 @@ export class AccModule implements SiphonModule {
     return this.a ? accRpcMethods(this.a) : [];
   }
 
+  /** each worker shard's ring, concatenated after shard 0's by the main thread (host/shards/merge.ts). */
+  shardRpcMethods(): RpcMethod[] {
+    return this.rpcMethods();
+  }
+
   statistics(): Record<string, number> {
     if (!this.a) return {};
     const s = this.a.stats;
