@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { openDatabase, type Database } from '../../db/index.js';
+import { Errors } from '../../errors/registry.js';
 import type { RpcMethod } from '../../rpc/types.js';
 import type { ImportProvider } from '../../wasm/types.js';
 import type { DialogTable } from '../dialog/index.js';
@@ -112,11 +113,23 @@ export class AccModule implements SiphonModule {
   async close(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.a) await this.a.queue.drain();
+    // records still queued get a bounded wait: a hung database must not hold the node's stop
+    if (this.a) await drainWithin(this.a.queue, CLOSE_DRAIN_MS, this.log);
     await this.db?.close();
     this.db = null;
     this.a = null;
   }
+}
+
+/** ms close() waits for queued records before closing the database (the rest are lost, logged). */
+export const CLOSE_DRAIN_MS = 3000;
+
+async function drainWithin(q: WriteQueue, ms: number, log: Logger | null): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  const done = await Promise.race([q.drain().then(() => true), late]);
+  clearTimeout(timer);
+  if (!done) log?.warn({ code: Errors.ACC_DB.code, pending: q.length }, 'acc: records still queued at stop are lost [E9301]');
 }
 
 export function createAccModule(): AccModule {
