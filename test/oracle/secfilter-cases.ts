@@ -48,6 +48,9 @@ export interface IpPlan {
 
 export function ipPlan(): IpPlan {
   const o = (): number => 1 + Math.floor(Math.random() * 250);
+  // the two clients of a pair bind port 5060 of their addresses at once: their last octets differ
+  const k = o();
+  const s = (k % 250) + 1;
   const [a, b, c, d] = [220 + Math.floor(Math.random() * 5), 225 + Math.floor(Math.random() * 5), 230 + Math.floor(Math.random() * 5), 235 + Math.floor(Math.random() * 5)];
   const wl = o();
   const shortA = o();
@@ -66,9 +69,9 @@ export function ipPlan(): IpPlan {
       [0, 3, `127.${d}.7.8`],
     ],
     clients: {
-      'blacklisted subnet': [`127.${a}.${o()}.${o()}`, `127.${a}.${o()}.${o()}`],
-      'whitelisted inside a blacklisted subnet': [`127.${b}.${wl}.${o()}`, `127.${b}.${wl}.${o()}`],
-      'blacklisted, outside the whitelisted part': [`127.${b}.${(wl % 250) + 1}.${o()}`, `127.${b}.${(wl % 250) + 1}.${o()}`],
+      'blacklisted subnet': [`127.${a}.${o()}.${k}`, `127.${a}.${o()}.${s}`],
+      'whitelisted inside a blacklisted subnet': [`127.${b}.${wl}.${k}`, `127.${b}.${wl}.${s}`],
+      'blacklisted, outside the whitelisted part': [`127.${b}.${(wl % 250) + 1}.${k}`, `127.${b}.${(wl % 250) + 1}.${s}`],
       'address shorter than the rule': [`127.${c}.${shortA}.1`, `127.${c}.${shortB}.1`],
       'exact address': [`127.${d}.7.7`, `127.${d}.7.8`],
     },
