@@ -2,6 +2,7 @@
  * The argument handling every `siphon <command>` shares: node:util parseArgs, a bad command line
  * answered with E1010 and the usage (exit 2), `--help` answered with the usage (exit 0).
  */
+import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface CommandIo {
@@ -30,4 +31,15 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
     return 0;
   }
   return parsed;
+}
+
+/** the first line of stdin (a password piped or typed: kept out of `ps` and the shell history). */
+export async function firstLineOfStdin(): Promise<string> {
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  try {
+    for await (const line of rl) return line;
+    return '';
+  } finally {
+    rl.close();
+  }
 }

@@ -23,6 +23,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   dispatcher: { summary: 'manage dispatcher destinations', file: 'dispatcher' },
   subscriber: { summary: 'manage auth_db subscribers (add, passwd, rm, list)', file: 'subscriber' },
   cdr: { summary: 'list the running server\'s recent CDRs (acc.cdrs)', file: 'cdr' },
+  console: { summary: 'operator console users (passwd)', file: 'console' },
 };
 
 export function usage(): string {

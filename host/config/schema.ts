@@ -11,6 +11,7 @@ import { TCP_LIMIT_DEFAULTS } from '../transport/tcp-options.js';
 import { TLS_DEFAULTS } from '../transport/tls-options.js';
 import { CAPABILITIES } from '../wasm/capabilities.js';
 import { WS_DEFAULTS } from '../transport/ws.js';
+import { CONSOLE_SCHEMA } from '../console/config.js';
 
 /**
  * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
@@ -330,6 +331,8 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               max_connections: { type: 'integer', minimum: 1, maximum: 4096 },
               headers_timeout: { type: 'integer', minimum: 100, maximum: 600_000 },
               request_timeout: { type: 'integer', minimum: 100, maximum: 600_000 },
+              /** the operator console under /console (host/console/README.md, docs/console.md); absent: off. */
+              console: CONSOLE_SCHEMA,
             },
           },
         },

@@ -72,6 +72,8 @@ export interface CoreConfig {
     max_connections?: number;
     headers_timeout?: number;
     request_timeout?: number;
+    /** the operator console (host/console/config.ts); undefined = off. (additive) */
+    console?: import('../console/config.js').ConsoleConfig;
   };
 }
 

@@ -125,6 +125,23 @@ export const Errors = {
   RPC_HTTP_TOO_LARGE: { code: 6014, title: 'JSON-RPC request body too large' },
   RPC_HTTP_TOKEN: { code: 6015, title: 'cannot use the control HTTP token' },
   RPC_HTTP_BUSY: { code: 6016, title: 'too many JSON-RPC requests in progress' },
+  // ---- 6030-6049 operator console (host/console) ----
+  /** no valid console session cookie (never logged in, expired, logged out). */
+  CONSOLE_NO_SESSION: { code: 6030, title: 'console request without a valid session' },
+  /** wrong user name or password at the console login. */
+  CONSOLE_LOGIN_FAILED: { code: 6031, title: 'console login refused: wrong user or password' },
+  /** too many failed logins from one address within login_window. */
+  CONSOLE_LOGIN_LIMITED: { code: 6032, title: 'console login rate-limited' },
+  /** a mutating request without the session's CSRF token or without a same-origin Origin. */
+  CONSOLE_CSRF: { code: 6033, title: 'console request refused: CSRF token or Origin missing' },
+  /** the session's role may not call this RPC method (read-only role, or a method the console does not offer). */
+  CONSOLE_FORBIDDEN: { code: 6034, title: 'console request refused: method not allowed for this role' },
+  /** the console passwd file or a password hash cannot be used. */
+  CONSOLE_PASSWD: { code: 6035, title: 'cannot use the console passwd file' },
+  /** max_streams live streams are open already. */
+  CONSOLE_BUSY: { code: 6036, title: 'console: too many live streams or logins in progress' },
+  /** HEP export: bad address or the socket could not be opened. */
+  CONSOLE_HEP: { code: 6037, title: 'HEP export cannot be started' },
 
   // ---- 7xxx secfilter ------------------------------------------------------------------------
   SECF_BAD_RULE: { code: 7001, title: 'bad secfilter rule' },

@@ -10,7 +10,7 @@ import type { SiphonMetrics } from '../metrics/metrics.js';
 import { BinrpcServer, type CtlListenerOptions } from './binrpc.js';
 import { assertLoopback } from './ctl-address.js';
 import { CONTROL_HTTP_DEFAULTS, HttpGuard } from './http-guard.js';
-import { createControlHttpHandler } from './jsonrpc-http.js';
+import { createControlHttpHandler, type ConsoleHttp } from './jsonrpc-http.js';
 import type { RpcRegistry } from './types.js';
 
 export interface ControlHttpOptions {
@@ -27,6 +27,8 @@ export interface ControlHttpOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   maxInFlight?: number;
+  /** the operator console under /console (host/console); absent/null: off. */
+  console?: ConsoleHttp | null;
 }
 
 export interface ControlPlaneOptions {
@@ -77,6 +79,7 @@ function createControlHttpServer(o: ControlHttpOptions, registry: RpcRegistry, m
       guard: new HttpGuard({ listenHost: o.host, token: o.token ?? null }),
       maxBodyBytes: o.maxBodyBytes,
       maxInFlight: o.maxInFlight,
+      console: o.console ?? null,
     }),
   );
   server.maxConnections = o.maxConnections ?? D.max_connections;

@@ -116,8 +116,11 @@ export class HttpGuard {
     return isLoopbackHost(host) || host === this.listenHost;
   }
 
-  /** null when the request may proceed; otherwise the answer to give. */
-  check(req: IncomingMessage): Refusal | null {
+  /**
+   * null when the request may proceed; otherwise the answer to give. `token` false: the path has its
+   * own authentication (the console's session cookie, host/console), the other checks still apply.
+   */
+  check(req: IncomingMessage, token = true): Refusal | null {
     const hostValue = req.headers.host;
     const host = hostValue === undefined ? null : parseHostHeader(hostValue);
     if (host === null || !this.hostAllowed(host.host)) {
@@ -135,7 +138,7 @@ export class HttpGuard {
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
       return refuse(403, 'RPC_HTTP_ORIGIN', 'CORS preflight refused: this listener serves no web page');
     }
-    if (this.digest !== null) {
+    if (this.digest !== null && token) {
       const auth = req.headers.authorization;
       if (auth === undefined) {
         return refuse(401, 'RPC_HTTP_AUTH', 'send Authorization: Bearer <core.http token>', { 'www-authenticate': 'Bearer realm="siphon"' });

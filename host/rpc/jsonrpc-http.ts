@@ -52,6 +52,17 @@ export interface JsonRpcHttpOptions {
   maxBodyBytes?: number;
   /** JSON-RPC requests in progress at once (body read + call), default CONTROL_HTTP_DEFAULTS.max_in_flight. */
   maxInFlight?: number;
+  /** the operator console (host/console), served under /console with its own session auth; null: off. */
+  console?: ConsoleHttp | null;
+}
+
+/** what the listener needs of the operator console (host/console/console.ts OperatorConsole). */
+export interface ConsoleHttp {
+  handle(req: IncomingMessage, res: ServerResponse, pathname: string, query: URLSearchParams): void;
+}
+
+function isConsolePath(url: string): boolean {
+  return url === '/console' || url.startsWith('/console/') || url.startsWith('/console?');
 }
 
 /** Most requests one batch may carry (JSON-RPC 2.0 §6 sets no bound); more is -32600. */
@@ -175,13 +186,22 @@ export function createControlHttpHandler(opts: JsonRpcHttpOptions): (req: Incomi
     res.once('close', () => inFlight--);
     return true;
   };
+  const consoleHttp = opts.console ?? null;
   return (req, res) => {
-    const refusal = guard.check(req);
+    // the console authenticates by its session cookie instead of the bearer token (a browser cannot send it)
+    const toConsole = consoleHttp !== null && isConsolePath(req.url ?? '/');
+    const refusal = guard.check(req, !toConsole);
     if (refusal !== null) {
       opts.log?.warn({ code: refusal.error.code, status: refusal.status, method: req.method, url: req.url?.slice(0, 200) }, 'control HTTP request refused');
       return refuse(res, refusal);
     }
     const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (toConsole) {
+      if (!admitted(res)) return;
+      const q = (req.url ?? '').indexOf('?');
+      consoleHttp.handle(req, res, path, new URLSearchParams(q < 0 ? '' : (req.url ?? '').slice(q + 1, q + 2049)));
+      return;
+    }
     if (path === '/metrics') {
       if (!opts.metrics) return send(res, 404, 'text/plain', 'metrics disabled\n');
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD', connection: 'close' });

@@ -40,6 +40,7 @@ import { AccModule } from '../modules/acc/index.js';
 import type { UtilizationSource } from './overload.js';
 import { ServiceRegistry } from '../shards/link.js';
 import { ShardHub } from '../shards/hub.js';
+import { consoleFromConfig, type OperatorConsole } from '../console/index.js';
 import { shardedStatistics, shardedRpc } from '../shards/merge.js';
 
 /**
@@ -152,6 +153,8 @@ export interface SiphonNode {
   readonly metrics: SiphonMetrics;
   /** the BINRPC/HTTP listeners, or null when none could be opened. (additive) */
   readonly controlPlane: ControlPlane | null;
+  /** the operator console on the control HTTP listener (core.http.console), or null. (additive) */
+  readonly console: OperatorConsole | null;
   /** core.workers > 1: the worker shards and the steering (host/shards/); null with one shard. (additive) */
   readonly shards: ShardHub | null;
   /** closes sockets, the plugin and the modules. */
@@ -410,6 +413,7 @@ export async function startNode(
   const overload = overloadStatistics(server);
   if (overload !== null) statisticsProviders.push(overload);
   let plane: ControlPlane | null = null;
+  let operatorConsole: OperatorConsole | null = null;
   try {
     await loadRoutingInto(plugins, config, routingFile);
     // the manager is the router: every request asks it for the current version
@@ -447,8 +451,12 @@ export async function startNode(
       metrics.addPeers(() => h.metrics(), () => h.refreshStatistics());
     }
     for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
-    if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics);
+    if (opts.controlPlane !== false) {
+      operatorConsole = await consoleFromConfig(config, registry, log, pluginPolicyFrom(config, opts.pluginFile).dirs);
+      plane = await openControlPlane(config, log, registry, metrics, operatorConsole);
+    }
   } catch (e) {
+    operatorConsole?.close();
     tmRequests = null;
     socketsOpened(); // waiting keepalives then fail with TM_LOCAL_REQUEST instead of hanging
     await hub?.stop();
@@ -471,9 +479,11 @@ export async function startNode(
     rpc: registry,
     metrics,
     controlPlane: plane,
+    console: operatorConsole,
     shards: hub,
     stop: () =>
       (stopping ??= (async () => {
+        operatorConsole?.close();
         await plane?.close();
         await hub?.stop();
         await server.stop();
@@ -493,7 +503,7 @@ async function warmUpOrLog(config: SiphonConfig, log: Logger, plugins: PluginMan
   }
 }
 
-async function openControlPlane(config: SiphonConfig, log: Logger, registry: MethodRegistry, metrics: SiphonMetrics): Promise<ControlPlane | null> {
+async function openControlPlane(config: SiphonConfig, log: Logger, registry: MethodRegistry, metrics: SiphonMetrics, operatorConsole: OperatorConsole | null): Promise<ControlPlane | null> {
   const configured = config.core.ctl !== undefined;
   const ctl = config.core.ctl ?? [`unix:${defaultCtlPath()}`];
   const h = config.core.http;
@@ -510,6 +520,7 @@ async function openControlPlane(config: SiphonConfig, log: Logger, registry: Met
         maxConnections: h.max_connections,
         headersTimeoutMs: h.headers_timeout,
         requestTimeoutMs: h.request_timeout,
+        console: operatorConsole,
       }
     : null;
   if (ctl.length === 0 && http === null) return null;

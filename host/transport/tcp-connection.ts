@@ -21,6 +21,7 @@ import type tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../core/context.js';
 import type { Channel } from './types.js';
+import { sipTap } from './tap.js';
 import type { TcpListener } from './tcp.js';
 
 const PONG = Buffer.from('\r\n');
@@ -190,6 +191,7 @@ export class TcpConnection implements Channel {
         l.stats.received++;
         this.gotMessage = true;
         offset = f.end;
+        if (sipTap.on) sipTap.received(buf.subarray(f.start, f.end), this.local, this.source);
         l.sink.receive(buf.subarray(f.start, f.end), this.source, this);
       } else if (f.kind === 'keepalive') {
         // RFC 5626 §4.4.1: a CRLFCRLF ping is answered with one CRLF (pong).
@@ -310,6 +312,7 @@ export class TcpConnection implements Channel {
    */
   send(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void {
     if (this.write(buf)) {
+      if (sipTap.on) sipTap.sent(buf, this.local, address, port);
       if (!this.closed) this.listener.stats.sent++; // else dropped by the queue limits (counted there)
       if (failed !== undefined) this.whenFailed(failed);
       return;

@@ -29,6 +29,7 @@ import { TcpConnection, peerKey } from './tcp-connection.js';
 import { sourceIpKey, TCP_LIMIT_DEFAULTS, type TcpLimits } from './tcp-options.js';
 import type { ServerProfile, TlsContexts } from './tls-options.js';
 import { newTransportStats, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
+import { sipTap } from './tap.js';
 
 export { TcpConnection } from './tcp-connection.js';
 import type { TlsConnectionInfo } from './tcp-connection.js';
@@ -354,6 +355,7 @@ export class TcpListener implements Listener {
   sendTo(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void {
     const key = peerKey(address, port);
     const existing = this.byPeer.get(key);
+    if (sipTap.on) sipTap.sent(buf, this.local, address, port);
     if (existing?.write(buf)) {
       if (existing.isOpen) this.stats.sent++; // else dropped by the queue limits (counted there)
       if (failed !== undefined) existing.whenFailed(failed);

@@ -12,6 +12,7 @@ import type { Endpoint } from '../core/context.js';
 import type { ListenAddress } from './listen-uri.js';
 import { PROBE_BYTES, UdpQueueProbe, type QueueProbeSink } from './queue-probe.js';
 import { newTransportStats, SOCKET_BUFFER_BYTES, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
+import { sipTap } from './tap.js';
 
 export interface UdpListenerOptions {
   address: ListenAddress;
@@ -77,6 +78,7 @@ export class UdpListener implements Listener, Channel {
     // size limits are the parser's (it answers 513 when it can, RFC 3261 §21.5.14)
     this.stats.received++;
     const source: Endpoint = { address: rinfo.address, port: rinfo.port, proto: 'udp', family: rinfo.family === 'IPv6' ? 6 : 4 };
+    if (sipTap.on) sipTap.received(buf, this.local, source);
     this.sink.receive(buf, source, this);
   };
 
@@ -95,6 +97,7 @@ export class UdpListener implements Listener, Channel {
    */
   send(buf: Buffer, address: string, port: number): void {
     if (this.closed) return;
+    if (sipTap.on) sipTap.sent(buf, this.local, address, port);
     // queued until the end of this loop turn (flushOutbox): see there
     const n = this.outLength++;
     this.outBufs[n] = buf;

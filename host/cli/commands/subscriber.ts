@@ -22,8 +22,7 @@
  *
  * Exit status: 0 done, 1 refused (exists / no such subscriber), 2 usage, config, connection or DB error.
  */
-import { createInterface } from 'node:readline';
-import { parseCommandArgs } from '../args.js';
+import { firstLineOfStdin, parseCommandArgs } from '../args.js';
 import { isSiphonError } from '../../errors/registry.js';
 import { openDatabase, type Database } from '../../db/index.js';
 import { loadConfig, defaultConfig } from '../../config/load.js';
@@ -85,16 +84,6 @@ async function callOverBinrpc(ctl: string | undefined, method: string, params: R
     throw e;
   } finally {
     await client.close();
-  }
-}
-
-async function firstLineOfStdin(): Promise<string> {
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of rl) return line;
-    return '';
-  } finally {
-    rl.close();
   }
 }
 
