@@ -5,6 +5,7 @@
  * like `kamailio -c` does for kamailio.cfg. Positions come from the YAML CST through a LineCounter.
  */
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -64,6 +65,10 @@ export function parseConfig(text: string, file: string | null, opts: LoadConfigO
   const cfg = data as Omit<SiphonConfig, 'source' | 'core'> & { core: Omit<SiphonConfig['core'], 'listenAddresses'> & { server_header?: string } };
   const dir = file ? path.dirname(path.resolve(file)) : process.cwd();
   const listenAddresses = cfg.core.listen.map((uri, i) => parseListenUri(uri, where(['core', 'listen', i])));
+  // core.dns.servers: what c-ares accepts (an IPv4/IPv6 address, optional port): refused here, with its position
+  (cfg.core.dns?.servers ?? []).forEach((srv, i) => {
+    if (!validDnsServer(srv)) throw new SiphonError('CONFIG_SCHEMA', `core.dns.servers: "${srv}" is not an IP address with an optional port`, { where: where(['core', 'dns', 'servers', i]) });
+  });
   const source: ConfigSource = { file, dir, where };
   return {
     core: {
@@ -93,6 +98,13 @@ function defaultWorkers(where: string): number {
   }
   const cores = os.availableParallelism();
   return cores <= 2 ? 1 : Math.min(cores, 8);
+}
+
+/** "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" (node:dns setServers forms). */
+function validDnsServer(s: string): boolean {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([\d.]+)(?::(\d+))?$/.exec(s) ?? /^([0-9a-fA-F:]+)()$/.exec(s);
+  if (m === null || net.isIP(m[1]!) === 0) return false;
+  return m[2] === undefined || m[2] === '' || (Number(m[2]) >= 1 && Number(m[2]) <= 65535);
 }
 
 /** The built-in configuration (what an empty file gives). */

@@ -59,7 +59,13 @@ export const CORE_DEFAULTS = {
   /** Kamailio core `max_branches` (default 12, at most 31): branches of one transaction (host/proxy). */
   max_branches: 12,
   /** next-hop DNS cache (host/proxy/resolver.ts): LRU size, TTLs in s, lookups in flight. */
-  dns_cache: { max_entries: 4096, ttl: 60, negative_ttl: 5, max_pending: 256 },
+  dns_cache: { max_entries: 4096, ttl: 60, negative_ttl: 5, max_pending: 256, min_ttl: 1, max_ttl: 3600 },
+  /**
+   * RFC 3263 next-hop resolution (host/proxy/resolver.ts): DNS servers (empty = /etc/resolv.conf),
+   * query timeout (ms) and tries, Kamailio dns_try_naptr, dns_srv_lb, use_dns_failover, and the
+   * targets one name yields at most.
+   */
+  dns: { servers: [] as string[], timeout: 2000, tries: 2, try_naptr: true, srv_lb: true, use_failover: true, max_targets: 8 },
 } as const;
 
 /** routing.chain: most members (each is one instance + a spare per version and shard). */
@@ -234,6 +240,26 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               ttl: { type: 'integer', minimum: 1, maximum: 86_400, default: CORE_DEFAULTS.dns_cache.ttl },
               negative_ttl: { type: 'integer', minimum: 1, maximum: 86_400, default: CORE_DEFAULTS.dns_cache.negative_ttl },
               max_pending: { type: 'integer', minimum: 1, maximum: 65_536, default: CORE_DEFAULTS.dns_cache.max_pending },
+              min_ttl: { type: 'integer', minimum: 0, maximum: 86_400, default: CORE_DEFAULTS.dns_cache.min_ttl },
+              max_ttl: { type: 'integer', minimum: 1, maximum: 604_800, default: CORE_DEFAULTS.dns_cache.max_ttl },
+            },
+          },
+          /** RFC 3263 resolution (host/proxy/resolver.ts; Kamailio dns_try_naptr, dns_srv_lb, use_dns_failover). */
+          dns: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              servers: {
+                type: 'array', maxItems: 8, default: [],
+                items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^(\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?|\\[[0-9a-fA-F:.]+\\](:\\d{1,5})?|[0-9a-fA-F:]+)$' },
+              },
+              timeout: { type: 'integer', minimum: 10, maximum: 30_000, default: CORE_DEFAULTS.dns.timeout },
+              tries: { type: 'integer', minimum: 1, maximum: 5, default: CORE_DEFAULTS.dns.tries },
+              try_naptr: { type: 'boolean', default: CORE_DEFAULTS.dns.try_naptr },
+              srv_lb: { type: 'boolean', default: CORE_DEFAULTS.dns.srv_lb },
+              use_failover: { type: 'boolean', default: CORE_DEFAULTS.dns.use_failover },
+              max_targets: { type: 'integer', minimum: 1, maximum: 31, default: CORE_DEFAULTS.dns.max_targets },
             },
           },
           /** Kamailio `alias`: other host[:port] names this server answers to (check_self). */

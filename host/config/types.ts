@@ -40,7 +40,9 @@ export interface CoreConfig {
   /** Kamailio max_branches: branches one transaction may create (R-URI + destination set). */
   max_branches: number;
   /** next-hop DNS cache bounds (host/proxy/resolver.ts); ttl/negative_ttl in s. */
-  dns_cache: { max_entries: number; ttl: number; negative_ttl: number; max_pending: number };
+  dns_cache: { max_entries: number; ttl: number; negative_ttl: number; max_pending: number; min_ttl?: number; max_ttl?: number };
+  /** RFC 3263 resolution (host/proxy/resolver.ts); timeout in ms. (additive) */
+  dns?: { servers: string[]; timeout: number; tries: number; try_naptr: boolean; srv_lb: boolean; use_failover: boolean; max_targets: number };
   aliases: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];

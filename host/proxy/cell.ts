@@ -12,6 +12,7 @@ import { pickBestResponse } from './best-response.js';
 import { NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
 import type { ProxyCore } from './proxy.js';
+import type { Target } from './resolver.js';
 
 /** Kamailio tm reasons of locally generated replies. */
 export const REASON_408 = 'Request Timeout';
@@ -65,6 +66,16 @@ export class ProxyBranch implements ClientTransactionUser {
   provisional = false;
   cancelPending = false;
   cancelSent = false;
+  /**
+   * RFC 3263 §4.3 failover state (only while further DNS targets exist): the targets, the one
+   * this branch went to, the host the URI named, the Request-URI of a fast-path branch, and the
+   * request before our Via for a branch with its own copy. Released at the branch's final.
+   */
+  targets: readonly Target[] | null = null;
+  targetIndex = 0;
+  hopName = '';
+  ruri = '';
+  copy: Buffer | null = null;
 
   /**
    * the branch's own copy of the request, edited by branch_route and sendBranch(); released (null)
@@ -84,6 +95,19 @@ export class ProxyBranch implements ClientTransactionUser {
     this.request = request;
   }
 
+  keepTargets(targets: readonly Target[], index: number, name: string, ruri: string, copy: Buffer | null): void {
+    this.targets = targets;
+    this.targetIndex = index;
+    this.hopName = name;
+    this.ruri = ruri;
+    this.copy = copy;
+  }
+
+  releaseTargets(): void {
+    this.targets = null;
+    this.copy = null;
+  }
+
   onClientResponse(_ct: ClientTransaction, msg: SipMessage, source: Endpoint): void {
     this.cell.onBranchResponse(this, msg, source);
   }
@@ -94,7 +118,8 @@ export class ProxyBranch implements ClientTransactionUser {
 
   /** RFC 3261 §16.7 step 1 / §17.1.4: a branch whose request could not be sent ends as a 503. */
   onClientTransportError(): void {
-    this.cell.finishLocally(this, this.cell.canceled ? 487 : 503, this.cell.canceled ? REASON_487 : 'Service Unavailable');
+    if (this.cell.canceled) this.cell.finishLocally(this, 487, REASON_487);
+    else this.cell.finishOrFailover(this, 503, 'Service Unavailable');
   }
 }
 
@@ -202,6 +227,7 @@ export class ProxyTransaction implements ServerTransactionUser {
       return;
     }
     if (status < 300) {
+      branch.releaseTargets();
       const first = branch.state !== BranchState.Done;
       branch.state = BranchState.Done;
       branch.status = status;
@@ -217,6 +243,9 @@ export class ProxyTransaction implements ServerTransactionUser {
     // kept as a best-response candidate (§16.7 step 6) only while no final went upstream
     if (!this.server.finalSent) branch.response = resp;
     if (status >= 600) this.cancelBranches(branch); // §16.7 step 5: a 6xx ends the search
+    // RFC 3263 §4.3 / Kamailio use_dns_failover: a 503 sends the request to the next DNS target
+    if (status === 503 && this.proxy.failover(this, branch)) return;
+    branch.releaseTargets();
     this.checkCompletion();
   }
 
@@ -229,12 +258,25 @@ export class ProxyTransaction implements ServerTransactionUser {
     if (branch.state === BranchState.Done) return;
     // RFC 3261 §16.8: an INVITE branch that had a provisional is CANCELed
     if (branch.provisional && branch.method === 'INVITE') this.proxy.sendCancel(this, branch);
-    this.finishLocally(branch, this.canceled ? 487 : 408, this.canceled ? REASON_487 : REASON_408);
+    if (this.canceled) this.finishLocally(branch, 487, REASON_487);
+    else if (branch.provisional) this.finishLocally(branch, 408, REASON_408); // it answered: no failover
+    else this.finishOrFailover(branch, 408, REASON_408); // RFC 3263 §4.3: no response at all
+  }
+
+  /** a branch ends without a response; the next DNS target gets the request when there is one (§4.3). */
+  finishOrFailover(branch: ProxyBranch, status: number, reason: string): void {
+    if (branch.state === BranchState.Done) return;
+    branch.state = BranchState.Done;
+    branch.status = status;
+    branch.reason = reason;
+    if (this.proxy.failover(this, branch)) return;
+    this.checkCompletion();
   }
 
   /** a branch ends without a response (timeout, unresolvable, dropped ...). */
   finishLocally(branch: ProxyBranch, status: number, reason: string): void {
     if (branch.state === BranchState.Done) return;
+    branch.releaseTargets();
     branch.state = BranchState.Done;
     branch.status = status;
     branch.reason = reason;

@@ -13,7 +13,7 @@ import { SiphonError } from '../errors/registry.js';
 import type { SipMessage } from '../sip/types.js';
 import type { ClientTransaction, ClientTransactionUser, SentRequest, TransactionLayer } from '../transaction/index.js';
 import type { ChannelProvider } from './proxy.js';
-import { nextHopOf, type NextHop, type ResolvedAddress, type Resolver } from './resolver.js';
+import { nextHopOf, type NextHop, type Resolver, type Target } from './resolver.js';
 import type { Channel } from '../transport/types.js';
 
 /** the URI inside a Route value `<uri>;params` (or the value itself). */
@@ -114,22 +114,29 @@ export class LocalRequests implements LocalRequestSender {
   }
 
   /** next hop of `target`: resolved address, the socket that reaches it, our Via for it. */
-  private async route(target: string): Promise<{ hop: NextHop; addr: ResolvedAddress; channel: Channel; via: string; branch: string; host: string }> {
+  private async route(target: string): Promise<{ hop: NextHop; addr: Target; channel: Channel; via: string; branch: string; host: string }> {
     const hop = nextHopOf(target);
     if (hop === null) throw new SiphonError('TM_LOCAL_REQUEST', `no next hop for ${target}`);
-    const addr = this.resolver.resolveCached(hop.host) ?? (await this.resolver.resolve(hop.host));
-    if (addr === null) throw new SiphonError('TM_LOCAL_REQUEST', `cannot resolve ${hop.host}`);
-    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port, hop.host);
-    if (channel === null) throw new SiphonError('TM_LOCAL_REQUEST', `no ${hop.proto} socket reaches ${addr.address}:${hop.port}`);
+    // RFC 3263 §4: the first target of the DNS answer a socket here reaches
+    const targets = this.resolver.targetsCached(hop) ?? (await this.resolver.resolveTargets(hop));
+    if (targets === null) throw new SiphonError('TM_LOCAL_REQUEST', `cannot resolve ${hop.host}`);
+    let addr: Target | undefined;
+    let channel: Channel | null = null;
+    for (const t of targets) {
+      addr = t;
+      channel = this.channels.channelFor(t.proto, t.family, t.address, t.port, hop.host);
+      if (channel !== null) break;
+    }
+    if (channel === null || addr === undefined) throw new SiphonError('TM_LOCAL_REQUEST', `no ${hop.proto} socket reaches ${hop.host}:${hop.port}`);
     const local = channel.local;
     const host = local.address.includes(':') ? `[${local.address}]` : local.address;
     const branch = this.layer.newBranch();
-    const via = `SIP/2.0/${VIA_TRANSPORT[hop.proto]} ${host}:${local.port};branch=${branch}`;
+    const via = `SIP/2.0/${VIA_TRANSPORT[addr.proto]} ${host}:${local.port};branch=${branch}`;
     return { hop, addr, channel, via, branch, host };
   }
 
   /** starts the client transaction of `text` and resolves with its outcome. */
-  private start(r: { hop: NextHop; addr: ResolvedAddress; channel: Channel; branch: string }, sent: SentRequest, text: string, timeoutMs: number | undefined): Promise<LocalRequestResult> {
+  private start(r: { hop: NextHop; addr: Target; channel: Channel; branch: string }, sent: SentRequest, text: string, timeoutMs: number | undefined): Promise<LocalRequestResult> {
     return new Promise<LocalRequestResult>((resolve) => {
       let settled = false;
       const user = new PendingRequest((res) => {
@@ -143,7 +150,7 @@ export class LocalRequests implements LocalRequestSender {
         sent,
         channel: r.channel,
         address: r.addr.address,
-        port: r.hop.port,
+        port: r.addr.port,
         user,
         fr: timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : undefined,
       });

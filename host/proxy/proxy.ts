@@ -40,13 +40,15 @@ import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
 import { markReceived } from './received.js';
 import { doubleRecordRoute, needsDoubleRecordRoute, type IsMyself } from './record-route.js';
-import { nextHopOf, Resolver, type NextHop, type ResolvedAddress } from './resolver.js';
+import { nextHopOf, Resolver, type NextHop, type ResolvedAddress, type Target } from './resolver.js';
 
 /** Sockets the proxy may send through (the server's listeners). */
 export interface ChannelProvider {
   /** a channel able to reach `address:port` over that protocol and address family; null when none listens. */
   /** `name`: the host the target URI named when it is not an address (TLS: RFC 5922 identity, SNI). */
   channelFor(proto: Proto, family: 4 | 6, address: string, port: number, name?: string): Channel | null;
+  /** whether a listener of that transport exists (RFC 3263 §4.1: NAPTR/SRV offer only those); absent = all. */
+  hasTransport?(proto: Proto): boolean;
 }
 
 /** Builds a reply from a request (the stateless replier, RFC 3261 §8.2.6). */
@@ -78,6 +80,11 @@ export interface ProxyOptions {
    * life (parallel and serial forking together, as tm's nr_of_outgoings); more are not created.
    */
   maxBranches?: number;
+  /**
+   * Kamailio `use_dns_failover` (default true): a branch answered 503, timed out or failing at the
+   * transport is retried on the next target of its DNS answer (RFC 3263 §4.3) as a new branch.
+   */
+  dnsFailover?: boolean;
 }
 
 export interface ProxyStats {
@@ -94,6 +101,8 @@ export interface ProxyStats {
   relayFailures: number;
   /** branches not created because the transaction had max_branches already. (additive) */
   branchesRefused: number;
+  /** branches started on the next DNS target after a 503/timeout/transport error (RFC 3263 §4.3). (additive) */
+  dnsFailovers: number;
 }
 
 const RELAY_TOO_MANY_HOPS = -3;
@@ -148,7 +157,10 @@ export class ProxyCore {
     localReplies: 0,
     relayFailures: 0,
     branchesRefused: 0,
+    dnsFailovers: 0,
   };
+  /** use_dns_failover. */
+  readonly dnsFailover: boolean;
   /** core.max_branches. */
   readonly maxBranches: number;
   private branchWarnAt = -Infinity;
@@ -175,6 +187,9 @@ export class ProxyCore {
     this.log = opts.log;
     this.pinner = opts.pinner;
     this.resolver = opts.resolver ?? new Resolver();
+    const channels = opts.channels;
+    if (channels.hasTransport !== undefined) this.resolver.supports = (p) => channels.hasTransport!(p);
+    this.dnsFailover = opts.dnsFailover ?? true;
     this.maxBranches = opts.maxBranches ?? DEFAULT_MAX_BRANCHES;
     this.dset = new DestinationSet(this.maxBranches);
   }
@@ -364,20 +379,25 @@ export class ProxyCore {
     if (!ensureMaxForwardsProcessed(msg)) return -1; // §16.11: stateless forwarding follows §16.6 too
     markReceived(msg, ctx.source);
     const branch = statelessBranch(msg);
-    const send = (addr: ResolvedAddress | null): boolean => {
-      if (addr === null || this.isMyself(addr.address, hop.port)) return false;
-      const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port, hop.host);
-      if (channel === null) return false;
-      msg.addHeader('Via', viaValue(channel, hop.proto, branch), 'first');
-      channel.send(msg.toBuffer(), addr.address, hop.port);
-      this.stats.forwardedStateless++;
-      this.metrics?.requestOut(msg.method);
-      return true;
+    // RFC 3263 §4: the first target a socket here reaches (stateless: no failover, §16.11)
+    const send = (targets: readonly Target[] | null): boolean => {
+      if (targets === null) return false;
+      for (const t of targets) {
+        if (this.isMyself(t.address, t.port)) return false;
+        const channel = this.channels.channelFor(t.proto, t.family, t.address, t.port, hop.host);
+        if (channel === null) continue;
+        msg.addHeader('Via', viaValue(channel, t.proto, branch), 'first');
+        channel.send(msg.toBuffer(), t.address, t.port);
+        this.stats.forwardedStateless++;
+        this.metrics?.requestOut(msg.method);
+        return true;
+      }
+      return false;
     };
-    const cached = this.resolver.resolveCached(hop.host);
+    const cached = this.resolver.targetsCached(hop);
     if (cached !== undefined) return send(cached) ? 1 : -1;
-    void this.resolver.resolve(hop.host).then((a) => {
-      if (!send(a)) this.log.debug({ host: hop.host }, 'forward(): next hop does not resolve');
+    void this.resolver.resolveTargets(hop).then((t) => {
+      if (!send(t)) this.log.debug({ host: hop.host }, 'forward(): next hop does not resolve');
     });
     return 1;
   }
@@ -564,11 +584,11 @@ export class ProxyCore {
     if (msg instanceof SipMessageImpl && (cell.branchRoute === NO_ROUTE || cell.hooks?.branchRoute === undefined)) {
       if (!isValidRequestUri(target.uri)) return 0;
       const hop = nextHopOf(target.dstUri ?? target.uri);
-      const cached = hop === null ? undefined : this.resolver.resolveCached(hop.host);
+      const cached = hop === null ? undefined : this.resolver.targetsCached(hop);
       if (hop !== null && cached !== undefined && cached !== null) {
         const branch = cell.addBranch(null, msg.method);
         this.stats.branches++;
-        return this.sendBranch(cell, branch, hop, cached, msg, target.uri) ? 1 : 0;
+        return this.sendBranch(cell, branch, hop.host, cached, 0, msg, target.uri) ? 1 : 0;
       }
       // no next hop, or not resolved yet: the general path below
     }
@@ -599,41 +619,53 @@ export class ProxyCore {
       cell.finishLocally(branch, 478, REASON_478);
       return -2;
     }
-    const cached = this.resolver.resolveCached(hop.host);
+    const cached = this.resolver.targetsCached(hop);
     if (cached === null) {
       cell.finishLocally(branch, 478, REASON_478);
       return -2;
     }
-    if (cached !== undefined) return this.sendBranch(cell, branch, hop, cached) ? 1 : 0;
-    void this.resolver.resolve(hop.host).then((addr) => {
+    if (cached !== undefined) return this.sendBranch(cell, branch, hop.host, cached, 0) ? 1 : 0;
+    void this.resolver.resolveTargets(hop).then((targets) => {
       if (branch.state !== BranchState.Resolving) return; // cancelled meanwhile
-      if (addr === null) cell.finishLocally(branch, 478, REASON_478);
+      if (targets === null) cell.finishLocally(branch, 478, REASON_478);
       else if (cell.canceled) cell.finishLocally(branch, 487, REASON_487);
-      else this.sendBranch(cell, branch, hop, addr);
+      else this.sendBranch(cell, branch, hop.host, targets, 0);
     });
     return 1;
   }
 
   /**
-   * Sends a branch: its own copy (`branch.request`), or else `direct` with `ruri` as Request-URI
-   * (startBranch's fast path, `direct` left unedited).
+   * Sends a branch to `targets[index]` (the next ones when no socket here reaches it, RFC 3263
+   * §4.3): its own copy (`branch.request`), or else `direct` with `ruri` as Request-URI
+   * (startBranch's fast path, `direct` left unedited). `name` is the host the URI named (TLS SNI).
    */
   private sendBranch(
-    cell: ProxyTransaction, branch: ProxyBranch, hop: NextHop, addr: ResolvedAddress,
+    cell: ProxyTransaction, branch: ProxyBranch, name: string, targets: readonly Target[], index: number,
     direct: SipMessageImpl | null = null, ruri = '',
   ): boolean {
-    if (this.isMyself(addr.address, hop.port)) {
-      // RFC 3261 §16.3 step 4 / §21.4.20: a request sent to ourselves would loop
-      cell.finishLocally(branch, 482, 'Loop Detected');
-      return false;
+    let channel: Channel | null = null;
+    let target: Target | undefined;
+    for (; index < targets.length; index++) {
+      target = targets[index]!;
+      if (this.isMyself(target.address, target.port)) {
+        // RFC 3261 §16.3 step 4 / §21.4.20: a request sent to ourselves would loop
+        cell.finishLocally(branch, 482, 'Loop Detected');
+        return false;
+      }
+      channel = this.channels.channelFor(target.proto, target.family, target.address, target.port, name);
+      if (channel !== null) break;
     }
-    const channel = this.channels.channelFor(hop.proto, addr.family, addr.address, hop.port, hop.host);
-    if (channel === null) {
+    if (channel === null || target === undefined) {
       cell.finishLocally(branch, 503, 'Service Unavailable');
       return false;
     }
+    const fromDirect = direct !== null;
     let req = branch.request ?? direct;
     if (req === null) return false; // already sent
+    // RFC 3263 §4.3 failover needs the request as before our Via: the relayed request again
+    // (fast path) or a snapshot of this branch's copy (branch_route may have edited it)
+    const more = this.dnsFailover && index + 1 < targets.length;
+    const snapshot = more && !fromDirect ? req.toBuffer() : null;
     if (needsDoubleRecordRoute(req, cell.local, channel.local)) {
       if (req === direct) {
         // the fast path sends `direct` unedited: this branch gets its own copy for the second Record-Route
@@ -646,7 +678,7 @@ export class ProxyCore {
       doubleRecordRoute(req, cell.local, channel.local);
     }
     const id = this.layer.newBranch();
-    const via = viaValue(channel, hop.proto, id);
+    const via = viaValue(channel, target.proto, id);
     let bytes: Buffer;
     if (req === direct) {
       try {
@@ -680,14 +712,54 @@ export class ProxyCore {
       request: bytes,
       sent,
       channel,
-      address: addr.address,
-      port: hop.port,
+      address: target.address,
+      port: target.port,
       user: branch,
       fr: cell.fr,
       frInv: cell.frInv,
     });
     branch.request = null;
+    if (more) branch.keepTargets(targets, index, name, fromDirect ? ruri : '', snapshot);
     return true;
+  }
+
+  /**
+   * @internal RFC 3263 §4.3 (Kamailio use_dns_failover): `branch` ended with a 503, a timeout
+   * without any response or a transport error; the request goes to the next target of the same
+   * DNS answer as a new branch (counted against max_branches, at most max_targets per answer).
+   * True when a new branch carries on; completion is not checked here (the caller does).
+   */
+  failover(cell: ProxyTransaction, branch: ProxyBranch): boolean {
+    const targets = branch.targets;
+    const copy = branch.copy;
+    branch.releaseTargets();
+    const ctx = cell.ctx;
+    if (targets === null || cell.canceled || cell.server.finalSent || ctx === null) return false;
+    if (cell.branches.length >= this.maxBranches) {
+      this.stats.branchesRefused++;
+      return false;
+    }
+    let req: SipMessage | null = null;
+    let direct: SipMessageImpl | null = null;
+    if (copy !== null) {
+      const parsed = parseMessage(copy);
+      if (!parsed.ok) return false;
+      req = parsed.message;
+    } else if (ctx.msg instanceof SipMessageImpl) {
+      direct = ctx.msg;
+    } else {
+      return false;
+    }
+    const prev = cell.relaying;
+    cell.relaying = true; // a target failing at once must not complete the transaction under us
+    try {
+      const nb = cell.addBranch(req, branch.method);
+      this.stats.branches++;
+      this.stats.dnsFailovers++;
+      return this.sendBranch(cell, nb, branch.hopName, targets, branch.targetIndex + 1, direct, branch.ruri);
+    } finally {
+      cell.relaying = prev;
+    }
   }
 
   /** @internal sends a CANCEL for a branch (once). */

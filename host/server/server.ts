@@ -227,10 +227,15 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       const core = opts.config.core;
       this.transactions = new TransactionLayer({ log: this.log, timers, maxServer: core.tm?.max_transactions ?? TM_DEFAULTS.max_transactions });
       const dc = core.dns_cache ?? CORE_DEFAULTS.dns_cache;
-      const resolver = new Resolver({ ttlMs: dc.ttl * 1000, negativeTtlMs: dc.negative_ttl * 1000, maxEntries: dc.max_entries, maxPending: dc.max_pending, log: this.log });
+      const d = core.dns ?? CORE_DEFAULTS.dns;
+      const resolver = new Resolver({
+        ttlMs: dc.ttl * 1000, negativeTtlMs: dc.negative_ttl * 1000, maxEntries: dc.max_entries, maxPending: dc.max_pending, log: this.log,
+        minTtlMs: (dc.min_ttl ?? CORE_DEFAULTS.dns_cache.min_ttl) * 1000, maxTtlMs: (dc.max_ttl ?? CORE_DEFAULTS.dns_cache.max_ttl) * 1000,
+        servers: d.servers, timeoutMs: d.timeout, tries: d.tries, tryNaptr: d.try_naptr, srvLb: d.srv_lb, maxTargets: d.max_targets,
+      });
       this.proxy = new ProxyCore({
         layer: this.transactions, channels: this, replies: this.sl, isMyself: this.isMyself, log: this.log,
-        resolver, maxBranches: core.max_branches ?? CORE_DEFAULTS.max_branches,
+        resolver, maxBranches: core.max_branches ?? CORE_DEFAULTS.max_branches, dnsFailover: d.use_failover,
       });
       this.setPinnerFrom(this.router);
     }
@@ -260,6 +265,12 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   }
 
   /** ChannelProvider: a listener of that protocol and family reaching `address:port` (the proxy's outbound sockets). */
+  /** ChannelProvider: a listener of that transport exists (RFC 3263 §4.1 offers only those). */
+  hasTransport(proto: Proto): boolean {
+    if (this.outbound !== null) return this.outbound.hasTransport?.(proto) ?? true;
+    return this.listeners.some((l) => l.address.proto === proto);
+  }
+
   channelFor(proto: Proto, family: 4 | 6, address: string, port: number, name?: string): Channel | null {
     if (this.outbound !== null) return this.outbound.channelFor(proto, family, address, port, name);
     for (const { address: a, listener } of this.listeners) {

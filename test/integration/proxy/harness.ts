@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import pino from 'pino';
 import { Action, type Endpoint, type MessageContext, type Proto } from '../../../host/core/context.js';
 import { StatelessReplier } from '../../../host/core/sl.js';
-import { ProxyCore, type TmHooks } from '../../../host/proxy/index.js';
+import { ProxyCore, type Resolver, type TmHooks } from '../../../host/proxy/index.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 import type { SipMessage } from '../../../host/sip/types.js';
 import { TransactionLayer, type TransactionTimers } from '../../../host/transaction/index.js';
@@ -39,6 +39,16 @@ export class TestContext implements MessageContext {
 
 export type Router = (ctx: TestContext, proxy: ProxyCore) => Action;
 
+export interface HarnessOptions {
+  timers?: Partial<TransactionTimers>;
+  router: Router;
+  hooks?: TmHooks;
+  /** the next-hop resolver (RFC 3263 tests pass one asking a test DNS server). */
+  resolver?: Resolver;
+  /** use_dns_failover (default on). */
+  dnsFailover?: boolean;
+}
+
 export class ProxyHarness implements MessageSink {
   readonly listener: UdpListener;
   readonly layer: TransactionLayer;
@@ -50,7 +60,7 @@ export class ProxyHarness implements MessageSink {
 
   constructor(
     readonly port: number,
-    opts: { timers?: Partial<TransactionTimers>; router: Router; hooks?: TmHooks },
+    opts: HarnessOptions,
   ) {
     this.router = opts.router;
     this.hooks = opts.hooks ?? null;
@@ -66,11 +76,13 @@ export class ProxyHarness implements MessageSink {
       log,
       replies: new StatelessReplier({ serverHeader: 'siphon-test', tagSeed: `test:${port}` }),
       isMyself: (host, p) => host === '127.0.0.1' && (p ?? 5060) === port,
-      channels: { channelFor: (proto: Proto, family: 4 | 6) => (proto === 'udp' && family === 4 ? listener : null) },
+      channels: { channelFor: (proto: Proto, family: 4 | 6) => (proto === 'udp' && family === 4 ? listener : null), hasTransport: (p: Proto) => p === 'udp' },
+      resolver: opts.resolver,
+      dnsFailover: opts.dnsFailover,
     });
   }
 
-  static async start(port: number, opts: { timers?: Partial<TransactionTimers>; router: Router; hooks?: TmHooks }): Promise<ProxyHarness> {
+  static async start(port: number, opts: HarnessOptions): Promise<ProxyHarness> {
     const h = new ProxyHarness(port, opts);
     await h.listener.start();
     return h;

@@ -134,14 +134,15 @@ describe('forwarding helpers', () => {
   });
 
   it('next hop of a URI: host, port (default 5060), transport, maddr', () => {
-    expect(nextHopOf('sip:bob@127.0.0.1:19212')).toEqual({ host: '127.0.0.1', port: 19212, proto: 'udp' });
-    expect(nextHopOf('sip:example.com;transport=tcp')).toEqual({ host: 'example.com', port: 5060, proto: 'tcp' });
+    // portGiven / transportGiven / secure drive RFC 3263 §4 (port: A/AAAA only; transport: SRV of it; else NAPTR)
+    expect(nextHopOf('sip:bob@127.0.0.1:19212')).toEqual({ host: '127.0.0.1', port: 19212, proto: 'udp', portGiven: true, transportGiven: false, secure: false });
+    expect(nextHopOf('sip:example.com;transport=tcp')).toEqual({ host: 'example.com', port: 5060, proto: 'tcp', portGiven: false, transportGiven: true, secure: false });
     // RFC 5630 / RFC 3261 §26.2.2: sips is TLS on every hop, 5061 by default; sips over UDP does not exist
-    expect(nextHopOf('sips:[::1]')).toEqual({ host: '::1', port: 5061, proto: 'tls' });
-    expect(nextHopOf('sips:b@h;transport=tcp')).toEqual({ host: 'h', port: 5061, proto: 'tls' });
-    expect(nextHopOf('sip:b@h;transport=TLS')).toEqual({ host: 'h', port: 5061, proto: 'tls' });
+    expect(nextHopOf('sips:[::1]')).toEqual({ host: '::1', port: 5061, proto: 'tls', portGiven: false, transportGiven: false, secure: true });
+    expect(nextHopOf('sips:b@h;transport=tcp')).toMatchObject({ host: 'h', port: 5061, proto: 'tls' });
+    expect(nextHopOf('sip:b@h;transport=TLS')).toMatchObject({ host: 'h', port: 5061, proto: 'tls' });
     expect(nextHopOf('sips:b@h;transport=udp')).toBeNull();
-    expect(nextHopOf('sip:x@h;maddr=10.1.1.1')).toEqual({ host: '10.1.1.1', port: 5060, proto: 'udp' });
+    expect(nextHopOf('sip:x@h;maddr=10.1.1.1')).toMatchObject({ host: '10.1.1.1', port: 5060, proto: 'udp' });
     expect(nextHopOf('tel:+123')).toBeNull();
     expect(nextHopOf('sip:h;transport=sctp')).toBeNull();
   });
