@@ -59,6 +59,12 @@ export interface BaresipOptions {
   answerMode?: 'manual' | 'auto';
   /** SIP transport to the proxy. Default udp. */
   transport?: 'udp' | 'tcp';
+  /**
+   * a WebRTC peer without a media gateway: DTLS-SRTP (`mediaenc=dtls_srtp`, UDP/TLS/RTP/SAVP(F)), ICE
+   * (`medianat=ice`) and RTP/RTCP multiplexing, so a browser's offer is accepted as is. Default off
+   * (plain RTP/AVP, what a desk phone sends).
+   */
+  webrtc?: boolean;
   /** more `;name=value` account parameters, verbatim. */
   accountParams?: string;
   /** bound of start() (process up, ctrl_tcp connected, account created). Default 15 s. */
@@ -141,7 +147,7 @@ export class Baresip {
 
   private static async spawn(opts: BaresipOptions, ctlPort: number): Promise<Baresip> {
     const dir = mkdtempSync(path.join(tmpdir(), 'siphon-baresip-'));
-    writeFileSync(path.join(dir, 'config'), configText(ctlPort));
+    writeFileSync(path.join(dir, 'config'), configText(ctlPort, opts.webrtc === true));
     writeFileSync(path.join(dir, 'accounts'), '');
     writeFileSync(path.join(dir, 'contacts'), '');
     const proc = spawn('baresip', ['-4', ...(process.env.SIPHON_BARESIP_TRACE ? ['-s'] : []), '-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -339,13 +345,14 @@ function accountLine(o: BaresipOptions): string {
     `;answermode=${o.answerMode ?? 'manual'}`,
     // G.711 only (both UAs always share a codec)
     ';audio_codecs=PCMU,PCMA',
+    o.webrtc === true ? ';mediaenc=dtls_srtp;medianat=ice' : '',
     o.accountParams ?? '',
   ];
   return `<sip:${o.user}@${o.domain}${transport}>${params.join('')}`;
 }
 
 /** baresip's config: SIP on 127.0.0.1 (ephemeral port), no sound device, ctrl_tcp on `ctlPort`. */
-function configText(ctlPort: number): string {
+function configText(ctlPort: number, webrtc: boolean): string {
   return [
     'poll_method epoll',
     'sip_listen 127.0.0.1:0',
@@ -360,6 +367,7 @@ function configText(ctlPort: number): string {
     'module g711.so',
     'module ausine.so',
     'module aubridge.so',
+    ...(webrtc ? ['module dtls_srtp.so', 'module ice.so', 'rtcp_mux yes'] : []),
     'module_app account.so',
     'module_app menu.so',
     'module_app ctrl_tcp.so',

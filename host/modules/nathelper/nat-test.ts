@@ -9,7 +9,7 @@
  *     8  an SDP connection line (`c=IN IP4 ...`) holds a private address
  *    16  the source port differs from the top Via port (5060 when the Via has none)
  *    32  the source address is private
- *    64  the message came over WebSocket (siphon has no WebSocket transport: never)
+ *    64  the message came over WebSocket (a ws:/wss: listener)
  *   128  the Contact URI port (5060 when absent) differs from the source port (legal in many
  *        non-NATed setups: a gateway registering another socket)
  *   256  an SDP connection address differs from the source address

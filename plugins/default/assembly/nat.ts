@@ -90,12 +90,16 @@ export function dlguri(): void {
  *   if (is_reply() && isbflagset(FLB_NATB) && is_first_hop()) set_contact_alias();
  * }
  * siphon tests the reply itself: a 1xx/2xx straight from the UA (our Via and its own) whose Contact is
- * a private address gets the alias, so the caller's in-dialog requests reach it through its NAT.
+ * a private address, or that came over a WebSocket, gets the alias, so the caller's in-dialog requests
+ * reach it through its NAT or its connection.
  */
 export function natReply(code: i32): void {
   if (!enabled() || code < 100 || code >= 300) return;
   if (viaCount() != 2) return;
-  if (nat_uac_test(NAT_CONTACT_PRIVATE) == 1) set_contact_alias();
+  // a WebSocket callee (a browser, Contact `*.invalid;transport=ws`) is reachable only over its
+  // connection: kamailio.cfg's FLB_NATB is set for it too (nat_uac_test 64 at its REGISTER), so the
+  // 200's Contact gets the alias and the caller's ACK/BYE find the connection (handle_ruri_alias)
+  if (nat_uac_test(NAT_CONTACT_PRIVATE | NAT_WEBSOCKET) == 1) set_contact_alias();
 }
 
 /**
