@@ -61,6 +61,8 @@ export const ABI_V1_1_IMPORTS = new Set([
   'tm.t_relay', 'tm.t_on_branch', 'tm.t_on_reply', 'tm.t_on_failure', 'tm.t_reply', 'tm.t_is_canceled',
   'tm.t_branch_index', 'tm.t_set_timeouts', 'tm.forward', 'tm.t_reply_code',
   'rr.record_route', 'rr.loose_route',
+  // ABI 1.3 (docs/abi/v1.md "Namespaces tm and rr": route parameters)
+  'rr.add_rr_param', 'rr.check_route_param', 'rr.is_direction',
 ]);
 /**
  * Imports of the module namespaces `secfilter`, `dispatcher`, `registrar`, `pike`, `auth`, `auth_db`, `nathelper` and `dialog` (docs/abi/v1.md "Module namespaces",
@@ -106,6 +108,8 @@ export const MODULE_IMPORTS = new Set([
   ].map((n) => `htable.${n}`),
   // ABI 1.2 (docs/abi/v1.md "Module namespace `acc`")
   ...['acc_log_request', 'acc_db_request'].map((n) => `acc.${n}`),
+  // ABI 1.3 (docs/abi/v1.md "Module namespace `uac`")
+  ...['uac_replace_from', 'uac_replace_to'].map((n) => `uac.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
@@ -121,7 +125,7 @@ export const SIP_CAPABILITY = {
   sl_reply: 'msg.reply', reply_hdr_add: 'msg.reply',
   msg_set: 'msg.write', hdr_add: 'msg.write', hdr_remove: 'msg.write', pv_set: 'msg.write', maxfwd_process: 'msg.write',
 };
-export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc'];
+export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac'];
 export const CAPABILITIES = ['msg.read', 'msg.reply', 'msg.write', 'relay', ...NAMESPACE_CAPABILITIES];
 
 /** the capability an import `module.name` needs, or null. */

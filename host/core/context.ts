@@ -82,6 +82,16 @@ export interface MessageContext {
    * INVITE and by the dialog module's matching of in-dialog requests before routing. (additive, dialog)
    */
   dialog?: unknown;
+  /**
+   * Message flags and AVPs of the transaction (`$mf`, `$avp`, `$xavp`; host/core/avp.ts): created on
+   * first use; the proxy shares it with the transaction's later routes. (additive, flags/avp)
+   */
+  tx?: import('./avp.js').TxData;
+  /**
+   * Record-routing state (host/proxy/record-route.ts): whether record_route() inserted our header,
+   * the add_rr_param() parameters, the Route loose_route() consumed. Set on first use. (additive, rr)
+   */
+  rr?: import('../proxy/record-route.js').RrState;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

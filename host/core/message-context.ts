@@ -23,6 +23,9 @@ export class RequestContext implements MessageContext {
   floodChecked = false;
   /** MessageContext.dialog (the dialog module); declared so every context has the same shape. */
   dialog: unknown = undefined;
+  /** MessageContext.tx / .rr (flags and AVPs; record-routing), declared for the same reason. */
+  tx: import('./avp.js').TxData | undefined = undefined;
+  rr: import('../proxy/record-route.js').RrState | undefined = undefined;
   private varsMap: Map<string, string> | null = null;
   private logger: Logger | null = null;
 

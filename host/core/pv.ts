@@ -14,6 +14,7 @@
 import type { DialogPvSource, MessageContext } from './context.js';
 import type { NameAddr, SipMessage } from '../sip/types.js';
 import { parseDigestCredentials, type DigestCredentials } from '../sip/digest.js';
+import { parseXavpArg, TxData } from './avp.js';
 
 /** The variables we know. Values are stable only within this file. */
 const enum Pv {
@@ -23,6 +24,7 @@ const enum Pv {
   AU, AD, AUW, AR, ADU, AA, ADN, ADC, ADR, ADO,
   BF,
   DLG, DLGVAR,
+  MF, AVP, XAVP, CNT, ROUTE_URI,
 }
 
 /** id of `$shv(name)`: the plugin's GLOBAL variables, which the caller passes to evalSpec. */
@@ -44,10 +46,12 @@ const PV_BY_NAME: ReadonlyMap<string, Pv> = new Map<string, Pv>([
   ['bf', Pv.BF],
   // the dialog module's $dlg(attr) / $dlg_var(name) (MessageContext.dialog, host/modules/dialog)
   ['dlg', Pv.DLG], ['dlg_var', Pv.DLGVAR],
+  // per-transaction message flags and AVPs (host/core/avp.ts); the Route loose_route consumed (rr)
+  ['mf', Pv.MF], ['avp', Pv.AVP], ['xavp', Pv.XAVP], ['cnt', Pv.CNT], ['route_uri', Pv.ROUTE_URI],
 ]);
 
 /** variables that take a `(name)` argument. */
-const NEEDS_ARG = new Set<Pv>([Pv.HDR, Pv.HDRC, Pv.VAR, Pv.TV, Pv.SHV, Pv.DLG, Pv.DLGVAR]);
+const NEEDS_ARG = new Set<Pv>([Pv.HDR, Pv.HDRC, Pv.VAR, Pv.TV, Pv.SHV, Pv.DLG, Pv.DLGVAR, Pv.AVP, Pv.XAVP, Pv.CNT]);
 
 /** A compiled pseudo-variable: which one, and its argument (header name, var name, TV format). */
 export interface PvSpec {
@@ -55,6 +59,8 @@ export interface PvSpec {
   readonly arg: string | null;
   /** for $hdr/$hdrc: the canonical lower-case header key the argument names. */
   readonly key: string | null;
+  /** `$(avp(x)[n])`: n (0 = the value set last); -1 for `[*]`. Absent: 0. */
+  readonly index?: number;
 }
 
 /** Printed for unknown variables and variables without a value (Kamailio xlog's null marker). */
@@ -99,6 +105,15 @@ function parseSpec(text: string): PvSpec | null {
   let s = text.trim();
   if (s.startsWith('$')) s = s.slice(1);
   if (s.startsWith('(') && s.endsWith(')')) s = s.slice(1, -1);
+  // `avp(x)[n]` / `avp(x)[*]` (Kamailio's AVP index, inside `$( )`)
+  let index: number | undefined;
+  if (s.startsWith('avp(') && s.endsWith(']')) {
+    const open = s.lastIndexOf('[');
+    const idx = s.slice(open + 1, -1);
+    if (open < 0 || !(idx === '*' || /^[0-9]{1,4}$/.test(idx))) return null;
+    index = idx === '*' ? -1 : Number(idx);
+    s = s.slice(0, open);
+  }
   let base = s;
   let arg: string | null = null;
   const open = s.indexOf('(');
@@ -110,8 +125,18 @@ function parseSpec(text: string): PvSpec | null {
   const id = PV_BY_NAME.get(base);
   if (id === undefined) return null;
   if (NEEDS_ARG.has(id) !== (arg !== null) || arg === '') return null;
+  if (index !== undefined && id !== Pv.AVP) return null;
+  if (id === Pv.XAVP && parseXavpArg(arg!) === null) return null;
+  if (id === Pv.CNT) {
+    // $cnt($avp(x)) / $cnt($xavp(x)): the argument is the counted variable's name
+    const xavp = /^\$?xavp\(([^()=[\]]+)\)$/.exec(arg!);
+    if (xavp !== null) return { id, arg: xavp[1]!.trim(), key: 'xavp' };
+    const inner = parseSpec(arg!);
+    if (inner === null || (inner.id !== Pv.AVP && inner.id !== Pv.XAVP) || inner.index !== undefined) return null;
+    return { id, arg: inner.arg, key: inner.id === Pv.AVP ? 'avp' : 'xavp' };
+  }
   const key = id === Pv.HDR || id === Pv.HDRC ? headerKey(arg!) : null;
-  return { id, arg, key };
+  return index === undefined ? { id, arg, key } : { id, arg, key, index };
 }
 
 // ---- URI pieces ------------------------------------------------------------------------------
@@ -327,6 +352,15 @@ export function evalSpec(spec: PvSpec, ctx: MessageContext | null, globals?: Rea
     case Pv.BF: return String((ctx.bflags ?? 0) >>> 0);
     case Pv.DLG: return dialogOf(ctx)?.pvField(spec.arg!) ?? null;
     case Pv.DLGVAR: return dialogOf(ctx)?.pvVar(spec.arg!) ?? null;
+    case Pv.MF: return String((ctx.tx?.mflags ?? 0) >>> 0);
+    case Pv.AVP: return spec.index === -1 ? null : ctx.tx?.avpGet(spec.arg!, spec.index ?? 0) ?? null;
+    case Pv.XAVP: {
+      const x = parseXavpArg(spec.arg!)!;
+      return ctx.tx?.xavpGet(x.name, x.index ?? 0, x.key) ?? null;
+    }
+    case Pv.CNT: return String(spec.key === 'avp' ? ctx.tx?.avpCount(spec.arg!) ?? 0 : ctx.tx?.xavpCount(spec.arg!) ?? 0);
+    // Kamailio rr $route_uri: the URI of the Route header loose_route() processed
+    case Pv.ROUTE_URI: return ctx.rr?.routeUri ?? null;
     default: return null;
   }
 }
@@ -362,11 +396,14 @@ export const PV_SET_OK = 0;
 export const PV_SET_BAD_VALUE = -2;
 export const PV_SET_READ_ONLY = -4;
 export const PV_SET_UNSUPPORTED = -6;
+export const PV_SET_LIMIT = -5;
 
 /**
- * Assigns a writable pseudo-variable: `$ru $rU $rd $rp $du $var(x) $bf`. An empty value unsets `$du`
- * and removes the user or port of the R-URI (Kamailio: assigning $null). Returns 0, -2 (bad
- * value), -4 (read-only variable, or an R-URI part on a reply) or -6 (unknown variable).
+ * Assigns a writable pseudo-variable: `$ru $rU $rd $rp $du $var(x) $bf $mf $avp(x) $(avp(x)[*])
+ * $xavp(x=>k) $xavp(x[0]=>k)`. An empty value unsets `$du` and removes the user or port of the R-URI
+ * (Kamailio: assigning $null), and deletes the AVP when assigned to `$(avp(x)[*])`. Returns 0, -2
+ * (bad value), -4 (read-only variable, or an R-URI part on a reply), -5 (the transaction's AVP
+ * store is full, host/core/avp.ts) or -6 (unknown variable).
  */
 export function setPv(name: string, value: string, ctx: MessageContext): number {
   const spec = compilePv(name);
@@ -395,11 +432,33 @@ export function setPv(name: string, value: string, ctx: MessageContext): number 
       ctx.bflags = Number(value) >>> 0;
       return PV_SET_OK;
     }
+    case Pv.MF: {
+      // Kamailio $mf: the message flags, kept in the transaction (setflag/isflagset in the SDK)
+      if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0xffffffff) return PV_SET_BAD_VALUE;
+      txOf(ctx).mflags = Number(value) >>> 0;
+      return PV_SET_OK;
+    }
+    case Pv.AVP:
+      return spec.index === -1 ? txOf(ctx).avpReplaceAll(spec.arg!, value) : spec.index ? PV_SET_BAD_VALUE : txOf(ctx).avpPush(spec.arg!, value);
+    case Pv.XAVP: {
+      const x = parseXavpArg(spec.arg!)!;
+      return txOf(ctx).xavpSet(x.name, x.index, x.key, value);
+    }
     case Pv.SHV:
       return PV_SET_UNSUPPORTED; // needs the plugin's GLOBAL store: sip.pv_set handles it
     default:
       return PV_SET_READ_ONLY;
   }
+}
+
+/** the context's transaction data, created on first use (host/core/avp.ts). */
+export function txOf(ctx: MessageContext): TxData {
+  return (ctx.tx ??= new TxData());
+}
+
+/** AVP, XAVP and `$mf` writes: not message edits (no msg_edit_max_bytes), bounded by the store. */
+export function isTxPv(spec: PvSpec): boolean {
+  return spec.id === Pv.AVP || spec.id === Pv.XAVP || spec.id === Pv.MF;
 }
 
 function trySetRuri(msg: SipMessage, uri: string): number {

@@ -226,6 +226,8 @@ export const Errors = {
   DLG_DB: { code: 9203, title: 'dialog database write failed' },
   ACC_DB: { code: 9301, title: 'accounting database write failed' },
   ACC_QUEUE_FULL: { code: 9302, title: 'accounting write queue full, record dropped' },
+  /** a uac `vsf` / `vst` Route parameter failed authentication (tampered, or sealed by another key): not restored (host/modules/uac). */
+  UAC_BAD_PARAM: { code: 9401, title: 'uac restore parameter refused' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof Errors;

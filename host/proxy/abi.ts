@@ -9,7 +9,7 @@
 import type { MessageContext } from '../core/context.js';
 import type { HostCallApi, ImportProvider } from '../wasm/types.js';
 import type { ProxyCore } from './proxy.js';
-import { looseRoute, recordRoute } from './record-route.js';
+import { addRrParam, checkRouteParam, isDirection, looseRoute, recordRoute, RR_PARAMS_MAX } from './record-route.js';
 
 const BAD_ARGUMENT = -2;
 const INVALID_MEMORY = -3;
@@ -125,13 +125,44 @@ export class RrImports implements ImportProvider {
         const ctx = hookIn(api, REQUEST_ONLY);
         if (ctx === null) return NOT_ALLOWED;
         api.charge(GAS_PER_CALL);
-        return looseRoute(ctx, proxy.isMyself);
+        const rc = looseRoute(ctx, proxy.isMyself);
+        proxy.afterLooseRoute(ctx); // rr callbacks (uac restoration) when a Route of ours was consumed
+        return rc;
+      },
+      /** add_rr_param(p, l) -> 1 added to our Record-Route, -1 refused (syntax, length, not a request). (ABI 1.3) */
+      add_rr_param: (p: number, l: number): number => withRrText(api, p, l, addRrParam),
+      /** check_route_param(p, l) -> 1 the consumed Route's parameters match, -1 not, -2 pattern outside the linear subset. (ABI 1.3) */
+      check_route_param: (p: number, l: number): number => withRrText(api, p, l, checkRouteParam),
+      /** is_direction(dir) -> 1 holds, -1 not or unknown; dir 0 downstream, 1 upstream, else -2. (ABI 1.3) */
+      is_direction: (dir: number): number => {
+        const ctx = hookIn(api, REQUEST_ONLY);
+        if (ctx === null) return NOT_ALLOWED;
+        return isDirection(ctx, dir === 0 ? 'downstream' : dir === 1 ? 'upstream' : '');
       },
     };
   }
 }
 
 const UNIMPLEMENTED = -6;
+const LIMIT = -5;
+
+/** the rr imports ABI 1.3 added. */
+const RR_1_3 = ['add_rr_param', 'check_route_param', 'is_direction'];
+
+/**
+ * A request_route rr import taking one string of at most RR_PARAMS_MAX bytes: -4 elsewhere, -2
+ * negative length, -5 too long, -3 outside memory; else `fn`'s answer (charged GAS_PER_CALL).
+ */
+function withRrText(api: HostCallApi, p: number, l: number, fn: (ctx: MessageContext, text: string) => number): number {
+  const ctx = hookIn(api, REQUEST_ONLY);
+  if (ctx === null) return NOT_ALLOWED;
+  if (l < 0) return BAD_ARGUMENT;
+  if (l > RR_PARAMS_MAX) return LIMIT;
+  const text = api.readString(p, l);
+  if (text === null) return INVALID_MEMORY;
+  api.charge(GAS_PER_CALL);
+  return fn(ctx, text);
+}
 
 /**
  * The `tm` and `rr` providers of a node. Without a proxy (transactions disabled) every function
@@ -145,7 +176,7 @@ export function tmImportProviders(proxy: ProxyCore | null): ImportProvider[] {
   });
   return [
     stub('tm', ['t_relay', 't_on_branch', 't_on_reply', 't_on_failure', 't_reply', 't_is_canceled', 't_branch_index', 't_set_timeouts', 'forward', 't_reply_code']),
-    stub('rr', ['record_route', 'loose_route']),
+    stub('rr', ['record_route', 'loose_route', ...RR_1_3]),
   ];
 }
 

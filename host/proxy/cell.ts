@@ -7,6 +7,7 @@
  */
 import { Action, type Endpoint, type MessageContext } from '../core/context.js';
 import type { SipMessage } from '../sip/types.js';
+import type { TxData } from '../core/avp.js';
 import type { ClientTransaction, ClientTransactionUser, ServerTransaction, ServerTransactionUser } from '../transaction/index.js';
 import { pickBestResponse } from './best-response.js';
 import { NO_ROUTE, type TmHooks } from './hooks.js';
@@ -43,6 +44,13 @@ export class TmRequestState {
   cell: ProxyTransaction | null = null;
   /** what the transaction created for this request reports its upstream responses to (dialog). (additive) */
   observer: CellObserver | null = null;
+  /**
+   * edits every response sent upstream gets, forwarded or built by tm (the uac module restoring
+   * the From / To it replaced, Kamailio uac's TMCB_RESPONSE_OUT callback); null = none. (additive)
+   */
+  replyFixups: Array<(resp: SipMessage) => void> | null = null;
+  /** the transaction's message flags and AVPs (host/core/avp.ts), shared with its hook contexts. (additive) */
+  tx: TxData | null = null;
 }
 
 export const enum BranchState {
@@ -213,7 +221,7 @@ export class ProxyTransaction implements ServerTransactionUser {
     const proxy = this.proxy;
     const status = resp.status;
     if (this.replyRoute !== NO_ROUTE && this.hooks?.onReplyRoute !== undefined) {
-      const hctx = proxy.newHookContext(resp, source, this.local, null);
+      const hctx = proxy.newHookContext(resp, source, this.local, null, this.state.tx);
       const action = proxy.runHook(this, branch.index, () => this.hooks!.onReplyRoute!(hctx, this.replyRoute, status));
       if (action === Action.DROP && status < 200) {
         this.afterProvisional(branch);

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Action, Endpoint, MessageContext } from '../core/context.js';
 import type { SipMessage } from '../sip/types.js';
+import type { TxData } from '../core/avp.js';
 import { callLogger } from '../log/logger.js';
 
 /** Route ids are plugin-chosen integers (>= 0); NO_ROUTE means "not armed". */
@@ -32,6 +33,8 @@ export class HookContext implements MessageContext {
   replied = false;
   replyHeaders?: string[];
   tmState: unknown = undefined;
+  /** the transaction's flags and AVPs (MessageContext.tx), shared with the request's routes. */
+  tx: TxData | undefined;
   private varsMap: Map<string, string> | null = null;
   private logger: Logger | null = null;
 
@@ -42,7 +45,10 @@ export class HookContext implements MessageContext {
     readonly local: Endpoint,
     public dstUri: string | null,
     private readonly rootLog: Logger,
-  ) {}
+    tx?: TxData,
+  ) {
+    this.tx = tx;
+  }
 
   get vars(): Map<string, string> {
     return (this.varsMap ??= new Map());

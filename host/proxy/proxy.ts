@@ -23,6 +23,8 @@
 import type { Logger } from 'pino';
 import { Action, protoOfViaTransport, VIA_TRANSPORT, type Endpoint, type MessageContext, type Proto } from '../core/context.js';
 import { hashHex } from '../core/hash.js';
+import { txOf } from '../core/pv.js';
+import type { TxData } from '../core/avp.js';
 import { Errors } from '../errors/registry.js';
 import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
@@ -176,6 +178,7 @@ export class ProxyCore {
   /** the transaction whose hook is running. */
   private hookCell: ProxyTransaction | null = null;
   private nextHookContextId = 0x40000000;
+  private readonly rrCallbacks: Array<(ctx: MessageContext) => void> = [];
   /** requests/replies sent, for /metrics (set by startNode). (additive) */
   metrics: MessageMetrics | null = null;
 
@@ -473,6 +476,29 @@ export class ProxyCore {
     if (s.cell !== null) s.cell.observer = observer;
   }
 
+  /**
+   * `fix` edits every response the request's transaction sends upstream, forwarded or built by tm
+   * (the uac module's From / To restoration). (additive)
+   */
+  addReplyFixup(ctx: MessageContext, fix: (resp: SipMessage) => void): void {
+    const s = this.stateOf(ctx);
+    (s.replyFixups ??= []).push(fix);
+  }
+
+  /**
+   * Kamailio rr callbacks (register_rrcb): `cb` runs after every loose_route() that consumed a
+   * Route of ours, with ctx.rr holding its parameters (the uac module's in-dialog restoration). (additive)
+   */
+  onLooseRoute(cb: (ctx: MessageContext) => void): void {
+    this.rrCallbacks.push(cb);
+  }
+
+  /** @internal runs the rr callbacks after loose_route() (host/proxy/abi.ts). */
+  afterLooseRoute(ctx: MessageContext): void {
+    if (ctx.rr?.routeUri == null) return;
+    for (const cb of this.rrCallbacks) cb(ctx);
+  }
+
   /** The transaction a context belongs to (tests, RPC). */
   transactionOf(ctx: MessageContext): ProxyTransaction | null {
     return stateIn(ctx)?.cell ?? null;
@@ -498,6 +524,8 @@ export class ProxyCore {
     const st = this.layer.createServer(ctx.msg, ctx.source, channel);
     if (st === null) return null;
     const cell = st.user instanceof ProxyTransaction ? st.user : new ProxyTransaction(this, st, ctx, state, this.pinHooks());
+    // Kamailio copies the message flags and AVPs into the transaction: its later routes share them
+    state.tx = txOf(ctx);
     state.cell = cell;
     return cell;
   }
@@ -509,10 +537,10 @@ export class ProxyCore {
   }
 
   /** @internal */
-  newHookContext(msg: SipMessage, source: Endpoint, local: Endpoint, dstUri: string | null): HookContext {
+  newHookContext(msg: SipMessage, source: Endpoint, local: Endpoint, dstUri: string | null, tx?: TxData | null): HookContext {
     const id = this.nextHookContextId;
     this.nextHookContextId = id >= 0x7fffffff ? 0x40000000 : id + 1;
-    return new HookContext(id, msg, source, local, dstUri, this.log);
+    return new HookContext(id, msg, source, local, dstUri, this.log, tx ?? undefined);
   }
 
   /** @internal runs a hook of `cell` with the branch index and transaction exposed to tm imports. */
@@ -604,7 +632,7 @@ export class ProxyCore {
     this.stats.branches++;
     let dst = target.dstUri;
     if (cell.branchRoute !== NO_ROUTE && cell.hooks?.branchRoute !== undefined) {
-      const hctx = this.newHookContext(req, cell.source, cell.local, dst);
+      const hctx = this.newHookContext(req, cell.source, cell.local, dst, cell.state.tx);
       const route = cell.branchRoute;
       const action = this.runHook(cell, branch.index, () => cell.hooks!.branchRoute!(hctx, route, branch.index));
       if (action === Action.DROP) {
@@ -805,6 +833,8 @@ export class ProxyCore {
   forwardUpstream(cell: ProxyTransaction, resp: SipMessage): void {
     if (resp.vias.length < 2) return;
     resp.removeHeader('via', 0);
+    const fixups = cell.state.replyFixups;
+    if (fixups !== null) for (const fix of fixups) fix(resp);
     if (cell.server.respond(resp.status, resp.toBuffer(), resp.to?.tag)) {
       this.stats.responsesForwarded++;
       this.metrics?.replyOut(resp.status);
@@ -820,7 +850,9 @@ export class ProxyCore {
     if (req === null) return false;
     const server = cell.server;
     try {
-      const buf = this.replies.build(req, server.source, code, reason, extra);
+      let buf = this.replies.build(req, server.source, code, reason, extra);
+      const fixups = cell.state.replyFixups;
+      if (fixups !== null) buf = fixedReply(buf, fixups);
       const toTag = code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined;
       const ok = server.respond(code, buf, toTag);
       if (ok) {
@@ -880,6 +912,14 @@ export { ProxyTransaction } from './cell.js';
 // ---- helpers ----------------------------------------------------------------------------------
 
 /** the channel a request context arrived on, when the context exposes it (RequestContext does). */
+/** a reply tm built, with the fixups applied (parsed and serialized again: only transactions that have fixups pay). */
+function fixedReply(buf: Buffer, fixups: ReadonlyArray<(resp: SipMessage) => void>): Buffer {
+  const parsed = parseMessage(buf);
+  if (!parsed.ok) return buf;
+  for (const fix of fixups) fix(parsed.message);
+  return parsed.message.toBuffer();
+}
+
 function channelOfContext(ctx: MessageContext): Channel | null {
   const c = (ctx as { channel?: Channel }).channel;
   return c !== undefined && typeof c.send === 'function' ? c : null;

@@ -37,6 +37,7 @@ import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
 import { DialogModule } from '../modules/dialog/index.js';
 import { AccModule } from '../modules/acc/index.js';
+import { UacModule } from '../modules/uac/index.js';
 import type { UtilizationSource } from './overload.js';
 import { ServiceRegistry } from '../shards/link.js';
 import { ShardHub } from '../shards/hub.js';
@@ -216,6 +217,16 @@ export function wireDialog(modules: readonly SiphonModule[], server: SiphonServe
 }
 
 /**
+ * The uac module (host/modules/uac/README.md) on a server's proxy core: replies of the requests whose
+ * From / To it replaced are restored there, in-dialog requests after loose_route(). Every shard
+ * wires its own.
+ */
+export function wireUac(modules: readonly SiphonModule[], server: SiphonServer): void {
+  const mod = modules.find((m): m is UacModule => m instanceof UacModule);
+  if (mod && server.proxy !== null) mod.attach(server.proxy);
+}
+
+/**
  * The acc module (host/modules/acc/README.md) on the dialog module's events: accounting records
  * and CDRs of the calls this shard's dialog table holds. Every shard wires its own pair.
  */
@@ -380,6 +391,7 @@ export async function startNode(
   wirePike(modules, server);
   wireDialog(modules, server, tmRequests);
   wireAcc(modules);
+  wireUac(modules, server);
   const routingFile = opts.pluginFile ?? pluginFile(config);
   let hub: ShardHub | null = null;
   if (services !== null) {

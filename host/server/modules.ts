@@ -14,6 +14,7 @@ import { createNathelperModule } from '../modules/nathelper/index.js';
 import { createDialogModule } from '../modules/dialog/index.js';
 import { createHtableModule } from '../modules/htable/index.js';
 import { createAccModule } from '../modules/acc/index.js';
+import { createUacModule } from '../modules/uac/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
@@ -26,6 +27,7 @@ export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dialog: () => createDialogModule(),
   htable: () => createHtableModule(),
   acc: () => createAccModule(),
+  uac: () => createUacModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

@@ -26,6 +26,7 @@ import {
   transactionTimersFrom,
   wireDialog,
   wireAcc,
+  wireUac,
 } from '../server/app.js';
 import { warmUp } from '../server/warmup.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
@@ -204,6 +205,7 @@ async function main(): Promise<void> {
   wireShardModules(modules, server);
   wireDialog(modules, server, tmRequests);
   wireAcc(modules);
+  wireUac(modules, server);
   const plugins = routingManager(config, log, metrics, server, modules);
   // the same routing as shard 0: routing.chain, or the one plugin (host/server/app.ts loadRoutingInto)
   await loadRoutingInto(plugins, config, data.pluginFile);

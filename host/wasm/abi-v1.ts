@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { Errors } from '../errors/registry.js';
 import type { MessageContext } from '../core/context.js';
-import { compilePv, evalSpec, expandFormat, PV_SHV, PV_VAR, setPv, uriHost, uriPort, type PvSpec } from '../core/pv.js';
+import { compilePv, evalSpec, expandFormat, isTxPv, PV_SHV, PV_VAR, setPv, uriHost, uriPort, type PvSpec } from '../core/pv.js';
 import { GuestMemory, Status } from './guest-memory.js';
 import {
   bytesGas, charge, deleteVar, firstRefusal, GasExhausted, spendEdit, spendLogLine, storeVar, type GasHandle, type HostBudgets,
@@ -374,6 +374,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         // $shv and $var are the GLOBAL and MSG stores of var_set, with the same budgets
         if (spec.id === PV_SHV) return setVar(host.globals, true, spec.arg!, value);
         if (spec.id === PV_VAR) return setVar(ctx.vars, false, spec.arg!, value);
+        if (isTxPv(spec)) return setPv(name, value, ctx); // the transaction's store, bounded there
         if (!spendEdit(ctx, vl, limits.msgEditMaxBytes)) return refused('msg_edit_max_bytes');
         return setPv(name, value, ctx);
       } catch (e) {

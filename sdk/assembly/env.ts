@@ -191,3 +191,20 @@ export declare function record_route(): i32;
 // @ts-ignore: decorator
 @external("rr", "loose_route")
 export declare function loose_route(): i32;
+
+// ---- namespace rr, route parameters (ABI 1.3) -------------------------------------------------
+
+/** Kamailio add_rr_param(";p=v"): parameters for our Record-Route URI. 1, -1 refused. request_route. */
+// @ts-ignore: decorator
+@external("rr", "add_rr_param")
+export declare function add_rr_param(p: usize, l: i32): i32;
+
+/** Kamailio check_route_param(re) after loose_route(): 1 match, -1 not, -2 pattern outside the linear subset. */
+// @ts-ignore: decorator
+@external("rr", "check_route_param")
+export declare function check_route_param(p: usize, l: i32): i32;
+
+/** Kamailio is_direction(): dir 0 downstream, 1 upstream; 1 holds, -1 not or unknown. request_route. */
+// @ts-ignore: decorator
+@external("rr", "is_direction")
+export declare function is_direction(dir: i32): i32;

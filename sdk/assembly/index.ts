@@ -27,6 +27,7 @@ export {
   onBranch, onReply, onFailure,
   t_relay, t_on_branch, t_on_reply, t_on_failure, t_reply, t_is_canceled, t_branch_index, t_set_timeouts,
   forward, record_route, loose_route, t_reply_code,
+  add_rr_param, check_route_param, is_direction,
 } from "./tm";
 export {
   Action, Status, Field, LogLevel, Scope, ABI_MINOR,
@@ -553,3 +554,7 @@ export * from "./acc";
 export * from "./flags";
 // dialog (dlg_manage, profiles, $dlg, $dlg_var, dlg_bye ...), ABI 1.2, Kamailio return codes; -6 without modules.dialog
 export * from "./dialog";
+// uac (uac_replace_from / uac_replace_to), ABI 1.3, Kamailio return codes; -6 without modules.uac
+export * from "./uac";
+// per-transaction message flags (setflag/resetflag/isflagset over $mf) and AVPs ($avp, $xavp), ABI 1.3
+export * from "./avp";

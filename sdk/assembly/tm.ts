@@ -99,3 +99,34 @@ export function record_route(): i32 {
 export function loose_route(): i32 {
   return env.loose_route();
 }
+
+/**
+ * Kamailio rr `add_rr_param(";p=v")` (ABI 1.3): parameters for our Record-Route URI, before or after
+ * record_route(); the dialog's later requests bring them back in their Route. 1 ok, -1 refused
+ * (not `;name[=value]` of URI characters, over 2,048 bytes in total, not a request).
+ */
+export function add_rr_param(param: string): i32 {
+  encodeArg(param);
+  return env.add_rr_param(argPtrA, argLenA);
+}
+
+/**
+ * Kamailio rr `check_route_param(re)` (ABI 1.3), after loose_route(): true when the parameters of
+ * our Route it consumed (`;lr;ftag=...;p=v`) match. `re` is the linear subset (`^lit`, `lit$`,
+ * `^lit$`, `lit`, `.*`); another pattern is refused (false, status -2).
+ */
+export function check_route_param(re: string): bool {
+  encodeArg(re);
+  return env.check_route_param(argPtrA, argLenA) > 0;
+}
+
+/**
+ * Kamailio rr `is_direction("downstream" | "upstream")` (ABI 1.3), after loose_route(): downstream
+ * when the request comes from the dialog's caller (its From tag is the Route's `ftag`). false for
+ * another name or when unknown (no Route of ours, no ftag).
+ */
+export function is_direction(dir: string): bool {
+  const d = dir == "downstream" ? 0 : dir == "upstream" ? 1 : -1;
+  if (d < 0) return false;
+  return env.is_direction(d) > 0;
+}

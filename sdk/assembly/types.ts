@@ -99,4 +99,4 @@ export enum Scope {
 }
 
 /** The ABI minor version this SDK is built against (exported as `sip_abi_minor`). */
-export const ABI_MINOR: i32 = 2;
+export const ABI_MINOR: i32 = 3;

@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { FakeHost, instantiate, message, repoRoot, runBuild } from './helpers/fake-host.js';
+import { HOST_ABI_MINOR } from '../../host/wasm/loader.js';
 
 const fixtures = path.join(repoRoot, 'test', 'sdk', 'fixtures');
 const surfaceWasm = path.join(fixtures, 'surface', 'build', 'surface.wasm');
@@ -27,10 +28,10 @@ describe('SDK API over the ABI (surface fixture on a recording host)', () => {
     return { host, action, said: host.said(), plugin };
   }
 
-  it('exports the ABI marker and minor version 1 (tm/rr namespaces)', () => {
+  it("exports the ABI marker and the SDK's minor version (the host's, HOST_ABI_MINOR)", () => {
     const plugin = instantiate(surfaceWasm, new FakeHost(message('OPTIONS', 'sip:127.0.0.1')));
     expect(typeof plugin.sip_abi_v1).toBe('function');
-    expect(plugin.sip_abi_minor()).toBe(2);
+    expect(plugin.sip_abi_minor()).toBe(HOST_ABI_MINOR);
   });
 
   it('reads message fields by id and pseudo-variables by name, long values included', () => {

@@ -1,6 +1,6 @@
 /** Shared pieces of the transaction unit tests: a manual clock, an in-memory channel, message builders. */
 import pino from 'pino';
-import type { Endpoint, Proto } from '../../../host/core/context.js';
+import type { Endpoint, MessageContext, Proto } from '../../../host/core/context.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 import type { SipMessage } from '../../../host/sip/types.js';
 import type { Channel } from '../../../host/transport/types.js';
@@ -92,4 +92,34 @@ export function response(status: number, reason: string, viaBranch: string, meth
       '',
     ].join('\r\n'),
   );
+}
+
+/** the local socket of the record-route tests and its isMyself. */
+export const rrLocal: Endpoint = { address: '127.0.0.1', port: 19210, proto: 'udp', family: 4 };
+export const rrIsMyself = (host: string, port: number | undefined): boolean => host === '127.0.0.1' && (port ?? 5060) === 19210;
+
+/** a request context received on rrLocal. */
+export function rrCtx(msg: SipMessage): MessageContext {
+  return {
+    id: 1, msg, source: { ...rrLocal, port: 19211 }, local: rrLocal, dstUri: null, vars: new Map(), replied: false,
+    log: silentLog, slReply: () => false,
+  };
+}
+
+/** a request from alice (From tag `fromTag`) to bob with `lines` added, as the record-route tests use. */
+export function rrRequest(lines: string[], method = 'INVITE', ruri = 'sip:bob@127.0.0.1:19212', toTag?: string, fromTag = 'ft1'): SipMessage {
+  const text = [
+    `${method} ${ruri} SIP/2.0`,
+    'Via: SIP/2.0/UDP 127.0.0.1:19211;branch=z9hG4bK-r1',
+    'Max-Forwards: 70',
+    `From: <sip:alice@127.0.0.1>;tag=${fromTag}`,
+    `To: <sip:bob@127.0.0.1>${toTag ? `;tag=${toTag}` : ''}`,
+    'Call-ID: rr@test',
+    `CSeq: 2 ${method}`,
+    ...lines,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  return parse(text);
 }

@@ -1,38 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import pino from 'pino';
-import type { Endpoint, MessageContext } from '../../../host/core/context.js';
 import { looseRoute, recordRoute, LR_NO_ROUTE, LR_PRELOADED, LR_ROUTED } from '../../../host/proxy/record-route.js';
 import { pickBestResponse, responseRank } from '../../../host/proxy/best-response.js';
 import { ensureMaxForwardsProcessed, statelessBranch } from '../../../host/proxy/proxy.js';
 import { nextHopOf } from '../../../host/proxy/resolver.js';
-import type { SipMessage } from '../../../host/sip/types.js';
-import { parse } from './helpers.js';
+import { parse, rrCtx, rrIsMyself, rrLocal, rrRequest } from './helpers.js';
 
-const local: Endpoint = { address: '127.0.0.1', port: 19210, proto: 'udp', family: 4 };
-const isMyself = (host: string, port: number | undefined) => host === '127.0.0.1' && (port ?? 5060) === 19210;
-
-function ctxOf(msg: SipMessage): MessageContext {
-  return {
-    id: 1, msg, source: { ...local, port: 19211 }, local, dstUri: null, vars: new Map(), replied: false,
-    log: pino({ level: 'silent' }), slReply: () => false,
-  };
-}
-
-function req(lines: string[], method = 'INVITE', ruri = 'sip:bob@127.0.0.1:19212', toTag?: string): SipMessage {
-  return parse([
-    `${method} ${ruri} SIP/2.0`,
-    'Via: SIP/2.0/UDP 127.0.0.1:19211;branch=z9hG4bK-r1',
-    'Max-Forwards: 70',
-    'From: <sip:alice@127.0.0.1>;tag=ft1',
-    `To: <sip:bob@127.0.0.1>${toTag ? `;tag=${toTag}` : ''}`,
-    'Call-ID: rr@test',
-    `CSeq: 2 ${method}`,
-    ...lines,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n'));
-}
+const local = rrLocal;
+const isMyself = rrIsMyself;
+const ctxOf = rrCtx;
+const req = rrRequest;
 
 describe('record_route / loose_route (Kamailio rr, RFC 3261 §16.4, §16.12)', () => {
   it('record_route inserts <sip:ip:port;lr;ftag=...> above existing Record-Route headers', () => {
