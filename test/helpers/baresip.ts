@@ -67,6 +67,8 @@ export interface BaresipOptions {
   webrtc?: boolean;
   /** more `;name=value` account parameters, verbatim. */
   accountParams?: string;
+  /** print every SIP message sent and received (`baresip -s`) into output(): what the UA saw on the wire. Default off (SIPHON_BARESIP_TRACE turns it on for all). */
+  sipTrace?: boolean;
   /** bound of start() (process up, ctrl_tcp connected, account created). Default 15 s. */
   startTimeoutMs?: number;
 }
@@ -150,7 +152,7 @@ export class Baresip {
     writeFileSync(path.join(dir, 'config'), configText(ctlPort, opts.webrtc === true));
     writeFileSync(path.join(dir, 'accounts'), '');
     writeFileSync(path.join(dir, 'contacts'), '');
-    const proc = spawn('baresip', ['-4', ...(process.env.SIPHON_BARESIP_TRACE ? ['-s'] : []), '-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('baresip', ['-4', ...(process.env.SIPHON_BARESIP_TRACE || opts.sipTrace === true ? ['-s'] : []), '-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(proc);
     const ua = new Baresip(opts, proc, dir, ctlPort);
     const keep = (d: Buffer): void => {
