@@ -110,6 +110,8 @@ export const MODULE_IMPORTS = new Set([
   ...['acc_log_request', 'acc_db_request'].map((n) => `acc.${n}`),
   // ABI 1.3 (docs/abi/v1.md "Module namespace `uac`")
   ...['uac_replace_from', 'uac_replace_to'].map((n) => `uac.${n}`),
+  // ABI 1.3 (docs/abi/v1.md "Module namespace `rtpengine`")
+  ...['rtpengine_offer', 'rtpengine_answer', 'rtpengine_manage', 'rtpengine_delete'].map((n) => `rtpengine.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
@@ -125,7 +127,7 @@ export const SIP_CAPABILITY = {
   sl_reply: 'msg.reply', reply_hdr_add: 'msg.reply',
   msg_set: 'msg.write', hdr_add: 'msg.write', hdr_remove: 'msg.write', pv_set: 'msg.write', maxfwd_process: 'msg.write',
 };
-export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac'];
+export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac', 'rtpengine'];
 export const CAPABILITIES = ['msg.read', 'msg.reply', 'msg.write', 'relay', ...NAMESPACE_CAPABILITIES];
 
 /** the capability an import `module.name` needs, or null. */

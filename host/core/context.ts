@@ -92,6 +92,12 @@ export interface MessageContext {
    * the add_rr_param() parameters, the Route loose_route() consumed. Set on first use. (additive, rr)
    */
   rr?: import('../proxy/record-route.js').RrState;
+  /**
+   * A media relay command recorded by rtpengine_offer/answer/manage (host/modules/rtpengine): the
+   * proxy has it performed before the request's branches or the reply leave (host/proxy/media-gate.ts).
+   * (additive, rtpengine)
+   */
+  media?: unknown;
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

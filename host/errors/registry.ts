@@ -186,6 +186,16 @@ export const Errors = {
   /** a worker shard could not deliver its writes to shard 0's tables (host/modules/htable/shard.ts). */
   HTABLE_SHARD_SYNC: { code: 7503, title: 'htable: shard state sync failed' },
 
+  // ---- 7600-7619 rtpengine (media relay control, ng protocol) ----
+  /** modules.rtpengine.rtpengine_sock names no usable instance (host/modules/rtpengine/config.ts). */
+  RTPENGINE_CONFIG: { code: 7600, title: 'rtpengine: bad rtpengine_sock' },
+  /** an offer/answer failed on every instance tried (timeouts or an error answer): the message goes on unchanged, or failure_reply answers the request. */
+  RTPENGINE_FAILED: { code: 7601, title: 'rtpengine: offer/answer failed, SDP left unchanged' },
+  /** max_pending ng requests were waiting: a new one fails at once. */
+  RTPENGINE_BUSY: { code: 7602, title: 'rtpengine: too many ng requests waiting' },
+  /** an instance did not answer rtpengine_retr tries: disabled for rtpengine_disable_tout seconds, then pinged. */
+  RTPENGINE_DISABLED: { code: 7603, title: 'rtpengine: instance disabled after a timeout' },
+
   // ---- 8xxx dispatcher -----------------------------------------------------------------------
   DS_LIST: { code: 8001, title: 'bad dispatcher list' },
   DS_RELOAD: { code: 8002, title: 'dispatcher reload failed' },

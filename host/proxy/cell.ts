@@ -9,6 +9,7 @@ import { Action, type Endpoint, type MessageContext } from '../core/context.js';
 import type { SipMessage } from '../sip/types.js';
 import type { TxData } from '../core/avp.js';
 import type { ClientTransaction, ClientTransactionUser, ServerTransaction, ServerTransactionUser } from '../transaction/index.js';
+import { Errors } from '../errors/registry.js';
 import { pickBestResponse } from './best-response.js';
 import { NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
@@ -149,6 +150,8 @@ export class ProxyTransaction implements ServerTransactionUser {
   relayDst: string | null = null;
   /** sees the responses sent upstream (the dialog module); null = none. (additive) */
   observer: CellObserver | null = null;
+  /** replies held by the media gate, in order (null: none, the common case). (additive) */
+  private replyQueue: Promise<void> | null = null;
   private maxForwardsDone = false;
   private terminated = false;
   /**
@@ -220,6 +223,7 @@ export class ProxyTransaction implements ServerTransactionUser {
   onBranchResponse(branch: ProxyBranch, resp: SipMessage, source: Endpoint): void {
     const proxy = this.proxy;
     const status = resp.status;
+    let wait: Promise<number> | null = null;
     if (this.replyRoute !== NO_ROUTE && this.hooks?.onReplyRoute !== undefined) {
       const hctx = proxy.newHookContext(resp, source, this.local, null, this.state.tx);
       const action = proxy.runHook(this, branch.index, () => this.hooks!.onReplyRoute!(hctx, this.replyRoute, status));
@@ -227,7 +231,28 @@ export class ProxyTransaction implements ServerTransactionUser {
         this.afterProvisional(branch);
         return;
       }
+      // rtpengine_answer/manage recorded in onreply_route: the reply leaves once rtpengine answered
+      if (proxy.mediaGate !== null) wait = proxy.mediaGate.gate(hctx);
     }
+    if (wait === null && this.replyQueue === null) {
+      this.processResponse(branch, resp);
+      return;
+    }
+    // held (media-gate.ts): this reply and every later one of the transaction, in arrival order
+    const queued = (this.replyQueue ?? Promise.resolve())
+      .then(() => wait)
+      .then(() => this.processResponse(branch, resp))
+      .catch((e: unknown) => proxy.layer.log.error({ err: (e as Error).message, code: Errors.TM_HOOK.code }, 'held reply failed [E9004]'));
+    this.replyQueue = queued;
+    void queued.then(() => {
+      if (this.replyQueue === queued) this.replyQueue = null;
+    });
+  }
+
+  /** a response after onreply_route (RFC 3261 §16.7 steps 5-6). */
+  private processResponse(branch: ProxyBranch, resp: SipMessage): void {
+    const proxy = this.proxy;
+    const status = resp.status;
     if (status < 200) {
       this.afterProvisional(branch);
       // §16.7 step 5: 100 is not forwarded; other provisionals are, until a final was sent

@@ -41,6 +41,7 @@ import { DestinationSet, type BranchTarget } from './dset.js';
 import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
 import { markReceived } from './received.js';
+import { relayAfterGate, type MediaGate } from './media-gate.js';
 import { doubleRecordRoute, needsDoubleRecordRoute, type IsMyself } from './record-route.js';
 import { nextHopOf, Resolver, type NextHop, type ResolvedAddress, type Target } from './resolver.js';
 
@@ -181,6 +182,8 @@ export class ProxyCore {
   private readonly rrCallbacks: Array<(ctx: MessageContext) => void> = [];
   /** requests/replies sent, for /metrics (set by startNode). (additive) */
   metrics: MessageMetrics | null = null;
+  /** what a relayed request or forwarded reply waits for (the rtpengine module); null = nothing. (additive) */
+  mediaGate: MediaGate | null = null;
 
   constructor(opts: ProxyOptions) {
     this.layer = opts.layer;
@@ -246,6 +249,14 @@ export class ProxyCore {
     if (state !== undefined) state.relayPending = false;
     if (action === Action.ERROR) return false;
     if (!pending && action !== Action.RELAY) return false;
+    // a media relay command the plugin recorded (rtpengine): the request leaves once it is done
+    const wait = this.mediaGate === null ? null : this.mediaGate.gate(ctx);
+    if (wait !== null) return relayAfterGate(this, ctx, wait);
+    return this.relayOrAnswer(ctx);
+  }
+
+  /** @internal relay() now; when nothing could be sent, a stateful answer (true) or false (the caller replies). */
+  relayOrAnswer(ctx: MessageContext): boolean {
     const rc = this.relay(ctx);
     if (rc < 0 && ctx.msg.method !== 'ACK') {
       // nothing could be sent: answer statefully when a transaction exists, else the caller replies
@@ -258,6 +269,23 @@ export class ProxyCore {
       return false;
     }
     return true;
+  }
+
+  /** @internal the request's transaction, created now when it has none (null: it cannot be). */
+  cellOf(ctx: MessageContext): ProxyTransaction | null {
+    const state = this.stateOf(ctx);
+    return state.cell ?? this.createCell(ctx, state);
+  }
+
+  /** @internal runs `fn` with `hooks` as the routing plugin (a deferred relay pins the transaction's version). */
+  withHooks<T>(hooks: TmHooks | null, fn: () => T): T {
+    const prev = this.activeHooks;
+    this.activeHooks = hooks;
+    try {
+      return fn();
+    } finally {
+      this.activeHooks = prev;
+    }
   }
 
   /**

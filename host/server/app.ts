@@ -36,6 +36,7 @@ import { AuthModule } from '../modules/auth/index.js';
 import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
 import { DialogModule } from '../modules/dialog/index.js';
+import { RtpengineModule } from '../modules/rtpengine/index.js';
 import { AccModule } from '../modules/acc/index.js';
 import { UacModule } from '../modules/uac/index.js';
 import type { UtilizationSource } from './overload.js';
@@ -237,6 +238,17 @@ export function wireAcc(modules: readonly SiphonModule[]): void {
   acc.attach(dialog ? dialog.table : null);
 }
 
+/**
+ * The rtpengine module (host/modules/rtpengine/README.md) on a server's proxy: offers and answers
+ * the plugin records are done before the request's branches or the reply leave. Every shard wires
+ * its own (each has its own ng socket and remembers the calls steered to it).
+ */
+export function wireRtpengine(modules: readonly SiphonModule[], server: SiphonServer): void {
+  const mod = modules.find((m): m is RtpengineModule => m instanceof RtpengineModule);
+  if (!mod || server.proxy === null) return;
+  server.proxy.mediaGate = mod.gate;
+}
+
 /** core.tm (Kamailio tm names, ms) → the transaction layer's timers; absent keys keep the defaults. */
 export function transactionTimersFrom(config: SiphonConfig): Partial<TransactionTimers> {
   const tm = config.core.tm;
@@ -392,6 +404,7 @@ export async function startNode(
   wireDialog(modules, server, tmRequests);
   wireAcc(modules);
   wireUac(modules, server);
+  wireRtpengine(modules, server);
   const routingFile = opts.pluginFile ?? pluginFile(config);
   let hub: ShardHub | null = null;
   if (services !== null) {

@@ -15,6 +15,7 @@ import { createDialogModule } from '../modules/dialog/index.js';
 import { createHtableModule } from '../modules/htable/index.js';
 import { createAccModule } from '../modules/acc/index.js';
 import { createUacModule } from '../modules/uac/index.js';
+import { createRtpengineModule } from '../modules/rtpengine/index.js';
 
 export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   dispatcher: () => createDispatcherModule(),
@@ -28,6 +29,7 @@ export const MODULE_FACTORIES: Readonly<Record<string, () => SiphonModule>> = {
   htable: () => createHtableModule(),
   acc: () => createAccModule(),
   uac: () => createUacModule(),
+  rtpengine: () => createRtpengineModule(),
 };
 
 /** `modules.<name>` JSON schemas of every known module, for loadConfig. */

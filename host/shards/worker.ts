@@ -27,6 +27,7 @@ import {
   wireDialog,
   wireAcc,
   wireUac,
+  wireRtpengine,
 } from '../server/app.js';
 import { warmUp } from '../server/warmup.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
   wireDialog(modules, server, tmRequests);
   wireAcc(modules);
   wireUac(modules, server);
+  wireRtpengine(modules, server);
   const plugins = routingManager(config, log, metrics, server, modules);
   // the same routing as shard 0: routing.chain, or the one plugin (host/server/app.ts loadRoutingInto)
   await loadRoutingInto(plugins, config, data.pluginFile);

@@ -31,7 +31,7 @@ export const SIP_CAPABILITY: Readonly<Record<string, string>> = {
 };
 
 /** namespaces whose capability is their own name. */
-export const NAMESPACE_CAPABILITIES: readonly string[] = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac'];
+export const NAMESPACE_CAPABILITIES: readonly string[] = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac', 'rtpengine'];
 
 /** the RELAY action (docs/abi/v1.md "Actions"): not an import, checked when the plugin returns it. */
 export const RELAY_CAPABILITY = 'relay';

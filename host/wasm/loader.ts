@@ -16,7 +16,7 @@ import type { ImportProvider, PluginLimits } from './types.js';
 
 /** ABI major marker and the highest minor this host implements. */
 export const ABI_MARKER = 'sip_abi_v1';
-export const HOST_ABI_MINOR = 3; // 1.1: namespaces tm and rr, hooks branch_route/onreply_route/failure_route; 1.2: issue #14 (dialog, htable ...); 1.3: issue #14 item 4 (uac, rr parameters, bodies)
+export const HOST_ABI_MINOR = 3; // 1.1: namespaces tm and rr, hooks branch_route/onreply_route/failure_route; 1.2: issue #14 (dialog, htable ...); 1.3: issue #14 item 4 (uac, rr parameters, bodies) and issue #15 (rtpengine)
 
 /** modules up to this size are compiled synchronously (see loadAndValidate). */
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;
@@ -259,7 +259,7 @@ export function checkShape(shape: ModuleShape, where: string, limits: PluginLimi
  * one of them whether or not the module is configured (`modules.<name>` in the config), so a single
  * plugin (plugins/default) runs on every node. docs/abi/v1.md "Module namespaces".
  */
-export const MODULE_NAMESPACES: readonly string[] = ['secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac'];
+export const MODULE_NAMESPACES: readonly string[] = ['secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac', 'rtpengine'];
 
 /** ABI status -6 UNIMPLEMENTED: the host knows the import but cannot perform it (docs/abi/v1.md). */
 const UNIMPLEMENTED = -6;

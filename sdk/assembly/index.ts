@@ -558,3 +558,6 @@ export * from "./dialog";
 export * from "./uac";
 // per-transaction message flags (setflag/resetflag/isflagset over $mf) and AVPs ($avp, $xavp), ABI 1.3
 export * from "./avp";
+
+// rtpengine (rtpengine_offer, rtpengine_answer, rtpengine_manage, rtpengine_delete), ABI 1.3, Kamailio return codes; -6 without modules.rtpengine
+export * from "./rtpengine";

@@ -9,7 +9,7 @@
  * the end of this file; `routing.config.scanner_action: reply|drop`); without it those calls answer -6
  * and REQINIT drops (or refuses) the well-known scanners by User-Agent itself, as kamailio.cfg does.
  * With `modules.pike`, REQINIT drops flooding sources (kamailio.cfg WITH_ANTIFLOOD). REQINIT is in
- * reqinit.ts. `routing.config` switches: `auth` (auth.ts), `nat` (nat.ts), `scanner_action`.
+ * reqinit.ts. `routing.config` switches: `auth` (auth.ts), `nat` (nat.ts), `rtpengine` (media.ts), `scanner_action`.
  *
  * Each function below shows the kamailio.cfg block it mirrors. A route function returns an Action
  * when it finished the request, or PASS to let request_route go on (Kamailio: the block did not `exit`).
@@ -25,6 +25,7 @@ import { PASS, configOn } from "./common";
 import { reqinit } from "./reqinit";
 import { auth } from "./auth";
 import { natdetect, natRegister, dlguri, natReply } from "./nat";
+import { mediaRequest, mediaReply, mediaFailure, REPLY_RTP_TO_WS, REPLY_RTP_TO_UDP, FAILURE_RTP } from "./media";
 
 /** failure_route / onreply_route ids (Kamailio route names). */
 const MANAGE_FAILURE: i32 = 1;
@@ -197,6 +198,8 @@ function relayRoute(): i32 {
     t_on_failure(MANAGE_FAILURE);
     t_on_reply(MANAGE_REPLY);
   }
+  // media.ts: rtpengine for calls with a WebSocket side (routing.config.rtpengine; off by default)
+  mediaRequest();
   const r = t_relay();
   if (r > 0) return exit();
   if (is_method("ACK")) return drop();
@@ -219,7 +222,8 @@ function relayRoute(): i32 {
  * Other failures (486 Busy Here, 404, 603 ...) go upstream as the best response (RFC 3261 §16.7).
  */
 onFailure((ctx: Context, route: i32): i32 => {
-  if (route != MANAGE_FAILURE) return exit();
+  if (route == FAILURE_RTP) mediaFailure();
+  else if (route != MANAGE_FAILURE) return exit();
   if (t_is_canceled()) return exit();
   const code = replyCode();
   if (code == 0 || code == 408 || (code >= 500 && code < 600)) {
@@ -237,6 +241,10 @@ onFailure((ctx: Context, route: i32): i32 => {
  */
 onReply((ctx: Context, route: i32, code: i32): i32 => {
   if (route == MANAGE_REPLY) natReply(code);
+  else if (route == REPLY_RTP_TO_WS || route == REPLY_RTP_TO_UDP) {
+    natReply(code);
+    mediaReply(route, code);
+  }
   return Action.CONTINUE;
 });
 
