@@ -32,6 +32,8 @@ const ALLOWED: Record<string, Record<number, string>> = {
   'test/unit/dispatcher/list-file.test.ts': { 5060: PARSED },
   'test/unit/secfilter/cli.test.ts': { 16020: 'the --ctl address is handed to an injected caller and compared, never bound' },
   'test/unit/transport/listen-uri.test.ts': { 5060: PARSED, 5061: PARSED, 5070: PARSED },
+  'test/unit/rtpengine/flags.test.ts': { 2223: PARSED, 2224: PARSED },
+  'test/integration/rtpengine/helpers.ts': { 30000: 'the base of a random 200-port media range handed to rtpengine (--port-min/--port-max); rtpengine skips ports in use' },
 };
 
 const where = (u: PortUse) => `${u.file}:${u.line} ${u.port} (${u.text.slice(0, 100)})`;
