@@ -24,7 +24,7 @@ export const READ_METHODS: ReadonlySet<string> = new Set([
 export const ADMIN_METHODS: ReadonlySet<string> = new Set([
   'ul.rm', 'ul.rm_contact',
   'dispatcher.set_state', 'dispatcher.add', 'dispatcher.remove', 'dispatcher.reload',
-  'secfilter.add_dst', 'secfilter.del_dst', 'secfilter.reload', 'secfilter.stats_reset',
+  'secfilter.add_bl', 'secfilter.add_wl', 'secfilter.del_bl', 'secfilter.del_wl', 'secfilter.add_dst', 'secfilter.del_dst', 'secfilter.reload', 'secfilter.stats_reset',
   'pike.unblock',
   'plugin.load', 'plugin.reload', 'plugin.rollback',
   'dlg.end_dlg',

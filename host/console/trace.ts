@@ -179,7 +179,7 @@ export class TraceHub implements TapSink {
 
   private updateTap(): void {
     if (this.active) sipTap.attach(this);
-    else if (sipTap.on) sipTap.attach(null);
+    else sipTap.detach(this);
   }
 
   /** TapSink: one message crossed a socket. */

@@ -20,24 +20,32 @@ export interface TapSink {
 class SipTap {
   /** true while a sink is attached: the only thing the message path reads when nobody watches. */
   on = false;
-  private sink: TapSink | null = null;
+  private sinks: TapSink[] = [];
 
-  /** attaches the one sink (the console's trace hub); null detaches. */
-  attach(sink: TapSink | null): void {
-    this.sink = sink;
-    this.on = sink !== null;
+  /** attaches a sink (a console's trace hub); several nodes in one process (tests) each attach theirs. */
+  attach(sink: TapSink): void {
+    if (!this.sinks.includes(sink)) this.sinks = [...this.sinks, sink];
+    this.on = true;
+  }
+
+  detach(sink: TapSink): void {
+    this.sinks = this.sinks.filter((s) => s !== sink);
+    this.on = this.sinks.length > 0;
   }
 
   received(buf: Buffer, local: Endpoint, peer: Endpoint): void {
-    this.sink?.message('in', buf, local, peer);
+    for (const s of this.sinks) s.message('in', buf, local, peer);
   }
 
   sent(buf: Buffer, local: Endpoint, address: string, port: number): void {
-    const s = this.sink;
-    if (s === null) return;
-    s.message('out', buf, local, { address, port, proto: local.proto, family: address.includes(':') ? 6 : 4 });
+    if (this.sinks.length === 0) return;
+    const peer: Endpoint = { address, port, proto: local.proto, family: address.includes(':') ? 6 : 4 };
+    for (const s of this.sinks) s.message('out', buf, local, peer);
   }
 }
 
-/** one per process (each worker thread has its own, unattached). */
+/**
+ * one per process (each worker thread has its own, unattached). The tap sees every socket of the process:
+ * one node per process in production; tests that run several nodes in one process see them all.
+ */
 export const sipTap = new SipTap();
