@@ -10,38 +10,27 @@
  * the domain as an alias, plus a wss: listener with core.tls (certificates made for this run) and
  * core.ws.origins set to the page's origin.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Baresip, closed, established, incoming, registered, registerFailed } from '../helpers/baresip.js';
 import { BrowserPhone, browserSkipReason } from '../helpers/browser.js';
 import { freePort } from '../helpers/ports.js';
-import { shippedConfigText } from '../helpers/shipped-config.js';
-import { ROOT, SIPHON_BIN, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
+import { startShipped, type ShippedNode } from '../helpers/shipped-config.js';
 import { makeCa, makeLeaf } from '../helpers/tls-certs.js';
 
-const run = promisify(execFile);
 const DOMAIN = 'siphon.test';
 const skip = browserSkipReason();
 
 let tmp: string;
-let cfg: string;
-let ctl: string;
-let udpPort: number;
 let wssPort: number;
-let srv: SiphonProcess | undefined;
+let node: ShippedNode | undefined;
 let browser: BrowserPhone | undefined;
 let bob: Baresip | undefined;
 
-function subscriber(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [SIPHON_BIN, 'subscriber', '-c', cfg, '--ctl', `unix:${ctl}`, ...args], { cwd: ROOT, timeout: 20_000 });
-}
-
 /** log lines of the node so far, for failure messages */
-const nodeLog = (): string => (srv ? srv.stdout().slice(-6000) : '');
+const nodeLog = (): string => (node ? node.srv.stdout().slice(-6000) : '');
 
 describe.skipIf(skip !== null)(`a browser (Chromium + JsSIP) over WSS and a baresip over UDP${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
@@ -52,29 +41,18 @@ describe.skipIf(skip !== null)(`a browser (Chromium + JsSIP) over WSS and a bare
     // without a media gateway baresip does ICE itself, never on loopback: Chromium leaves loopback out
     // too (helpers/browser.ts `candidates`), else each side may settle on another pair
     browser = await BrowserPhone.launch({ trustCert: server.cert, candidates: 'no-loopback' });
-    ctl = path.join(tmp, 'ctl.sock');
-    udpPort = await freePort('udp');
     wssPort = await freePort('tcp');
-    const tlsBlock = [
+    const tls = [
       '  tls:',
       `    certificate: ${JSON.stringify(server.cert)}`,
       `    private_key: ${JSON.stringify(server.key)}`,
       '  ws:',
       `    origins: [${JSON.stringify(browser.origin)}]`,
     ].join('\n');
-    const text = shippedConfigText({
-      port: udpPort,
-      dataDir: path.join(tmp, 'data'),
-      ctl,
-      domain: DOMAIN,
-      edit: (t) => t.replace(`    - udp:127.0.0.1:${udpPort}\n`, `    - udp:127.0.0.1:${udpPort}\n    - wss:127.0.0.1:${wssPort}\n`).replace(/^core:\n/m, `core:\n${tlsBlock}\n`),
-    });
-    cfg = path.join(tmp, 'siphon.yaml');
-    writeFileSync(cfg, text);
-    srv = await startSiphon(['-c', cfg], { readyPorts: [{ proto: 'udp', port: udpPort }] });
-    await subscriber('add', `alice@${DOMAIN}`, 'alice-Browser-1');
-    await subscriber('add', `bob@${DOMAIN}`, 'bob-Desk-2');
-    bob = await Baresip.start({ user: 'bob', domain: DOMAIN, proxyPort: udpPort, password: 'bob-Desk-2', webrtc: true });
+    node = await startShipped({ dir: tmp, domain: DOMAIN, listen: [`wss:127.0.0.1:${wssPort}`], core: tls });
+    await node.cli('subscriber', 'add', `alice@${DOMAIN}`, 'alice-Browser-1');
+    await node.cli('subscriber', 'add', `bob@${DOMAIN}`, 'bob-Desk-2');
+    bob = await Baresip.start({ user: 'bob', domain: DOMAIN, proxyPort: node.port, password: 'bob-Desk-2', webrtc: true });
     const r = await bob.waitFor((e) => registered()(e) || registerFailed()(e));
     expect(r.type, `${bob.describe()}\n${nodeLog()}`).toBe('REGISTER_OK');
   }, 120_000);
@@ -82,7 +60,7 @@ describe.skipIf(skip !== null)(`a browser (Chromium + JsSIP) over WSS and a bare
   afterAll(async () => {
     await bob?.stop();
     await browser?.close();
-    await srv?.stop();
+    await node?.srv.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

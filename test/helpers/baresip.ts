@@ -58,7 +58,13 @@ export interface BaresipOptions {
   /** `auto`: incoming calls are answered at once; `manual` (default): `accept()` answers. */
   answerMode?: 'manual' | 'auto';
   /** SIP transport to the proxy. Default udp. */
-  transport?: 'udp' | 'tcp';
+  transport?: 'udp' | 'tcp' | 'tls';
+  /**
+   * TLS (baresip config `sip_certificate` / `sip_cafile`): `certificate` a PEM file holding the client
+   * certificate and its key, presented to the server; `cafile` the CAs the server's certificate must
+   * chain to.
+   */
+  tls?: { certificate?: string; cafile?: string };
   /**
    * a WebRTC peer without a media gateway: DTLS-SRTP (`mediaenc=dtls_srtp`, UDP/TLS/RTP/SAVP(F)), ICE
    * (`medianat=ice`) and RTP/RTCP multiplexing, so a browser's offer is accepted as is. Default off
@@ -149,7 +155,7 @@ export class Baresip {
 
   private static async spawn(opts: BaresipOptions, ctlPort: number): Promise<Baresip> {
     const dir = mkdtempSync(path.join(tmpdir(), 'siphon-baresip-'));
-    writeFileSync(path.join(dir, 'config'), configText(ctlPort, opts.webrtc === true));
+    writeFileSync(path.join(dir, 'config'), configText(ctlPort, opts));
     writeFileSync(path.join(dir, 'accounts'), '');
     writeFileSync(path.join(dir, 'contacts'), '');
     const proc = spawn('baresip', ['-4', ...(process.env.SIPHON_BARESIP_TRACE || opts.sipTrace === true ? ['-s'] : []), '-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -338,7 +344,7 @@ export class Baresip {
 
 /** the account line (baresip accounts syntax): <sip:user@domain>;auth_pass=..;outbound="sip:127.0.0.1:PORT" */
 function accountLine(o: BaresipOptions): string {
-  const transport = o.transport === 'tcp' ? ';transport=tcp' : '';
+  const transport = o.transport === 'tcp' || o.transport === 'tls' ? `;transport=${o.transport}` : '';
   const params = [
     o.authUser !== undefined ? `;auth_user=${o.authUser}` : '',
     o.password !== undefined ? `;auth_pass=${o.password}` : '',
@@ -354,7 +360,8 @@ function accountLine(o: BaresipOptions): string {
 }
 
 /** baresip's config: SIP on 127.0.0.1 (ephemeral port), no sound device, ctrl_tcp on `ctlPort`. */
-function configText(ctlPort: number, webrtc: boolean): string {
+function configText(ctlPort: number, o: BaresipOptions): string {
+  const webrtc = o.webrtc === true;
   return [
     'poll_method epoll',
     'sip_listen 127.0.0.1:0',
@@ -370,6 +377,8 @@ function configText(ctlPort: number, webrtc: boolean): string {
     'module ausine.so',
     'module aubridge.so',
     ...(webrtc ? ['module dtls_srtp.so', 'module ice.so', 'rtcp_mux yes'] : []),
+    ...(o.tls?.certificate !== undefined ? [`sip_certificate ${o.tls.certificate}`] : []),
+    ...(o.tls?.cafile !== undefined ? [`sip_cafile ${o.tls.cafile}`] : []),
     'module_app account.so',
     'module_app menu.so',
     'module_app ctrl_tcp.so',
