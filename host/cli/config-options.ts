@@ -37,6 +37,7 @@ export async function configFromArgs(args: ConfigArgs): Promise<ResolvedRun> {
   if (args.listen !== undefined && args.listen.length > 0) {
     config.core.listen = [...args.listen];
     config.core.listenAddresses = args.listen.map((uri) => parseListenUri(uri, 'command line --listen'));
+    delete config.core.listenSkipped;
   }
   let file: string;
   if (args.plugin !== undefined) {

@@ -19,6 +19,8 @@ import type { ConfigSource, SiphonConfig } from './types.js';
 export interface LoadConfigOptions {
   /** JSON schemas of the known modules, by module name (`modules.<name>`); other names are errors. */
   moduleSchemas?: Readonly<Record<string, object>>;
+  /** whether the host has an IPv6 loopback (default: os.networkInterfaces(); tests force it). */
+  ipv6Loopback?: boolean;
 }
 
 /** Loads and validates a config file. Throws SiphonError (E1001 read, E1002 YAML, E1003 schema, E3001 listen). */
@@ -54,6 +56,9 @@ export function parseConfig(text: string, file: string | null, opts: LoadConfigO
     throw new SiphonError('CONFIG_SCHEMA', 'the top level must be a mapping with core, modules and routing', { where: name });
   }
 
+  // an absent core.listen gets the defaults, plus [::1] where the host has IPv6 (below)
+  const core0 = (data as { core?: unknown }).core;
+  const listenGiven = typeof core0 === 'object' && core0 !== null && (core0 as { listen?: unknown }).listen !== undefined;
   const schemas = opts.moduleSchemas ?? {};
   const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false, verbose: true });
   const validate = ajv.compile(buildConfigSchema(schemas));
@@ -64,7 +69,21 @@ export function parseConfig(text: string, file: string | null, opts: LoadConfigO
 
   const cfg = data as Omit<SiphonConfig, 'source' | 'core'> & { core: Omit<SiphonConfig['core'], 'listenAddresses'> & { server_header?: string } };
   const dir = file ? path.dirname(path.resolve(file)) : process.cwd();
-  const listenAddresses = cfg.core.listen.map((uri, i) => parseListenUri(uri, where(['core', 'listen', i])));
+  // IPv6 dual stack: the defaults listen on [::1] too, and a [::1] entry is opened only where the
+  // host has an IPv6 loopback (containers often have none): skipped ones are logged at start
+  const v6 = opts.ipv6Loopback ?? hasIpv6Loopback();
+  const listenText = listenGiven || !v6 ? cfg.core.listen : [...cfg.core.listen, ...DEFAULT_IPV6_LISTEN];
+  const listenSkipped: string[] = [];
+  const listen: string[] = [];
+  const listenAddresses = listenText.flatMap((uri, i) => {
+    const a = parseListenUri(uri, where(['core', 'listen', i]));
+    if (a.family === 6 && a.host === '::1' && !v6) {
+      listenSkipped.push(a.uri);
+      return [];
+    }
+    listen.push(uri);
+    return [a];
+  });
   // core.dns.servers: what c-ares accepts (an IPv4/IPv6 address, optional port): refused here, with its position
   (cfg.core.dns?.servers ?? []).forEach((srv, i) => {
     if (!validDnsServer(srv)) throw new SiphonError('CONFIG_SCHEMA', `core.dns.servers: "${srv}" is not an IP address with an optional port`, { where: where(['core', 'dns', 'servers', i]) });
@@ -73,7 +92,9 @@ export function parseConfig(text: string, file: string | null, opts: LoadConfigO
   return {
     core: {
       ...cfg.core,
+      listen,
       listenAddresses,
+      ...(listenSkipped.length > 0 ? { listenSkipped } : {}),
       server_header: cfg.core.server_header ?? DEFAULT_SERVER_HEADER,
       data_dir: path.resolve(dir, cfg.core.data_dir),
       workers: cfg.core.workers ?? defaultWorkers(where(['core'])),
@@ -98,6 +119,17 @@ function defaultWorkers(where: string): number {
   }
   const cores = os.availableParallelism();
   return cores <= 2 ? 1 : Math.min(cores, 8);
+}
+
+/** what an absent core.listen adds on a host with IPv6 loopback (RFC 5118 addresses in Via/Record-Route). */
+export const DEFAULT_IPV6_LISTEN = ['udp:[::1]:5060', 'tcp:[::1]:5060'] as const;
+
+/** the host has ::1 on an interface (os.networkInterfaces). */
+export function hasIpv6Loopback(): boolean {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv6' && a.address === '::1') return true;
+  }
+  return false;
 }
 
 /** "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" (node:dns setServers forms). */

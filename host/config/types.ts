@@ -44,6 +44,8 @@ export interface CoreConfig {
   /** RFC 3263 resolution (host/proxy/resolver.ts); timeout in ms. (additive) */
   dns?: { servers: string[]; timeout: number; tries: number; try_naptr: boolean; srv_lb: boolean; use_failover: boolean; max_targets: number };
   aliases: string[];
+  /** [::1] listen entries not opened: the host has no IPv6 loopback (logged at start). (additive) */
+  listenSkipped?: string[];
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];
   /** load shedding (host/server/overload.ts); parseConfig fills it (on by default); undefined = off. (additive) */

@@ -491,6 +491,7 @@ export async function startNode(
     throw e;
   }
   const routing = plugins.current()!;
+  if (config.core.listenSkipped !== undefined) log.warn({ skipped: config.core.listenSkipped }, 'no IPv6 loopback on this host: [::1] listeners not opened');
   log.info({ plugin: `${routing.info.name}@${routing.info.version}`, chain: config.routing.chain ? plugins.chainNames() : undefined, listen: config.core.listen, ctl: plane?.ctlAddresses, http: plane?.httpUrl, workers: shardCount }, 'siphon started');
   let stopping: Promise<void> | null = null;
   return {

@@ -124,6 +124,8 @@ export class TestUA {
   private constructor(
     readonly socket: dgram.Socket,
     readonly port: number,
+    /** the loopback address it is bound to (and sends to): 127.0.0.1 or ::1. */
+    readonly host = '127.0.0.1',
   ) {
     socket.on('message', (buf, rinfo) => {
       const r = parseMessage(buf);
@@ -133,16 +135,17 @@ export class TestUA {
     });
   }
 
-  static bind(port: number): Promise<TestUA> {
-    const socket = dgram.createSocket('udp4');
+  /** a UA on 127.0.0.1:port, or on [::1]:port with host '::1'. */
+  static bind(port: number, host = '127.0.0.1'): Promise<TestUA> {
+    const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(port, '127.0.0.1', () => resolve(new TestUA(socket, port)));
+      socket.bind(port, host, () => resolve(new TestUA(socket, port, host)));
     });
   }
 
   send(text: string, port: number): void {
-    this.socket.send(Buffer.from(text.replace(/\r?\n/g, '\r\n')), port, '127.0.0.1');
+    this.socket.send(Buffer.from(text.replace(/\r?\n/g, '\r\n')), port, this.host);
   }
 
   /** requests received with that method / responses with that status. */

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, parseConfig, closest } from '../../../host/config/load.js';
@@ -93,7 +94,7 @@ describe('config errors name the place and the reason', () => {
 
 describe('defaults', () => {
   it('an empty file gives the documented defaults', () => {
-    const c = parseConfig('', '/etc/siphon/siphon.yaml');
+    const c = parseConfig('', '/etc/siphon/siphon.yaml', { ipv6Loopback: false });
     expect(c.core.listen).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
     expect(c.core.listenAddresses.map((a) => a.uri)).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
     expect(c.core.log_level).toBe('info');
@@ -127,7 +128,27 @@ describe('defaults', () => {
   it('the shipped config/siphon.yaml is valid', async () => {
     const c = await loadConfig(path.resolve('config/siphon.yaml'), { moduleSchemas: moduleSchemas() });
     expect(c.routing.plugin).toBe('default');
-    expect(c.core.listen).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+    expect(c.core.listen.slice(0, 2)).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+  });
+
+  it('dual stack: the defaults add [::1] where the host has an IPv6 loopback; [::1] entries are skipped (and reported) where it has none', async () => {
+    const v6 = parseConfig('', null, { ipv6Loopback: true });
+    expect(v6.core.listenAddresses.map((a) => a.uri)).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'udp:[::1]:5060', 'tcp:[::1]:5060']);
+    expect(v6.core.listenAddresses[2]!.family).toBe(6);
+    const shipped = await readFile(path.resolve('config/siphon.yaml'), 'utf8');
+    const v4only = parseConfig(shipped, 'siphon.yaml', { moduleSchemas: moduleSchemas(), ipv6Loopback: false });
+    expect(v4only.core.listen).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+    expect(v4only.core.listenSkipped).toEqual(['udp:[::1]:5060', 'tcp:[::1]:5060']);
+    const both = parseConfig(shipped, 'siphon.yaml', { moduleSchemas: moduleSchemas(), ipv6Loopback: true });
+    expect(both.core.listen).toEqual(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'udp:[::1]:5060', 'tcp:[::1]:5060']);
+    expect(both.core.listenSkipped).toBeUndefined();
+    // a listen list given explicitly is kept as written (no [::1] added)
+    expect(parseConfig('core:\n  listen: [udp:127.0.0.1:5070]\n', null, { ipv6Loopback: true }).core.listen).toEqual(['udp:127.0.0.1:5070']);
+  });
+
+  it('core.dns.servers must be IP addresses (c-ares takes no names): a bad one names its position', () => {
+    expect(parseConfig('core:\n  dns: { servers: ["127.0.0.1:5353", "[::1]:53", "::1"] }\n', null).core.dns?.servers).toHaveLength(3);
+    expect(() => parseConfig('core:\n  dns:\n    servers: ["127.0.0.1", "999.1.1.1:53"]\n', 'x.yaml')).toThrow(/x\.yaml:3:\d+.*999\.1\.1\.1/);
   });
 
   it('loadConfig reads a file from disk', async () => {
