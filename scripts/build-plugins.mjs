@@ -112,6 +112,12 @@ export const MODULE_IMPORTS = new Set([
   ...['uac_replace_from', 'uac_replace_to'].map((n) => `uac.${n}`),
   // ABI 1.3 (docs/abi/v1.md "Module namespace `rtpengine`")
   ...['rtpengine_offer', 'rtpengine_answer', 'rtpengine_manage', 'rtpengine_delete'].map((n) => `rtpengine.${n}`),
+  // ABI 1.3 (docs/abi/v1.md "Namespaces `textops` and `sdpops`", host/textops/abi.ts)
+  ...[
+    'search', 'search_body', 'search_hf', 'is_present_hf_re', 'remove_hf_re', 'subst', 'subst_hf', 'subst_body', 'subst_uri',
+    'subst_user', 'has_body', 'set_body', 'remove_body', 'set_reply_body',
+  ].map((n) => `textops.${n}`),
+  ...['sdp_with_media', 'sdp_get_line_startswith', 'sdp_remove_line_by_prefix', 'sdp_remove_codecs_by_name', 'sdp_keep_codecs_by_name'].map((n) => `sdpops.${n}`),
 ]);
 /** Exports the host requires from every plugin. */
 export const ABI_V1_REQUIRED_EXPORTS = ['sip_abi_v1', 'sip_abi_minor', 'request_route'];
@@ -127,6 +133,15 @@ export const SIP_CAPABILITY = {
   sl_reply: 'msg.reply', reply_hdr_add: 'msg.reply',
   msg_set: 'msg.write', hdr_add: 'msg.write', hdr_remove: 'msg.write', pv_set: 'msg.write', maxfwd_process: 'msg.write',
 };
+/** textops / sdpops (ABI 1.3): msg.read, msg.write or msg.reply per function (host/wasm/capabilities.ts TEXT_CAPABILITY). */
+export const TEXT_CAPABILITY = {
+  'textops.search': 'msg.read', 'textops.search_body': 'msg.read', 'textops.search_hf': 'msg.read', 'textops.is_present_hf_re': 'msg.read',
+  'textops.has_body': 'msg.read', 'sdpops.sdp_with_media': 'msg.read', 'sdpops.sdp_get_line_startswith': 'msg.read',
+  'textops.subst': 'msg.write', 'textops.subst_hf': 'msg.write', 'textops.subst_body': 'msg.write', 'textops.subst_uri': 'msg.write',
+  'textops.subst_user': 'msg.write', 'textops.remove_hf_re': 'msg.write', 'textops.set_body': 'msg.write', 'textops.remove_body': 'msg.write',
+  'sdpops.sdp_remove_line_by_prefix': 'msg.write', 'sdpops.sdp_remove_codecs_by_name': 'msg.write', 'sdpops.sdp_keep_codecs_by_name': 'msg.write',
+  'textops.set_reply_body': 'msg.reply',
+};
 export const NAMESPACE_CAPABILITIES = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac', 'rtpengine'];
 export const CAPABILITIES = ['msg.read', 'msg.reply', 'msg.write', 'relay', ...NAMESPACE_CAPABILITIES];
 
@@ -134,6 +149,7 @@ export const CAPABILITIES = ['msg.read', 'msg.reply', 'msg.write', 'relay', ...N
 export function capabilityOf(module, name) {
   if (module === 'env') return null;
   if (module === 'sip') return SIP_CAPABILITY[name] ?? null;
+  if (module === 'textops' || module === 'sdpops') return TEXT_CAPABILITY[`${module}.${name}`] ?? null;
   return NAMESPACE_CAPABILITIES.includes(module) ? module : null;
 }
 

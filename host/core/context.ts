@@ -98,6 +98,12 @@ export interface MessageContext {
    * (additive, rtpengine)
    */
   media?: unknown;
+  /**
+   * The body of the next reply the node itself sends to this request (textops set_reply_body,
+   * Kamailio's LUMP_RPL_BODY): sl_reply / t_reply put it in with its Content-Type and length, then
+   * clear it. Unset: replies carry `Content-Length: 0`. (additive, textops)
+   */
+  replyBody?: { body: Buffer; contentType: string };
   /** logger bound to this message's Call-ID. */
   readonly log: Logger;
   /**

@@ -18,6 +18,7 @@ export class RequestContext implements MessageContext {
   dstUri: string | null = null;
   replied = false;
   replyHeaders?: string[];
+  replyBody?: { body: Buffer; contentType: string };
   tmState: unknown = undefined;
   /** MessageContext.floodChecked (pike's host check). */
   floodChecked = false;

@@ -29,6 +29,7 @@ import { Errors } from '../errors/registry.js';
 import { isValidRequestUri, SipMessageImpl } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
+import type { ReplyBody } from '../core/sl.js';
 import type { Channel } from '../transport/types.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
 import { stripBrackets } from '../transport/reply-route.js';
@@ -56,7 +57,7 @@ export interface ChannelProvider {
 
 /** Builds a reply from a request (the stateless replier, RFC 3261 §8.2.6). */
 export interface ReplyBuilder {
-  build(req: SipMessage, source: Endpoint, code: number, reason: string, extra?: readonly string[], more?: readonly string[]): Buffer;
+  build(req: SipMessage, source: Endpoint, code: number, reason: string, extra?: readonly string[], more?: readonly string[], body?: ReplyBody): Buffer;
   toTagFor(req: SipMessage): string;
 }
 
@@ -440,7 +441,8 @@ export class ProxyCore {
     const state = this.stateOf(ctx);
     const cell = state.cell ?? this.createCell(ctx, state);
     if (cell === null) return -1;
-    const ok = this.replyLocally(cell, code, reason, ctx.replyHeaders);
+    const ok = this.replyLocally(cell, code, reason, ctx.replyHeaders, ctx.replyBody);
+    if (ok) ctx.replyBody = undefined; // textops set_reply_body: for the next reply only
     if (ok && code >= 200) ctx.replied = true;
     return ok ? 1 : -1;
   }
@@ -871,14 +873,14 @@ export class ProxyCore {
   }
 
   /** @internal a reply built by tm (100 Trying, 408, 487, t_reply ...). */
-  replyLocally(cell: ProxyTransaction, code: number, reason: string, extra?: readonly string[]): boolean {
+  replyLocally(cell: ProxyTransaction, code: number, reason: string, extra?: readonly string[], body?: ReplyBody): boolean {
     const req = cell.request;
     // released once a final was sent: nothing may be answered locally after that (§16.7 step 10;
     // only further 2xx from downstream branches are forwarded, §16.7 step 5)
     if (req === null) return false;
     const server = cell.server;
     try {
-      let buf = this.replies.build(req, server.source, code, reason, extra);
+      let buf = this.replies.build(req, server.source, code, reason, extra, undefined, body);
       const fixups = cell.state.replyFixups;
       if (fixups !== null) buf = fixedReply(buf, fixups);
       const toTag = code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined;

@@ -26,7 +26,7 @@ import { Action } from '../core/context.js';
 import type { Endpoint } from '../core/context.js';
 import { RequestContext, type ReplySender } from '../core/message-context.js';
 import { checkRequestSanity } from '../core/sanity.js';
-import { StatelessReplier } from '../core/sl.js';
+import { StatelessReplier, type ReplyBody } from '../core/sl.js';
 import type { SiphonConfig } from '../config/types.js';
 import type { LoadedPlugin } from '../wasm/types.js';
 import type { ParseLimits, SipMessage } from '../sip/types.js';
@@ -47,6 +47,7 @@ import type { ImportProvider } from '../wasm/types.js';
 import { TransactionLayer, type TransactionTimers } from '../transaction/index.js';
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
 import { tmImportProviders } from '../proxy/abi.js';
+import { textImportProviders } from '../textops/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
 import { OverloadGuard, type UtilizationSource } from './overload.js';
 import { Resolver } from '../proxy/resolver.js';
@@ -241,9 +242,12 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
   }
 
-  /** The `tm` and `rr` import providers for the routing plugin (stubs answering -6 without transactions). */
+  /**
+   * The `tm` and `rr` import providers for the routing plugin (stubs answering -6 without
+   * transactions), and `textops` / `sdpops` (message edits, host/textops).
+   */
   importProviders(): ImportProvider[] {
-    return tmImportProviders(this.proxy);
+    return [...tmImportProviders(this.proxy), ...textImportProviders()];
   }
 
   /**
@@ -719,14 +723,16 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
     // the runtime passes ctx.replyHeaders itself as extraHeaders: add those lines once
     const more = extraHeaders === ctx.replyHeaders ? undefined : extraHeaders;
-    const ok = this.send(ctx.msg, ctx.source, ctx.channel, code, reason, ctx.replyHeaders, more);
+    const ok = this.send(ctx.msg, ctx.source, ctx.channel, code, reason, ctx.replyHeaders, more, ctx.replyBody);
+    // set_reply_body is for the next reply (Kamailio frees the reply lumps once a reply is built)
+    if (ok) ctx.replyBody = undefined;
     if (ok && code >= 200) ctx.replied = true;
     return ok;
   }
 
-  private send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[]): boolean {
+  private send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[], body?: ReplyBody): boolean {
     try {
-      const buf = this.sl.build(req, source, code, reason, extra, more);
+      const buf = this.sl.build(req, source, code, reason, extra, more, body);
       const to = replyAddress(req.vias[0], source, this.replyAddr);
       channel.send(buf, to.address, to.port);
       this.counters.repliesSent++;

@@ -497,6 +497,21 @@ export class SipMessageImpl implements SipMessage {
     this.touch('content-length');
   }
 
+  replaceField(index: number, name: string, value: string | null): void {
+    const old = this.lines[index];
+    if (old === undefined) throw badEdit(`no header field #${index}`);
+    if (value === null) {
+      this.lines.splice(index, 1);
+      this.touch(old.key);
+      return;
+    }
+    checkHeaderValue(name, value);
+    const key = headerKey(name);
+    this.lines[index] = new HeaderLine(name, key, -1, -1, -1, -1, F_EDITED, value.trim());
+    this.touch(old.key);
+    if (key !== old.key) this.touch(key);
+  }
+
   // ---- serializing ---------------------------------------------------------------------------
 
   toBuffer(): Buffer {

@@ -119,6 +119,12 @@ export interface SipMessage {
   /** replaces all fields of that name by one. */
   setHeader(name: string, value: string): void;
   setBody(body: Buffer, contentType?: string): void;
+  /**
+   * Replaces field #index of fields() by `name: value`, or removes it when value is null (textops
+   * subst / remove_hf_re edit fields by position). Optional: other SipMessage implementations may
+   * lack it. (additive, textops)
+   */
+  replaceField?(index: number, name: string, value: string | null): void;
 
   /** the message on the wire: untouched fields byte-exact, edits applied, Content-Length kept right. */
   toBuffer(): Buffer;

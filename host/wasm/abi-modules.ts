@@ -4,7 +4,8 @@
  * (docs/abi/v1.md "Gas"): strings are length-checked and charged before they are copied.
  */
 import type { AbiHost } from './abi-v1.js';
-import { bytesGas, charge, type GasHandle } from './budget.js';
+import { bytesGas, charge, firstRefusal, spendEdit, type GasHandle } from './budget.js';
+import { Errors } from '../errors/registry.js';
 import { GuestMemory, Status } from './guest-memory.js';
 import type { HostCallApi, ImportProvider } from './types.js';
 
@@ -26,6 +27,17 @@ export function createHostCallApi(host: AbiHost, mem: GuestMemory, g: GasHandle)
       return mem.writeUtf8(out, cap, value);
     },
     charge: (units) => charge(g, units),
+    spendEdit: (bytes) => {
+      const ctx = host.current();
+      if (ctx === null) return false;
+      if (spendEdit(ctx, bytes, host.limits.msgEditMaxBytes)) return true;
+      if (firstRefusal(host, 'msg_edit_max_bytes')) {
+        const E = Errors.PLUGIN_BUDGET;
+        ctx.log.warn({ code: E.code, plugin: host.label, limit: 'routing.limits.msg_edit_max_bytes', hook: host.hook() },
+          `plugin call refused: over routing.limits.msg_edit_max_bytes (-5; logged once per plugin version) [E${E.code} ${E.title}]`);
+      }
+      return false;
+    },
   };
 }
 

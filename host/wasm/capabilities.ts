@@ -30,6 +30,20 @@ export const SIP_CAPABILITY: Readonly<Record<string, string>> = {
   msg_set: 'msg.write', hdr_add: 'msg.write', hdr_remove: 'msg.write', pv_set: 'msg.write', maxfwd_process: 'msg.write',
 };
 
+
+/**
+ * `textops` and `sdpops` (ABI 1.3): message edits, so no capability of their own: reading and
+ * searching is msg.read, editing msg.write, a reply body msg.reply (what sip's functions need).
+ */
+export const TEXT_CAPABILITY: Readonly<Record<string, string>> = {
+  'textops.search': 'msg.read', 'textops.search_body': 'msg.read', 'textops.search_hf': 'msg.read', 'textops.is_present_hf_re': 'msg.read',
+  'textops.has_body': 'msg.read', 'sdpops.sdp_with_media': 'msg.read', 'sdpops.sdp_get_line_startswith': 'msg.read',
+  'textops.subst': 'msg.write', 'textops.subst_hf': 'msg.write', 'textops.subst_body': 'msg.write', 'textops.subst_uri': 'msg.write',
+  'textops.subst_user': 'msg.write', 'textops.remove_hf_re': 'msg.write', 'textops.set_body': 'msg.write', 'textops.remove_body': 'msg.write',
+  'sdpops.sdp_remove_line_by_prefix': 'msg.write', 'sdpops.sdp_remove_codecs_by_name': 'msg.write', 'sdpops.sdp_keep_codecs_by_name': 'msg.write',
+  'textops.set_reply_body': 'msg.reply',
+};
+
 /** namespaces whose capability is their own name. */
 export const NAMESPACE_CAPABILITIES: readonly string[] = ['tm', 'rr', 'secfilter', 'dispatcher', 'registrar', 'pike', 'auth', 'auth_db', 'nathelper', 'dialog', 'htable', 'acc', 'uac', 'rtpengine'];
 
@@ -49,6 +63,7 @@ export type Grants = 'all' | readonly string[];
 export function capabilityOf(module: string, name: string): string | null {
   if (module === 'env') return null;
   if (module === 'sip') return SIP_CAPABILITY[name] ?? null;
+  if (module === 'textops' || module === 'sdpops') return TEXT_CAPABILITY[`${module}.${name}`] ?? null;
   return NAMESPACE_CAPABILITIES.includes(module) ? module : null;
 }
 

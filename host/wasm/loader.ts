@@ -16,7 +16,7 @@ import type { ImportProvider, PluginLimits } from './types.js';
 
 /** ABI major marker and the highest minor this host implements. */
 export const ABI_MARKER = 'sip_abi_v1';
-export const HOST_ABI_MINOR = 3; // 1.1: namespaces tm and rr, hooks branch_route/onreply_route/failure_route; 1.2: issue #14 (dialog, htable ...); 1.3: issue #14 item 4 (uac, rr parameters, bodies) and issue #15 (rtpengine)
+export const HOST_ABI_MINOR = 3; // 1.1: namespaces tm and rr, hooks branch_route/onreply_route/failure_route; 1.2: issue #14 (dialog, htable ...); 1.3: issue #14 item 4 (uac, rr parameters, flags/AVPs; textops, sdpops) and issue #15 (rtpengine)
 
 /** modules up to this size are compiled synchronously (see loadAndValidate). */
 const SYNC_COMPILE_MAX_BYTES = 256 * 1024;

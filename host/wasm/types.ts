@@ -98,6 +98,12 @@ export interface HostCallApi {
   writeString(out: number, cap: number, value: string): number;
   /** charges extra gas for host work proportional to its size. */
   charge(units: number): void;
+  /**
+   * reserves `bytes` of the running message's edit budget (routing.limits.msg_edit_max_bytes, shared
+   * with sip.hdr_add & co); false when over it (the refusal is logged once, E4041) or outside a
+   * message. Optional: APIs without it set no budget. (additive, textops)
+   */
+  spendEdit?(bytes: number): boolean;
 }
 
 export interface ImportProvider {

@@ -561,3 +561,6 @@ export * from "./avp";
 
 // rtpengine (rtpengine_offer, rtpengine_answer, rtpengine_manage, rtpengine_delete), ABI 1.3, Kamailio return codes; -6 without modules.rtpengine
 export * from "./rtpengine";
+// ABI 1.3: editing messages (host/textops)
+export * from "./textops";
+export * from "./sdpops";

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Action } from '../../host/core/context.js';
-import { CAPABILITIES, NAMESPACE_CAPABILITIES, SIP_CAPABILITY } from '../../host/wasm/capabilities.js';
+import { CAPABILITIES, NAMESPACE_CAPABILITIES, SIP_CAPABILITY, TEXT_CAPABILITY } from '../../host/wasm/capabilities.js';
 import { SIP_IMPORTS } from '../../host/wasm/abi-v1.js';
 import { PluginManager, type ChainMember } from '../../host/wasm/manager.js';
 import { ChainPin } from '../../host/wasm/version.js';
@@ -76,10 +76,12 @@ describe('capabilities', () => {
   it('the build script and the host map every import to the same capability', async () => {
     const build = (await import('../../scripts/build-plugins.mjs')) as unknown as {
       SIP_CAPABILITY: Record<string, string>;
+      TEXT_CAPABILITY: Record<string, string>;
       NAMESPACE_CAPABILITIES: string[];
       CAPABILITIES: string[];
     };
     expect(build.SIP_CAPABILITY).toEqual(SIP_CAPABILITY);
+    expect(build.TEXT_CAPABILITY).toEqual(TEXT_CAPABILITY);
     expect(build.NAMESPACE_CAPABILITIES).toEqual(NAMESPACE_CAPABILITIES);
     expect(build.CAPABILITIES).toEqual(CAPABILITIES);
     // every sip import has a capability

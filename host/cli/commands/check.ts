@@ -20,6 +20,7 @@ import { AuthImports } from '../../modules/auth/abi.js';
 import { AuthDbImports } from '../../modules/auth_db/abi.js';
 import { HtableImports } from '../../modules/htable/abi.js';
 import { tmImportProviders } from '../../proxy/abi.js';
+import { textImportProviders } from '../../textops/abi.js';
 
 // ---- module imports without the modules (additive) -----------------------------------------------
 
@@ -66,7 +67,7 @@ export function checkProviders(): ImportProvider[] {
     return { namespace, functions: () => fns };
   });
   // tm and rr (ABI 1.1, host/proxy/abi.ts): exactly the names a node serves, each answering -6 here
-  return [...modules, ...tmImportProviders(null)];
+  return [...modules, ...tmImportProviders(null), ...textImportProviders()];
 }
 
 /** module namespaces a plugin file imports from. */

@@ -378,8 +378,10 @@ export class FakeHost {
       },
       sip: sip as WebAssembly.ModuleImports,
       // module and transaction namespaces answer -6 UNIMPLEMENTED, as the host does for a module that
-      // is not configured (docs/abi/v1.md "Module namespaces"): plugins must keep working without them
-      ...Object.fromEntries([...MODULE_NAMESPACES, 'tm', 'rr'].map((ns) => [ns, unimplementedNamespace()])),
+      // is not configured (docs/abi/v1.md "Module namespaces"): plugins must keep working without them.
+      // textops / sdpops (message edits) are not modelled here either: their answers are tested on
+      // the real host (test/unit/textops, test/integration/textops)
+      ...Object.fromEntries([...MODULE_NAMESPACES, 'tm', 'rr', 'textops', 'sdpops'].map((ns) => [ns, unimplementedNamespace()])),
     };
   }
 }

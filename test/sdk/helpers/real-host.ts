@@ -15,6 +15,7 @@ import { withUnconfiguredModules } from '../../../host/wasm/loader.js';
 import { DEFAULT_PLUGIN_LIMITS } from '../../../host/wasm/types.js';
 import { createHostCallApi, createProviderImports } from '../../../host/wasm/abi-modules.js';
 import { tmImportProviders } from '../../../host/proxy/abi.js';
+import { textImportProviders } from '../../../host/textops/abi.js';
 import { serialize, type FakeHost } from './fake-host.js';
 
 export interface RealHost {
@@ -75,7 +76,7 @@ export function realHostFor(fake: FakeHost): RealHost {
     limits: DEFAULT_PLUGIN_LIMITS,
   };
   const mem = new GuestMemory(fake.memory);
-  const providers = withUnconfiguredModules(tmImportProviders(null));
+  const providers = withUnconfiguredModules([...tmImportProviders(null), ...textImportProviders()]);
   return {
     ctx,
     replies,
