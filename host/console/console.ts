@@ -121,6 +121,9 @@ export class OperatorConsole {
   readonly sampler: OverviewSampler;
   private readonly ui = new Map<string, { type: string; body: Buffer }>();
   private readonly streams = new Set<SseStream>();
+  private exporter: (TraceExporter & { sent?: number; errors?: number; skipped?: number }) | null = null;
+  /** SSE events dropped because a stream's unsent buffer was full, over closed streams too. */
+  private droppedEvents = 0;
   private readonly cfg: ResolvedConsoleConfig;
 
   constructor(private readonly opts: ConsoleOptions) {
@@ -150,7 +153,28 @@ export class OperatorConsole {
 
   start(exporter?: TraceExporter | null): void {
     this.sampler.start();
-    if (exporter) this.trace.setExporter(exporter);
+    if (exporter) {
+      this.exporter = exporter;
+      this.trace.setExporter(exporter);
+    }
+  }
+
+  /** the `console` statistics group (stats.get_statistics console:, /metrics). */
+  statistics(): Record<string, number> {
+    let dropped = this.droppedEvents;
+    for (const s of this.streams) dropped += s.dropped;
+    return {
+      logins: this.limiter.succeeded,
+      login_failures: this.limiter.failed,
+      logins_limited: this.limiter.limited,
+      sessions: this.sessions.size,
+      streams: this.streams.size,
+      stream_events_dropped: dropped,
+      trace_active: this.trace.active ? 1 : 0,
+      trace_captured: this.trace.captured,
+      hep_sent: this.exporter?.sent ?? 0,
+      hep_errors: (this.exporter?.errors ?? 0) + (this.exporter?.skipped ?? 0),
+    };
   }
 
   close(): void {
@@ -302,7 +326,12 @@ export class OperatorConsole {
     const topics = new Set((query.get('topics') ?? 'overview').split(',').slice(0, 4));
     const stream = new SseStream(res, this.cfg.stream_buffer, SECURITY_HEADERS);
     this.streams.add(stream);
-    const undo: (() => void)[] = [() => this.streams.delete(stream)];
+    const undo: (() => void)[] = [
+      () => {
+        this.streams.delete(stream);
+        this.droppedEvents += stream.dropped;
+      },
+    ];
     if (topics.has('overview')) undo.push(this.sampler.onSample((sample) => stream.send('overview', sample)));
     if (topics.has('trace')) {
       const filter = traceFilter(query.get('user'), query.get('callid'), query.get('ip'));

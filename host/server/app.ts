@@ -475,11 +475,14 @@ export async function startNode(
       const h = hub;
       metrics.addPeers(() => h.metrics(), () => h.refreshStatistics());
     }
-    for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
     if (opts.controlPlane !== false) {
       operatorConsole = await consoleFromConfig(config, registry, log, pluginPolicyFrom(config, opts.pluginFile).dirs);
-      plane = await openControlPlane(config, log, registry, metrics, operatorConsole);
+      // its counters as the `console` group (host/console/README.md "Metrics")
+      const con = operatorConsole;
+      if (con !== null) statisticsProviders.push({ name: 'console', statistics: () => con.statistics() });
     }
+    for (const p of statisticsProviders) metrics.addStatisticsProvider(p);
+    if (opts.controlPlane !== false) plane = await openControlPlane(config, log, registry, metrics, operatorConsole);
   } catch (e) {
     operatorConsole?.close();
     tmRequests = null;

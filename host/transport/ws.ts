@@ -28,6 +28,7 @@ import type { ListenAddress } from './listen-uri.js';
 import { peerKey } from './tcp-connection.js';
 import { sourceIpKey, TCP_LIMIT_DEFAULTS, type TcpLimits } from './tcp-options.js';
 import type { TlsContexts } from './tls-options.js';
+import { sipTap } from './tap.js';
 import { newTransportStats, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
 
 /** `core.ws` as written in the config. */
@@ -99,6 +100,7 @@ export class WsConnection implements Channel {
       this.close();
       return;
     }
+    if (sipTap.on) sipTap.sent(buf, this.local, address, port);
     this.socket.send(buf, { binary: false });
     l.stats.sent++;
   }
@@ -284,6 +286,7 @@ export class WsListener implements Listener {
         conn.alive = true;
         this.stats.received++;
         const buf = isBinary || Buffer.isBuffer(data) ? (data as Buffer) : Buffer.from(data as unknown as ArrayBuffer);
+        if (sipTap.on) sipTap.received(buf, conn.local, conn.source);
         this.sink.receive(buf, conn.source, conn);
       });
       socket.on('pong', () => (conn.alive = true));

@@ -71,7 +71,7 @@ describe('operator console: server side', () => {
     c = await startConsoleNode({
       sipPort: await freePort('udp'),
       httpExtra: `token: ${TOKEN}`,
-      consoleYaml: ['login_attempts: 3', 'login_window: 600', `hep: { address: "udp:127.0.0.1:${hepSocket.address().port}", capture_id: 77 }`],
+      consoleYaml: ['login_attempts: 3', 'login_window: 600', 'max_streams: 2', `hep: { address: "udp:127.0.0.1:${hepSocket.address().port}", capture_id: 77 }`],
     });
     base = c.base;
   }, 150_000);
@@ -160,7 +160,7 @@ describe('operator console: server side', () => {
     expect((await request(base, '/console/api/session', { headers: { cookie: l.cookie } })).status).toBe(401);
   });
 
-  it('live trace: an SSE watcher filtered by Call-ID sees the request in and the reply out; nobody watching → the tap is off', async () => {
+  it('live trace: an SSE watcher filtered by Call-ID sees the request in and the reply out; HEP export gets them too', async () => {
     const l = await login(base, ADMIN);
     const callId = `trace-${Date.now()}`;
     const stream = sse(base, `/console/api/events?topics=trace&callid=${callId}`, l.cookie, (ev) => ev.filter((e) => e.event === 'trace').length >= 2);
@@ -216,6 +216,24 @@ describe('operator console: server side', () => {
     expect(limited.body.error.code).toBe('E6032');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     await expect(login(base, ADMIN, '127.0.0.5')).resolves.toMatchObject({ role: 'admin' });
+  });
+
+  it('bounds: a body over 64 KiB → 413; more than max_streams live streams → 503; counters in the console statistics group', async () => {
+    const l = await login(base, ADMIN, '127.0.0.7');
+    const big = await request(base, '/console/api/rpc', { body: { method: 'core.version', params: ['x'.repeat(70_000)] }, headers: { origin: base, cookie: l.cookie, 'x-csrf-token': l.csrf } });
+    expect(big.status).toBe(413);
+    const streams = Array.from({ length: 2 }, () => sse(base, '/console/api/events?topics=overview', l.cookie, () => false));
+    await Promise.all(streams.map((st) => st.opened));
+    const third = await request(base, '/console/api/events', { headers: { cookie: l.cookie } });
+    expect(third.status).toBe(503);
+    expect(third.body.error.code).toBe('E6036');
+    const stats = await consoleRpc(base, l, 'stats.get_statistics', ['console:']);
+    for (const st of streams) st.abort();
+    const lines: string[] = stats.body.result;
+    expect(lines).toContain('console:streams = 2');
+    expect(lines.find((x) => x.startsWith('console:login_failures = '))).toBeDefined();
+    expect(Number(lines.find((x) => x.startsWith('console:logins = '))!.split(' = ')[1])).toBeGreaterThan(3);
+    expect(Number(lines.find((x) => x.startsWith('console:hep_sent = '))!.split(' = ')[1])).toBeGreaterThanOrEqual(2);
   });
 
   it('`siphon console passwd` adds a user the running node accepts at once', async () => {

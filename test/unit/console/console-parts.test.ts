@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoginLimiter, SessionTable, cookieValue } from '../../../host/console/auth.js';
 import { encodeHep3 } from '../../../host/console/hep.js';
+import { MAX_DROPPED_IN_ROW, SseStream } from '../../../host/console/sse.js';
 import { hashPassword, parseHash, parsePasswd, verifyPassword } from '../../../host/console/password.js';
 import { matches, summarize, traceFilter, TraceHub } from '../../../host/console/trace.js';
 import { sipTap } from '../../../host/transport/tap.js';
@@ -108,5 +109,22 @@ describe('HEPv3', () => {
     const v6 = encodeHep3({ payload: Buffer.from('x'), src: { address: '::1', port: 1 }, dst: { address: 'fe80::1:2', port: 2 }, proto: 'tcp', ts: 0, captureId: 1 })!;
     expect(v6.includes(Buffer.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2]))).toBe(true);
     expect(encodeHep3({ payload: Buffer.alloc(70_000), src: { address: '::1', port: 1 }, dst: { address: '::1', port: 2 }, proto: 'udp', ts: 0, captureId: 1 })).toBeNull();
+  });
+});
+
+describe('SSE stream bound', () => {
+  it('a stalled browser: events past stream_buffer are dropped and counted, then the stream is closed', () => {
+    const written: string[] = [];
+    let ended = false;
+    const res = { writableLength: 0, writeHead: () => res, write: (x: string) => written.push(x), end: () => (ended = true), once: () => res } as unknown as import('node:http').ServerResponse & { writableLength: number };
+    const st = new SseStream(res, 1000, {});
+    expect(st.send('trace', { a: 1 })).toBe(true);
+    (res as { writableLength: number }).writableLength = 5000; // the socket stopped draining
+    for (let i = 0; i < MAX_DROPPED_IN_ROW - 1; i++) expect(st.send('trace', { i })).toBe(false);
+    expect(ended).toBe(false);
+    st.send('trace', {});
+    expect(ended).toBe(true);
+    expect(st.dropped).toBe(MAX_DROPPED_IN_ROW);
+    expect(written.filter((w) => w.startsWith('event:'))).toHaveLength(1);
   });
 });
