@@ -33,6 +33,10 @@
 
   function attach(s) {
     session = s;
+    // the SDP of each side, for a failure message (what the far end or the media relay offered)
+    s.on('sdp', (e) => {
+      phone.sdp[e.originator] = e.sdp;
+    });
     s.on('progress', () => log('progress'));
     s.on('accepted', () => log('accepted'));
     s.on('confirmed', () => log('confirmed'));
@@ -62,6 +66,8 @@
 
   const phone = {
     events,
+    /** the last SDP sent (local) and received (remote) */
+    sdp: { local: '', remote: '' },
     /** opens the WebSocket and registers; resolves "registered", rejects with the failure's cause. */
     async register(o) {
       const socket = new JsSIP.WebSocketInterface(o.server);
