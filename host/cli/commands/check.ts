@@ -21,6 +21,7 @@ import { AuthDbImports } from '../../modules/auth_db/abi.js';
 import { HtableImports } from '../../modules/htable/abi.js';
 import { tmImportProviders } from '../../proxy/abi.js';
 import { textImportProviders } from '../../textops/abi.js';
+import { UacImports } from '../../modules/uac/abi.js';
 
 // ---- module imports without the modules (additive) -----------------------------------------------
 
@@ -37,6 +38,7 @@ const MODULE_IMPORT_PROVIDERS: Readonly<Record<string, () => ImportProvider>> = 
   auth: () => new AuthImports(undefined as never),
   auth_db: () => new AuthDbImports(undefined as never),
   htable: () => new HtableImports(undefined as never),
+  uac: () => new UacImports(undefined as never),
 };
 
 /** an API under which no function can do anything (names are all check reads). */
