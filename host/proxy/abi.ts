@@ -9,7 +9,9 @@
 import type { MessageContext } from '../core/context.js';
 import type { HostCallApi, ImportProvider } from '../wasm/types.js';
 import type { ProxyCore } from './proxy.js';
-import { addRrParam, checkRouteParam, isDirection, looseRoute, recordRoute, RR_PARAMS_MAX } from './record-route.js';
+import { addRrParam, checkRouteParam, compileRouteParamPattern, isDirection, looseRoute, recordRoute, RR_PARAMS_MAX } from './record-route.js';
+import { PatternCache, type Program } from '../core/regex/index.js';
+import { GAS_PER_STEP, PATTERN_CACHE_SIZE } from '../textops/textops.js';
 
 const BAD_ARGUMENT = -2;
 const INVALID_MEMORY = -3;
@@ -112,6 +114,9 @@ export class RrImports implements ImportProvider {
 
   functions(api: HostCallApi): Record<string, (...args: never[]) => number> {
     const proxy = this.proxy;
+    // check_route_param's compiled patterns, per plugin instance; the VM's steps are charged as gas
+    const patterns = new PatternCache<Program>(PATTERN_CACHE_SIZE, compileRouteParamPattern);
+    const meter = (steps: number): void => api.charge(steps * GAS_PER_STEP);
     return {
       /** record_route() -> 1 inserted, -1 failed. */
       record_route: (): number => {
@@ -131,8 +136,8 @@ export class RrImports implements ImportProvider {
       },
       /** add_rr_param(p, l) -> 1 added to our Record-Route, -1 refused (syntax, length, not a request). (ABI 1.3) */
       add_rr_param: (p: number, l: number): number => withRrText(api, p, l, addRrParam),
-      /** check_route_param(p, l) -> 1 the consumed Route's parameters match, -1 not, -2 pattern outside the linear subset. (ABI 1.3) */
-      check_route_param: (p: number, l: number): number => withRrText(api, p, l, checkRouteParam),
+      /** check_route_param(p, l) -> 1 the consumed Route's parameters match the ERE, -1 not, -2 it does not compile. (ABI 1.3) */
+      check_route_param: (p: number, l: number): number => withRrText(api, p, l, (ctx, re) => checkRouteParam(ctx, re, patterns, meter)),
       /** is_direction(dir) -> 1 holds, -1 not or unknown; dir 0 downstream, 1 upstream, else -2. (ABI 1.3) */
       is_direction: (dir: number): number => {
         const ctx = hookIn(api, REQUEST_ONLY);

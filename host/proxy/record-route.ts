@@ -17,13 +17,13 @@
  * Route parameters (Kamailio rr add_rr_param / check_route_param / is_direction / $route_uri):
  * add_rr_param(";p=v") puts parameters into our Record-Route URI (before or after record_route(),
  * as Kamailio's lumps do); loose_route() keeps the URI and parameters of our Route it consumed, which
- * check_route_param() matches and is_direction() reads (`ftag`: RFC 3261 §12.2.1.1, the caller's
+ * check_route_param() matches (a linear regex engine) and is_direction() reads (`ftag`: RFC 3261 §12.2.1.1, the caller's
  * From tag; a request whose From tag is that tag goes downstream, one carrying it as To tag upstream).
  */
 import type { Endpoint, MessageContext } from '../core/context.js';
 import type { SipMessage, SipUri } from '../sip/types.js';
 import { parseNameAddr, parseUri } from '../sip/parser.js';
-import { compileMatcher, MatchOp } from '../modules/htable/match.js';
+import { compile, RegexError, test, type Meter, type PatternCache, type Program } from '../core/regex/index.js';
 
 export type IsMyself = (host: string, port: number | undefined) => boolean;
 
@@ -147,16 +147,31 @@ export function addRrParam(ctx: MessageContext, param: string): number {
 }
 
 /**
- * Kamailio check_route_param(re): 1 when the parameters of the Route loose_route() consumed match,
- * -1 not (or no such Route); -2 a pattern outside the linear subset (htable's matcher: `^lit`,
- * `lit$`, `^lit$`, `lit`, `.*`), never a backtracking regular expression.
+ * Kamailio check_route_param(re): 1 when the parameters of the Route loose_route() consumed match the
+ * POSIX ERE `re` (case-insensitive, as Kamailio compiles it), -1 not (or no such Route), -2 `re`
+ * does not compile. The match runs on the linear engine (host/core/regex: a Pike VM, never
+ * backtracking); `cache` keeps compiled patterns, `meter` is charged its steps.
  */
-export function checkRouteParam(ctx: MessageContext, pattern: string): number {
-  const m = compileMatcher(MatchOp.RE, pattern);
-  if (m === null) return -2;
+export function checkRouteParam(ctx: MessageContext, pattern: string, cache?: PatternCache<Program>, meter?: Meter): number {
+  let prog: Program | RegexError;
+  if (cache !== undefined) prog = cache.get(pattern);
+  else {
+    try {
+      prog = compileRouteParamPattern(pattern);
+    } catch (e) {
+      if (!(e instanceof RegexError)) throw e;
+      prog = e;
+    }
+  }
+  if (prog instanceof RegexError) return -2;
   const rr = ctx.rr;
   if (rr === undefined || rr.routeUri === null) return -1;
-  return m(rr.routeParams) ? 1 : -1;
+  return test(prog, rr.routeParams, meter) ? 1 : -1;
+}
+
+/** check_route_param's compilation (Kamailio: REG_EXTENDED | REG_ICASE). */
+export function compileRouteParamPattern(pattern: string): Program {
+  return compile(pattern, { icase: true });
 }
 
 /**

@@ -112,8 +112,8 @@ export function add_rr_param(param: string): i32 {
 
 /**
  * Kamailio rr `check_route_param(re)` (ABI 1.3), after loose_route(): true when the parameters of
- * our Route it consumed (`;lr;ftag=...;p=v`) match. `re` is the linear subset (`^lit`, `lit$`,
- * `^lit$`, `lit`, `.*`); another pattern is refused (false, status -2).
+ * our Route it consumed (`;lr;ftag=...;p=v`) match the POSIX ERE `re` (case-insensitive; run by the
+ * host's linear engine). false when not, or when `re` does not compile (status -2).
  */
 export function check_route_param(re: string): bool {
   encodeArg(re);
