@@ -17,7 +17,7 @@ case "${1:-}" in
 start)
 	port="${2:-5080}"; plugin="${3:-default}"
 	if [ -n "$(spid)" ] && kill -0 "$(spid)" 2>/dev/null; then echo "siphon already running pid $(spid)" >&2; exit 1; fi
-	node "$ROOT/dist/host/cli/siphon.js" start -c "${SIPHON_CONFIG:-$ROOT/config/siphon.yaml}" \
+	node ${SIPHON_NODE_FLAGS:-} "$ROOT/dist/host/cli/siphon.js" start -c "${SIPHON_CONFIG:-$ROOT/config/siphon.yaml}" \
 		--listen "udp:127.0.0.1:$port" --plugin "$plugin" ${SIPHON_EXTRA:-} >"$STATE.log" 2>&1 &
 	echo $! >"$STATE.pid"
 	for _ in $(seq 1 "$((${SIPHON_START_WAIT:-30} * 10))"); do   # start-up + warm-up: seconds on a loaded machine

@@ -40,6 +40,8 @@ export const CORE_DEFAULTS = {
   max_headers: 256,
   /** calls driven through a private copy of the message path before the sockets open (server/warmup.ts); 0 = off. */
   warmup: 2000,
+  /** UDP through recvmmsg/sendmmsg (host/transport/udp-native) when the addon is built; false = Node's dgram. */
+  udp_batch: true,
   /**
    * tcp_connection_lifetime (120 s), tcp_max_connections (2048), and the hostile-peer limits
    * (host/transport/tcp-options.ts: Kamailio's tcp_conn_wq_max, tcp_wq_max, tcp_send_timeout, ...).
@@ -163,6 +165,8 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
           workers: { type: 'integer', minimum: 1, maximum: 64 },
           /** warm-up calls before the sockets open (host/server/warmup.ts); 0 disables it. */
           warmup: { type: 'integer', minimum: 0, maximum: 100_000, default: CORE_DEFAULTS.warmup },
+          /** batched UDP receive/send (host/transport/udp-native); without the addon: Node's dgram and E3039. */
+          udp_batch: { type: 'boolean', default: CORE_DEFAULTS.udp_batch },
           tcp: {
             type: 'object',
             additionalProperties: false,

@@ -18,6 +18,8 @@ export interface CoreConfig {
   max_headers: number;
   /** calls of the start-up warm-up (host/server/warmup.ts); 0 = none. */
   warmup: number;
+  /** core.udp_batch: batched UDP (recvmmsg/sendmmsg) when the native addon is built. */
+  udp_batch: boolean;
   /** shards of the message path (host/shards/); parseConfig resolves an absent value. (additive) */
   workers?: number;
   tcp: {

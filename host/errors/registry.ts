@@ -49,6 +49,8 @@ export const Errors = {
   TLS_VERIFY: { code: 3032, title: 'tls server certificate not accepted' },
   /** a WebSocket opening handshake refused: Origin not in core.ws.origins, no `sip` subprotocol (RFC 7118 §4.1). */
   WS_UPGRADE_REFUSED: { code: 3033, title: 'websocket upgrade refused' },
+  /** core.udp_batch on, but the udp_batch addon is not built or not usable here: Node's dgram serves UDP. */
+  UDP_BATCH_UNAVAILABLE: { code: 3039, title: 'batched udp unavailable: using dgram' },
   /** core.tcp limits (host/transport/README.md): refusals and limit closes of TCP connections. */
   TCP_CONN_LIMIT: { code: 3010, title: 'tcp connection refused: max_connections reached' },
   TCP_IP_LIMIT: { code: 3011, title: 'tcp connection refused: accept_iplimit reached for that peer address' },

@@ -312,7 +312,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     for (const address of core.listenAddresses) {
       const listener: Listener =
         address.proto === 'udp'
-          ? new UdpListener({ address, sink: this.inbound ?? this, log: this.log })
+          ? new UdpListener({ address, sink: this.inbound ?? this, log: this.log, batch: core.udp_batch })
           : address.proto === 'ws' || address.proto === 'wss'
           ? new WsListener({
               address,

@@ -11,6 +11,7 @@ import { SiphonError } from '../errors/registry.js';
 import type { Endpoint } from '../core/context.js';
 import type { ListenAddress } from './listen-uri.js';
 import { PROBE_BYTES, UdpQueueProbe, type QueueProbeSink } from './queue-probe.js';
+import { EINVAL, NativeUdpSocket, udpBatchUnavailable } from './udp-native/index.js';
 import { newTransportStats, SOCKET_BUFFER_BYTES, type Channel, type Listener, type MessageSink, type TransportStats } from './types.js';
 import { sipTap } from './tap.js';
 
@@ -18,14 +19,21 @@ export interface UdpListenerOptions {
   address: ListenAddress;
   sink: MessageSink;
   log: Logger;
+  /** core.udp_batch: recvmmsg/sendmmsg through the udp_batch addon when it is built (default true). */
+  batch?: boolean;
 }
+
+let batchWarned = false;
 
 export class UdpListener implements Listener, Channel {
   readonly proto = 'udp' as const;
   /** the listen address (port 0 in the options: the port bound, once started), as TcpListener's. */
   local: Endpoint;
   readonly stats: TransportStats = newTransportStats();
-  private readonly socket: dgram.Socket;
+  /** Node's dgram socket, or null when the batched native socket serves this listener. */
+  private readonly socket: dgram.Socket | null;
+  private native: NativeUdpSocket | null = null;
+  private readonly useBatch: boolean;
   private readonly sink: MessageSink;
   private readonly log: Logger;
   private readonly address: ListenAddress;
@@ -44,6 +52,16 @@ export class UdpListener implements Listener, Channel {
     this.sink = opts.sink;
     this.log = opts.log;
     this.local = { address: opts.address.host, port: opts.address.port, proto: 'udp', family: opts.address.family };
+    const why = opts.batch === false ? 'off' : udpBatchUnavailable();
+    this.useBatch = why === '';
+    if (why !== '' && why !== 'off' && !batchWarned) {
+      batchWarned = true;
+      this.log.warn({ code: 3039, reason: why }, `core.udp_batch: using Node's dgram [E3039]`);
+    }
+    if (this.useBatch) {
+      this.socket = null;
+      return;
+    }
     this.socket = dgram.createSocket({
       type: opts.address.family === 6 ? 'udp6' : 'udp4',
       ipv6Only: opts.address.family === 6,
@@ -57,30 +75,65 @@ export class UdpListener implements Listener, Channel {
   }
 
   start(): Promise<void> {
+    if (this.useBatch) return this.startNative();
+    const socket = this.socket!;
     return new Promise((resolve, reject) => {
       const onBindError = (err: Error) => {
         reject(new SiphonError('TRANSPORT_BIND', `${this.address.uri}: ${err.message}`, { cause: err }));
       };
-      this.socket.once('error', onBindError);
-      this.socket.bind({ address: this.address.host, port: this.address.port, exclusive: true }, () => {
-        this.socket.off('error', onBindError);
+      socket.once('error', onBindError);
+      socket.bind({ address: this.address.host, port: this.address.port, exclusive: true }, () => {
+        socket.off('error', onBindError);
         this.bound = true;
-        if (this.address.port === 0) this.local = { ...this.local, port: this.socket.address().port };
+        if (this.address.port === 0) this.local = { ...this.local, port: socket.address().port };
         this.log.info({ listen: this.address.uri }, 'listening');
         resolve();
       });
     });
   }
 
+  private async startNative(): Promise<void> {
+    try {
+      this.native = NativeUdpSocket.open(this.address.family, this.address.host, this.address.port, SOCKET_BUFFER_BYTES, this.onDatagram, this.onNativeSendError);
+    } catch (err) {
+      throw new SiphonError('TRANSPORT_BIND', `${this.address.uri}: ${(err as Error).message}`, { cause: err });
+    }
+    this.bound = true;
+    if (this.address.port === 0) this.local = { ...this.local, port: this.native.port() };
+    this.log.info({ listen: this.address.uri, udp_batch: true }, 'listening');
+  }
+
   private readonly onMessage = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    this.onDatagram(buf, rinfo.address, rinfo.port, rinfo.family === 'IPv6' ? 6 : 4);
+  };
+
+  private readonly onDatagram = (buf: Buffer, address: string, port: number, family: 4 | 6): void => {
     // the overload guard's own probe datagrams are measured and never processed
-    if (buf.length === PROBE_BYTES && this.probe !== null && this.probe.take(buf, rinfo.address, rinfo.port)) return;
+    if (buf.length === PROBE_BYTES && this.probe !== null && this.probe.take(buf, address, port)) return;
     // size limits are the parser's (it answers 513 when it can, RFC 3261 §21.5.14)
     this.stats.received++;
-    const source: Endpoint = { address: rinfo.address, port: rinfo.port, proto: 'udp', family: rinfo.family === 'IPv6' ? 6 : 4 };
+    const source: Endpoint = { address, port, proto: 'udp', family };
     if (sipTap.on) sipTap.received(buf, this.local, source);
     this.sink.receive(buf, source, this);
   };
+
+  /** a datagram the kernel refused; a name (not an IP literal) is looked up and sent again. */
+  private readonly onNativeSendError = (errno: number, address: string, port: number, buf: Buffer): void => {
+    if (errno === EINVAL && isIP(address) === 0 && address !== '') {
+      dns.lookup(address, { family: this.address.family }, (err, resolved) => {
+        // sent (and counted) once already by the flush that found the name
+        if (err === null && isIP(resolved) !== 0) this.native?.sendBatch([buf], [resolved], [port], 1);
+        else this.sendFailed(err?.message ?? 'unresolvable', address, port);
+      });
+      return;
+    }
+    this.sendFailed(errno === EINVAL ? 'invalid address or port' : `errno ${errno}`, address, port);
+  };
+
+  private sendFailed(reason: string, address: string, port: number): void {
+    this.stats.sendErrors++;
+    this.log.warn({ err: reason, code: 3003, dst: `${address}:${port}` }, 'udp send failed [E3003]');
+  }
 
   private readonly onError = (err: Error): void => {
     // after bind, 'error' only reports failed sends (no callback is passed to send()); before it,
@@ -117,6 +170,15 @@ export class UdpListener implements Listener, Channel {
   private readonly flushOutbox = (): void => {
     const n = this.outLength;
     this.outLength = 0;
+    if (this.native !== null) {
+      if (!this.closed) {
+        this.native.sendBatch(this.outBufs, this.outAddresses, this.outPorts, n);
+        this.stats.sent += n;
+      }
+      this.outBufs.fill(undefined, 0, n);
+      return;
+    }
+    const socket = this.socket!;
     for (let i = 0; i < n; i++) {
       const buf = this.outBufs[i]!;
       const address = this.outAddresses[i]!;
@@ -124,12 +186,11 @@ export class UdpListener implements Listener, Channel {
       this.outBufs[i] = undefined;
       if (this.closed) continue;
       try {
-        this.socket.send(buf, port, address);
+        socket.send(buf, port, address);
         this.stats.sent++;
       } catch (e) {
         // synchronous failures: bad address family, bad port
-        this.stats.sendErrors++;
-        this.log.warn({ err: (e as Error).message, code: 3003, dst: `${address}:${port}` }, 'udp send failed [E3003]');
+        this.sendFailed((e as Error).message, address, port);
       }
     }
   };
@@ -139,7 +200,7 @@ export class UdpListener implements Listener, Channel {
    * every `intervalMs`, results to `sink`. Call after start().
    */
   async startProbe(intervalMs: number, sink: QueueProbeSink): Promise<UdpQueueProbe> {
-    const probe = new UdpQueueProbe({ host: this.address.host, port: this.socket.address().port, family: this.address.family }, intervalMs, sink, this.log);
+    const probe = new UdpQueueProbe({ host: this.address.host, port: this.local.port, family: this.address.family }, intervalMs, sink, this.log);
     await probe.start();
     this.probe = probe;
     return probe;
@@ -147,7 +208,8 @@ export class UdpListener implements Listener, Channel {
 
   /** the kernel's receive/send buffer sizes (bytes) of the bound socket; for checks and tests. */
   socketBufferSizes(): { recv: number; send: number } {
-    return { recv: this.socket.getRecvBufferSize(), send: this.socket.getSendBufferSize() };
+    if (this.native !== null) return this.native.bufferSizes();
+    return { recv: this.socket!.getRecvBufferSize(), send: this.socket!.getSendBufferSize() };
   }
 
   channelTo(): Channel {
@@ -159,9 +221,14 @@ export class UdpListener implements Listener, Channel {
     this.closed = true;
     this.probe?.stop();
     this.probe = null;
+    if (this.native !== null || this.socket === null) {
+      this.native?.close();
+      return Promise.resolve();
+    }
+    const socket = this.socket;
     return new Promise((resolve) => {
       try {
-        this.socket.close(() => resolve());
+        socket.close(() => resolve());
       } catch {
         resolve(); // never bound
       }
