@@ -19,6 +19,7 @@ import { startNode, type SiphonNode } from '../../host/server/app.js';
 import { moduleSchemas } from '../../host/server/modules.js';
 import { asDict, bdecode, bencode, type BDict } from '../../host/modules/rtpengine/bencode.js';
 import { freePort } from '../helpers/ports.js';
+import { shardOfCallId } from '../../host/shards/steer.js';
 import { h, media, sdp, Ua } from '../integration/rtpengine/helpers.js';
 
 const run = promisify(execFile);
@@ -202,7 +203,13 @@ describe('rtpengine with a scripted ng peer', () => {
 
   it('max_pending: with 2 ng requests waiting, the next offer fails at once and the INVITE goes on unchanged', async () => {
     const refused0 = await stat('pending_refused');
-    const ids = [1, 2, 3].map(() => `adv-${process.pid}-${++seq}`);
+    // max_pending is per shard (each has its own ng socket): with core.workers the three calls go to shard 0
+    const count = node.config.core.workers ?? 1;
+    const ids: string[] = [];
+    while (ids.length < 3) {
+      const id = `adv-${process.pid}-${++seq}`;
+      if (shardOfCallId(id, count) === 0) ids.push(id);
+    }
     caller.send(invite(ids[0]!, `z9hG4bK-${ids[0]}`, sdp(4010, 6)), port);
     caller.send(invite(ids[1]!, `z9hG4bK-${ids[1]}`, sdp(4012, 7)), port);
     const held = [await relay.next('offer'), await relay.next('offer')];
