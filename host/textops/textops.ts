@@ -11,8 +11,9 @@
  * Text: header values are the message layer's strings; the body and the whole message are matched
  * as bytes (latin1 strings), the plugin's pattern and replacement converted to their UTF-8 bytes.
  *
- * Gas: `gas(units)` is charged before the work: 1 unit per 8 bytes of text scanned, and
- * GAS_PER_STEP per VM step in chunks of 1,024 steps (host/core/regex/vm.ts).
+ * Gas: `gas(units)` is charged for the text before it is scanned (1 unit per 8 bytes), and
+ * GAS_PER_STEP per VM step every 1,024 steps as they run and for the rest at the end
+ * (host/core/regex/vm.ts: at most 1,024 steps run past an exhausted budget).
  */
 import { compile, parseSubst, PatternCache, RegexError, substitute, SubstTooLong, exec, type Program, type SubstExpr } from '../core/regex/index.js';
 import type { MessageContext } from '../core/context.js';

@@ -11,8 +11,9 @@
  * picks the leftmost-longest; the two differ only when an earlier alternative is a prefix of a later
  * one (`a|ab` on "ab": "a" here, "ab" in POSIX).
  *
- * Cost: `meter` is called with the number of steps about to be run, in chunks of METER_CHUNK,
- * before they run; a meter that throws (gas exhausted) stops the search there.
+ * Cost: `meter` is called with the number of steps run, every METER_CHUNK steps and once at the
+ * end for the rest, so a short search pays for what it did (not a whole chunk); a meter that throws
+ * (gas exhausted) stops the search there: at most METER_CHUNK steps run past an exhausted budget.
  */
 import { CharSet, Op, type Program } from './compile.js';
 
@@ -104,9 +105,9 @@ export function exec(prog: Program, text: string, from = 0, meter?: Meter, captu
       stackCaps[sp] = null;
       if (seen[pc] === stamp) continue;
       seen[pc] = stamp;
-      if (++steps > paid) {
-        if (meter !== undefined) meter(METER_CHUNK);
+      if (++steps - paid >= METER_CHUNK) {
         paid += METER_CHUNK;
+        if (meter !== undefined) meter(METER_CHUNK);
       }
       const inst = insts[pc]!;
       switch (inst.op) {
@@ -197,6 +198,7 @@ export function exec(prog: Program, text: string, from = 0, meter?: Meter, captu
   }
   clist.n = 0;
   nlist.n = 0;
+  if (meter !== undefined && steps > paid) meter(steps - paid);
   return matched;
 }
 

@@ -141,6 +141,24 @@ describe('textops and sdpops on a real node', () => {
     expect(r.message.contentLength).toBe(r.message.body.length);
   });
 
+  it('set_reply_body with t_reply: the stateful 200 carries the body, a retransmission gets the same reply', async () => {
+    const { text, callId } = request('MESSAGE', `sip:bob@127.0.0.1:${port}`, ['Subject: later', 'X-Stateful: 1'], 'hello again', 'text/plain');
+    const first = next(client, callId);
+    client.send(text, port, '127.0.0.1');
+    const r = parseMessage(Buffer.from(await first, 'latin1'));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.message.status).toBe(200);
+    expect(r.message.reason).toBe('Stateful');
+    expect(r.message.body.toString()).toBe('search_body=1 search_hf=-1 len=11');
+    expect(r.message.header('content-type')).toBe('text/plain');
+    expect(r.message.contentLength).toBe(r.message.body.length);
+    // the transaction absorbs the retransmission and resends its reply, body included
+    const again = next(client, callId);
+    client.send(text, port, '127.0.0.1');
+    expect((await again).endsWith('\r\n\r\nsearch_body=1 search_hf=-1 len=11')).toBe(true);
+  });
+
   it('a pathological pattern on a 60 KB body runs out of gas (500), the node keeps answering', async () => {
     const big = `${'a'.repeat(60_000)}\r\n`;
     const { text, callId } = request('OPTIONS', `sip:bob@127.0.0.1:${port}`, ['X-Pattern: (a*)*b'], big, 'text/plain');

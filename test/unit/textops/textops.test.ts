@@ -165,6 +165,15 @@ describe('body', () => {
     expect(ctx.msg.body.toString()).toBe(SDP);
   });
 
+  it('a short search pays for the steps it ran, not a whole 1,024-step chunk', () => {
+    const ctx = invite();
+    const { t, gas } = ops();
+    expect(t.searchBody(ctx, 'G729|G723')).toBe(1);
+    // the body scan (~50) plus a few dozen steps at 16: far below one chunk (16,384)
+    expect(gas.used).toBeGreaterThan(0);
+    expect(gas.used).toBeLessThan(4000);
+  });
+
   it('a pathological pattern on a 60 KB body costs gas in proportion to the work, and stops when gas throws', () => {
     const ctx = invite(`${'a'.repeat(60_000)}\r\n`);
     let used = 0;
