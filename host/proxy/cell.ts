@@ -7,6 +7,7 @@
  */
 import { Action, type Endpoint, type MessageContext } from '../core/context.js';
 import type { SipMessage } from '../sip/types.js';
+import { parseMessage } from '../sip/parser.js';
 import type { TxData } from '../core/avp.js';
 import type { ClientTransaction, ClientTransactionUser, ServerTransaction, ServerTransactionUser } from '../transaction/index.js';
 import { Errors } from '../errors/registry.js';
@@ -52,6 +53,20 @@ export class TmRequestState {
   replyFixups: Array<(resp: SipMessage) => void> | null = null;
   /** the transaction's message flags and AVPs (host/core/avp.ts), shared with its hook contexts. (additive) */
   tx: TxData | null = null;
+}
+
+/** the reply fixups armed for a request context (ProxyCore.addReplyFixup: uac), null when none. */
+export function replyFixupsOf(ctx: MessageContext): ReadonlyArray<(resp: SipMessage) => void> | null {
+  const s = ctx.tmState;
+  return s instanceof TmRequestState ? s.replyFixups : null;
+}
+
+/** a reply built locally (tm, sl), with the fixups applied: parsed and serialized again, so only requests that have fixups pay. */
+export function withReplyFixups(buf: Buffer, fixups: ReadonlyArray<(resp: SipMessage) => void>): Buffer {
+  const parsed = parseMessage(buf);
+  if (!parsed.ok) return buf;
+  for (const fix of fixups) fix(parsed.message);
+  return parsed.message.toBuffer();
 }
 
 export const enum BranchState {

@@ -37,7 +37,7 @@ import {
   buildCancel, ClientState, RequestMatch, type ClientTransactionUser, type SentRequest,
   type ServerTransaction, type TransactionLayer,
 } from '../transaction/index.js';
-import { BranchState, ProxyTransaction, REASON_478, REASON_487, TmRequestState, type CellObserver, type ProxyBranch } from './cell.js';
+import { BranchState, ProxyTransaction, withReplyFixups, REASON_478, REASON_487, TmRequestState, type CellObserver, type ProxyBranch } from './cell.js';
 import { DestinationSet, type BranchTarget } from './dset.js';
 import { HookContext, NO_ROUTE, type TmHooks } from './hooks.js';
 import { ensureMaxForwardsProcessed } from './max-forwards.js';
@@ -882,7 +882,7 @@ export class ProxyCore {
     try {
       let buf = this.replies.build(req, server.source, code, reason, extra, undefined, body);
       const fixups = cell.state.replyFixups;
-      if (fixups !== null) buf = fixedReply(buf, fixups);
+      if (fixups !== null) buf = withReplyFixups(buf, fixups);
       const toTag = code >= 180 ? req.to?.tag ?? this.replies.toTagFor(req) : undefined;
       const ok = server.respond(code, buf, toTag);
       if (ok) {
@@ -942,14 +942,6 @@ export { ProxyTransaction } from './cell.js';
 // ---- helpers ----------------------------------------------------------------------------------
 
 /** the channel a request context arrived on, when the context exposes it (RequestContext does). */
-/** a reply tm built, with the fixups applied (parsed and serialized again: only transactions that have fixups pay). */
-function fixedReply(buf: Buffer, fixups: ReadonlyArray<(resp: SipMessage) => void>): Buffer {
-  const parsed = parseMessage(buf);
-  if (!parsed.ok) return buf;
-  for (const fix of fixups) fix(parsed.message);
-  return parsed.message.toBuffer();
-}
-
 function channelOfContext(ctx: MessageContext): Channel | null {
   const c = (ctx as { channel?: Channel }).channel;
   return c !== undefined && typeof c.send === 'function' ? c : null;

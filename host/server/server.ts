@@ -46,6 +46,7 @@ import type { Proto } from '../core/context.js';
 import type { ImportProvider } from '../wasm/types.js';
 import { TransactionLayer, type TransactionTimers } from '../transaction/index.js';
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
+import { replyFixupsOf, withReplyFixups } from '../proxy/cell.js';
 import { tmImportProviders } from '../proxy/abi.js';
 import { textImportProviders } from '../textops/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
@@ -723,16 +724,18 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
     // the runtime passes ctx.replyHeaders itself as extraHeaders: add those lines once
     const more = extraHeaders === ctx.replyHeaders ? undefined : extraHeaders;
-    const ok = this.send(ctx.msg, ctx.source, ctx.channel, code, reason, ctx.replyHeaders, more, ctx.replyBody);
+    // a From / To the uac module replaced goes back to the original (Kamailio builds sl replies from the received buffer)
+    const ok = this.send(ctx.msg, ctx.source, ctx.channel, code, reason, ctx.replyHeaders, more, ctx.replyBody, replyFixupsOf(ctx));
     // set_reply_body is for the next reply (Kamailio frees the reply lumps once a reply is built)
     if (ok) ctx.replyBody = undefined;
     if (ok && code >= 200) ctx.replied = true;
     return ok;
   }
 
-  private send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[], body?: ReplyBody): boolean {
+  private send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[], body?: ReplyBody, fixups?: ReadonlyArray<(resp: SipMessage) => void> | null): boolean {
     try {
-      const buf = this.sl.build(req, source, code, reason, extra, more, body);
+      let buf = this.sl.build(req, source, code, reason, extra, more, body);
+      if (fixups) buf = withReplyFixups(buf, fixups);
       const to = replyAddress(req.vias[0], source, this.replyAddr);
       channel.send(buf, to.address, to.port);
       this.counters.repliesSent++;

@@ -10,7 +10,8 @@
  *     downstream, check_route_param matches); the callee's BYE reaches the caller with the caller's
  *     original URI as To (upstream), and the caller's 200 reaches the callee with the replaced To;
  *   - a tampered `vsf` is refused: the BYE is relayed unrestored, E9401 logged, counted;
- *   - uac_replace_from without record_route() is refused (-1), nothing changed;
+ *   - uac_replace_from without record_route() is refused (-1), nothing changed; a stateless reply
+ *     after a replacement carries the original From;
  *   - message flags and AVPs set in request_route are read in onreply_route and failure_route;
  *     the per-transaction AVP store stops at its bound (-5).
  */
@@ -291,6 +292,19 @@ describe('uac_replace_to, refusals, flags and AVPs', () => {
     const r = await caller.wait(isResp(403, 'MESSAGE', callId), 'the 403');
     expect(startLine(r)).toBe('SIP/2.0 403 uac=-1');
     expect(h1(r, 'From')).toBe('<sip:alice@127.0.0.1>;tag=x');
+  });
+
+  it('a stateless reply after uac_replace_from carries the original From (Kamailio builds it from the received request)', async () => {
+    const callId = `uac-sl-${process.pid}`;
+    caller.send([
+      `MESSAGE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId};rport`,
+      'Max-Forwards: 70', 'From: "Al" <sip:alice@127.0.0.1>;tag=sl1', 'To: <sip:bob@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE',
+      'X-Mode: sl', 'Content-Length: 0', '', '',
+    ].join('\r\n'));
+    const r = await caller.wait(isResp(486, 'MESSAGE', callId), 'the 486');
+    expect(startLine(r)).toBe('SIP/2.0 486 sl uac=1');
+    expect(h1(r, 'From')).toBe('"Al" <sip:alice@127.0.0.1>;tag=sl1');
   });
 
   it('flags and AVPs set in request_route are read in onreply_route and failure_route', async () => {

@@ -5,6 +5,7 @@
  * `X-Dir: <is_direction downstream?>` and `X-Probe: <check_route_param("probe=1")>` are appended and
  * the request relayed. Initial requests, by X-Mode:
  *   norr     uac_replace_from without record_route(): 403 "uac=<rc>"
+ *   sl       record_route(), uac_replace_from(), then a stateless 486 "sl uac=<rc>"
  *   avp      pushes $avp(n) until refused: 200 "avp=<count> rc=<last rc> x=<xavp field>"
  *   (other)  record_route(); add_rr_param(";probe=1"); uac_replace_from(X-From-Display, X-From-Uri)
  *            and, with X-To-Uri, uac_replace_to("", X-To-Uri); setflag(3), $avp(a) = 1 then 2,
@@ -36,6 +37,12 @@ onRequest((ctx: Context): i32 => {
   const mode = hdr("X-Mode");
   if (mode == "norr") {
     sl_reply(403, "uac=" + uac_replace_from("", "sip:anon@anon.invalid").toString());
+    return exit();
+  }
+  if (mode == "sl") {
+    record_route();
+    const rc = uac_replace_from("Anon", "sip:anon@anon.invalid");
+    sl_reply(486, "sl uac=" + rc.toString());
     return exit();
   }
   if (mode == "avp") {
