@@ -51,6 +51,7 @@ export const CORE_DEFAULTS = {
     max_connections: 2048,
     outbound_reserve: TCP_LIMIT_DEFAULTS.outboundReserve,
     accept_iplimit: TCP_LIMIT_DEFAULTS.acceptIpLimit,
+    accept_aliases: true,
     conn_wq_max: TCP_LIMIT_DEFAULTS.connWqMax,
     wq_max: TCP_LIMIT_DEFAULTS.wqMax,
     send_timeout: TCP_LIMIT_DEFAULTS.sendTimeout,
@@ -177,6 +178,7 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               // hostile-peer limits (host/transport/README.md); times in seconds
               outbound_reserve: { type: 'integer', minimum: 0, default: CORE_DEFAULTS.tcp.outbound_reserve },
               accept_iplimit: { type: 'integer', minimum: 0, default: CORE_DEFAULTS.tcp.accept_iplimit },
+              accept_aliases: { type: 'boolean', default: CORE_DEFAULTS.tcp.accept_aliases },
               conn_wq_max: { type: 'integer', minimum: 1024, maximum: 1 << 30, default: CORE_DEFAULTS.tcp.conn_wq_max },
               wq_max: { type: 'integer', minimum: 1024, maximum: 1 << 30, default: CORE_DEFAULTS.tcp.wq_max },
               send_timeout: { type: 'number', exclusiveMinimum: 0, default: CORE_DEFAULTS.tcp.send_timeout },

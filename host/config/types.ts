@@ -28,6 +28,8 @@ export interface CoreConfig {
     /** hostile-peer limits (host/transport/tcp-options.ts); times in seconds. */
     outbound_reserve: number;
     accept_iplimit: number;
+    /** RFC 5923 connection aliases (Kamailio tcp_accept_aliases). (additive) */
+    accept_aliases?: boolean;
     conn_wq_max: number;
     wq_max: number;
     send_timeout: number;

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../core/context.js';
 import type { Channel } from './types.js';
 import { sipTap } from './tap.js';
+import { viaAliasPort } from './alias.js';
 import type { TcpListener } from './tcp.js';
 
 const PONG = Buffer.from('\r\n');
@@ -64,6 +65,8 @@ export class TcpConnection implements Channel {
   readonly openedAt = performance.now();
   /** a complete SIP message arrived (msg_data_timeout no longer applies). */
   gotMessage = false;
+  /** the RFC 5923 alias (`address:port`) this connection serves too; null = none. */
+  aliasKey: string | null = null;
   /** performance.now() when the first byte of the message being reassembled arrived; 0 = none. */
   partialSince = 0;
   /** write-queue bytes as last accounted in the listener's total. */
@@ -192,7 +195,12 @@ export class TcpConnection implements Channel {
         this.gotMessage = true;
         offset = f.end;
         if (sipTap.on) sipTap.received(buf.subarray(f.start, f.end), this.local, this.source);
-        l.sink.receive(buf.subarray(f.start, f.end), this.source, this);
+        const msg = buf.subarray(f.start, f.end);
+        if (l.limits.acceptAliases !== false) {
+          const aliasPort = viaAliasPort(msg, this.proto === 'tls' ? 5061 : 5060);
+          if (aliasPort > 0) l.addAlias(this, aliasPort); // RFC 5923 §5, before routing sees the request
+        }
+        l.sink.receive(msg, this.source, this);
       } else if (f.kind === 'keepalive') {
         // RFC 5626 §4.4.1: a CRLFCRLF ping is answered with one CRLF (pong).
         l.stats.keepalives++;

@@ -30,6 +30,11 @@ export interface TcpLimits {
   acceptIpLimit: number;
   /** connections of max_connections only outbound connections may use (no Kamailio equivalent). */
   outboundReserve: number;
+  /**
+   * RFC 5923 `;alias` in a request's top Via makes the connection usable for requests to the
+   * sender's address and Via port (alias.ts; Kamailio tcp_accept_aliases, default no). Default true.
+   */
+  acceptAliases?: boolean;
 }
 
 export const TCP_LIMIT_DEFAULTS: Readonly<TcpLimits> = {
@@ -42,6 +47,7 @@ export const TCP_LIMIT_DEFAULTS: Readonly<TcpLimits> = {
   // Kamailio's 1024 lets two addresses fill the default 2048 slots; 256 still carries a NATed site.
   acceptIpLimit: 256,
   outboundReserve: 128,
+  acceptAliases: true,
 };
 
 /**
@@ -81,5 +87,6 @@ export function tcpLimitsFrom(tcp: CoreConfig['tcp']): TcpLimits {
     msgDataTimeout: tcp.msg_data_timeout,
     acceptIpLimit: tcp.accept_iplimit,
     outboundReserve: tcp.outbound_reserve,
+    acceptAliases: tcp.accept_aliases ?? true,
   };
 }

@@ -78,6 +78,8 @@ export class TcpListener implements Listener {
   private readonly server: net.Server;
   /** open connections by peer `address:port` (inbound and outbound). */
   private readonly byPeer = new Map<string, TcpConnection>();
+  /** RFC 5923 aliases, peer `address:port` → connection (alias.ts; at most one per connection). */
+  private readonly aliases = new Map<string, TcpConnection>();
   private readonly all = new Set<TcpConnection>();
   /** connections per peer sourceIpKey, both directions (entries are deleted at 0: at most max_connections keys). */
   private readonly perIp = new Map<string, number>();
@@ -260,6 +262,7 @@ export class TcpListener implements Listener {
     this.queuedTotal -= conn.queued;
     conn.queued = 0;
     if (this.byPeer.get(conn.key) === conn) this.byPeer.delete(conn.key);
+    if (conn.aliasKey !== null && this.aliases.get(conn.aliasKey) === conn) this.aliases.delete(conn.aliasKey);
     if (conn.direction === 'in') this.inbound--;
     const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
     if (n > 0) this.perIp.set(conn.ipKey, n);
@@ -354,7 +357,7 @@ export class TcpListener implements Listener {
    */
   sendTo(buf: Buffer, address: string, port: number, name?: string, failed?: () => void): void {
     const key = peerKey(address, port);
-    const existing = this.byPeer.get(key);
+    const existing = this.byPeer.get(key) ?? this.aliases.get(key);
     if (sipTap.on) sipTap.sent(buf, this.local, address, port);
     if (existing?.write(buf)) {
       if (existing.isOpen) this.stats.sent++; // else dropped by the queue limits (counted there)
@@ -408,7 +411,25 @@ export class TcpListener implements Listener {
   }
 
   channelTo(address: string, port: number, name?: string): Channel {
-    return this.byPeer.get(peerKey(address, port)) ?? new OutboundChannel(this, address, port, name);
+    const key = peerKey(address, port);
+    return this.byPeer.get(key) ?? this.aliases.get(key) ?? new OutboundChannel(this, address, port, name);
+  }
+
+  /**
+   * RFC 5923 §5: `conn` (whose request's top Via had `alias`) also serves requests to its peer's
+   * address at `port`; the connection's previous alias, if any, is dropped (one per connection).
+   */
+  addAlias(conn: TcpConnection, port: number): void {
+    const key = peerKey(conn.source.address, port);
+    if (key === conn.key || conn.aliasKey === key) return;
+    if (conn.aliasKey !== null && this.aliases.get(conn.aliasKey) === conn) this.aliases.delete(conn.aliasKey);
+    conn.aliasKey = key;
+    this.aliases.set(key, conn);
+  }
+
+  /** RFC 5923 aliases now (at most the connection count). */
+  get aliasCount(): number {
+    return this.aliases.size;
   }
 
   /** the open connections' TLS facts (tls.list); empty for a plain TCP listener. */

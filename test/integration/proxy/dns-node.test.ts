@@ -14,7 +14,6 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasIpv6Loopback, parseConfig } from '../../../host/config/load.js';
 import { SiphonServer } from '../../../host/server/server.js';
-import { parseMessage } from '../../../host/sip/parser.js';
 import type { SipMessage } from '../../../host/sip/types.js';
 import { loadPlugin } from '../../../host/wasm/runtime.js';
 import type { LoadedPlugin } from '../../../host/wasm/types.js';
@@ -23,6 +22,7 @@ import { buildPlugin } from '../../../scripts/build-plugins.mjs';
 import { freePort, freePorts } from '../../helpers/ports.js';
 import { TestDnsServer } from '../../helpers/dns-server.js';
 import { reply, request, TestUA } from './harness.js';
+import { StreamLog } from './stream-log.js';
 
 const IPV6 = hasIpv6Loopback();
 const PLUGINS = path.resolve(import.meta.dirname, 'plugins');
@@ -36,8 +36,7 @@ let uac: TestUA;
 
 /** a SIP UAS on TCP 127.0.0.1: the requests it got, answered by `answer` over the same connection. */
 class TcpUas {
-  readonly requests: SipMessage[] = [];
-  private waiters: Array<() => void> = [];
+  readonly log = new StreamLog();
   private readonly sockets = new Set<net.Socket>();
   constructor(
     readonly server: net.Server,
@@ -46,20 +45,7 @@ class TcpUas {
   ) {
     server.on('connection', (sock) => {
       this.sockets.add(sock);
-      let buf = '';
-      sock.on('data', (d) => {
-        buf += d.toString('latin1');
-        for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-          const r = parseMessage(Buffer.from(buf.slice(0, end + 4), 'latin1'));
-          buf = buf.slice(end + 4);
-          if (!r.ok || r.message.kind !== 'request') continue;
-          this.requests.push(r.message);
-          const out = answer(r.message);
-          if (out !== null) sock.write(out);
-          for (const w of this.waiters.splice(0)) w();
-        }
-      });
-      sock.on('error', () => {});
+      this.log.attach(sock, (m) => (m.kind === 'request' ? answer(m) : null));
     });
   }
 
@@ -70,20 +56,8 @@ class TcpUas {
     return new TcpUas(srv, port, answer);
   }
 
-  async waitRequest(method: string): Promise<SipMessage> {
-    const deadline = Date.now() + 4000;
-    for (;;) {
-      const m = this.requests.find((r) => r.method === method);
-      if (m !== undefined) return m;
-      if (Date.now() > deadline) throw new Error(`TCP UAS: no ${method}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  waitRequest(method: string): Promise<SipMessage> {
+    return this.log.wait((m) => m.method === method, method);
   }
 
   close(): Promise<void> {
