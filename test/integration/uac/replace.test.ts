@@ -176,6 +176,16 @@ async function call(extra: string[]): Promise<Call> {
   return { n, callId, invite, ok, routeSet };
 }
 
+/** a MESSAGE from the caller to the callee through the node, with `X-Mode: mode` unless null. */
+function sendMessage(callId: string, fromLine: string, mode: string | null): void {
+  caller.send([
+    `MESSAGE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId};rport`,
+    'Max-Forwards: 70', fromLine, 'To: <sip:bob@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE',
+    ...(mode === null ? [] : [`X-Mode: ${mode}`]), 'Content-Length: 0', '', '',
+  ].join('\r\n'));
+}
+
 function inDialog(method: string, cseq: number, d: { callId: string; from: string; to: string; target: string; routes: string[]; via: number }): string {
   return [
     `${method} ${d.target} SIP/2.0`,
@@ -283,12 +293,7 @@ describe('uac_replace_to, refusals, flags and AVPs', () => {
 
   it('uac_replace_from without record_route() is refused with -1', async () => {
     const callId = `uac-norr-${process.pid}`;
-    caller.send([
-      `MESSAGE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId};rport`,
-      'Max-Forwards: 70', '<sip:alice@127.0.0.1>;tag=x'.replace(/^/, 'From: '), 'To: <sip:bob@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE',
-      'X-Mode: norr', 'Content-Length: 0', '', '',
-    ].join('\r\n'));
+    sendMessage(callId, 'From: <sip:alice@127.0.0.1>;tag=x', 'norr');
     const r = await caller.wait(isResp(403, 'MESSAGE', callId), 'the 403');
     expect(startLine(r)).toBe('SIP/2.0 403 uac=-1');
     expect(h1(r, 'From')).toBe('<sip:alice@127.0.0.1>;tag=x');
@@ -296,12 +301,7 @@ describe('uac_replace_to, refusals, flags and AVPs', () => {
 
   it('a stateless reply after uac_replace_from carries the original From (Kamailio builds it from the received request)', async () => {
     const callId = `uac-sl-${process.pid}`;
-    caller.send([
-      `MESSAGE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId};rport`,
-      'Max-Forwards: 70', 'From: "Al" <sip:alice@127.0.0.1>;tag=sl1', 'To: <sip:bob@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE',
-      'X-Mode: sl', 'Content-Length: 0', '', '',
-    ].join('\r\n'));
+    sendMessage(callId, 'From: "Al" <sip:alice@127.0.0.1>;tag=sl1', 'sl');
     const r = await caller.wait(isResp(486, 'MESSAGE', callId), 'the 486');
     expect(startLine(r)).toBe('SIP/2.0 486 sl uac=1');
     expect(h1(r, 'From')).toBe('"Al" <sip:alice@127.0.0.1>;tag=sl1');
@@ -309,12 +309,7 @@ describe('uac_replace_to, refusals, flags and AVPs', () => {
 
   it('flags and AVPs set in request_route are read in onreply_route and failure_route', async () => {
     const callId = `uac-fr-${process.pid}`;
-    caller.send([
-      `MESSAGE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId};rport`,
-      'Max-Forwards: 70', 'From: <sip:alice@127.0.0.1>;tag=fr1', 'To: <sip:bob@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE',
-      'Content-Length: 0', '', '',
-    ].join('\r\n'));
+    sendMessage(callId, 'From: <sip:alice@127.0.0.1>;tag=fr1', null);
     const req = await callee.wait(isReq('MESSAGE', callId), 'the MESSAGE at the callee');
     callee.sock.send(response(req, 486, 'Busy Here', 'b1'), port, '127.0.0.1');
     const r = await caller.wait(isResp(500, 'MESSAGE', callId), 'the failure_route reply');
@@ -324,12 +319,7 @@ describe('uac_replace_to, refusals, flags and AVPs', () => {
 
   it('the AVP store of a transaction stops at its bound (-5) and keeps what it holds', async () => {
     const callId = `uac-avp-${process.pid}`;
-    caller.send([
-      `MESSAGE sip:bob@127.0.0.1:${callee.port} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-${callId};rport`,
-      'Max-Forwards: 70', 'From: <sip:alice@127.0.0.1>;tag=av1', 'To: <sip:bob@127.0.0.1>', `Call-ID: ${callId}`, 'CSeq: 1 MESSAGE',
-      'X-Mode: avp', 'Content-Length: 0', '', '',
-    ].join('\r\n'));
+    sendMessage(callId, 'From: <sip:alice@127.0.0.1>;tag=av1', 'avp');
     const r = await caller.wait(isResp(200, 'MESSAGE', callId), 'the 200');
     // 301 characters per value ("n" + 300): the byte bound (65,536) is reached before the count (256)
     const fit = Math.floor(AVP_MAX_BYTES / 301);
