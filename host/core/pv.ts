@@ -25,6 +25,7 @@ const enum Pv {
   BF,
   DLG, DLGVAR,
   MF, AVP, XAVP, CNT, ROUTE_URI,
+  SHT,
 }
 
 /** id of `$shv(name)`: the plugin's GLOBAL variables, which the caller passes to evalSpec. */
@@ -48,16 +49,32 @@ const PV_BY_NAME: ReadonlyMap<string, Pv> = new Map<string, Pv>([
   ['dlg', Pv.DLG], ['dlg_var', Pv.DLGVAR],
   // per-transaction message flags and AVPs (host/core/avp.ts); the Route loose_route consumed (rr)
   ['mf', Pv.MF], ['avp', Pv.AVP], ['xavp', Pv.XAVP], ['cnt', Pv.CNT], ['route_uri', Pv.ROUTE_URI],
+  // the htable module's $sht(table=>key) (ModulePvs.sht, host/modules/htable)
+  ['sht', Pv.SHT],
 ]);
 
 /** variables that take a `(name)` argument. */
-const NEEDS_ARG = new Set<Pv>([Pv.HDR, Pv.HDRC, Pv.VAR, Pv.TV, Pv.SHV, Pv.DLG, Pv.DLGVAR, Pv.AVP, Pv.XAVP, Pv.CNT]);
+const NEEDS_ARG = new Set<Pv>([Pv.HDR, Pv.HDRC, Pv.VAR, Pv.TV, Pv.SHV, Pv.DLG, Pv.DLGVAR, Pv.AVP, Pv.XAVP, Pv.CNT, Pv.SHT]);
+
+/**
+ * Pseudo-variables that live in modules, not in the message (the plugin's import providers offer
+ * them, host/wasm/types.ts ImportProvider.pv): the core evaluates the name, the module the value.
+ */
+export interface ModulePvs {
+  /** `$sht(table=>key)`: the item as text (an integer in decimal), the table's initval when absent, null when neither or no such table. */
+  sht?(table: string, key: string): string | null;
+}
+
+/** `$sht(table=>key)`: a table name as the htable config allows, then `=>`, then the key (it may hold variables: `$sht(ipban=>$si)`). */
+const SHT_ARG = /^([A-Za-z0-9_]{1,64})=>([\s\S]+)$/;
+/** most characters a `$sht` key expands to (a longer key is no key of any table: max_key_length is at most this). */
+const SHT_KEY_MAX = 4096;
 
 /** A compiled pseudo-variable: which one, and its argument (header name, var name, TV format). */
 export interface PvSpec {
   readonly id: number;
   readonly arg: string | null;
-  /** for $hdr/$hdrc: the canonical lower-case header key the argument names. */
+  /** for $hdr/$hdrc: the canonical lower-case header key the argument names; for $sht: the key (a format when it holds variables). */
   readonly key: string | null;
   /** `$(avp(x)[n])`: n (0 = the value set last); -1 for `[*]`. Absent: 0. */
   readonly index?: number;
@@ -134,6 +151,11 @@ function parseSpec(text: string): PvSpec | null {
     const inner = parseSpec(arg!);
     if (inner === null || (inner.id !== Pv.AVP && inner.id !== Pv.XAVP) || inner.index !== undefined) return null;
     return { id, arg: inner.arg, key: inner.id === Pv.AVP ? 'avp' : 'xavp' };
+  }
+  if (id === Pv.SHT) {
+    // Kamailio $sht(htname=>key): the key is text with variables, expanded at each read
+    const m = SHT_ARG.exec(arg!);
+    return m === null ? null : { id, arg: m[1]!, key: m[2]! };
   }
   const key = id === Pv.HDR || id === Pv.HDRC ? headerKey(arg!) : null;
   return index === undefined ? { id, arg, key } : { id, arg, key, index };
@@ -303,9 +325,16 @@ function nowMicros(): number {
  * only the clock and `$shv` have values. `globals` backs `$shv(name)` (Kamailio's shared variables,
  * here the plugin's GLOBAL scope); without it `$shv` is null.
  */
-export function evalSpec(spec: PvSpec, ctx: MessageContext | null, globals?: ReadonlyMap<string, string>): string | null {
+export function evalSpec(spec: PvSpec, ctx: MessageContext | null, globals?: ReadonlyMap<string, string>, modules?: ModulePvs): string | null {
   switch (spec.id as Pv) {
     case Pv.SHV: return globals?.get(spec.arg!) ?? null;
+    case Pv.SHT: {
+      // without the htable module (or outside a plugin) $sht has no value, as an unknown variable
+      if (modules?.sht === undefined) return null;
+      const k = spec.key!;
+      const key = k.indexOf('$') < 0 ? k : expandFormat(k, ctx, globals, SHT_KEY_MAX, modules);
+      return modules.sht(spec.arg!, key);
+    }
     case Pv.TS: return String(Math.floor(Date.now() / 1000));
     case Pv.TV: return timeValue(spec.arg!);
     default: break;
@@ -539,16 +568,17 @@ function matchParens(fmt: string): Int32Array | null {
 
 /**
  * Kamailio xlog expansion: each variable replaced by its value, `<null>` when unknown or unset.
- * `globals` backs `$shv(name)`. The result is cut at `max` characters (Kamailio xlog's buf_size):
- * expansion stops there, so a format repeating `$hdr(X)` cannot build a huge string.
+ * `globals` backs `$shv(name)`, `modules` the modules' variables (`$sht`). The result is cut at `max`
+ * characters (Kamailio xlog's buf_size): expansion stops there, so a format repeating `$hdr(X)`
+ * cannot build a huge string.
  */
-export function expandFormat(fmt: string, ctx: MessageContext | null, globals?: ReadonlyMap<string, string>, max = Infinity): string {
+export function expandFormat(fmt: string, ctx: MessageContext | null, globals?: ReadonlyMap<string, string>, max = Infinity, modules?: ModulePvs): string {
   const segs = compileFormat(fmt);
   let out = '';
   for (let i = 0; i < segs.length && out.length < max; i++) {
     const s = segs[i];
     if (typeof s === 'string') out += s;
-    else out += (s.id >= 0 ? evalSpec(s, ctx, globals) : null) ?? PV_NULL_TEXT;
+    else out += (s.id >= 0 ? evalSpec(s, ctx, globals, modules) : null) ?? PV_NULL_TEXT;
   }
   return out.length > max ? out.slice(0, max) : out;
 }

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { Errors } from '../errors/registry.js';
 import type { MessageContext } from '../core/context.js';
-import { compilePv, evalSpec, expandFormat, isTxPv, PV_SHV, PV_VAR, setPv, uriHost, uriPort, type PvSpec } from '../core/pv.js';
+import { compilePv, evalSpec, expandFormat, isTxPv, PV_SHV, PV_VAR, setPv, uriHost, uriPort, type ModulePvs, type PvSpec } from '../core/pv.js';
 import { GuestMemory, Status } from './guest-memory.js';
 import {
   bytesGas, charge, deleteVar, firstRefusal, GasExhausted, spendEdit, spendLogLine, storeVar, type GasHandle, type HostBudgets,
@@ -139,6 +139,8 @@ export interface AbiHost {
   readonly maxForwardsLimit: number;
   /** routing.limits: the host memory budgets (budget.ts). */
   readonly limits: HostBudgets;
+  /** the modules' pseudo-variables (`$sht`), from the import providers; absent: they have no value. */
+  readonly modulePvs?: ModulePvs;
 }
 
 function reportInternal(host: AbiHost, fn: string, err: unknown): number {
@@ -353,7 +355,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         if (typeof name === 'number') return name;
         const spec = compilePv(name);
         if (spec === null) return Status.UNIMPLEMENTED;
-        const value = evalSpec(spec, ctx, host.globals);
+        const value = evalSpec(spec, ctx, host.globals, host.modulePvs);
         return value === null ? Status.NOT_FOUND : writeOut(out, cap, value);
       } catch (e) {
         return reportInternal(host, 'pv_get', e);
@@ -440,7 +442,7 @@ export function createSipImports(host: AbiHost, mem: GuestMemory, g: GasHandle):
         const len = fl < max ? fl : max;
         // reading and compiling the format, then at most one line of output
         charge(g, bytesGas(len) + bytesGas(max));
-        let text = expandFormat(mem.readUtf8(fp, len)!, ctx, host.globals, max);
+        let text = expandFormat(mem.readUtf8(fp, len)!, ctx, host.globals, max, host.modulePvs);
         if (text.endsWith('\n')) text = text.slice(0, -1); // Kamailio formats end in \n; pino adds its own
         return emit(logger, method, text);
       } catch (e) {

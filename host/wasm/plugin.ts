@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { Action, type MessageContext } from '../core/context.js';
+import type { ModulePvs } from '../core/pv.js';
 import { SiphonError, type ErrorName } from '../errors/registry.js';
 import {
   createEnvImports, createHostCallApi, createProviderImports, createSipImports, PluginAbort,
@@ -70,6 +71,8 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
   readonly config: Buffer;
   readonly isMyself?: (host: string, port: number | undefined) => boolean;
   readonly maxForwardsLimit: number;
+  /** the providers' pseudo-variables (`$sht`) for pv_get and xlog (AbiHost). */
+  readonly modulePvs: ModulePvs;
   /** the last hook failure, for tests and `siphon plugin` diagnostics. */
   lastFailure: PluginFailure | null = null;
 
@@ -91,6 +94,7 @@ export class WasmPlugin implements LoadedPlugin, AbiHost {
   private constructor(private readonly plugin: ValidatedPlugin, opts: WasmPluginOptions) {
     this.limits = opts.limits;
     this.providers = opts.providers;
+    this.modulePvs = Object.assign({}, ...opts.providers.map((p) => p.pv ?? {})) as ModulePvs;
     this.config = opts.config;
     this.isMyself = opts.isMyself;
     this.maxForwardsLimit = opts.maxForwardsLimit;

@@ -111,6 +111,11 @@ export interface ImportProvider {
   namespace: string;
   /** the functions of that namespace; they must never throw (return a negative status instead). */
   functions(api: HostCallApi): Record<string, (...args: never[]) => number | bigint | void>;
+  /**
+   * pseudo-variables the module serves to `sip.pv_get` and `sip.xlog` (`$sht` from htable,
+   * host/core/pv.ts ModulePvs); must never throw. (additive, htable)
+   */
+  readonly pv?: import('../core/pv.js').ModulePvs;
 }
 
 // ---- additions by the runtime (additive) --------------------------------------------------------

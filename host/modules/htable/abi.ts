@@ -15,6 +15,7 @@
  * the scan (the most it can compare).
  */
 import type { MessageContext } from '../../core/context.js';
+import type { ModulePvs } from '../../core/pv.js';
 import type { HostCallApi, ImportProvider } from '../../wasm/types.js';
 import type { Htable } from './htable.js';
 import { compileMatcher } from './match.js';
@@ -42,7 +43,25 @@ interface Iter {
 export class HtableImports implements ImportProvider {
   readonly namespace = 'htable';
 
-  constructor(private readonly ht: Htable) {}
+  /**
+   * `$sht(table=>key)` in `sip.pv_get` and xlog formats (Kamailio htable's pv): the item as text, the
+   * table's initval when absent, null (printed `<null>`) when neither or no such table. A key longer
+   * than the table's max_key_length is no key of it: answered null before any lookup. Paid by the
+   * caller's charge (pv_get: the name and the value written; xlog: the format and one line).
+   */
+  readonly pv: ModulePvs;
+
+  constructor(private readonly ht: Htable) {
+    this.pv = {
+      sht: (t: string, k: string): string | null => {
+        const tab = ht.table(t);
+        if (tab === undefined || k.length > tab.bounds.max_key_length) return null;
+        const it = ht.get(t, k);
+        const v = it ? it.value : (ht.specs.get(t)?.initval ?? null);
+        return v === null || v === undefined ? null : String(v);
+      },
+    };
+  }
 
   functions(api: HostCallApi): Record<string, Fn> {
     const ht = this.ht;
