@@ -136,11 +136,9 @@ describe.skipIf(skip !== null).each(MODES)(`a browser (Chromium + JsSIP) over WS
     expect(ev).toContain('registered');
   }, 40_000);
 
-  // through rtpengine, the browser-offers direction sets up its DTLS-SRTP in about half the runs only
-  // (signalling, the answer SDP and the relay's session are right; the browser's counters stay 0):
-  // skipped there until that is understood, so the suite does not flake; `direct` runs it
-  const itBrowserOffers = gateway ? it.skip : it;
-  itBrowserOffers('the browser calls baresip: answered, RTP both ways, the browser hangs up (BYE reaches baresip)', async () => {
+  // through rtpengine this is the call whose answer toward the browser must keep rtpengine's active
+  // DTLS role (plugins/default media.ts: no DTLS=passive in an answer; with it, half the calls had no media)
+  it('the browser calls baresip: answered, RTP both ways, the browser hangs up (BYE reaches baresip)', async () => {
     const b = browser!;
     const calling = b.call(`sip:bob@${DOMAIN}`, 30_000);
     calling.catch(() => {}); // awaited below; a failure before that must not be an unhandled rejection
@@ -151,6 +149,10 @@ describe.skipIf(skip !== null).each(MODES)(`a browser (Chromium + JsSIP) over WS
     await bob!.waitFor(established());
     await expectMediaBothWays(b, bob!);
     await expectRelayed();
+    // the relay answered the browser's setup:actpass with setup:active: the browser is the DTLS server
+    const t = await b.invoke<Array<{ dtlsState: string; dtlsRole?: string }> | null>('transport');
+    expect(t?.[0]?.dtlsState).toBe('connected');
+    if (gateway) expect(t?.[0]?.dtlsRole).toBe('server');
     const from = bob!.events.length;
     const end = await b.hangup();
     expect(end).toMatch(/^ended local/);
@@ -188,7 +190,8 @@ async function expectMediaBothWays(b: BrowserPhone, ua: Baresip): Promise<void> 
     if (s !== null && s.packetsSent > 10 && s.packetsReceived > 10) return;
     if (Date.now() > deadline) {
       const sdp = await b.page.evaluate(() => (globalThis as unknown as { siphonPhone: { sdp: unknown } }).siphonPhone.sdp);
-      throw new Error(`no RTP both ways: browser ${JSON.stringify(s)}\nSDP ${JSON.stringify(sdp, null, 1)}\nbrowser log:\n${b.log()}\nbaresip:\n${ua.output().slice(-6000)}`);
+      const transport = await b.invoke<unknown>('transport').catch((e: Error) => e.message);
+      throw new Error(`no RTP both ways: browser ${JSON.stringify(s)}\ntransport ${JSON.stringify(transport)}\nSDP ${JSON.stringify(sdp, null, 1)}\nbrowser log:\n${b.log()}\nbaresip:\n${ua.output().slice(-6000)}`);
     }
     await b.page.waitForTimeout(200);
   }

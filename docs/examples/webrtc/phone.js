@@ -131,6 +131,27 @@
       });
       return out;
     },
+    /**
+     * the current call's transport as getStats sees it (why media does not flow): DTLS and ICE states,
+     * the DTLS role, and the selected candidate pair's addresses and state; null without a call.
+     */
+    async transport() {
+      const pc = session && session.connection;
+      if (!pc) return null;
+      const all = new Map();
+      (await pc.getStats()).forEach((r) => all.set(r.id, r));
+      const out = [];
+      all.forEach((r) => {
+        if (r.type !== 'transport') return;
+        const pair = all.get(r.selectedCandidatePairId);
+        const addr = (id) => { const c = all.get(id); return c ? c.address + ':' + c.port : null; };
+        out.push({
+          dtlsState: r.dtlsState, iceState: r.iceState, dtlsRole: r.dtlsRole, iceRole: r.iceRole,
+          pair: pair ? { local: addr(pair.localCandidateId), remote: addr(pair.remoteCandidateId), state: pair.state, nominated: pair.nominated } : null,
+        });
+      });
+      return out;
+    },
     /** unregisters and closes the WebSocket. */
     stop() {
       if (ua) ua.stop();

@@ -9,9 +9,20 @@
  * Without `modules.rtpengine` the calls answer -6 and the call goes on with its own SDP.
  *
  * The flags are chosen by who RECEIVES the SDP (rtpengine rewrites the SDP for the next hop):
- *   toward a browser (WebSocket)     ICE=force DTLS=passive RTP/SAVPF rtcp-mux-require generate-mid SDES-off
+ *   toward a browser (WebSocket)     ICE=force RTP/SAVPF rtcp-mux-require generate-mid SDES-off,
+ *                                    plus DTLS=passive in an INVITE's offer only (see below)
  *   toward a SIP phone               RTP/AVP ICE=remove DTLS=off SDES-off rtcp-mux-demux
  * both with replace-origin replace-session-connection (the relay's address in o= and c=).
+ *
+ * DTLS roles (RFC 5763 §5, a=setup): an offer toward the browser says DTLS=passive (setup:passive, the
+ * browser connects once it has ICE). An ANSWER toward the browser carries no DTLS flag: the browser
+ * offered setup:actpass, and when rtpengine received that offer it already took the active role
+ * (its default) and, with ICE=force, started ICE and sent its DTLS ClientHello to the browser, which
+ * keeps it until its answer arrives. DTLS=passive in the answer made rtpengine reset that connection
+ * to passive; the browser's own ClientHello that followed was then dropped in about half the calls
+ * (rtpengine 10.5, no "Processing incoming DTLS packet" in its log; the browser's dtlsState stayed
+ * "connecting", no RTP either way). The answer keeping rtpengine's active role (setup:active) lets
+ * the browser, as server, use the ClientHello it kept: no reset, no race.
  *
  * Where: request_route (INVITE offer, ACK answer of a late offer, BYE delete: rtpengine_manage picks),
  * onreply_route (18x/2xx: answer, or offer for a late offer) toward the caller, failure_route delete.
@@ -26,7 +37,8 @@ export const REPLY_RTP_TO_UDP: i32 = 4;
 export const FAILURE_RTP: i32 = 5;
 
 const BASE = "replace-origin replace-session-connection";
-const TOWARD_WS = BASE + " ICE=force DTLS=passive RTP/SAVPF rtcp-mux-require generate-mid SDES-off";
+const TOWARD_WS = BASE + " ICE=force RTP/SAVPF rtcp-mux-require generate-mid SDES-off";
+const TOWARD_WS_OFFER = TOWARD_WS + " DTLS=passive";
 const TOWARD_UDP = BASE + " RTP/AVP ICE=remove DTLS=off SDES-off rtcp-mux-demux";
 
 /** 0 off, 1 webrtc, 2 on; -1 not read yet. */
@@ -41,9 +53,14 @@ function mode(): i32 {
   return modeValue;
 }
 
-/** the flags for SDP going to a browser (true) or a SIP phone (false). */
-export function flagsToward(ws: bool): string {
-  return ws ? TOWARD_WS : TOWARD_UDP;
+/**
+ * the flags for SDP going to a browser (ws) or a SIP phone; `invite` for a request's INVITE (its SDP
+ * is the offer). A reply toward a browser answers its offer, or offers for a late offer (no DTLS
+ * role then: setup:actpass, the browser picks); an ACK toward it answers the browser's late offer.
+ */
+export function flagsToward(ws: bool, invite: bool): string {
+  if (!ws) return TOWARD_UDP;
+  return invite ? TOWARD_WS_OFFER : TOWARD_WS;
 }
 
 function isWsProto(p: string | null): bool {
@@ -75,13 +92,13 @@ export function mediaRequest(): void {
     t_on_reply(fromWs ? REPLY_RTP_TO_WS : REPLY_RTP_TO_UDP);
     t_on_failure(FAILURE_RTP);
   }
-  if (is_method("INVITE") || is_method("ACK") || is_method("BYE")) rtpengine_manage(flagsToward(toWs));
+  if (is_method("INVITE") || is_method("ACK") || is_method("BYE")) rtpengine_manage(flagsToward(toWs, is_method("INVITE")));
 }
 
 /** onreply_route REPLY_RTP_*: a 18x/2xx's SDP through the relay toward the caller. */
 export function mediaReply(route: i32, code: i32): void {
   if (code < 180 || code >= 300) return;
-  rtpengine_manage(flagsToward(route == REPLY_RTP_TO_WS));
+  rtpengine_manage(flagsToward(route == REPLY_RTP_TO_WS, false));
 }
 
 /** failure_route FAILURE_RTP: the call failed, its media session ends. */
