@@ -11,7 +11,9 @@ import { Htable, HtableImports, resolveHtableConfig } from '../../host/modules/h
 import { createSipImports, type AbiHost } from '../../host/wasm/abi-v1.js';
 import { GuestMemory } from '../../host/wasm/guest-memory.js';
 import { DEFAULT_PLUGIN_LIMITS } from '../../host/wasm/types.js';
-import { captureLogger, INVITE, makeCtx, parseSip, type TestContext } from './helpers.js';
+import { loadPlugin } from '../../host/wasm/runtime.js';
+import { Action } from '../../host/core/context.js';
+import { captureLogger, guest, INVITE, makeCtx, parseSip, tempWasm, wat, type TestContext } from './helpers.js';
 
 type Fn = (...a: number[]) => number;
 const log = pino({ level: 'silent' });
@@ -121,5 +123,23 @@ describe('$sht through the sip imports (xlog, pv_get)', () => {
     expect(mem.bytes().subarray(OUT, OUT + 1).toString()).toBe('3');
     const [mp, ml] = put('$sht(ipban=>10.9.9.9)');
     expect(sip.pv_get(mp, ml, OUT, 64)).toBe(-1);
+  });
+});
+
+describe('$sht in a loaded plugin (the htable provider offers it to the instance)', () => {
+  const FMT = 'calls of $fU: $sht(calls=>$fU)';
+  const plugin = (name: string) => tempWasm(name, wat(guest(`(data (i32.const 1024) "${FMT}")
+    (func (export "request_route") (param i32) (result i32)
+      (drop (call $xlog (i32.const 2) (i32.const 1024) (i32.const ${FMT.length}))) (i32.const 0))`, {
+    imports: '(import "sip" "xlog" (func $xlog (param i32 i32 i32) (result i32)))',
+  })));
+
+  it('xlog in request_route prints the item with modules.htable, <null> without', async () => {
+    const withHt = await loadPlugin(plugin('sht-xlog.wasm'), { log: captureLogger([]), providers: [new HtableImports(ht)] });
+    expect(withHt.requestRoute(t.ctx)).toBe(Action.CONTINUE);
+    expect(t.logs.map((l) => l.msg)).toContain('calls of alice: 3');
+    const without = await loadPlugin(plugin('sht-xlog-none.wasm'), { log: captureLogger([]) });
+    expect(without.requestRoute(t.ctx)).toBe(Action.CONTINUE);
+    expect(t.logs.map((l) => l.msg)).toContain('calls of alice: <null>');
   });
 });
