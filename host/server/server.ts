@@ -20,7 +20,6 @@
  * transaction (or is forwarded statelessly when its top Via is ours), and RELAY or a tm.t_relay()
  * of the plugin relays statefully once request_route returned.
  */
-import os from 'node:os';
 import type { Logger } from 'pino';
 import { Action } from '../core/context.js';
 import type { Endpoint } from '../core/context.js';
@@ -28,7 +27,6 @@ import { RequestContext, type ReplySender } from '../core/message-context.js';
 import { checkRequestSanity } from '../core/sanity.js';
 import { StatelessReplier, type ReplyBody } from '../core/sl.js';
 import type { SiphonConfig } from '../config/types.js';
-import type { LoadedPlugin } from '../wasm/types.js';
 import type { ParseLimits, SipMessage } from '../sip/types.js';
 import { parseMessage } from '../sip/parser.js';
 import { replyAddress, stripBrackets, type ReplyAddress } from '../transport/reply-route.js';
@@ -40,142 +38,39 @@ import { TlsContexts } from '../transport/tls-options.js';
 import { WsListener } from '../transport/ws.js';
 import { sipStreamFramer } from '../transport/sip-framer.js';
 import type { StreamFramer } from '../transport/framing.js';
-import type { Channel, Listener, MessageSink, TransportStats } from '../transport/types.js';
+import type { Channel, Listener, MessageSink } from '../transport/types.js';
 import type { ListenAddress } from '../transport/listen-uri.js';
 import type { Proto } from '../core/context.js';
 import type { ImportProvider } from '../wasm/types.js';
-import { TransactionLayer, type TransactionTimers } from '../transaction/index.js';
+import { TransactionLayer } from '../transaction/index.js';
 import { ProxyCore, type ChannelProvider, type HookPinner, type TmHooks } from '../proxy/index.js';
 import { replyFixupsOf, withReplyFixups } from '../proxy/cell.js';
 import { tmImportProviders } from '../proxy/abi.js';
 import { textImportProviders } from '../textops/abi.js';
 import type { MessageMetrics } from '../metrics/metrics.js';
-import { OverloadGuard, type UtilizationSource } from './overload.js';
+import { OverloadGuard } from './overload.js';
+import { newPipelineStats, type FloodGuard, type PipelineStats, type RequestRouter, type RouteObserver, type ServerOptions, type ServerStats } from './server-types.js';
+import { localAddresses, parseAlias } from './local-addresses.js';
+import { onParseFailure, refuseFlood, refuseTableFull } from './refusals.js';
 import { Resolver } from '../proxy/resolver.js';
 import { CORE_DEFAULTS, OVERLOAD_DEFAULTS, TM_DEFAULTS } from '../config/schema.js';
-import { Errors, SiphonError } from '../errors/registry.js';
+import { SiphonError } from '../errors/registry.js';
 import type { MessagePrefetcher } from '../modules/types.js';
 
-/**
- * Sees every request the pipeline routes (the dialog module, host/modules/dialog): `beforeRoute`
- * right before request_route (in-dialog requests are matched to their dialog there: ACK confirms,
- * BYE ends, the timeout is refreshed), `afterRoute` once request_route returned and the relay it
- * asked for was performed (a dialog dlg_manage() created without a transaction is dropped). Both
- * must not throw. (additive)
- */
-export interface RouteObserver {
-  beforeRoute(ctx: RequestContext): void;
-  afterRoute(ctx: RequestContext): void;
-}
-
-/** The part of a loaded plugin the pipeline calls. */
-export type RequestRouter = Pick<LoadedPlugin, 'requestRoute'>;
-
-/**
- * A per-source check of every request before transactions, sanity and the plugin see it: pike's
- * `auto` mode (host/modules/pike). (additive)
- */
-export interface FloodGuard {
-  /** counts one request of `address`: 0 pass, 1 drop silently, 2 refuse with 503. */
-  shed(address: string): number;
-  /** extra header lines of that 503 (Retry-After). */
-  readonly retryAfterHeaders: readonly string[];
-}
-
-export interface ServerOptions {
-  config: SiphonConfig;
-  log: Logger;
-  /** the routing plugin; null answers every request 500 (no routing logic loaded). */
-  router: RequestRouter | null;
-  /** TCP framer; default the SIP layer's frameStream. */
-  framer?: StreamFramer;
-  /**
-   * Transactions and stateful proxying (additive): true or timer overrides enable them; absent or
-   * false keeps the stateless pipeline (RELAY answered 501, responses dropped).
-   */
-  transactions?: boolean | { timers?: Partial<TransactionTimers> };
-  /**
-   * Loaded before request_route for the requests that want it (additive): the modules' prefetchers
-   * (db_mode 3 registrar snapshots, subscriber rows for digest auth), so their synchronous plugin
-   * imports decide on data read from the DB (host/modules/types.ts MessagePrefetcher).
-   */
-  prefetchers?: readonly MessagePrefetcher[];
-  /** core.overload's busy-share source (additive; tests): default Node's event-loop utilisation. */
-  overloadUtilization?: UtilizationSource;
-}
-
-/** Pipeline counters (plain numbers; the control plane turns them into metrics). */
-export interface PipelineStats {
-  received: number;
-  requests: number;
-  responsesDropped: number;
-  parseErrors: number;
-  /** parse failures answered with failure.status. */
-  parseErrorsReplied: number;
-  /** parse failures dropped (no usable partial, an ACK, or status 0). */
-  parseErrorsDropped: number;
-  sanityFailures: number;
-  acksAbsorbed: number;
-  routed: number;
-  /** requests the route ended without a reply (CONTINUE) or explicitly dropped (DROP). */
-  dropped: number;
-  relayNotImplemented: number;
-  pluginErrors: number;
-  /** exceptions caught in the receive path (bugs): logged, never propagated. */
-  internalErrors: number;
-  repliesSent: number;
-  replyFailures: number;
-  /** requests consumed by the transaction layer (retransmissions, ACK of non-2xx, CANCEL). (additive) */
-  transactionAbsorbed: number;
-  /** requests relayed by tm after request_route (t_relay / RELAY). (additive) */
-  relayed: number;
-  /** responses matched to a client transaction or forwarded statelessly. (additive) */
-  responsesProxied: number;
-  /** new dialogs / registrations refused with 503 while overloaded (core.overload). (additive) */
-  overloadRejected: number;
-  /** new requests refused with 503 because the transaction table was full (core.tm.max_transactions). (additive) */
-  transactionsFullRejected: number;
-  /** requests of blocked sources dropped / answered 503 by the flood guard (modules.pike.auto). (additive) */
-  floodDropped: number;
-  floodRejected: number;
-}
-
-export interface ServerStats extends PipelineStats {
-  transports: Array<{ listen: string } & TransportStats>;
-}
+export type { FloodGuard, PipelineStats, RequestRouter, RouteObserver, ServerOptions, ServerStats } from './server-types.js';
 
 export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private readonly config: SiphonConfig;
-  private readonly log: Logger;
+  /** @internal */
+  readonly log: Logger;
   private router: RequestRouter | null;
   private readonly framer: StreamFramer;
   private readonly limits: ParseLimits;
   private readonly sl: StatelessReplier;
   private readonly listeners: Array<{ address: ListenAddress; listener: Listener }> = [];
-  private readonly counters: PipelineStats = {
-    received: 0,
-    requests: 0,
-    responsesDropped: 0,
-    parseErrors: 0,
-    parseErrorsReplied: 0,
-    parseErrorsDropped: 0,
-    sanityFailures: 0,
-    acksAbsorbed: 0,
-    routed: 0,
-    dropped: 0,
-    relayNotImplemented: 0,
-    pluginErrors: 0,
-    internalErrors: 0,
-    repliesSent: 0,
-    replyFailures: 0,
-    transactionAbsorbed: 0,
-    relayed: 0,
-    responsesProxied: 0,
-    overloadRejected: 0,
-    transactionsFullRejected: 0,
-    floodDropped: 0,
-    floodRejected: 0,
-  };
+  /** @internal */
+  readonly counters: PipelineStats = newPipelineStats();
+
   /** the transaction layer and the proxy core; null when transactions are disabled. */
   readonly transactions: TransactionLayer | null = null;
   readonly proxy: ProxyCore | null = null;
@@ -191,8 +86,10 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
   private tls: TlsContexts | null | undefined = undefined;
   private readonly prefetchers: readonly MessagePrefetcher[];
   /** `Retry-After: <core.tm.retry_after>` of the 503 a full transaction table answers. */
-  private readonly tableFullRetryAfter: string;
-  private tableFullWarnAt = -Infinity;
+  /** @internal */
+  readonly tableFullRetryAfter: string;
+  /** @internal */
+  tableFullWarnAt = -Infinity;
   private outbound: ChannelProvider | null = null;
   /** core.overload's load shedding; null when off. (additive) */
   readonly overload: OverloadGuard | null = null;
@@ -223,7 +120,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     if (ov && ov.enabled) {
       this.overload = new OverloadGuard({ maxDelayMs: ov.max_delay, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after, utilization: ov.utilization, retransmissions: () => this.retransmissionsSeen(), messages: () => this.counters.received, minRate: ov.min_rate }, this.log, opts.overloadUtilization);
     }
-    this.myAddresses = this.computeMyAddresses();
+    this.myAddresses = localAddresses(this.config.core.listenAddresses);
     if (opts.transactions) {
       const timers = typeof opts.transactions === 'object' ? opts.transactions.timers : undefined;
       const core = opts.config.core;
@@ -497,7 +394,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     try {
       const result = parseMessage(buf, this.limits);
       if (!result.ok) {
-        this.onParseFailure(result.failure, source, channel);
+        onParseFailure(this, result.failure, source, channel);
         return;
       }
       const msg = result.message;
@@ -511,7 +408,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       if (guard !== null && msg.kind === 'request' && !this.myAddresses.has(source.address)) {
         const shed = guard.shed(source.address);
         if (shed !== 0) {
-          this.refuseFlood(guard, msg, source, channel, shed);
+          refuseFlood(this, guard, msg, source, channel, shed);
           return;
         }
       }
@@ -544,7 +441,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
       // is full a new request gets 503 + Retry-After statelessly (RFC 3261 §21.5.4, §20.33)
       const layer = this.transactions;
       if (layer !== null && layer.full && msg.method !== 'ACK') {
-        this.refuseTableFull(layer, msg, source, channel);
+        refuseTableFull(this, layer, msg, source, channel);
         return;
       }
       // core.overload: retransmissions were absorbed above; a new dialog gets 503 + Retry-After
@@ -574,18 +471,6 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
   }
 
-  /** a request the flood guard shed: dropped, or 503 + Retry-After (never to an ACK). */
-  private refuseFlood(guard: FloodGuard, msg: SipMessage, source: Endpoint, channel: Channel, shed: number): void {
-    const c = this.counters;
-    c.requests++;
-    if (shed === 2 && msg.method !== 'ACK') {
-      c.floodRejected++;
-      this.send(msg, source, channel, 503, 'Service Unavailable', guard.retryAfterHeaders);
-    } else {
-      c.floodDropped++;
-    }
-  }
-
   /**
    * core.workers > 1: the hub's flood guard shed a request (`shed` 1 drop, 2 503) before steering;
    * this shard answers it as the single-shard path would. (additive)
@@ -595,42 +480,14 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     try {
       const result = parseMessage(buf, this.limits);
       if (!result.ok) {
-        this.onParseFailure(result.failure, source, channel);
+        onParseFailure(this, result.failure, source, channel);
         return;
       }
-      if (result.message.kind === 'request') this.refuseFlood(guard, result.message, source, channel, shed);
+      if (result.message.kind === 'request') refuseFlood(this, guard, result.message, source, channel, shed);
     } catch (e) {
       this.counters.internalErrors++;
       this.log.error({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'internal error while refusing a flooding source');
     }
-  }
-
-  private onParseFailure(failure: import('../sip/types.js').ParseFailure, source: Endpoint, channel: Channel): void {
-    const c = this.counters;
-    c.parseErrors++;
-    this.metrics?.parseError(source.proto);
-    const partial = failure.partial;
-    if (failure.status > 0 && partial !== undefined && partial.kind === 'request' && partial.method !== 'ACK') {
-      c.parseErrorsReplied++;
-      this.send(partial, source, channel, failure.status, failure.reason);
-    } else {
-      c.parseErrorsDropped++;
-    }
-    if (this.log.isLevelEnabled('debug')) {
-      this.log.debug({ src: `${source.address}:${source.port}`, proto: source.proto, status: failure.status, detail: failure.detail, callid: partial?.callId }, 'unparsable message');
-    }
-  }
-
-  private refuseTableFull(layer: TransactionLayer, msg: SipMessage, source: Endpoint, channel: Channel): void {
-    this.counters.transactionsFullRejected++;
-    layer.refusedFull();
-    const now = Date.now();
-    if (now - this.tableFullWarnAt >= 10_000) {
-      // at most every 10 s: the counter (tm:tableFull) has every refusal
-      this.tableFullWarnAt = now;
-      this.log.warn({ code: Errors.TM_TABLE_FULL.code, max: layer.maxServer, refused: layer.stats.tableFull }, 'transaction table full: new requests get 503 [E9011]');
-    }
-    this.send(msg, source, channel, 503, 'Service Unavailable', [this.tableFullRetryAfter]);
   }
 
   /** the modules' prefetchers load what the request needs, then it is routed (load() logs its own failures). */
@@ -732,7 +589,8 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     return ok;
   }
 
-  private send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[], body?: ReplyBody, fixups?: ReadonlyArray<(resp: SipMessage) => void> | null): boolean {
+  /** @internal a stateless reply (sl_send_reply) sent on `channel` by the request's top Via. */
+  send(req: SipMessage, source: Endpoint, channel: Channel, code: number, reason: string, extra?: readonly string[], more?: readonly string[], body?: ReplyBody, fixups?: ReadonlyArray<(resp: SipMessage) => void> | null): boolean {
     try {
       let buf = this.sl.build(req, source, code, reason, extra, more, body);
       if (fixups) buf = withReplyFixups(buf, fixups);
@@ -748,20 +606,6 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     }
   }
 
-  private computeMyAddresses(): Set<string> {
-    const set = new Set<string>();
-    let wildcard = false;
-    for (const a of this.config.core.listenAddresses) {
-      set.add(a.host.toLowerCase());
-      if (a.host === '0.0.0.0' || a.host === '::') wildcard = true;
-    }
-    if (wildcard) {
-      for (const list of Object.values(os.networkInterfaces())) {
-        for (const ni of list ?? []) set.add(ni.address.toLowerCase());
-      }
-    }
-    return set;
-  }
 }
 
 /**
@@ -773,10 +617,4 @@ function wantedPrefetchers(all: readonly MessagePrefetcher[], msg: SipMessage): 
   let out: MessagePrefetcher[] | null = null;
   for (const p of all) if (p.wants(msg)) (out ??= []).push(p);
   return out;
-}
-
-function parseAlias(text: string): { host: string; port: number | undefined } {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text.trim());
-  if (!m) return { host: text.trim().toLowerCase(), port: undefined };
-  return { host: stripBrackets(m[1]!).toLowerCase(), port: m[2] !== undefined ? Number(m[2]) : undefined };
 }
