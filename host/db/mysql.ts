@@ -20,7 +20,7 @@ import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Logger } from 'pino';
 import { SiphonError } from '../errors/registry.js';
 import { createTableSql, idColumn, normalizeRow, quoteIdent, VERSION_TABLE } from './schema.js';
-import type { Database, DbLimits, Row, SqlRunner, Table, TableDef, Where } from './types.js';
+import type { Database, DbLimits, Row, RowValue, SqlRunner, Table, TableDef, Where } from './types.js';
 import { parseMysqlUrl, type MysqlUrl } from './url.js';
 import { resolveDbLimits } from './limits.js';
 
@@ -310,13 +310,32 @@ class MysqlTable<R extends Row> implements Table<R> {
     return (await this.db.query(`SELECT ${this.columns()} FROM ${this.name}${w.sql}${this.order}`, w.params)) as R[];
   }
 
-  async insert(row: Partial<R>): Promise<number> {
-    let values: Row;
+  private normalized(row: Partial<R>): Row {
     try {
-      values = normalizeRow(this.def, row);
+      return normalizeRow(this.def, row);
     } catch (e) {
       throw new SiphonError('DB_QUERY', `insert into ${this.def.name}: ${(e as Error).message}`, { where: this.db.location });
     }
+  }
+
+  async insertMany(rows: Array<Partial<R>>): Promise<void> {
+    const values = rows.map((r) => this.normalized(r));
+    for (let i = 0; i < values.length; ) {
+      // a run of rows with the same columns in the same order: one statement
+      const keys = Object.keys(values[i]!);
+      const sig = keys.join('\u0000');
+      let j = i + 1;
+      while (j < values.length && Object.keys(values[j]!).join('\u0000') === sig) j++;
+      const params: RowValue[] = [];
+      for (let k = i; k < j; k++) for (const key of keys) params.push(values[k]![key]!);
+      const tuple = `(${keys.map(() => '?').join(', ')})`;
+      await this.db.exec(`INSERT INTO ${this.name} (${keys.map(quoteIdent).join(', ')}) VALUES ${Array.from({ length: j - i }, () => tuple).join(', ')}`, params);
+      i = j;
+    }
+  }
+
+  async insert(row: Partial<R>): Promise<number> {
+    const values = this.normalized(row);
     const keys = Object.keys(values);
     const r = await this.db.exec(
       `INSERT INTO ${this.name} (${keys.map(quoteIdent).join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`,

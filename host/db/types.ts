@@ -50,6 +50,12 @@ export interface Table<R extends Row> {
   find(where: Where<R>): Promise<R[]>;
   /** inserts one row; returns its auto-increment id (0 when the table has none). */
   insert(row: Partial<R>): Promise<number>;
+  /**
+   * inserts rows in as few statements as the store allows (MySQL: one multi-row INSERT per run of
+   * rows with the same columns); all or none of a statement's rows. Optional: stores without it
+   * take one insert() per row.
+   */
+  insertMany?(rows: Array<Partial<R>>): Promise<void>;
   /** deletes matching rows; returns how many. */
   delete(where: Where<R>): Promise<number>;
   /** updates matching rows; returns how many. */

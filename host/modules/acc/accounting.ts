@@ -153,7 +153,7 @@ export class Accounting {
     if (t === this.tables.acc) this.stats.acc_records++;
     else this.stats.missed_records++;
     const row = { ...core, time: sqlTime(now), ...evalExtrasOn(this.extras.db, ctx) } as AccRow;
-    return this.queue.push(() => t.insert(row), 'request') ? 'ok' : 'full';
+    return this.queue.pushRow(t, row, 'request') ? 'ok' : 'full';
   }
 
   /** an `acc` / `missed_calls` row (Kamailio acc's core columns + db_extra), and its log line. */
@@ -171,7 +171,7 @@ export class Accounting {
     const table = kind === 'acc' ? this.tables.acc : this.tables.missed;
     if (table !== null) {
       const row = { ...core, time: sqlTime(e.atMs), ...(p?.dbExtra ?? {}) } as AccRow;
-      this.queue.push(() => table.insert(row), kind);
+      this.queue.pushRow(table, row, kind);
     }
     if (this.cfg.log_enable === 1) this.log.info({ acc: { ...core, time: e.atMs / 1000, missed: kind === 'missed', ...(p?.logExtra ?? {}) } }, kind === 'acc' ? 'ACC: transaction answered' : 'ACC: call missed');
   }
@@ -214,7 +214,7 @@ export class Accounting {
         end_reason: c.end_reason,
         ...c.extra,
       } as CdrRow;
-      this.queue.push(() => table.insert(row), 'cdr');
+      this.queue.pushRow(table, row, 'cdr');
     }
     if (this.cfg.cdr_log === 1) this.log.info({ cdr: c }, 'CDR');
   }
