@@ -8,17 +8,19 @@
  * only what was edited (RFC 3261 §16.6: a proxy forwards what it did not change unchanged).
  */
 import type { CSeq, HeaderField, NameAddr, SipMessage, SipUri, Via } from './types.js';
-import { CHAR, TOKEN, isToken } from './chars.js';
 import { headerKey, isListHeader, listHasEmptyElement, splitList } from './headers.js';
 import { parseNameAddr } from './name-addr.js';
 import { parseUri } from './uri.js';
 import { parseVia } from './via.js';
-import { SiphonError } from '../errors/registry.js';
 import { hasNonAscii, isValidCallId, parseCSeq, parseUnsigned, unfold } from './values.js';
 import { F_EDITED, F_FOLDED, HeaderLine } from './header-line.js';
+import { dirtyBit, DIRTY_CALLID, DIRTY_CL, DIRTY_CSEQ, DIRTY_FROM, DIRTY_MAXFWD, DIRTY_TO, DIRTY_VIA } from './dirty-bits.js';
+import { badEdit, checkHeaderValue, checkRequestUri } from './edit-checks.js';
 
 export { hasNonAscii, isValidCallId, parseCSeq, parseUnsigned, unfold } from './values.js';
 export { F_EDITED, F_FOLDED, HeaderLine } from './header-line.js';
+export { dirtyBit, DIRTY_CALLID, DIRTY_CL, DIRTY_CSEQ, DIRTY_FROM, DIRTY_MAXFWD, DIRTY_TO, DIRTY_VIA } from './dirty-bits.js';
+export { isHeaderName, isValidRequestUri } from './edit-checks.js';
 
 /** A defect found while interpreting a routing header: the reason suffix and a detail for logs. */
 export interface Defect {
@@ -29,55 +31,11 @@ export interface Defect {
 /** bytes of the raw message ensureMaxForwardsProcessed() searches for the received Max-Forwards */
 export const RECEIVED_MF_WINDOW = 8192;
 
-// one bit per eagerly interpreted header: what applyEagerField() dispatches on and what an edit
-// marks for re-interpretation
-export const DIRTY_VIA = 1;
-export const DIRTY_FROM = 2;
-export const DIRTY_TO = 4;
-export const DIRTY_CALLID = 8;
-export const DIRTY_CSEQ = 16;
-export const DIRTY_MAXFWD = 32;
-export const DIRTY_CL = 64;
-
-/** the eager bit of a canonical key; 0 for headers interpreted lazily. */
-export function dirtyBit(key: string): number {
-  switch (key) {
-    case 'via': return DIRTY_VIA;
-    case 'from': return DIRTY_FROM;
-    case 'to': return DIRTY_TO;
-    case 'call-id': return DIRTY_CALLID;
-    case 'cseq': return DIRTY_CSEQ;
-    case 'max-forwards': return DIRTY_MAXFWD;
-    case 'content-length': return DIRTY_CL;
-    default: return 0;
-  }
-}
-
 /** the value starting at s[valueStart] follows its colon with nothing but SP/HT in between */
 function onlyBlanksAfterColon(s: string, valueStart: number): boolean {
   let k = valueStart - 1;
   while (k >= 0 && (s.charCodeAt(k) === 32 || s.charCodeAt(k) === 9)) k--;
   return k >= 0 && s.charCodeAt(k) === 58;
-}
-
-function badEdit(detail: string): SiphonError {
-  return new SiphonError('SIP_BAD_EDIT', detail);
-}
-
-function checkHeaderValue(name: string, value: string): void {
-  if (!isToken(name)) throw badEdit(`header name ${JSON.stringify(name)} is not a token`);
-  if (value.includes('\r') || value.includes('\n')) throw badEdit(`value of ${name} holds CR or LF`);
-}
-
-const BAD_URI_CHAR = /[\s\x00-\x1f\x7f]/;
-
-/** what setRequestUri() accepts: a non-empty URI without whitespace or control characters. */
-export function isValidRequestUri(uri: string): boolean {
-  return uri.length > 0 && !BAD_URI_CHAR.test(uri);
-}
-
-function checkRequestUri(uri: string): void {
-  if (!isValidRequestUri(uri)) throw new SiphonError('SIP_BAD_URI', `Request-URI ${JSON.stringify(uri)} is empty or holds whitespace`);
 }
 
 export class SipMessageImpl implements SipMessage {
@@ -610,13 +568,3 @@ export class SipMessageImpl implements SipMessage {
 
 /** serialize()'s segment list, reused (serialize does not re-enter) */
 const SEGS: Array<string | number> = [];
-
-/** Is `name` a syntactically valid header name (token)? Used by the parser's line scanner. */
-export function isHeaderName(s: string, from: number, to: number): boolean {
-  if (from >= to) return false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if ((CHAR[c]! & TOKEN) === 0) return false;
-  }
-  return true;
-}
