@@ -10,7 +10,7 @@
  *
  * SIPHON_CONSOLE_SCREENSHOTS=docs/console saves a PNG of each page there (how docs/console/ was made).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,7 @@ describe('operator console in a browser', { timeout: 60_000 }, () => {
   let ub: Client;
   let browser: Browser;
   const list = path.join(ROOT, 'var', `console-test-${process.pid}.list`);
+  mkdirSync(path.dirname(list), { recursive: true }); // var/ is git-ignored: absent in a fresh clone
 
   beforeAll(async () => {
     gw1 = await gateway();
