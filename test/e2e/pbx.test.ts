@@ -8,21 +8,20 @@
  */
 import { sharedDir } from '../helpers/shared.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, SIPHON_BIN, startSiphon, type SiphonProcess } from '../helpers/siphon-process.js';
-import { freePort, freePorts } from '../helpers/ports.js';
-import { runSipp } from '../helpers/sipp.js';
+import { freePorts } from '../helpers/ports.js';
+import { runSipp, startSipp, type SippProcess } from '../helpers/sipp.js';
 import { Phone, type SipText } from './pbx-phone.js';
 
 const run = promisify(execFile);
-/** siphon's SIP port; the SIPp UAS's SIP and media ports (freePorts() in beforeAll) */
+/** siphon's SIP port; the SIPp UAS's SIP port (freePorts() in beforeAll) */
 let SIP_PORT = 0;
 let SIPP_UAS_PORT = 0;
-let SIPP_UAS_MEDIA_PORT = 0;
 const SCENARIOS = path.join(sharedDir(), 'bench/scenarios');
 
 let tmp: string;
@@ -56,7 +55,7 @@ const isInvite = (m: SipText): boolean => m.method === 'INVITE';
 const final = (m: SipText): boolean => m.status >= 200;
 
 beforeAll(async () => {
-  [SIP_PORT, SIPP_UAS_PORT, SIPP_UAS_MEDIA_PORT] = (await freePorts(3)) as [number, number, number];
+  [SIP_PORT, SIPP_UAS_PORT] = (await freePorts(2)) as [number, number];
   tmp = mkdtempSync(path.join(tmpdir(), 'siphon-pbx-'));
   ctl = path.join(tmp, 'ctl.sock');
   const cfg = path.join(tmp, 'siphon.yaml');
@@ -133,9 +132,9 @@ describe('do not disturb: an htable flag set over RPC (kamcmd)', () => {
 });
 
 describe('SIPp calls through siphon to a SIPp UAS registered through siphon', () => {
-  let uas: ChildProcess | null = null;
-  afterAll(() => {
-    if (uas && uas.exitCode === null) uas.kill('SIGKILL');
+  let uas: SippProcess | null = null;
+  afterAll(async () => {
+    await uas?.kill();
   });
 
   it('50 calls/s for 10 s: INVITE/180/200/ACK/BYE with zero failed calls', async () => {
@@ -145,12 +144,9 @@ describe('SIPp calls through siphon to a SIPp UAS registered through siphon', ()
     reg.close();
     expect(r?.status).toBe(200);
 
-    const dir = mkdtempSync(path.join(tmp, 'sipp-'));
-    uas = spawn('sipp', ['-sf', path.join(SCENARIOS, 'uas.xml'), '-i', '127.0.0.1', '-p', String(SIPP_UAS_PORT), '-mp', String(SIPP_UAS_MEDIA_PORT), '-cp', String(await freePort('udp')), '-nostdin', '-m', '500', '-bind_local'], {
-      cwd: dir,
-      stdio: 'ignore',
-    });
-    await new Promise((res) => setTimeout(res, 500));
+    // startSipp resolves once the UAS's SIP socket is bound (a loaded CI machine can take longer than
+    // any fixed wait: the calls then all timed out into 480) and throws with SIPp's stderr if it exits
+    uas = await startSipp(null, path.join(SCENARIOS, 'uas.xml'), { port: SIPP_UAS_PORT, extra: ['-m', '500', '-bind_local'] });
     // the UAC on free SIP, media and control ports (runSipp), reading SIPp's statistics file
     const uac = await runSipp(SIP_PORT, path.join(SCENARIOS, 'invite.xml'), { rate: 50, calls: 500, timeoutS: 40, recvTimeoutMs: 8000, extra: ['-s', '101'] });
     expect(uac.successful, uac.errors).toBe(500);
