@@ -39,6 +39,13 @@ export interface SippOptions {
   extra?: string[];
 }
 
+/**
+ * SIPp's socket buffers (-buff_size, default 64 kB): 4 MB like siphon's (SOCKET_BUFFER_BYTES), so a
+ * test peer that is descheduled for a moment on a loaded 2-core CI machine absorbs the burst instead of
+ * dropping it in the kernel (a dropped ACK or BYE fails a SIPp call even though siphon lost nothing).
+ */
+const SIPP_BUFFERS = ['-buff_size', String(4 << 20)];
+
 /** runs `sipp 127.0.0.1:port -sf scenario ...` to its end and reads its statistics. */
 export async function runSipp(port: number, scenario: string, o: SippOptions): Promise<SippRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'siphon-sipp-'));
@@ -50,7 +57,7 @@ export async function runSipp(port: number, scenario: string, o: SippOptions): P
     '-p', String(await freePort('udp')), '-mp', String(await freePort('udp')), '-cp', String(await freePort('udp')),
     '-r', String(o.rate), '-m', String(o.calls), '-l', String(Math.max(o.rate * 5, 10)),
     '-timeout', `${timeoutS}s`, '-recv_timeout', String(o.recvTimeoutMs ?? 5000),
-    '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', errLog, '-nostdin',
+    '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', errLog, '-nostdin', ...SIPP_BUFFERS,
     ...(o.inf ? ['-inf', o.inf] : []),
     ...(o.extra ?? []),
   ];
@@ -156,7 +163,7 @@ export async function startSipp(target: string | null, scenario: string, o: Sipp
     ...(o.calls === undefined ? [] : ['-m', String(o.calls)]),
     ...(o.limit === undefined ? [] : ['-l', String(o.limit)]),
     '-recv_timeout', String(o.recvTimeoutMs ?? 10_000),
-    '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', errLog, '-nostdin',
+    '-trace_stat', '-stf', stat, '-fd', '1', '-trace_err', '-error_file', errLog, '-nostdin', ...SIPP_BUFFERS,
     ...(o.extra ?? []),
   ];
   const proc = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
