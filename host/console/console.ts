@@ -172,6 +172,7 @@ export class OperatorConsole {
       stream_events_dropped: dropped,
       trace_active: this.trace.active ? 1 : 0,
       trace_captured: this.trace.captured,
+      trace_skipped: this.trace.skipped,
       hep_sent: this.exporter?.sent ?? 0,
       hep_errors: (this.exporter?.errors ?? 0) + (this.exporter?.skipped ?? 0),
     };

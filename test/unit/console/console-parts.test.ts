@@ -26,6 +26,36 @@ describe('trace', () => {
     expect(hub.captured).toBe(1);
   });
 
+  it('with only filtered watchers, a message no filter can match is passed over on its raw bytes and not kept', () => {
+    const hub = new TraceHub(10, 1024);
+    const seen: string[] = [];
+    const stopUser = hub.watch({ filter: traceFilter('bob'), push: (m) => seen.push(`user:${m.callId}`) });
+    const stopIp = hub.watch({ filter: traceFilter(null, 'abc@h', '10.0.0.7'), push: (m) => seen.push(`ip:${m.callId}`) });
+    hub.message('in', Buffer.from(INVITE), local, peer); // bob: the user filter matches; 10.0.0.9 is not 10.0.0.7
+    hub.message('in', Buffer.from(INVITE.replaceAll('bob', 'carol')), local, peer); // neither
+    hub.message('out', Buffer.from(INVITE.replaceAll('bob', 'carol')), local, { ...peer, address: '10.0.0.7' }); // Call-ID and IP
+    hub.message('out', Buffer.from(INVITE.replaceAll('bob', 'carol').replace('abc@h', 'other')), local, { ...peer, address: '10.0.0.7' }); // IP only
+    expect(seen).toEqual(['user:abc@h', 'ip:abc@h']);
+    expect([hub.captured, hub.skipped]).toEqual([2, 2]);
+    // the ring kept only what a filter could match
+    expect(hub.query({}, 10).map((m) => m.toUser)).toEqual(['bob', 'carol']);
+    // a watcher without a filter: everything is captured again
+    const stopAll = hub.watch({ filter: {}, push: () => {} });
+    hub.message('in', Buffer.from(INVITE.replaceAll('bob', 'dave')), local, peer);
+    expect([hub.captured, hub.skipped]).toEqual([3, 2]);
+    stopAll();
+    // and so with the HEP exporter
+    hub.setExporter({ export: () => {} });
+    hub.message('in', Buffer.from(INVITE.replaceAll('bob', 'erin')), local, peer);
+    expect([hub.captured, hub.skipped]).toEqual([4, 2]);
+    hub.setExporter(null);
+    hub.message('in', Buffer.from(INVITE.replaceAll('bob', 'erin')), local, peer);
+    expect([hub.captured, hub.skipped]).toEqual([4, 3]);
+    stopUser();
+    stopIp();
+    expect(sipTap.on).toBe(false);
+  });
+
   it('summarize reads compact headers and responses take the CSeq method', () => {
     expect(summarize(INVITE)).toMatchObject({ method: 'INVITE', status: 0, callId: 'abc@h', fromUser: 'alice', toUser: 'bob', ruriUser: 'bob' });
     expect(summarize('SIP/2.0 180 Ringing\r\nCSeq: 1 INVITE\r\nCall-ID: x\r\n\r\n')).toMatchObject({ method: 'INVITE', status: 180, callId: 'x' });
