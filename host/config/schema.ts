@@ -17,7 +17,8 @@ import { CONSOLE_SCHEMA } from '../console/config.js';
  * core.overload (host/server/overload.ts, docs/operations.md "Load shedding"): on by default. A
  * standing queueing delay above `max_delay` ms for `sustain` windows of `window` ms starts refusing a
  * share of new dialogs with 503 + Retry-After `retry_after` s; UDP queue probes every
- * `probe_interval` ms; below `min_rate` messages/s nothing counts as overload. Kamailio has no equivalent in its core (ratelimit/pike are called by a route).
+ * `probe_interval` ms; below `min_rate` messages/s nothing counts as overload; during the first
+ * `startup_grace` ms of busy traffic the delay must pass 4 × `max_delay`. Kamailio has no equivalent in its core (ratelimit/pike are called by a route).
  */
 export const OVERLOAD_DEFAULTS = {
   enabled: true,
@@ -27,6 +28,7 @@ export const OVERLOAD_DEFAULTS = {
   sustain: 2,
   retry_after: 5,
   probe_interval: 10,
+  startup_grace: 3000,
 } as const;
 
 /** Defaults also used when no config file is given. */
@@ -294,6 +296,8 @@ export function buildConfigSchema(moduleSchemas: Readonly<Record<string, object>
               retry_after: { type: 'integer', minimum: 0, maximum: 3600, default: OVERLOAD_DEFAULTS.retry_after },
               probe_interval: { type: 'integer', minimum: 1, maximum: 1000, default: OVERLOAD_DEFAULTS.probe_interval },
               min_rate: { type: 'integer', minimum: 0, maximum: 10_000_000, default: OVERLOAD_DEFAULTS.min_rate },
+              /** ms of the first busy traffic during which only STARTUP_FACTOR × max_delay counts as overload (0 = none). */
+              startup_grace: { type: 'integer', minimum: 0, maximum: 600_000, default: OVERLOAD_DEFAULTS.startup_grace },
               /** optional second signal: the event loop's busy share (0-1); absent = not used. */
               utilization: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
             },

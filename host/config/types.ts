@@ -53,7 +53,7 @@ export interface CoreConfig {
   /** BINRPC control listeners; undefined = the default socket, [] = none. (additive: plugins at runtime) */
   ctl?: string[];
   /** load shedding (host/server/overload.ts); parseConfig fills it (on by default); undefined = off. (additive) */
-  overload?: { enabled: boolean; max_delay: number; window: number; sustain: number; retry_after: number; probe_interval: number; min_rate?: number; utilization?: number };
+  overload?: { enabled: boolean; max_delay: number; window: number; sustain: number; retry_after: number; probe_interval: number; min_rate?: number; startup_grace?: number; utilization?: number };
   /** hot swap / crash-loop policy of the routing plugin, seconds; undefined = defaults. (additive) */
   hot_swap?: {
     max_failures: number;

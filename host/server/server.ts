@@ -118,7 +118,7 @@ export class SiphonServer implements MessageSink, ReplySender, ChannelProvider {
     this.tableFullRetryAfter = `Retry-After: ${opts.config.core.tm?.retry_after ?? TM_DEFAULTS.retry_after}`;
     const ov = opts.config.core.overload;
     if (ov && ov.enabled) {
-      this.overload = new OverloadGuard({ maxDelayMs: ov.max_delay, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after, utilization: ov.utilization, retransmissions: () => this.retransmissionsSeen(), messages: () => this.counters.received, minRate: ov.min_rate }, this.log, opts.overloadUtilization);
+      this.overload = new OverloadGuard({ maxDelayMs: ov.max_delay, windowMs: ov.window, sustain: ov.sustain, retryAfter: ov.retry_after, utilization: ov.utilization, retransmissions: () => this.retransmissionsSeen(), messages: () => this.counters.received, minRate: ov.min_rate, startupGraceMs: ov.startup_grace }, this.log, opts.overloadUtilization);
     }
     this.myAddresses = localAddresses(this.config.core.listenAddresses);
     if (opts.transactions) {

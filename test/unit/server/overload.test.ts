@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { performance } from 'node:perf_hooks';
-import { DECREASE_FACTOR, DECREASE_STEP, INCREASE_STEP, MAX_STEP_FACTOR, MIN_LAG_SAMPLES, RETRANSMIT_HOLD, RETRANSMIT_MIN, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
+import { DECREASE_FACTOR, DECREASE_STEP, INCREASE_STEP, MAX_STEP_FACTOR, MIN_LAG_SAMPLES, RETRANSMIT_HOLD, RETRANSMIT_MIN, STARTUP_FACTOR, OverloadGuard, type OverloadOptions } from '../../../host/server/overload.js';
 import { parseMessage } from '../../../host/sip/parser.js';
 
 const MAX = 100;
@@ -93,6 +93,28 @@ describe('OverloadGuard: the delay signal', () => {
     expect(g.overloadedWindows).toBe(0);
     messages += 100;
     window(g, 500);
+    expect(g.shedding).toBe(true);
+  });
+
+  it('start-up grace: for startup_grace ms from the first busy window only STARTUP_FACTOR x max_delay counts; then max_delay', () => {
+    let messages = 0;
+    const { g } = guard({ sustain: 1, minRate: 1000, messages: () => messages, startupGraceMs: 300 });
+    window(g, 3 * MAX); // quiet: the grace has not started (a node idle for an hour still gets it on its first load)
+    for (let k = 0; k < 3; k++) {
+      messages += 100;
+      window(g, 3 * MAX); // grace windows 1-3: 300 ms is below 4 x 100
+    }
+    expect(g.shedding).toBe(false);
+    messages += 100;
+    window(g, 3 * MAX); // the grace is over: the same 300 ms counts against max_delay
+    expect(g.shedding).toBe(true);
+  });
+
+  it('start-up grace: a queue past the raised target is refused during the grace too', () => {
+    let messages = 0;
+    const { g } = guard({ sustain: 1, minRate: 1000, messages: () => messages, startupGraceMs: 1000 });
+    messages += 100;
+    window(g, STARTUP_FACTOR * MAX + 50);
     expect(g.shedding).toBe(true);
   });
 
