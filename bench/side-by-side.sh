@@ -34,7 +34,8 @@
 #   SWEEP_PLOT_DIR (bench/plots) PLOT (1)
 #   SHARED (path of the shared bench folder, default ../shared/bench next to the checkout)
 #   SIPHON_CONFIG (proxy-stateful: bench/siphon-lb.yaml, plugins/lb + dispatcher over UAS_PORT)
-#   SIPHON_PROXY_PLUGIN (proxy-stateful: lb)
+#   SIPHON_PROXY_PLUGIN (proxy-stateful: lb; bench/plugins/proxy-stateful/build/proxy-stateful.wasm is
+#     kam-proxy-stateful.cfg line for line, without lb's failure_route: the overload runs of RESULTS.md)
 #   proxy-dialog-acc: HOLD_MS (1000) ACC_DB_PREFIX (siphon_calls_bench) ACC_DRAIN_S (15) ACC_STRICT (1)
 #     KEEP_DB (0: the databases are dropped at the end)
 #   KAM_STATE, SIPHON_STATE (PID files; default $BENCH_OUT/kam and $BENCH_OUT/siphon)
