@@ -39,6 +39,9 @@
 #   proxy-dialog-acc: HOLD_MS (1000) ACC_DB_PREFIX (siphon_calls_bench) ACC_DRAIN_S (15) ACC_STRICT (1)
 #     KEEP_DB (0: the databases are dropped at the end)
 #   KAM_STATE, SIPHON_STATE (PID files; default $BENCH_OUT/kam and $BENCH_OUT/siphon)
+#   PIN="SERVER_CPUS:SIPP_CPUS" (e.g. "0:1"): the server (all its processes and threads) runs on
+#     SERVER_CPUS and SIPp (UAC and UAS) on SIPP_CPUS (taskset), so the load generator cannot take the
+#     server's CPU when the offered load rises past the limit; unset: no pinning
 #   A UAS_PORT other than 5090 (proxy-stateful): copies of both dispatcher lists, and of
 #   bench/siphon-lb.yaml unless SIPHON_CONFIG is set, under $BENCH_OUT name that port.
 # Output: RESULT lines on stdout and in $BENCH_OUT/side-by-side.log; a summary table at the end.
@@ -49,7 +52,7 @@ SHARED="${SHARED:-$( { cd "$ROOT/../shared/bench" || cd "$ROOT/../../shared/benc
 [ -x "$SHARED/run.sh" ] || { echo "side-by-side: cannot find the shared bench harness (set SHARED)" >&2; exit 2; }
 # the command as given, for the sweep file and its plot: the settings that change what is measured
 CMD="bench/side-by-side.sh $*"
-for v in SIPHON_PROXY_PLUGIN SIPHON_CONFIG KAM_CHILDREN STEP_DUR SWEEP START_RATE SWEEP_REF HOLD_MS; do
+for v in SIPHON_PROXY_PLUGIN SIPHON_CONFIG KAM_CHILDREN STEP_DUR SWEEP START_RATE SWEEP_REF HOLD_MS PIN; do
 	[ -n "${!v:-}" ] && CMD="$v=\"${!v}\" $CMD"
 done
 case_="${1:?usage: side-by-side.sh CASE [SERVER ...]}"; shift
@@ -69,10 +72,21 @@ siphon_plugin() { case "$case_" in options) echo default ;; proxy-stateful) echo
 # proxy-stateful: plugins/lb + modules.dispatcher (bench/siphon-lb.yaml), the twin of kam-proxy-stateful.cfg
 siphon_config() { case "$case_" in proxy-stateful) echo "${SIPHON_CONFIG:-$HERE/siphon-lb.yaml}" ;; proxy-dialog-acc) echo "$RES/siphon-dialog-acc.yaml" ;; *) echo "${SIPHON_CONFIG:-$ROOT/config/siphon.yaml}" ;; esac; }
 
+# PIN: the server under `taskset -c SERVER_CPUS`, SIPp (run.sh's $SIPP, UAC and UAS) under a wrapper
+# that runs it with `taskset -c SIPP_CPUS`
+PIN_SERVER=()
+if [ -n "${PIN:-}" ]; then
+	case "$PIN" in *:*) ;; *) echo "side-by-side: PIN is SERVER_CPUS:SIPP_CPUS, e.g. 0:1" >&2; exit 2 ;; esac
+	command -v taskset >/dev/null || { echo "side-by-side: PIN needs taskset (util-linux)" >&2; exit 2; }
+	PIN_SERVER=(taskset -c "${PIN%%:*}")
+	printf '#!/bin/sh\nexec taskset -c %s %s "$@"\n' "${PIN#*:}" "$(command -v "${SIPP:-sipp}")" >"$RES/sipp-pinned"
+	chmod +x "$RES/sipp-pinned"
+	export SIPP="$RES/sipp-pinned"
+fi
 start_server() {
 	case "$1" in
-	kamailio) "$SHARED/kam.sh" start "$(kam_cfg)" "$KAM_PORT" "${KAM_CHILDREN:-2}" >/dev/null ;;
-	siphon) (cd "$ROOT" && SIPHON_CONFIG="$(siphon_config)" "$HERE/siphon.sh" start "$SIPHON_PORT" "$(siphon_plugin)" >/dev/null) ;;
+	kamailio) "${PIN_SERVER[@]}" "$SHARED/kam.sh" start "$(kam_cfg)" "$KAM_PORT" "${KAM_CHILDREN:-2}" >/dev/null ;;
+	siphon) (cd "$ROOT" && SIPHON_CONFIG="$(siphon_config)" "${PIN_SERVER[@]}" "$HERE/siphon.sh" start "$SIPHON_PORT" "$(siphon_plugin)" >/dev/null) ;;
 	esac
 }
 stop_server() { case "$1" in kamailio) "$SHARED/kam.sh" stop ;; siphon) "$HERE/siphon.sh" stop ;; esac; }
