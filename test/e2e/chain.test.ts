@@ -191,7 +191,12 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('routing.chain [vendor-filter, pbx] on one shard', () => {
+// These nodes pin `core.workers: 1`, so the two-worker pass of `npm test` (SIPHON_WORKERS=2, test/e2e
+// again) would only rerun them unchanged, beside another file's two-shard node and SIPp on the same two
+// cores: the 1,000 calls/s swap test then lost calls to datagrams the kernel dropped on siphon's full
+// socket buffer (CI of 5dc2cc0 and 167d89b), a loss of the shared machine that the main pass does not
+// have. That pass runs the describe 'routing.chain with core.workers: 2' below.
+describe.skipIf(process.env.SIPHON_WORKERS === '2')('routing.chain [vendor-filter, pbx] on one shard', () => {
   let node: { srv: SiphonProcess; port: number; ctl: string };
   let uas: SippProcess;
   beforeAll(async () => {
