@@ -525,7 +525,7 @@ export async function startNode(
 /** server/warmup.ts before the sockets open; a failure only means a colder start. */
 async function warmUpOrLog(config: SiphonConfig, log: Logger, plugins: PluginManager): Promise<void> {
   try {
-    const r = await warmUp(config, config.core.warmup, plugins.current());
+    const r = await warmUp(config, config.core.warmup, plugins.current(), { loopback: true });
     log.info(r, 'warm-up done');
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'warm-up failed; starting cold');

@@ -17,6 +17,11 @@
  *     of the configured modules (registrar in memory, dispatcher without keepalives, every store
  *     embedded in a temporary folder; a module whose copy cannot start is linked to -6 stubs).
  *
+ *
+ * Then a second phase over loopback sockets (server/warmup-loopback.ts: a started throwaway server
+ * and the plugin behind a PluginManager, the objects the node itself runs), while the first twin is
+ * still alive. core.workers > 1: shard 0 (this thread) only; the worker shards run the first phase.
+ *
  * Nothing leaks into the running node: the copies share no state with the node's modules, log to
  * a silent logger and send nothing (every datagram is captured); the throwaway server's counters,
  * metrics, transactions and timers are discarded with it, and the temporary folder is removed. The
@@ -43,6 +48,8 @@ import type { SiphonModule } from '../modules/types.js';
 import type { LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonMetrics } from '../metrics/metrics.js';
 import { SiphonError } from '../errors/registry.js';
+import { loopbackPhase, type LoopbackReport } from './warmup-loopback.js';
+import { hostPort, WARMUP_SDP, warmupRequest, warmupResponse } from './warmup-messages.js';
 
 export interface WarmupReport {
   /** proxied calls driven through the throwaway server. */
@@ -54,8 +61,23 @@ export interface WarmupReport {
   /** requests it relayed statefully and responses it proxied (the calls really went through tm). */
   relayed: number;
   responsesProxied: number;
+  /** rounds of the second phase over loopback sockets (server/warmup-loopback.ts; 0: not run). */
+  loopbackRounds: number;
+  /** its requests that got their final response. */
+  loopbackAnswered: number;
+  /** why the loopback phase ended early, if it failed. */
+  loopbackError?: string;
   ms: number;
 }
+
+/**
+ * Loopback rounds per `core.warmup` call (3,000 rounds for the default 2,000: about 1.3 s on the
+ * bench VM), and the longest the phase may take (ms): the sockets open after it. Measured in
+ * bench/RESULTS.md ("The first second after a start, 2026-12-06 11:00 UTC"): 500 rounds left most
+ * of the node's path still to be compiled under load; 3,000 and 6,000 did equally well.
+ */
+const LOOPBACK_ROUNDS_PER_CALL = 1.5;
+const LOOPBACK_DEADLINE_MS = 3000;
 
 /** reqs_density_per_unit of the warm-up's pike copy: above any rate the warm-up reaches. */
 const WARMUP_PIKE_DENSITY = 1_000_000;
@@ -96,7 +118,7 @@ function proxyRouter(isMyself: (host: string, port: number | undefined) => boole
  * Runs the warm-up: `calls` proxied calls, then `calls / 4` rounds of four requests through the
  * plugin twin. A rejection only means a colder start: startNode logs it and goes on.
  */
-export async function warmUp(config: SiphonConfig, calls: number, plugin: LoadedPlugin | null): Promise<WarmupReport> {
+export async function warmUp(config: SiphonConfig, calls: number, plugin: LoadedPlugin | null, opts: { loopback?: boolean } = {}): Promise<WarmupReport> {
   const started = performance.now();
   const log = pino({ level: 'silent' });
   const server = new SiphonServer({ config, log, router: null, transactions: true });
@@ -132,7 +154,24 @@ export async function warmUp(config: SiphonConfig, calls: number, plugin: Loaded
       }
     }
     const st = server.stats();
-    return { calls, pluginRequests: sim.pluginRequests, messages: st.received, relayed: st.relayed, responsesProxied: st.responsesProxied, ms: Math.round(performance.now() - started) };
+    // the first phase's server is stopped before the second phase, the first twin stays alive until
+    // after it (warmup-loopback.ts says why)
+    await server.stop();
+    // (a failure there, a loopback socket refused say, leaves the first phase's warmth: reported, not thrown)
+    let loop: LoopbackReport | null = null;
+    let loopbackError: string | undefined;
+    if (opts.loopback === true && plugin instanceof WasmPlugin) {
+      try {
+        loop = await loopbackPhase({ config, log, rounds: Math.ceil(calls * LOOPBACK_ROUNDS_PER_CALL), plugin, moduleProviders: modules.flatMap((m) => m.imports()), deadlineMs: LOOPBACK_DEADLINE_MS });
+      } catch (e) {
+        loopbackError = (e as Error).message;
+      }
+    }
+    return {
+      calls, pluginRequests: sim.pluginRequests, messages: st.received, relayed: st.relayed, responsesProxied: st.responsesProxied,
+      loopbackRounds: loop?.rounds ?? 0, loopbackAnswered: loop?.answered ?? 0, ...(loopbackError !== undefined ? { loopbackError } : {}),
+      ms: Math.round(performance.now() - started),
+    };
   } finally {
     twin?.close();
     await server.stop();
@@ -192,14 +231,14 @@ class CallSimulator {
     private readonly channel: CapturingChannel,
     local: Endpoint,
   ) {
-    this.us = `${local.family === 6 ? `[${local.address}]` : local.address}:${local.port}`;
+    this.us = hostPort(local);
   }
 
   /** INVITE → 100 (local) → 180 → 200 → ACK (by Route) → BYE (by Route) → 200, as two UAs see them. */
   proxiedCall(i: number): number {
     const callId = `warmup-${i}@192.0.2.1`;
     const tag = `callee${i}`;
-    const invite = this.relayed(this.request('INVITE', `sip:callee@${this.us}`, callId, 1, '', `z9hG4bKw${i}a`, [], SDP));
+    const invite = this.relayed(this.request('INVITE', `sip:callee@${this.us}`, callId, 1, '', `z9hG4bKw${i}a`, [], WARMUP_SDP));
     if (invite === null) return 1;
     const rr = invite.headerValues('record-route');
     this.deliver(this.response(invite, 180, 'Ringing', rr, tag), CALLEE);
@@ -242,41 +281,11 @@ class CallSimulator {
     return null;
   }
 
-  private request(method: string, ruri: string, callId: string, cseq: number, toTag: string, branch: string, extra: readonly string[], body: string, contact = `<sip:caller@${CALLER.address}:${CALLER.port}>`): Buffer {
-    const lines = [
-      `${method} ${ruri} SIP/2.0`,
-      `Via: SIP/2.0/UDP ${CALLER.address}:${CALLER.port};branch=${branch};rport`,
-      'Max-Forwards: 70',
-      `From: "Warm Up" <sip:caller@192.0.2.1>;tag=${callId.slice(0, callId.indexOf('@'))}`,
-      `To: <sip:callee@${this.us}>${toTag}`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${cseq} ${method}`,
-      `Contact: ${contact}`,
-      ...extra,
-      'User-Agent: siphon-warmup',
-    ];
-    if (body.length > 0) lines.push('Content-Type: application/sdp');
-    lines.push(`Content-Length: ${Buffer.byteLength(body)}`, '', body);
-    return Buffer.from(lines.join('\r\n'), 'latin1');
+  private request(method: string, ruri: string, callId: string, cseq: number, toTag: string, branch: string, extra: readonly string[], body: string, contact?: string): Buffer {
+    return warmupRequest({ method, ruri, from: CALLER, us: this.us, callId, cseq, toTag, branch, extra, body, ...(contact !== undefined ? { contact } : {}) });
   }
 
-  /** The callee's response to a relayed request (RFC 3261 §8.2.6: Vias, From, To+tag, Call-ID, CSeq; §12.1.1: Record-Route). */
   private response(req: SipMessage, status: number, reason: string, recordRoutes: readonly string[], toTag: string): Buffer {
-    const lines = [`SIP/2.0 ${status} ${reason}`];
-    for (const v of req.headerValues('via')) lines.push(`Via: ${v}`);
-    for (const r of recordRoutes) lines.push(`Record-Route: ${r}`);
-    lines.push(
-      `From: ${req.header('from') ?? ''}`,
-      `To: ${req.header('to') ?? ''}${req.to?.tag === undefined ? `;tag=${toTag}` : ''}`,
-      `Call-ID: ${req.callId}`,
-      `CSeq: ${req.header('cseq') ?? ''}`,
-      `Contact: <${CALLEE_URI}>`,
-      'Content-Length: 0',
-      '',
-      '',
-    );
-    return Buffer.from(lines.join('\r\n'), 'latin1');
+    return warmupResponse(req, status, reason, recordRoutes, toTag, CALLEE_URI);
   }
 }
-
-const SDP = ['v=0', 'o=warmup 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');

@@ -44,6 +44,14 @@ describe('warm-up before the sockets open', () => {
     // then 500 rounds through plugins/default with a registrar copy: OPTIONS, the callee's REGISTER
     // (saved in the copy), and a whole call the plugin relays after lookup (3 relayed, 3 proxied back)
     expect(line).toMatchObject({ calls: 2000, relayed: 6000 + 500 * 3, responsesProxied: 6000 + 500 * 3, pluginRequests: 500 * 5 });
+    // then the loopback phase: 1.5 rounds per call (at most 3 s), each OPTIONS, REGISTER, INVITE and
+    // BYE from a caller socket through a started throwaway server to a callee socket; a request
+    // whose answer takes over 250 ms (a loaded machine) only ends its round
+    const l = line as { loopbackRounds: number; loopbackAnswered: number; loopbackError?: string };
+    expect(l.loopbackError).toBeUndefined();
+    expect(l.loopbackRounds).toBeGreaterThanOrEqual(100);
+    expect(l.loopbackRounds).toBeLessThanOrEqual(3000);
+    expect(l.loopbackAnswered).toBeGreaterThanOrEqual(3 * l.loopbackRounds);
   });
 
   it('leaves nothing behind in the running node', async () => {
@@ -132,6 +140,10 @@ describe('keepalives and the warm-up', () => {
       const list = (await node.rpc.get('dispatcher.list')!.handler([])) as { RECORDS: Array<{ SET: { TARGETS: Array<{ DEST: { URI: string; FLAGS: string } }> } }> };
       expect(list.RECORDS[0]!.SET.TARGETS[0]!.DEST).toMatchObject({ URI: `sip:127.0.0.1:${gwPort}`, FLAGS: 'AP' });
       expect(logs.some((l) => l.includes('unable to ping'))).toBe(false);
+      // the warm-up's loopback phase routed its calls through plugins/lb to this gateway: dropped,
+      // nothing but the node's own keepalives reached it
+      expect(gw.received.length).toBeGreaterThan(0);
+      expect(gw.received.every((m) => m.startsWith('OPTIONS '))).toBe(true);
     } finally {
       await node.stop();
       await gw.stop();
