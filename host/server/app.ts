@@ -5,12 +5,12 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SiphonConfig } from '../config/types.js';
-import type { MessagePrefetcher, ModuleInitContext, SiphonModule } from '../modules/types.js';
+import type { ModuleInitContext, SiphonModule } from '../modules/types.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
 import { SiphonError } from '../errors/registry.js';
 import type { LoadedPlugin, PluginLimits } from '../wasm/types.js';
 import { limitsFromConfig, resolvePluginPath } from '../wasm/runtime.js';
-import { MODULE_FACTORIES } from './modules.js';
+import { MODULE_FACTORIES, modulePrefetchers, wirePike } from './modules.js';
 import { wireAuthDb } from '../modules/auth_db/index.js';
 import { PACKAGE_ROOT, VERSION } from '../core/version.js';
 import { SiphonServer } from './server.js';
@@ -31,8 +31,6 @@ import { SiphonMetrics } from '../metrics/metrics.js';
 import type { TransactionTimers } from '../transaction/index.js';
 import type { SipMessage } from '../sip/types.js';
 import { DbStatistics } from '../db/stats.js';
-import { PikeModule } from '../modules/pike/index.js';
-import { AuthModule } from '../modules/auth/index.js';
 import { NathelperModule } from '../modules/nathelper/index.js';
 import { RegistrarModule } from '../modules/registrar/index.js';
 import { DialogModule } from '../modules/dialog/index.js';
@@ -161,32 +159,6 @@ export interface SiphonNode {
   readonly shards: ShardHub | null;
   /** closes sockets, the plugin and the modules. */
   stop(): Promise<void>;
-}
-
-/** what the modules load before routing (registrar db_mode 3, auth_db): host/modules/types.ts MessagePrefetcher. */
-export function modulePrefetchers(modules: readonly SiphonModule[]): MessagePrefetcher[] {
-  const out: MessagePrefetcher[] = [];
-  for (const m of modules) {
-    const p = m.prefetcher?.() ?? null;
-    if (p !== null) out.push(p);
-  }
-  return out;
-}
-
-/**
- * pike on a server (host/modules/pike/README.md): pike_check_req() leaves the server's own addresses
- * out, the host check runs when `modules.pike.auto` is drop or 503, and the auth module's failed
- * verifications are counted against their source.
- */
-export function wirePike(modules: readonly SiphonModule[], server: SiphonServer): void {
-  const mod = modules.find((m): m is PikeModule => m instanceof PikeModule);
-  if (!mod) return;
-  mod.pike.setOwnAddress(server.isOwnAddress);
-  server.setFloodGuard(mod.pike.cfg.auto !== 'off' ? mod.pike : null);
-  // failed digest authentications count into pike (modules.auth.pike_weight): password guessing is flooding
-  const auth = modules.find((m): m is AuthModule => m instanceof AuthModule)?.digestAuth;
-  const pike = mod.pike;
-  auth?.setFailureSink((address, weight) => void pike.penalize(address, weight));
 }
 
 /**

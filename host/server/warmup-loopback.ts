@@ -30,7 +30,7 @@ import type { SiphonConfig } from '../config/types.js';
 import type { Endpoint } from '../core/context.js';
 import type { Channel } from '../transport/types.js';
 import type { ListenAddress } from '../transport/listen-uri.js';
-import type { ImportProvider } from '../wasm/types.js';
+import type { SiphonModule } from '../modules/types.js';
 import { WasmPlugin } from '../wasm/plugin.js';
 import { PluginManager } from '../wasm/manager.js';
 import { withUnconfiguredModules } from '../wasm/loader.js';
@@ -38,6 +38,7 @@ import { parseMessage } from '../sip/parser.js';
 import type { SipMessage } from '../sip/types.js';
 import { SiphonMetrics } from '../metrics/metrics.js';
 import { SiphonServer } from './server.js';
+import { modulePrefetchers, wirePike } from './modules.js';
 import { hostPort, WARMUP_SDP, warmupRequest, warmupResponse } from './warmup-messages.js';
 
 export interface LoopbackPhaseOptions {
@@ -48,8 +49,8 @@ export interface LoopbackPhaseOptions {
   rounds: number;
   /** the node's plugin: routed through a PluginManager holding a twin of it. */
   plugin: WasmPlugin;
-  /** the first phase's module copies' import providers. */
-  moduleProviders: readonly ImportProvider[];
+  /** the first phase's module copies. */
+  modules: readonly SiphonModule[];
   /** the phase ends by then even with rounds left (ms). */
   deadlineMs: number;
 }
@@ -63,6 +64,8 @@ export interface LoopbackReport {
 
 /** the callee's user: not the first phase's `callee`, whose contact in the registrar copy is in TEST-NET-1. */
 const CALLEE_USER = 'lb-callee';
+/** index of the callee among Peers' sockets. */
+const CALLEE = 2;
 /** rounds in flight at once. */
 const CONCURRENCY = 16;
 /** how long a request waits for its final response before its round ends (ms). */
@@ -85,7 +88,7 @@ export async function loopbackPhase(o: LoopbackPhaseOptions): Promise<LoopbackRe
   // socket runs that code as it is
   const listens: ListenAddress[] = [0, 1].map(() => ({ proto: 'udp', host: '127.0.0.1', port: 0, family: 4, uri: 'udp:127.0.0.1:0' }));
   const config: SiphonConfig = { ...o.config, core: { ...o.config.core, listen: listens.map((l) => l.uri), listenAddresses: listens, aliases: [] } };
-  const server = new SiphonServer({ config, log: o.log, router: null, transactions: true });
+  const server = new SiphonServer({ config, log: o.log, router: null, transactions: true, prefetchers: modulePrefetchers(o.modules) });
   const metrics = new SiphonMetrics({ defaultMetrics: false });
   server.metrics = metrics;
   if (server.proxy) server.proxy.metrics = metrics;
@@ -103,11 +106,12 @@ export async function loopbackPhase(o: LoopbackPhaseOptions): Promise<LoopbackRe
     });
     const listener = sockets[0]!;
     const drop = new DropChannel(listener.local);
-    const callee = peers.calleeEndpoint();
+    const callee = peers.endpoint(CALLEE);
     server.setOutbound({
       channelFor: (_proto, _family, address, port) => (address === callee.address && port === callee.port ? listener : drop),
     });
-    const providers = withUnconfiguredModules([...o.moduleProviders, ...server.importProviders()]);
+    wirePike(o.modules, server);
+    const providers = withUnconfiguredModules([...o.modules.flatMap((m) => m.imports()), ...server.importProviders()]);
     const t = o.plugin.twin({ log: o.log, providers, isMyself: server.isMyself });
     twin = t;
     manager = new PluginManager({ log: o.log, metrics, loadOptions: { limits: t.limits, config: undefined, isMyself: server.isMyself, providers }, loader: () => Promise.resolve(t) });
@@ -138,36 +142,40 @@ type Waiter = (msg: SipMessage | null) => void;
  * caller hands final responses to the round waiting for them.
  */
 class Peers {
-  private readonly caller = dgram.createSocket('udp4');
-  private readonly callee = dgram.createSocket('udp4');
+  /**
+   * Two callers, on 127.0.0.1 (one of the server's own addresses) and on 127.0.0.2 (a foreign source
+   * for pike and the flood check; 127.0.0.1 again where that cannot be bound), then the callee, which
+   * also sends its own REGISTER (its Contact is its source: no NAT handling kicks in).
+   */
+  private readonly sockets = [dgram.createSocket('udp4'), dgram.createSocket('udp4'), dgram.createSocket('udp4')];
   private readonly waiting = new Map<string, Waiter>();
   private tags = 0;
 
   async open(): Promise<void> {
-    await Promise.all([this.caller, this.callee].map((s) => new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(0, '127.0.0.1', () => {
-        s.off('error', reject);
-        resolve();
-      });
-    })));
-    this.caller.on('message', (buf) => this.onCallerMessage(buf));
-    this.callee.on('message', (buf, rinfo) => this.onCalleeMessage(buf, rinfo.address, rinfo.port));
-    // a send to a closed port and the like: the round times out instead
-    this.caller.on('error', () => undefined);
-    this.callee.on('error', () => undefined);
+    const [local, foreign, callee] = this.sockets as [dgram.Socket, dgram.Socket, dgram.Socket];
+    await bind(local, '127.0.0.1');
+    await bind(callee, '127.0.0.1');
+    // 127.0.0.0/8 is all loopback on Linux; elsewhere (macOS) only 127.0.0.1 may be bound
+    await bind(foreign, '127.0.0.2').catch(() => bind(foreign, '127.0.0.1'));
+    for (const s of this.sockets) {
+      s.on('message', (buf, rinfo) => this.onMessage(s, buf, rinfo.address, rinfo.port));
+      // a send to a closed port and the like: the round times out instead
+      s.on('error', () => undefined);
+    }
   }
 
-  callerEndpoint(): Endpoint {
-    return { address: '127.0.0.1', port: this.caller.address().port, proto: 'udp', family: 4 };
+  /** the caller of round i: rounds alternate between the two. */
+  caller(i: number): number {
+    return i & 1;
   }
 
-  calleeEndpoint(): Endpoint {
-    return { address: '127.0.0.1', port: this.callee.address().port, proto: 'udp', family: 4 };
+  endpoint(peer: number): Endpoint {
+    const a = this.sockets[peer]!.address();
+    return { address: a.address, port: a.port, proto: 'udp', family: 4 };
   }
 
-  /** Sends a request from the caller; resolves with its final response, or null after STEP_TIMEOUT_MS. */
-  request(buf: Buffer, to: Endpoint, callId: string, method: string): Promise<SipMessage | null> {
+  /** Sends a request from `peer`; resolves with its final response, or null after STEP_TIMEOUT_MS. */
+  request(peer: number, buf: Buffer, to: Endpoint, callId: string, method: string): Promise<SipMessage | null> {
     return new Promise((resolve) => {
       const key = `${callId} ${method}`;
       const timer = setTimeout(() => {
@@ -178,45 +186,45 @@ class Peers {
         clearTimeout(timer);
         resolve(m);
       });
-      this.caller.send(buf, to.port, to.address);
+      this.sockets[peer]!.send(buf, to.port, to.address);
     });
   }
 
-  /** Sends without waiting (ACK). */
-  send(buf: Buffer, to: Endpoint): void {
-    this.caller.send(buf, to.port, to.address);
+  /** Sends from `peer` without waiting (ACK). */
+  send(peer: number, buf: Buffer, to: Endpoint): void {
+    this.sockets[peer]!.send(buf, to.port, to.address);
   }
 
-  private onCallerMessage(buf: Buffer): void {
+  /** Final responses go to the request waiting for them; requests reach only the callee, which answers them. */
+  private onMessage(socket: dgram.Socket, buf: Buffer, address: string, port: number): void {
     const r = parseMessage(buf);
-    if (!r.ok || r.message.kind !== 'response' || r.message.status < 200) return;
+    if (!r.ok) return;
     const m = r.message;
-    const key = `${m.callId} ${m.cseq?.method ?? ''}`;
-    const w = this.waiting.get(key);
-    if (w === undefined) return;
-    this.waiting.delete(key);
-    w(m);
-  }
-
-  private onCalleeMessage(buf: Buffer, address: string, port: number): void {
-    const r = parseMessage(buf);
-    if (!r.ok || r.message.kind !== 'request' || r.message.method === 'ACK') return;
-    const req = r.message;
-    const contact = `sip:${CALLEE_USER}@${hostPort(this.calleeEndpoint())}`;
+    if (m.kind === 'response') {
+      if (m.status < 200) return;
+      const key = `${m.callId} ${m.cseq?.method ?? ''}`;
+      const w = this.waiting.get(key);
+      if (w === undefined) return;
+      this.waiting.delete(key);
+      w(m);
+      return;
+    }
+    if (socket !== this.sockets[CALLEE] || m.method === 'ACK') return;
+    const contact = `sip:${CALLEE_USER}@${hostPort(this.endpoint(CALLEE))}`;
     const tag = `lb${this.tags++}`;
-    if (req.method === 'INVITE') {
-      const rr = req.headerValues('record-route');
-      this.callee.send(warmupResponse(req, 180, 'Ringing', rr, tag, contact), port, address);
-      this.callee.send(warmupResponse(req, 200, 'OK', rr, tag, contact), port, address);
+    if (m.method === 'INVITE') {
+      const rr = m.headerValues('record-route');
+      socket.send(warmupResponse(m, 180, 'Ringing', rr, tag, contact), port, address);
+      socket.send(warmupResponse(m, 200, 'OK', rr, tag, contact), port, address);
     } else {
-      this.callee.send(warmupResponse(req, 200, 'OK', [], tag, contact), port, address);
+      socket.send(warmupResponse(m, 200, 'OK', [], tag, contact), port, address);
     }
   }
 
   async close(): Promise<void> {
     for (const w of this.waiting.values()) w(null);
     this.waiting.clear();
-    await Promise.all([this.caller, this.callee].map((s) => new Promise<void>((resolve) => {
+    await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => {
       try {
         s.close(() => resolve());
       } catch {
@@ -229,41 +237,51 @@ class Peers {
 /** One round: OPTIONS, the callee's REGISTER, then a call as the plugin routes it. */
 class LoopbackCalls {
   answered = 0;
-  private readonly caller: Endpoint;
 
   constructor(
     private readonly peers: Peers,
     private readonly sockets: readonly Endpoint[],
     private readonly callee: Endpoint,
-  ) {
-    this.caller = peers.callerEndpoint();
-  }
+  ) {}
 
   async round(i: number): Promise<void> {
     // a round's requests all go to one socket (its dialog's Record-Route names it), rounds alternate
-    const server = this.sockets[i % this.sockets.length]!;
+    const server = this.sockets[(i >> 3) % this.sockets.length]!;
+    const caller = this.peers.caller(i);
     const us = hostPort(server);
     const id = `warmup-lb-${i}@127.0.0.1`;
-    // half the requests with a display name in From, half without: both header shapes get warm
-    const display = (i & 1) === 0;
-    const base = { from: this.caller, us: us, toUser: CALLEE_USER, toTag: '', extra: [], body: '', display };
-    await this.ask(server, warmupRequest({ ...base, method: 'OPTIONS', ruri: `sip:${us}`, callId: `${id}o`, cseq: 1, branch: `z9hG4bKl${i}o` }), `${id}o`, 'OPTIONS');
+    // the header shapes vary by round (display name or none, a port in From or none) as the two
+    // callers alternate: the code gets warm for each shape, not specialised to one
+    const display = (i & 2) === 0;
+    const base = { from: this.peers.endpoint(caller), us, toUser: CALLEE_USER, toTag: '', extra: [], body: '', display, fromPort: (i & 4) === 0 };
+    // a keepalive as phones and SIPp send it: no user in the Request-URI nor in To
+    await this.ask(caller, server, warmupRequest({ ...base, method: 'OPTIONS', ruri: `sip:${us}`, toUser: '', callId: `${id}o`, cseq: 1, branch: `z9hG4bKl${i}o`, extra: ['Accept: application/sdp'] }), `${id}o`, 'OPTIONS');
     const contact = `<sip:${CALLEE_USER}@${hostPort(this.callee)}>`;
-    await this.ask(server, warmupRequest({ ...base, method: 'REGISTER', ruri: `sip:${us}`, callId: `${id}r`, cseq: 1, branch: `z9hG4bKl${i}r`, extra: ['Expires: 600'], contact }), `${id}r`, 'REGISTER');
-    const ok = await this.ask(server, warmupRequest({ ...base, method: 'INVITE', ruri: `sip:${CALLEE_USER}@${us}`, callId: id, cseq: 1, branch: `z9hG4bKl${i}a`, body: WARMUP_SDP }), id, 'INVITE');
+    await this.ask(CALLEE, server, warmupRequest({ ...base, from: this.callee, method: 'REGISTER', ruri: `sip:${us}`, callId: `${id}r`, cseq: 1, branch: `z9hG4bKl${i}r`, extra: ['Expires: 600'], contact }), `${id}r`, 'REGISTER');
+    const ok = await this.ask(caller, server, warmupRequest({ ...base, method: 'INVITE', ruri: `sip:${CALLEE_USER}@${us}`, callId: id, cseq: 1, branch: `z9hG4bKl${i}a`, body: WARMUP_SDP }), id, 'INVITE');
     if (ok === null || ok.status >= 300) return;
     // in-dialog: to the callee's Contact, by the Record-Route the 200 carries (RFC 3261 §12.2.1.1)
     const routes = ok.headerValues('record-route').map((r) => `Route: ${r}`);
     const toTag = `;tag=${ok.to?.tag ?? ''}`;
     const target = `sip:${CALLEE_USER}@${hostPort(this.callee)}`;
     const inDialog = { ...base, ruri: target, callId: id, toTag, extra: routes };
-    this.peers.send(warmupRequest({ ...inDialog, method: 'ACK', cseq: 1, branch: `z9hG4bKl${i}b` }), server);
-    await this.ask(server, warmupRequest({ ...inDialog, method: 'BYE', cseq: 2, branch: `z9hG4bKl${i}c` }), id, 'BYE');
+    this.peers.send(caller, warmupRequest({ ...inDialog, method: 'ACK', cseq: 1, branch: `z9hG4bKl${i}b` }), server);
+    await this.ask(caller, server, warmupRequest({ ...inDialog, method: 'BYE', cseq: 2, branch: `z9hG4bKl${i}c` }), id, 'BYE');
   }
 
-  private async ask(server: Endpoint, buf: Buffer, callId: string, method: string): Promise<SipMessage | null> {
-    const m = await this.peers.request(buf, server, callId, method);
+  private async ask(peer: number, server: Endpoint, buf: Buffer, callId: string, method: string): Promise<SipMessage | null> {
+    const m = await this.peers.request(peer, buf, server, callId, method);
     if (m !== null) this.answered++;
     return m;
   }
+}
+
+function bind(s: dgram.Socket, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, address, () => {
+      s.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -26,8 +26,10 @@ export interface WarmupRequest {
   extra: readonly string[];
   body: string;
   contact?: string;
-  /** the user part of To (default `callee`). */
+  /** the user part of To (default `callee`; '' for none, as a keepalive's `To: <sip:host:port>`). */
   toUser?: string;
+  /** the caller's port in the From URI too (SIPp's and most phones' shape). */
+  fromPort?: boolean;
   /** a display name in From (half the warm-up's requests carry one: both header shapes get warm). */
   display?: boolean;
 }
@@ -39,8 +41,8 @@ export function warmupRequest(r: WarmupRequest): Buffer {
     `${r.method} ${r.ruri} SIP/2.0`,
     `Via: SIP/2.0/UDP ${via};branch=${r.branch};rport`,
     'Max-Forwards: 70',
-    `From: ${r.display === false ? '' : '"Warm Up" '}<sip:caller@${r.from.address}>;tag=${r.callId.slice(0, r.callId.indexOf('@'))}`,
-    `To: <sip:${r.toUser ?? 'callee'}@${r.us}>${r.toTag}`,
+    `From: ${r.display === false ? '' : '"Warm Up" '}<sip:caller@${r.fromPort === true ? via : r.from.address}>;tag=${r.callId.slice(0, r.callId.indexOf('@'))}`,
+    `To: <sip:${r.toUser === '' ? '' : `${r.toUser ?? 'callee'}@`}${r.us}>${r.toTag}`,
     `Call-ID: ${r.callId}`,
     `CSeq: ${r.cseq} ${r.method}`,
     `Contact: ${r.contact ?? `<sip:caller@${via}>`}`,

@@ -17,7 +17,6 @@ import {
   closeModules,
   initModules,
   loadRoutingInto,
-  modulePrefetchers,
   overloadStatistics,
   pipelineStatistics,
   pluginStatistics,
@@ -30,6 +29,7 @@ import {
   wireRtpengine,
 } from '../server/app.js';
 import { warmUp } from '../server/warmup.js';
+import { modulePrefetchers } from '../server/modules.js';
 import { LocalRequests, type LocalRequestSender } from '../proxy/local-request.js';
 import { pluginRpcMethods } from '../wasm/rpc.js';
 import { MethodRegistry } from '../rpc/registry.js';
