@@ -19,8 +19,8 @@
  *     REGISTER, and calls (INVITE/180/200/ACK/BYE/200) the plugin routes to the registered callee.
  *
  * Nothing leaves loopback and nothing reaches the node: every relay the throwaway server makes goes
- * to the callee socket or nowhere (a destination the plugin picked from the configured modules, a
- * dispatcher gateway say, gets nothing: its bytes are dropped), the modules are the first phase's
+ * to the callee socket, whatever destination the plugin picked (a dispatcher gateway from the
+ * configured modules gets nothing: its calls are answered by the callee), the modules are the first phase's
  * throwaway copies, and server, manager, twin and sockets are closed at the end. Bounded by the
  * round count and by `deadlineMs`; a lost message only ends its round.
  */
@@ -71,12 +71,22 @@ const CONCURRENCY = 16;
 /** how long a request waits for its final response before its round ends (ms). */
 const STEP_TIMEOUT_MS = 250;
 
-/** Where the relays to a destination that is not the callee socket go: nowhere. */
-class DropChannel implements Channel {
+/**
+ * The channel of a relay to any destination but the callee socket (a dispatcher gateway the plugin
+ * picked, say): it goes to the callee socket instead, so such calls complete too and nothing
+ * leaves this process.
+ */
+class ToCalleeChannel implements Channel {
   readonly proto = 'udp' as const;
-  constructor(readonly local: Endpoint) {}
-  send(): void {
-    // dropped: the warm-up never sends to a destination outside this process
+  readonly local: Endpoint;
+  constructor(
+    private readonly socket: Channel,
+    private readonly callee: Endpoint,
+  ) {
+    this.local = socket.local;
+  }
+  send(buf: Buffer): void {
+    this.socket.send(buf, this.callee.address, this.callee.port);
   }
 }
 
@@ -105,10 +115,10 @@ export async function loopbackPhase(o: LoopbackPhaseOptions): Promise<LoopbackRe
       listens[k]!.uri = `udp:127.0.0.1:${l.local.port}`;
     });
     const listener = sockets[0]!;
-    const drop = new DropChannel(listener.local);
     const callee = peers.endpoint(CALLEE);
+    const redirect = new ToCalleeChannel(listener, callee);
     server.setOutbound({
-      channelFor: (_proto, _family, address, port) => (address === callee.address && port === callee.port ? listener : drop),
+      channelFor: (_proto, _family, address, port) => (address === callee.address && port === callee.port ? listener : redirect),
     });
     wirePike(o.modules, server);
     const providers = withUnconfiguredModules([...o.modules.flatMap((m) => m.imports()), ...server.importProviders()]);
