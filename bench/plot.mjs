@@ -6,8 +6,8 @@
 // Two panels, one line per server: successful calls/s against offered calls/s (with the
 // "everything answered" diagonal), and SIPp's p99 response time (log scale) against offered
 // calls/s. The caption carries the run's command and date from the CSV's "# key: value" lines.
-// Default output: bench/plots/<case>-<YYYY-MM-DD>.svg (a second run of the same case on the same
-// day replaces the first; pass -o to keep both). No dependencies.
+// Default output: bench/plots/<case>-<YYYY-MM-DD>-<HHMM>.svg, the run's start (UTC): several runs of
+// a case on one day each keep their plot. No dependencies.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,10 +213,11 @@ export function renderSweepSvg({ meta, rows }) {
   ].join('\n');
 }
 
-/** bench/plots/<case>-<YYYY-MM-DD>.svg, the date from the file's "# date:" line. */
+/** bench/plots/<case>-<YYYY-MM-DD>-<HHMM>.svg, the run's start from the file's "# date:" line (UTC). */
 export function defaultPlotName({ meta, rows }) {
-  const date = /^\d{4}-\d{2}-\d{2}/.exec(meta.date ?? '')?.[0] ?? new Date().toISOString().slice(0, 10);
-  return `${rows[0]?.case ?? 'sweep'}-${date}.svg`;
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(meta.date ?? new Date().toISOString());
+  const when = m ? `${m[1]}-${m[2]}${m[3]}` : new Date().toISOString().slice(0, 10);
+  return `${rows[0]?.case ?? 'sweep'}-${when}.svg`;
 }
 
 function main(argv) {

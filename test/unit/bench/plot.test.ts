@@ -103,8 +103,8 @@ describe('bench/plot.mjs sweep SVG', () => {
     markers(k.g).forEach((m, i) => expect([Number(m.attrs.cx), Number(m.attrs.cy)]).toEqual(k.points[i]));
   });
 
-  it('names the file after the case and the run date', () => {
-    expect(defaultPlotName(parseSweepCsv(CSV))).toBe('options-2026-12-06.svg');
+  it('names the file after the case and the run start (UTC), so two runs on one day keep two plots', () => {
+    expect(defaultPlotName(parseSweepCsv(CSV))).toBe('options-2026-12-06-1011.svg');
   });
 
   it('refuses a file without the columns it plots', () => {
