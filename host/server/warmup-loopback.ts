@@ -10,17 +10,19 @@
  * PluginManager, and its plugin twin's import functions are other closures than the node's
  * ("wrong call target" deopts of msg_get, sl_reply, pike_check_req, charge). Here:
  *
- *   - a SiphonServer with the node's config but one listen socket, `udp:127.0.0.1:0`, started as
- *     the node's are (UdpListener, batched receive and send, the overload probes);
+ *   - a SiphonServer with the node's config but two listen sockets on `127.0.0.1:0`, started as the
+ *     node's are (UdpListener, batched receive and send, the overload probes), with the node's pike
+ *     wiring and prefetchers on the module copies;
  *   - routing through a PluginManager holding a second twin of the plugin, while the first phase's
  *     twin is still alive: V8's call feedback then covers "any closure of these import functions"
  *     instead of one twin's, and the node's own instance runs the optimised code unchanged;
- *   - a caller and a callee as two UDP sockets on 127.0.0.1 in this process: OPTIONS, the callee's
- *     REGISTER, and calls (INVITE/180/200/ACK/BYE/200) the plugin routes to the registered callee.
+ *   - two callers (127.0.0.1, one of the server's own addresses, and 127.0.0.2, a foreign source)
+ *     and a callee, UDP sockets in this process: keepalive OPTIONS, the callee's REGISTER, and calls
+ *     (INVITE/180/200/ACK/BYE/200) the plugin routes to the registered callee.
  *
  * Nothing leaves loopback and nothing reaches the node: every relay the throwaway server makes goes
  * to the callee socket, whatever destination the plugin picked (a dispatcher gateway from the
- * configured modules gets nothing: its calls are answered by the callee), the modules are the first phase's
+ * configured modules gets nothing: its calls are answered by the callee), the modules are
  * throwaway copies, and server, manager, twin and sockets are closed at the end. Bounded by the
  * round count and by `deadlineMs`; a lost message only ends its round.
  */
@@ -147,9 +149,9 @@ export async function loopbackPhase(o: LoopbackPhaseOptions): Promise<LoopbackRe
 type Waiter = (msg: SipMessage | null) => void;
 
 /**
- * The caller and the callee: two UDP sockets on 127.0.0.1. The callee answers what the server
- * relays (INVITE: 180 and 200 with the Record-Route copied; BYE and the rest but ACK: 200); the
- * caller hands final responses to the round waiting for them.
+ * The callers and the callee. The callee answers what the server relays (INVITE: 180 and 200 with
+ * the Record-Route copied; BYE and the rest but ACK: 200); final responses, to any of the sockets,
+ * go to the round waiting for them.
  */
 class Peers {
   /**

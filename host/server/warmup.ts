@@ -17,13 +17,13 @@
  *     of the configured modules (registrar in memory, dispatcher without keepalives, every store
  *     embedded in a temporary folder; a module whose copy cannot start is linked to -6 stubs).
  *
- *
  * Then a second phase over loopback sockets (server/warmup-loopback.ts: a started throwaway server
  * and the plugin behind a PluginManager, the objects the node itself runs), while the first twin is
  * still alive. core.workers > 1: shard 0 (this thread) only; the worker shards run the first phase.
  *
  * Nothing leaks into the running node: the copies share no state with the node's modules, log to
- * a silent logger and send nothing (every datagram is captured); the throwaway server's counters,
+ * a silent logger and, in the first phase, send nothing (every datagram is captured; the second
+ * phase's stay on loopback sockets of this process); the throwaway server's counters,
  * metrics, transactions and timers are discarded with it, and the temporary folder is removed. The
  * peers are in TEST-NET-1 (192.0.2.0/24, RFC 5737), never one of our addresses; a dispatcher copy
  * selects the configured gateways, but what is "sent" to them is only captured.
@@ -73,7 +73,7 @@ export interface WarmupReport {
 /**
  * Loopback rounds per `core.warmup` call (3,000 rounds for the default 2,000: about 1.3 s on the
  * bench VM), and the longest the phase may take (ms): the sockets open after it. Measured in
- * bench/RESULTS.md ("The first second after a start, 2026-12-06 11:00 UTC"): 500 rounds left most
+ * bench/RESULTS.md ("The 2026-12-06 10:20–11:20 UTC runs"): 500 rounds left most
  * of the node's path still to be compiled under load; 3,000 and 6,000 did equally well.
  */
 const LOOPBACK_ROUNDS_PER_CALL = 1.5;
@@ -118,7 +118,8 @@ function proxyRouter(isMyself: (host: string, port: number | undefined) => boole
 
 /**
  * Runs the warm-up: `calls` proxied calls, then `calls / 4` rounds of four requests through the
- * plugin twin. A rejection only means a colder start: startNode logs it and goes on.
+ * plugin twin, then (`loopback`) the loopback phase. A rejection only means a colder start:
+ * startNode logs it and goes on.
  */
 export async function warmUp(config: SiphonConfig, calls: number, plugin: LoadedPlugin | null, opts: { loopback?: boolean } = {}): Promise<WarmupReport> {
   const started = performance.now();
